@@ -1,0 +1,28 @@
+/**
+ * hotcold command line: the roof over the stages. Each stage registers its own
+ * subcommand from `stages/<name>/cli.ts`; this file only assembles them.
+ */
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { commands } from './commands.js';
+
+const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'package.json'), 'utf8')) as {
+  version: string;
+};
+
+const program = new Command();
+program
+  .name('hotcold')
+  .description(
+    'Hot/cold embedding training for DLRM-style recommenders:\n' +
+      'preprocess Criteo → profile → segregate (FAE) → train baseline | fae | slipstream → sweep & report.',
+  )
+  .version(pkg.version)
+  .showHelpAfterError('(run with --help for usage)')
+  .configureHelp({ sortSubcommands: false });
+
+for (const register of commands) register(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,159 @@
+/**
+ * Manifests: the JSON file that commits a stage's output. A directory whose
+ * `manifest.json` is absent holds no finished output, whatever else is in it.
+ *
+ * Every manifest starts with `magic` (which artifact), `formatVersion`, the
+ * fingerprint of what produced it, and a checksum per data file. Readers check
+ * magic and version first and say which command regenerates the artifact.
+ */
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeFileAtomicSync } from './atomic.js';
+import { badManifest, PipelineError } from './errors.js';
+import { sha256File } from './hash.js';
+
+export const MANIFEST_FILE = 'manifest.json';
+
+/** One data file of an artifact, relative to the artifact directory. */
+export interface FileEntry {
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface ManifestBase {
+  magic: string;
+  formatVersion: number;
+  /** ISO time the manifest was committed. */
+  createdAt: string;
+  /** Hash of everything that determines the output (inputs + options); equal → reusable. */
+  fingerprint: string;
+  elapsedSec: number;
+  files: FileEntry[];
+}
+
+/** Artifact kinds and the command that regenerates each, for hints. */
+export const ARTIFACTS = {
+  preprocess: { magic: 'hotcold.preprocess', version: 1, regenerate: 'hotcold preprocess' },
+  profile: { magic: 'hotcold.profile', version: 1, regenerate: 'hotcold profile' },
+  segregate: { magic: 'hotcold.segregate', version: 1, regenerate: 'hotcold segregate' },
+  train: { magic: 'hotcold.train', version: 1, regenerate: 'hotcold train' },
+  checkpoint: { magic: 'hotcold.checkpoint', version: 1, regenerate: 'hotcold train --checkpoint-dir' },
+  sweep: { magic: 'hotcold.sweep', version: 1, regenerate: 'hotcold sweep' },
+  generate: { magic: 'hotcold.generate', version: 1, regenerate: 'hotcold generate' },
+} as const;
+export type ArtifactKind = keyof typeof ARTIFACTS;
+
+export function manifestPath(dir: string): string {
+  return join(dir, MANIFEST_FILE);
+}
+
+/** True when `dir` holds a committed manifest. */
+export function hasManifest(dir: string): boolean {
+  return existsSync(manifestPath(dir));
+}
+
+/**
+ * Read and check a committed manifest.
+ * @throws PipelineError `bad_manifest` when missing, unparsable, of another kind or version.
+ */
+export function readManifest<M extends ManifestBase>(dir: string, kind: ArtifactKind): M {
+  const a = ARTIFACTS[kind];
+  const p = manifestPath(dir);
+  if (!existsSync(dir)) {
+    throw new PipelineError('not_found', `${kind} output directory not found: ${dir}`, {
+      file: dir,
+      hint: `run \`${a.regenerate}\` first`,
+    });
+  }
+  if (!existsSync(p)) {
+    throw badManifest(
+      dir,
+      `no committed ${kind} manifest in ${dir} (the run that wrote it did not finish)`,
+      `run \`${a.regenerate}\` again with --out ${dir}`,
+    );
+  }
+  let m: Partial<ManifestBase>;
+  try {
+    m = JSON.parse(readFileSync(p, 'utf8')) as Partial<ManifestBase>;
+  } catch (e) {
+    throw badManifest(p, `manifest is not valid JSON: ${(e as Error).message}`, `delete ${dir} and run \`${a.regenerate}\` again`);
+  }
+  if (m.magic !== a.magic) {
+    throw badManifest(p, `expected a ${kind} manifest (magic '${a.magic}'), found '${String(m.magic)}'`, `is ${dir} the output of \`${a.regenerate}\`?`);
+  }
+  if (m.formatVersion !== a.version) {
+    throw badManifest(p, `${kind} format version ${String(m.formatVersion)} is not supported (this build reads ${a.version})`, `run \`${a.regenerate}\` again`);
+  }
+  return m as M;
+}
+
+/** Commit a manifest: the last write of a stage. Atomic (temp name, fsync, rename, fsync dir). */
+export function writeManifest(dir: string, manifest: ManifestBase): void {
+  writeFileAtomicSync(manifestPath(dir), JSON.stringify(manifest, null, 2) + '\n');
+}
+
+/** Build a file entry by hashing a file inside `dir`. */
+export async function fileEntry(dir: string, rel: string): Promise<FileEntry> {
+  const abs = join(dir, rel);
+  return { path: rel, bytes: statSync(abs).size, sha256: await sha256File(abs) };
+}
+
+/**
+ * Verify every file of a manifest exists with the recorded size and checksum.
+ * @throws PipelineError `checksum` naming the first bad file.
+ */
+export async function verifyFiles(dir: string, files: FileEntry[], checksums = true): Promise<void> {
+  for (const f of files) {
+    const abs = join(dir, f.path);
+    if (!existsSync(abs)) throw new PipelineError('checksum', `file listed in the manifest is missing: ${abs}`, { file: abs });
+    const size = statSync(abs).size;
+    if (size !== f.bytes) {
+      throw new PipelineError('checksum', `size mismatch: ${abs} has ${size} bytes, manifest says ${f.bytes}`, { file: abs });
+    }
+    if (checksums) {
+      const h = await sha256File(abs);
+      if (h !== f.sha256) throw new PipelineError('checksum', `checksum mismatch: ${abs}`, { file: abs, expected: f.sha256, actual: h });
+    }
+  }
+}
+
+export interface StageOutput<M extends ManifestBase> {
+  dir: string;
+  /** The committed manifest when the output can be reused as is. */
+  reused?: M;
+}
+
+/**
+ * Prepare a stage's output directory.
+ *
+ * - A committed manifest of the same kind with the same fingerprint → reuse.
+ * - Otherwise the old manifest is removed *first* (so a crash from here on leaves
+ *   no manifest), then every other file is removed, and the stage writes afresh.
+ */
+export function openStageOutput<M extends ManifestBase>(
+  dir: string,
+  kind: ArtifactKind,
+  fingerprint: string,
+  opts: { force?: boolean } = {},
+): StageOutput<M> {
+  const out = resolve(dir);
+  if (!opts.force && hasManifest(out)) {
+    try {
+      const m = readManifest<M>(out, kind);
+      if (m.fingerprint === fingerprint) return { dir: out, reused: m };
+    } catch {
+      // unreadable or other kind: fall through and rewrite
+    }
+  }
+  if (existsSync(out)) {
+    if (!statSync(out).isDirectory()) throw new PipelineError('bad_config', `--out ${dir} exists and is not a directory`, { file: dir });
+    rmSync(manifestPath(out), { force: true });
+    for (const name of readdirSync(out)) rmSync(join(out, name), { recursive: true, force: true });
+  }
+  return { dir: out };
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,62 @@
+/**
+ * The train-run contract: what `hotcold train` leaves in its run directory and
+ * what `hotcold sweep` / `hotcold report` read. Stages meet here, never directly.
+ *
+ *     <run>/metrics.json   RunMetrics (written atomically at the end of the run)
+ *     <run>/log.jsonl      one JSON object per line: {kind:'step'|'eval'|'info', ...}
+ *     <run>/config.json    the resolved train config
+ */
+
+export type TrainMode = 'baseline' | 'fae' | 'slipstream';
+
+export interface EvalMetrics {
+  auc: number;
+  logloss: number;
+  accuracy: number;
+  /** normalised entropy: logloss / entropy of the base rate */
+  ne: number;
+  rows: number;
+}
+
+/** One evaluation during training: used for time-to-accuracy curves. */
+export interface EvalPoint extends EvalMetrics {
+  split: 'val' | 'test';
+  epoch: number;
+  /** batches trained so far (global) */
+  batch: number;
+  /** training samples processed so far (dropped samples not counted) */
+  samples: number;
+  /** seconds of training wall time so far, evaluation excluded */
+  trainSec: number;
+}
+
+export interface RunMetrics {
+  magic: 'hotcold.train.metrics';
+  formatVersion: 1;
+  mode: TrainMode;
+  configHash: string;
+  engine: string;
+  seed: number;
+  epochs: number;
+  batchSize: number;
+  val: EvalMetrics | null;
+  test: EvalMetrics;
+  evals: EvalPoint[];
+  samplesTrained: number;
+  samplesPerSec: number;
+  time: { totalSec: number; trainSec: number; evalSec: number; slipstreamSec: number; checkpointSec: number };
+  batches: { hot: number; cold: number; total: number };
+  /** bytes that would cross the host↔device link */
+  hostDeviceBytes: { gatherIn: number; gradOut: number; hotSync: number; total: number; perBatch: number };
+  slipstream: null | {
+    targetDrop: number;
+    alpha: number;
+    /** per epoch: threshold found and drop achieved */
+    epochs: { epoch: number; threshold: number; dropFraction: number; inBand: boolean; candidates: number; dropped: number }[];
+    /** dropped / hot inputs over the whole run */
+    dropFraction: number;
+    threshold: number;
+    overheadSec: number;
+  };
+  stoppedEarly: boolean;
+}
