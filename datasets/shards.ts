@@ -8,7 +8,7 @@
  * Rows inside a shard are in source order; shards are numbered in order.
  */
 import { readFileSync } from 'node:fs';
-import { Float32, Int32, Int8, makeTable, tableFromIPC, tableToIPC, type Vector } from 'apache-arrow';
+import { Float32, Int32, Int8, makeTable, tableFromIPC, tableToIPC, type Table, type Vector } from 'apache-arrow';
 import { PipelineError } from '../pipeline/errors.js';
 import { writeFileSynced } from '../pipeline/atomic.js';
 import { CAT_COLUMNS, CAT_FEATURE_COUNT, INT_COLUMNS, INT_FEATURE_COUNT, LABEL_COLUMN } from './criteo/constants.js';
@@ -42,7 +42,7 @@ export function writeShardFile(path: string, cols: ShardColumns): number {
 
 function column<T extends Int8Array | Float32Array | Int32Array>(
   path: string,
-  table: ReturnType<typeof tableFromIPC>,
+  table: Table,
   name: string,
   ctor: { new (n: number): T },
   typeCheck: (v: Vector) => boolean,
@@ -59,7 +59,7 @@ function column<T extends Int8Array | Float32Array | Int32Array>(
 
 /** Decode Arrow IPC bytes into shard columns. `path` is only used in error messages. */
 export function decodeShard(bytes: Uint8Array, path = '<memory>'): ShardColumns {
-  let table: ReturnType<typeof tableFromIPC>;
+  let table: Table;
   try {
     table = tableFromIPC(bytes);
   } catch (e) {
