@@ -8,7 +8,7 @@
  * Rows inside a shard are in source order; shards are numbered in order.
  */
 import { readFileSync } from 'node:fs';
-import { Float32, Int32, Int8, makeTable, tableFromIPC, tableToIPC, type Table, type Vector } from 'apache-arrow';
+import { makeTable, tableFromIPC, tableToIPC, type Table, type Vector } from 'apache-arrow';
 import { PipelineError } from '../pipeline/errors.js';
 import { writeFileSynced } from '../pipeline/atomic.js';
 import { CAT_COLUMNS, CAT_FEATURE_COUNT, INT_COLUMNS, INT_FEATURE_COUNT, LABEL_COLUMN } from './criteo/constants.js';
@@ -65,9 +65,9 @@ export function decodeShard(bytes: Uint8Array, path = '<memory>'): ShardColumns 
   } catch (e) {
     throw new PipelineError('bad_input', `not a readable Arrow IPC shard: ${(e as Error).message}`, { file: path });
   }
-  const label = column(path, table, LABEL_COLUMN, Int8Array, (v) => v.type instanceof Int8);
-  const dense = INT_COLUMNS.map((c) => column(path, table, c, Float32Array, (v) => v.type instanceof Float32));
-  const cats = CAT_COLUMNS.map((c) => column(path, table, c, Int32Array, (v) => v.type instanceof Int32));
+  const label = column(path, table, LABEL_COLUMN, Int8Array, (v) => String(v.type) === 'Int8');
+  const dense = INT_COLUMNS.map((c) => column(path, table, c, Float32Array, (v) => String(v.type) === 'Float32'));
+  const cats = CAT_COLUMNS.map((c) => column(path, table, c, Int32Array, (v) => String(v.type) === 'Int32'));
   return { rows: table.numRows, label, dense, cats };
 }
 

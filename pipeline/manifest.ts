@@ -6,7 +6,7 @@
  * fingerprint of what produced it, and a checksum per data file. Readers check
  * magic and version first and say which command regenerates the artifact.
  */
-import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomicSync } from './atomic.js';
 import { badManifest, PipelineError } from './errors.js';
@@ -151,6 +151,7 @@ export function openStageOutput<M extends ManifestBase>(
     rmSync(manifestPath(out), { force: true });
     for (const name of readdirSync(out)) rmSync(join(out, name), { recursive: true, force: true });
   }
+  mkdirSync(out, { recursive: true });
   return { dir: out };
 }
 

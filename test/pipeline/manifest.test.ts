@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PipelineError } from '../../pipeline/errors.js';
+import { fileEntry, openStageOutput, readManifest, verifyFiles, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
+
+const dirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'hotcold-manifest-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function manifest(fingerprint: string, files: ManifestBase['files'] = []): ManifestBase {
+  return { magic: 'hotcold.profile', formatVersion: 1, createdAt: 'now', fingerprint, elapsedSec: 0, files };
+}
+
+describe('stage output protocol', () => {
+  it('a directory without a committed manifest is reported as unfinished', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'counts.bin'), 'x');
+    expect(() => readManifest(d, 'profile')).toThrow(/no committed profile manifest/);
+  });
+
+  it('reuses output with the same fingerprint and wipes it otherwise', async () => {
+    const d = join(tmp(), 'out');
+    const first = openStageOutput(d, 'profile', 'fp1');
+    expect(first.reused).toBeUndefined();
+    writeFileSync(join(d, 'a.bin'), 'hello');
+    writeManifest(d, manifest('fp1', [await fileEntry(d, 'a.bin')]));
+    expect(openStageOutput(d, 'profile', 'fp1').reused?.fingerprint).toBe('fp1');
+    const other = openStageOutput(d, 'profile', 'fp2');
+    expect(other.reused).toBeUndefined();
+    expect(readdirSync(d)).toEqual([]);
+  });
+
+  it('rejects a manifest of another kind with a hint', () => {
+    const d = tmp();
+    writeManifest(d, manifest('x'));
+    try {
+      readManifest(d, 'preprocess');
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(PipelineError);
+      expect((e as PipelineError).code).toBe('bad_manifest');
+      expect((e as PipelineError).hint).toMatch(/hotcold preprocess/);
+    }
+  });
+
+  it('detects a corrupted file by checksum, naming it', async () => {
+    const d = tmp();
+    writeFileSync(join(d, 'a.bin'), 'hello');
+    const e = await fileEntry(d, 'a.bin');
+    writeFileSync(join(d, 'a.bin'), 'jello');
+    await expect(verifyFiles(d, [e])).rejects.toThrow(/checksum mismatch: .*a\.bin/);
+    writeFileSync(join(d, 'a.bin'), 'hell');
+    await expect(verifyFiles(d, [e])).rejects.toThrow(/size mismatch/);
+  });
+
+  it('writes the manifest atomically (no temp file left behind)', () => {
+    const d = tmp();
+    writeManifest(d, manifest('x'));
+    expect(existsSync(join(d, 'manifest.json'))).toBe(true);
+    expect(readdirSync(d)).toEqual(['manifest.json']);
+  });
+});
