@@ -1,4 +1,10 @@
 /** The subcommands, in pipeline order. Each stage exports `register(program)` from its cli.ts. */
 import type { Command } from 'commander';
+import { register as preprocess } from '../stages/preprocess/cli.js';
+import { register as profile } from '../stages/profile/cli.js';
+import { register as segregate } from '../stages/segregate/cli.js';
+import { register as train } from '../stages/train/cli.js';
+import { register as checkpoint } from '../stages/train/checkpoint/cli.js';
+import { register as sweep } from '../stages/sweep/cli.js';
 
-export const commands: ((program: Command) => void)[] = [];
+export const commands: ((program: Command) => void)[] = [preprocess, profile, segregate, train, checkpoint, sweep];

@@ -1,0 +1,249 @@
+/**
+ * Incremental checkpoints on a planted-skew run: Kaggle cardinalities scaled down,
+ * Zipf-distributed row touches with row-wise Adagrad-like updates, the Kaggle
+ * reference MLPs as dense state.
+ *
+ *     npm run bench:checkpoint -- [--scale 32] [--dim 16] [--batch 2048] [--every 4,16,64]
+ *                                 [--zipf 1.1] [--chain 8] [--reps 5] [--thresholds 1e-4,1e-3,3e-3]
+ *                                 [--dense scaled|kaggle]
+ *
+ * Prints medians: bytes of an increment vs a full checkpoint (issue aim ≥ 10× fewer at
+ * threshold 0), save throughput vs a plain sequential write + fsync of the same bytes
+ * in the same run, recovery time of base + `--chain` increments vs one full checkpoint
+ * (aim ≤ 1.2×), and for thresholds > 0 the bytes saved and the max |resumed − live| error.
+ */
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KAGGLE_CARDINALITIES } from '../datasets/criteo/constants.js';
+import { Rng } from '../pipeline/rng.js';
+import { CheckpointStore, type TableState, type TrainState } from '../stages/train/checkpoint/index.js';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : def;
+}
+const SCALE = Number(arg('scale', '32'));
+const DIM = Number(arg('dim', '16'));
+const B = Number(arg('batch', '2048'));
+const EVERY = arg('every', '4,16,64').split(',').map(Number);
+const ZIPF = Number(arg('zipf', '1.1'));
+const CHAIN = Number(arg('chain', '8'));
+const REPS = Number(arg('reps', '5'));
+const THRESHOLDS = arg('thresholds', '1e-4,1e-3,3e-3').split(',').map(Number);
+const DENSE_MODE = arg('dense', 'scaled') as 'scaled' | 'kaggle';
+const LR = 0.05;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const mib = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
+
+/**
+ * Kaggle reference dense params (bot 13-512-256-64-16, top 367-512-256-1) + Adagrad state;
+ * with `--dense scaled` each array shrinks by --scale too, keeping Kaggle's dense : embedding ratio.
+ */
+function denseState(rng: Rng): Record<string, Float32Array> {
+  const layers = [[13, 512], [512, 256], [256, 64], [64, DIM], [DIM + (27 * 26) / 2, 512], [512, 256], [256, 1]] as const;
+  const out: Record<string, Float32Array> = {};
+  layers.forEach(([i, o], k) => {
+    const n = i * o + o;
+    const w = new Float32Array(DENSE_MODE === 'scaled' ? Math.ceil(n / SCALE) : n);
+    for (let j = 0; j < w.length; j++) w[j] = rng.float() - 0.5;
+    out[`l${k}`] = w;
+    out[`l${k}.acc`] = new Float32Array(w.length).fill(0.1);
+  });
+  return out;
+}
+
+interface Sim {
+  state: TrainState;
+  perms: Int32Array[];
+  rng: Rng;
+}
+
+function makeSim(seed: number): Sim {
+  const rng = new Rng(seed);
+  const tables: TableState[] = KAGGLE_CARDINALITIES.map((c, i) => {
+    const rows = Math.max(2, Math.ceil(c / SCALE));
+    const weights = new Float32Array(rows * DIM);
+    const bound = Math.sqrt(1 / rows);
+    for (let j = 0; j < weights.length; j++) weights[j] = (rng.float() * 2 - 1) * bound;
+    return { name: `C${i + 1}`, rows, dim: DIM, weights, accum: new Float32Array(rows), touched: new Uint8Array((rows + 7) >>> 3) };
+  });
+  // hot rows spread over the table, as after categorify by first appearance
+  const perms = tables.map((t) => rng.shuffle(Int32Array.from({ length: t.rows }, (_, i) => i)));
+  const state: TrainState = {
+    dense: denseState(rng),
+    tables,
+    blobs: { order: Int32Array.from({ length: 22_000 }, (_, i) => i) },
+    position: { epoch: 0, batch: 0 },
+    config: { bench: 'checkpoint', scale: SCALE, dim: DIM, zipf: ZIPF },
+  };
+  return { state, perms, rng };
+}
+
+/** Zipf(s) rank in [0, n) by the continuous inverse CDF. */
+function zipfRank(u: number, n: number, s: number): number {
+  const a = 1 - s;
+  const x = Math.abs(a) < 1e-9 ? Math.pow(n, u) : Math.pow((Math.pow(n + 1, a) - 1) * u + 1, 1 / a);
+  return Math.min(n - 1, Math.max(0, Math.floor(x) - 1));
+}
+
+/** `batches` simulated training steps: B lookups per table, row-wise Adagrad update of each. */
+function train(sim: Sim, batches: number): void {
+  const { state, perms, rng } = sim;
+  for (let b = 0; b < batches; b++) {
+    for (let f = 0; f < state.tables.length; f++) {
+      const t = state.tables[f]!;
+      const perm = perms[f]!;
+      const acc = t.accum!;
+      for (let k = 0; k < B; k++) {
+        const r = perm[zipfRank(rng.float(), t.rows, ZIPF)]!;
+        const g = (rng.float() - 0.5) * 0.02;
+        acc[r]! += g * g;
+        const step = (LR * g) / Math.sqrt(acc[r]! + 1e-8);
+        const o = r * DIM;
+        for (let j = 0; j < DIM; j++) t.weights[o + j]! -= step * (j & 1 ? 1 : -0.5);
+        t.touched[r >>> 3] = t.touched[r >>> 3]! | (1 << (r & 7));
+      }
+    }
+    state.position = { epoch: 0, batch: Number(state.position.batch) + 1 };
+  }
+}
+
+function plainWrite(path: string, bytes: number): number {
+  const buf = Buffer.alloc(bytes, 7);
+  const t0 = performance.now();
+  const fd = openSync(path, 'w');
+  let off = 0;
+  while (off < bytes) off += writeSync(fd, buf, off, bytes - off);
+  fsyncSync(fd);
+  closeSync(fd);
+  return (performance.now() - t0) / 1000;
+}
+
+function emptyLike(s: TrainState): TrainState {
+  return {
+    dense: Object.fromEntries(Object.entries(s.dense).map(([k, v]) => [k, new Float32Array(v.length)])),
+    tables: s.tables.map((t) => ({ ...t, weights: new Float32Array(t.weights.length), accum: new Float32Array(t.rows), touched: new Uint8Array(t.touched.length) })),
+    blobs: {},
+    position: {},
+    config: null,
+  };
+}
+
+const root = mkdtempSync(join(tmpdir(), 'hotcold-bench-ckpt-'));
+try {
+  const probe = makeSim(1);
+  const rowsTotal = probe.state.tables.reduce((s, t) => s + t.rows, 0);
+  const denseFloats = Object.values(probe.state.dense).reduce((s, a) => s + a.length, 0);
+  console.log(
+    `checkpoint bench: Kaggle cardinalities / ${SCALE} = ${rowsTotal} rows × dim ${DIM} + row-wise Adagrad, ` +
+      `dense ${denseFloats} floats (${DENSE_MODE}), batch ${B}, Zipf s=${ZIPF}, ${REPS} reps, chain of ${CHAIN} for recovery`,
+  );
+
+  // 1. per checkpoint interval: bytes and pause of an increment vs a full checkpoint,
+  //    recovery of base + CHAIN increments vs one full checkpoint of the same state
+  console.log('\n| every (batches) | full | incr (median) | full/incr | tables only | rows/incr | pause full | pause incr | recovery chain | recovery full | chain/full |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  const tableFloats = probe.state.tables.reduce((s, t) => s + t.rows * (DIM + 1), 0);
+  for (const every of EVERY) {
+    const sim = makeSim(2);
+    train(sim, 64); // warm up: hot rows touched, accumulators grown
+    const chainDir = join(root, `chain-${every}`);
+    const store = CheckpointStore.open({ dir: chainDir, threshold: 0, fullEvery: 1000, keepChains: 0 });
+    const full = store.save(sim.state, { full: true });
+    const incr: { bytes: number; rows: number; sec: number }[] = [];
+    for (let k = 0; k < Math.max(REPS, CHAIN); k++) {
+      train(sim, every);
+      const r = store.save(sim.state);
+      if (k < REPS) incr.push({ bytes: r.bytes, rows: r.rows, sec: r.pauseSec });
+      if (k === CHAIN - 1) break;
+    }
+    const fullDir = join(root, `full-${every}`);
+    const fullStore = CheckpointStore.open({ dir: fullDir, threshold: 0, fullEvery: 0, keepChains: 1 });
+    const fullPause: number[] = [full.pauseSec];
+    for (let k = 1; k < REPS; k++) fullPause.push(fullStore.save(sim.state, { full: true }).pauseSec);
+    fullStore.save(sim.state, { full: true });
+    const into = emptyLike(sim.state);
+    const tChain: number[] = [];
+    const tFull: number[] = [];
+    for (let k = 0; k < REPS; k++) {
+      let t0 = performance.now();
+      CheckpointStore.open({ dir: chainDir, threshold: 0, fullEvery: 1000 }).restore(into);
+      tChain.push((performance.now() - t0) / 1000);
+      t0 = performance.now();
+      CheckpointStore.open({ dir: fullDir, threshold: 0, fullEvery: 1000 }).restore(into);
+      tFull.push((performance.now() - t0) / 1000);
+    }
+    const ib = median(incr.map((x) => x.bytes));
+    const rows = median(incr.map((x) => x.rows));
+    const ms = (x: number): string => `${(x * 1e3).toFixed(0)} ms`;
+    console.log(
+      `| ${every} | ${mib(full.bytes)} | ${mib(ib)} | ${(full.bytes / ib).toFixed(1)}× | ${(tableFloats / (rows * (DIM + 2))).toFixed(1)}× | ${rows} | ` +
+        `${ms(median(fullPause))} | ${ms(median(incr.map((x) => x.sec)))} | ${ms(median(tChain))} | ${ms(median(tFull))} | ${(median(tChain) / median(tFull)).toFixed(2)}× |`,
+    );
+    rmSync(chainDir, { recursive: true, force: true });
+    rmSync(fullDir, { recursive: true, force: true });
+  }
+
+  // 2. write throughput: a full save vs a plain sequential write + fsync of the same bytes, interleaved
+  {
+    const sim = makeSim(3);
+    const dir = join(root, 'tp');
+    const st = CheckpointStore.open({ dir, threshold: 0, fullEvery: 0, keepChains: 1 });
+    const save: number[] = [];
+    const plain: number[] = [];
+    let bytes = 0;
+    for (let k = 0; k < REPS; k++) {
+      const r = st.save(sim.state, { full: true });
+      bytes = r.bytes;
+      save.push(r.pauseSec);
+      plain.push(plainWrite(join(root, 'plain.bin'), bytes));
+      rmSync(join(root, 'plain.bin'));
+    }
+    const a = bytes / median(save) / 2 ** 20;
+    const b = bytes / median(plain) / 2 ** 20;
+    console.log(
+      `\nfull save ${mib(bytes)}: ${a.toFixed(0)} MiB/s (sha256, headers, fsync, manifest) vs plain write + fsync of the same bytes ${b.toFixed(0)} MiB/s → ${(a / b).toFixed(2)}×`,
+    );
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  // 3. thresholds > 0: bytes saved and the error left in the resumed parameters
+  const every = EVERY[Math.min(1, EVERY.length - 1)]!;
+  let base0: number | undefined;
+  console.log(`\n| threshold | incr bytes (median, every ${every}) | vs T=0 | max |resumed − live| | rows still touched |`);
+  console.log('|---|---|---|---|---|');
+  for (const T of [0, ...THRESHOLDS]) {
+    const s = makeSim(4);
+    train(s, 64);
+    const dir = join(root, `thr-${T}`);
+    const st = CheckpointStore.open({ dir, threshold: T, fullEvery: 1000, keepChains: 0 });
+    st.save(s.state, { full: true });
+    const bytes: number[] = [];
+    for (let k = 0; k < REPS; k++) {
+      train(s, every);
+      bytes.push(st.save(s.state).bytes);
+    }
+    const back = emptyLike(s.state);
+    CheckpointStore.open({ dir, threshold: T, fullEvery: 1000 }).restore(back);
+    let err = 0;
+    let pending = 0;
+    for (let f = 0; f < back.tables.length; f++) {
+      const a = s.state.tables[f]!.weights;
+      const b = back.tables[f]!.weights;
+      for (let j = 0; j < a.length; j++) err = Math.max(err, Math.abs(a[j]! - b[j]!));
+      for (const x of s.state.tables[f]!.touched) for (let q = x; q !== 0; q &= q - 1) pending++;
+    }
+    if (T === 0) base0 = median(bytes);
+    const b0 = base0 ?? median(bytes);
+    console.log(`| ${T} | ${mib(median(bytes))} | ${(b0 / median(bytes)).toFixed(2)}× fewer | ${err.toExponential(2)} | ${pending} |`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}

@@ -1,0 +1,235 @@
+/**
+ * Streaming Criteo reader: Kaggle `train.txt`, Terabyte `day_N`, their `.gz`
+ * versions, and the CSV-with-header variant. Never holds more than a few MiB of
+ * the file; yields parsed {@link RowBatch}es and hashes the raw bytes on the way.
+ *
+ * Example::
+ *
+ *     const stats = newReadStats();
+ *     for await (const batch of readCriteo('train.txt.gz', { onBadLine: 'skip' }, stats)) use(batch);
+ *     stats.sha256; stats.rows; stats.badLines;
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { notFound, PipelineError } from '../../pipeline/errors.js';
+import { createRowBatch, DEFAULT_BATCH_ROWS, type RowBatch } from './batch.js';
+import { ALL_COLUMNS } from './constants.js';
+import { COMMA, createBadLineLog, CriteoLineParser, TAB, type BadLineLog, type OnBadLine } from './parse.js';
+
+/** Raw text layout: `tsv` (no header) or `csv` (comma separated, header `label,I1..,C26`). */
+export type CriteoFormat = 'auto' | 'tsv' | 'csv';
+
+export interface ReadOptions {
+  /** @default 'auto' (sniffed from the first line) */
+  format?: CriteoFormat;
+  /** @default 'error' */
+  onBadLine?: OnBadLine;
+  /** shared log of skipped lines (so several files count together) */
+  badLines?: BadLineLog;
+  /** @default DEFAULT_BATCH_ROWS */
+  batchRows?: number;
+  /** reuse one batch object between yields (the consumer must finish with it first) @default true */
+  reuseBatch?: boolean;
+  /** bytes per read @default 4 MiB */
+  chunkBytes?: number;
+}
+
+/** What a finished read learned about one file. */
+export interface ReadStats {
+  path: string;
+  /** bytes on disk (compressed size for .gz) */
+  bytes: number;
+  /** sha256 of the bytes on disk */
+  sha256: string;
+  gzip: boolean;
+  format: 'tsv' | 'csv';
+  /** data lines read, bad lines included */
+  lines: number;
+  /** good rows yielded */
+  rows: number;
+  badLines: number;
+  /** raw bytes read so far (live, for progress) */
+  bytesRead: number;
+}
+
+export function newReadStats(path = ''): ReadStats {
+  return { path, bytes: 0, sha256: '', gzip: false, format: 'tsv', lines: 0, rows: 0, badLines: 0, bytesRead: 0 };
+}
+
+/** Longest line accepted; a file without newlines fails fast instead of filling memory. */
+const MAX_LINE_BYTES = 1 << 20;
+
+/** True when the file starts with the gzip magic bytes. */
+export function isGzipFile(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    const n = readSync(fd, b, 0, 2, 0);
+    return n === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Stream a Criteo file as parsed row batches.
+ * @param path plain or gzip (detected by magic bytes, not by name)
+ * @param stats filled in while reading; `sha256` and totals are final after the loop ends
+ * @throws PipelineError `not_found`, `empty_input`, `truncated` (bad .gz), `bad_input` (file:line: field …)
+ */
+export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: ReadStats = newReadStats(path)): AsyncGenerator<RowBatch> {
+  if (!existsSync(path)) throw notFound('input file', path);
+  const st = statSync(path);
+  if (!st.isFile() && !st.isFIFO()) throw new PipelineError('bad_config', `input is not a file: ${path}`, { file: path });
+  stats.path = path;
+  stats.bytes = st.size;
+  stats.gzip = st.isFile() && st.size >= 2 && isGzipFile(path);
+  const hash = createHash('sha256');
+  const chunkBytes = opts.chunkBytes ?? 1 << 22;
+  const raw = createReadStream(path, { highWaterMark: chunkBytes });
+  async function* hashed(): AsyncGenerator<Buffer> {
+    for await (const c of raw) {
+      const b = c as Buffer;
+      hash.update(b);
+      stats.bytesRead += b.length;
+      yield b;
+    }
+  }
+  const source: AsyncIterable<Buffer> = stats.gzip ? Readable.from(hashed()).pipe(createGunzip({ chunkSize: 1 << 20 })) : hashed();
+  if (stats.gzip) {
+    // errors of the file stream do not cross .pipe(); forward them
+    raw.on('error', (e) => (source as Readable).destroy(e));
+  }
+
+  const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
+  const reuse = opts.reuseBatch ?? true;
+  let batch = createRowBatch(batchRows);
+  let parser: CriteoLineParser | undefined;
+  let buf = Buffer.allocUnsafe(Math.max(chunkBytes * 2, 1 << 16));
+  let pos = 0;
+  let fill = 0;
+  const log = opts.badLines ?? createBadLineLog();
+
+  const flush = function* (): Generator<RowBatch> {
+    if (batch.rows === 0) return;
+    stats.rows += batch.rows;
+    yield batch;
+    if (reuse) batch.rows = 0;
+    else batch = createRowBatch(batchRows);
+  };
+
+  try {
+    for await (const chunk of source) {
+      if (fill + chunk.length > buf.length) {
+        buf.copyWithin(0, pos, fill);
+        fill -= pos;
+        pos = 0;
+        if (fill + chunk.length > buf.length) {
+          const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, fill + chunk.length));
+          buf.copy(bigger, 0, 0, fill);
+          buf = bigger;
+        }
+      }
+      chunk.copy(buf, fill);
+      fill += chunk.length;
+      if (!parser) {
+        const nl = buf.indexOf(10, pos);
+        if (nl < 0 || nl >= fill) continue;
+        ({ parser, pos } = startParser(path, buf, pos, nl, opts, log, stats));
+      }
+      const last = buf.lastIndexOf(10, fill - 1);
+      if (last < pos) {
+        if (fill - pos > MAX_LINE_BYTES) throw lineTooLong(path, parser.line + 1);
+        continue;
+      }
+      const end = last + 1;
+      while (pos < end) {
+        pos = parser.parse(buf, pos, end, batch);
+        if (batch.rows === batch.capacity) yield* flush();
+      }
+      // hand over what this chunk completed (a slow pipe must not stall the consumer)
+      if (stats.gzip || chunk.length < chunkBytes) yield* flush();
+    }
+    // the last line may lack a newline
+    if (!parser && fill > pos) ({ parser, pos } = startParser(path, buf, pos, fill, opts, log, stats));
+    if (parser) {
+      if (fill - pos > MAX_LINE_BYTES) throw lineTooLong(path, parser.line + 1);
+      while (pos < fill) {
+        pos = parser.parse(buf, pos, fill, batch);
+        if (batch.rows === batch.capacity) yield* flush();
+      }
+    }
+    yield* flush();
+  } catch (e) {
+    if (e instanceof PipelineError) throw e;
+    throw readError(path, e, stats.gzip);
+  } finally {
+    raw.destroy();
+  }
+  stats.sha256 = hash.digest('hex');
+  stats.lines = parser?.dataLines ?? 0;
+  stats.badLines = parser?.badLines ?? 0;
+  if (stats.lines === 0) {
+    throw new PipelineError('empty_input', 'input has no data rows', {
+      file: path,
+      hint: stats.bytes === 0 ? 'the file is empty' : 'the file holds only blank lines or a header',
+    });
+  }
+}
+
+/** Sniff the format from the first line, skip a CSV header, and build the parser. */
+function startParser(
+  path: string,
+  buf: Buffer,
+  pos: number,
+  firstEnd: number,
+  opts: ReadOptions,
+  log: BadLineLog,
+  stats: ReadStats,
+): { parser: CriteoLineParser; pos: number } {
+  // a UTF-8 byte order mark is not part of the data
+  if (buf[pos] === 0xef && buf[pos + 1] === 0xbb && buf[pos + 2] === 0xbf) pos += 3;
+  const first = buf.toString('latin1', pos, firstEnd).replace(/\r$/, '');
+  let format = opts.format ?? 'auto';
+  if (format === 'auto') format = !first.includes('\t') && first.includes(',') ? 'csv' : 'tsv';
+  stats.format = format;
+  const parser = new CriteoLineParser(path, format === 'csv' ? COMMA : TAB, opts.onBadLine ?? 'error', log);
+  const delim = format === 'csv' ? ',' : '\t';
+  const firstField = first.split(delim, 1)[0] ?? '';
+  const unquote = (x: string) => x.trim().replace(/^"|"$/g, '');
+  const fields = first.split(delim).map(unquote);
+  // a header: first field 'label', or every field a column name (letters, digits, _)
+  if (unquote(firstField).toLowerCase() === 'label' || (fields.length > 1 && fields.every((x) => /^[A-Za-z_]\w*$/.test(x)))) {
+    // a header line: accept only the Criteo column names, in order
+    const names = fields.map((x) => x.toLowerCase());
+    const want = ALL_COLUMNS.map((s) => s.toLowerCase());
+    if (names.length !== want.length || names.some((n, i) => n !== want[i])) {
+      throw new PipelineError('bad_input', `unexpected header: expected ${ALL_COLUMNS.length} columns ${ALL_COLUMNS.slice(0, 3).join(',')},...,C26`, {
+        file: path,
+        line: 1,
+        actual: first.slice(0, 80),
+      });
+    }
+    parser.line = 1;
+    pos = firstEnd < buf.length && buf[firstEnd] === 10 ? firstEnd + 1 : firstEnd;
+  }
+  return { parser, pos };
+}
+
+function lineTooLong(path: string, line: number): PipelineError {
+  return new PipelineError('bad_input', `line is longer than ${MAX_LINE_BYTES} bytes (is this a Criteo text file?)`, { file: path, line });
+}
+
+function readError(path: string, e: unknown, gzip: boolean): PipelineError {
+  const err = e as NodeJS.ErrnoException;
+  if (gzip && (err.code?.startsWith('Z_') || /unexpected end of file|incorrect header|invalid/i.test(err.message ?? ''))) {
+    return new PipelineError('truncated', `compressed data is truncated or corrupt (${err.message})`, {
+      file: path,
+      cause: e,
+      hint: 'the .gz file ends early; download or copy it again',
+    });
+  }
+  return new PipelineError('bad_input', `cannot read: ${err.message ?? String(e)}`, { file: path, cause: e });
+}

@@ -1,0 +1,96 @@
+/** `hotcold preprocess`: raw Criteo files → shards + vocabularies + manifest. */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { action, intArg } from '../../pipeline/cli.js';
+import type { PreprocessManifest, PreprocessOptions } from '../../datasets/preprocessed.js';
+import { DEFAULT_OPTIONS } from './config.js';
+import { run } from './index.js';
+
+interface CliOptions {
+  input: string[];
+  out: string;
+  split: PreprocessOptions['split'];
+  ratios?: [number, number, number];
+  seed?: number;
+  freqThreshold: number;
+  maxIndRange: number;
+  onBadLine: PreprocessOptions['onBadLine'];
+  rowsPerShard: number;
+  format: PreprocessOptions['format'];
+  force?: boolean;
+}
+
+function ratiosArg(v: string): [number, number, number] {
+  const parts = v.split(',').map((s) => Number(s.trim()));
+  if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x) || x < 0)) {
+    throw new InvalidArgumentError(`--ratios takes three non-negative numbers train,val,test (e.g. 0.8,0.1,0.1), got '${v}'`);
+  }
+  return parts as [number, number, number];
+}
+
+/** One paragraph a person reads after the run (stdout). */
+export function formatSummary(m: PreprocessManifest, dir: string, reused: boolean): string {
+  const s = m.splits;
+  const pct = (n: number, d: number) => (d > 0 ? `${((100 * n) / d).toFixed(1)}% pos` : '-');
+  const lines = [
+    `${reused ? 'reused finished output' : 'wrote'} ${dir}`,
+    `  rows: ${m.rowsRead} read from ${m.inputs.length} file(s) in ${m.elapsedSec.toFixed(1)}s (${Math.round(m.rowsRead / Math.max(m.elapsedSec, 1e-9))} rows/s)`,
+    `  train ${s.train.rows} (${pct(s.train.positives, s.train.rows)}), val ${s.val.rows} (${pct(s.val.positives, s.val.rows)}), test ${s.test.rows} (${pct(s.test.positives, s.test.rows)}); split ${m.options.split}`,
+    `  vocabulary rows: ${m.vocab.sizes.reduce((a, b) => a + b, 0)} over 26 tables (largest ${Math.max(...m.vocab.sizes)})`,
+    `  bad lines skipped: ${m.badLines.count}`,
+  ];
+  for (const b of m.badLines.first.slice(0, 3)) lines.push(`    ${b.file}:${b.line}: ${b.reason}`);
+  return lines.join('\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('preprocess')
+    .summary('raw Criteo (TSV, CSV, .gz, day files) → Arrow shards + vocabularies')
+    .description(
+      'Turn raw Criteo click logs into columnar Arrow shards per split (train / val / test),\n' +
+        'per-feature vocabulary counts and a manifest, following DLRM conventions:\n' +
+        '  dense I1..I13: missing or negative → 0, then ln(1 + x)\n' +
+        '  categorical C1..C26: id 0 = missing, 1 = out-of-vocabulary, 2.. = values in\n' +
+        '  order of first appearance, vocabularies built over all splits together.\n' +
+        'Inputs: Kaggle train.txt, Terabyte day_N, their .gz versions, or CSV with the\n' +
+        'header label,I1..I13,C1..C26. Output is committed by manifest.json last; a re-run\n' +
+        'with the same inputs (path, size, mtime) and options reuses it.',
+    )
+    .requiredOption('-i, --input <files...>', 'input files, in order (for --split days: one per day)')
+    .requiredOption('-o, --out <dir>', 'output directory')
+    .addOption(
+      new Option('--split <kind>', 'kaggle: 7 pseudo-days in file order, days 0-5 train, day 6 → test | val halves; days: last file → test | val; random: --ratios/--seed')
+        .choices(['kaggle', 'days', 'random'])
+        .default(DEFAULT_OPTIONS.split),
+    )
+    .option('--ratios <train,val,test>', 'random split fractions', ratiosArg, DEFAULT_OPTIONS.ratios)
+    .option('--seed <n>', 'random split seed', intArg('--seed'), DEFAULT_OPTIONS.seed)
+    .option('--freq-threshold <n>', 'values seen fewer than n times share the OOV id 1 (0 = keep all)', intArg('--freq-threshold', 0), DEFAULT_OPTIONS.freqThreshold)
+    .option('--max-ind-range <r>', 'hash each categorical value to value % r before mapping (0 = off)', intArg('--max-ind-range', 0, 0xffffffff), DEFAULT_OPTIONS.maxIndRange)
+    .addOption(
+      new Option('--on-bad-line <policy>', 'error: stop at the first malformed line (file:line: field); skip: skip, count, keep the first 10 in the manifest')
+        .choices(['error', 'skip'])
+        .default(DEFAULT_OPTIONS.onBadLine),
+    )
+    .option('--rows-per-shard <n>', 'rows per Arrow shard', intArg('--rows-per-shard', 1, 16_000_000), DEFAULT_OPTIONS.rowsPerShard)
+    .addOption(new Option('--format <fmt>', 'input text format (auto: tabs → tsv, commas → csv with header)').choices(['auto', 'tsv', 'csv']).default(DEFAULT_OPTIONS.format))
+    .option('--force', 'rewrite the output even if a finished one with the same fingerprint exists')
+    .action(
+      action(async (o: CliOptions) => {
+        const options: Partial<PreprocessOptions> = {
+          split: o.split,
+          freqThreshold: o.freqThreshold,
+          maxIndRange: o.maxIndRange,
+          onBadLine: o.onBadLine,
+          rowsPerShard: o.rowsPerShard,
+          format: o.format,
+        };
+        if (o.split === 'random') {
+          options.ratios = o.ratios;
+          options.seed = o.seed;
+        }
+        const r = await run({ inputs: o.input, out: o.out, options, force: o.force });
+        process.stdout.write(formatSummary(r.manifest, r.dir, r.reused) + '\n');
+      }),
+    );
+}

@@ -1,0 +1,193 @@
+/**
+ * preprocess stage: raw Criteo text (TSV / CSV / .gz, one or many files) →
+ * Arrow shards per split + per-feature vocabulary counts + a manifest.
+ *
+ * One pass over the input: parse → log-transform dense → categorify (counting,
+ * provisional ids) → part shards in input order. Then the vocabularies are
+ * fixed (frequency threshold), the parts are cut into splits (and remapped if
+ * needed), the count files are written, and the manifest is committed last.
+ * A crash at any point leaves no manifest; a re-run with the same inputs
+ * (path, size, mtime) and options reuses the committed output.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createBadLineLog } from '../../datasets/criteo/parse.js';
+import { DEFAULT_BATCH_ROWS } from '../../datasets/criteo/batch.js';
+import { CAT_COLUMNS, CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../datasets/criteo/constants.js';
+import { newReadStats, readCriteo } from '../../datasets/criteo/reader.js';
+import type { InputFileInfo, PreprocessManifest, PreprocessOptions, SplitName } from '../../datasets/preprocessed.js';
+import { fsyncDir, writeFileSynced } from '../../pipeline/atomic.js';
+import { badConfig, notFound, PipelineError } from '../../pipeline/errors.js';
+import { configHash, sha256, stampFile } from '../../pipeline/hash.js';
+import { ARTIFACTS, nowIso, openStageOutput, writeManifest } from '../../pipeline/manifest.js';
+import { Progress, type ProgressSink } from '../../pipeline/progress.js';
+import { resolveOptions } from './config.js';
+import { Categorify } from './ops/categorify.js';
+import { logDenseBatch } from './ops/log-dense.js';
+import { emptyFinalShards, finalizeStream, PartStream } from './parts.js';
+import { dayFileRanges, kaggleRanges, RANDOM_SPLITS, RandomSplitter } from './split.js';
+
+export { resolveOptions, DEFAULT_OPTIONS } from './config.js';
+
+/** What to preprocess. */
+export interface PreprocessRequest {
+  /** input files in order (for `--split days`: one per day, in day order) */
+  inputs: string[];
+  /** output directory */
+  out: string;
+  /** options; missing ones take the defaults of config.ts */
+  options?: Partial<PreprocessOptions>;
+  /** rewrite even when a committed output with the same fingerprint exists */
+  force?: boolean;
+}
+
+export interface PreprocessIo {
+  /** where progress goes (default: stderr) */
+  progress?: ProgressSink;
+}
+
+export interface PreprocessResult {
+  dir: string;
+  manifest: PreprocessManifest;
+  /** true when a finished output with the same fingerprint was reused */
+  reused: boolean;
+}
+
+/** Fingerprint of a run: inputs' (path, size, mtime) + resolved options. */
+export function preprocessFingerprint(inputs: string[], options: PreprocessOptions): string {
+  const stamps = inputs.map((p) => stampFile(resolve(p)));
+  return configHash({ stage: 'preprocess', formatVersion: ARTIFACTS.preprocess.version, inputs: stamps, options });
+}
+
+/**
+ * Run the stage.
+ * @throws PipelineError bad_config / not_found / empty_input / bad_input / truncated
+ */
+export async function run(req: PreprocessRequest, io: PreprocessIo = {}): Promise<PreprocessResult> {
+  const t0 = performance.now();
+  const options = resolveOptions(req.options ?? {});
+  if (req.inputs.length === 0) throw badConfig('--input', 'at least one input file is required');
+  if (options.split === 'days' && req.inputs.length < 2) {
+    throw badConfig('--split', `'days' needs one input file per day (at least 2), got ${req.inputs.length}`);
+  }
+  for (const p of req.inputs) if (!existsSync(p)) throw notFound('input file', p);
+  const inputs = req.inputs.map((p) => resolve(p));
+  const fingerprint = preprocessFingerprint(inputs, options);
+  const out = openStageOutput<PreprocessManifest>(req.out, 'preprocess', fingerprint, { force: req.force });
+  if (out.reused) return { dir: out.dir, manifest: out.reused, reused: true };
+  const partsDir = join(out.dir, '.parts');
+  try {
+    const manifest = await preprocessInto(out.dir, partsDir, inputs, options, fingerprint, t0, io);
+    return { dir: out.dir, manifest, reused: false };
+  } catch (e) {
+    rmSync(partsDir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function preprocessInto(
+  dir: string,
+  partsDir: string,
+  inputs: string[],
+  options: PreprocessOptions,
+  fingerprint: string,
+  t0: number,
+  io: PreprocessIo,
+): Promise<PreprocessManifest> {
+  const categorify = new Categorify({ maxIndRange: options.maxIndRange });
+  const badLines = createBadLineLog();
+  // staging columns for one parsed batch (transformed, provisional ids)
+  const stageDense = Array.from({ length: INT_FEATURE_COUNT }, () => new Float32Array(DEFAULT_BATCH_ROWS));
+  const stageCats = Array.from({ length: CAT_FEATURE_COUNT }, () => new Int32Array(DEFAULT_BATCH_ROWS));
+  const random = options.split === 'random' ? new RandomSplitter(options.ratios!, options.seed!) : null;
+  const streams = random
+    ? RANDOM_SPLITS.map((s) => new PartStream(partsDir, s, options.rowsPerShard))
+    : [new PartStream(partsDir, 'rows', options.rowsPerShard)];
+
+  const totalBytes = inputs.reduce((a, p) => a + stampFile(p).size, 0);
+  let bytesBefore = 0;
+  let rows = 0;
+  const progress = new Progress('preprocess', 'rows', 0, io.progress);
+  const infos: InputFileInfo[] = [];
+  const rowsPerFile: number[] = [];
+
+  for (const path of inputs) {
+    const stats = newReadStats(path);
+    const reader = readCriteo(path, { format: options.format, onBadLine: options.onBadLine, badLines, batchRows: DEFAULT_BATCH_ROWS }, stats);
+    for await (const batch of reader) {
+      const n = batch.rows;
+      logDenseBatch(stageDense, 0, batch);
+      categorify.fit(stageCats, 0, batch);
+      if (random) {
+        for (let r = 0; r < n; r++) streams[random.next()]!.appendRow(batch.label, stageDense, stageCats, r);
+      } else {
+        const s = streams[0]!;
+        for (let i = 0; i < n; ) {
+          const k = Math.min(n - i, s.capacity - s.rows);
+          s.appendRange(batch.label, stageDense, stageCats, i, k);
+          i += k;
+        }
+      }
+      rows += n;
+      const pct = totalBytes > 0 ? (100 * (bytesBefore + stats.bytesRead)) / totalBytes : 0;
+      progress.update(rows, `${pct.toFixed(1)}% of input`);
+    }
+    bytesBefore += stats.bytes;
+    rowsPerFile.push(stats.rows);
+    infos.push({ path, bytes: stats.bytes, sha256: stats.sha256, lines: stats.lines });
+  }
+  if (rows === 0) {
+    throw new PipelineError('empty_input', `no valid rows in ${inputs.length} input file(s); ${badLines.count} bad line(s) skipped`, {
+      file: inputs[0],
+      hint: badLines.first[0] ? `first bad line: ${badLines.first[0].file}:${badLines.first[0].line}: ${badLines.first[0].reason}` : undefined,
+    });
+  }
+
+  const distinct = categorify.distinct();
+  const vocab = categorify.finalize(options.freqThreshold);
+  const remap = categorify.needsRemap() ? (cats: Int32Array[]) => categorify.transform(cats) : null;
+  const final = emptyFinalShards();
+  if (random) {
+    streams.forEach((s, i) => finalizeStream(s, [{ split: RANDOM_SPLITS[i]!, start: 0, end: s.total }], dir, remap, final));
+  } else {
+    const ranges = options.split === 'kaggle' ? kaggleRanges(rows) : dayFileRanges(rowsPerFile);
+    finalizeStream(streams[0]!, ranges, dir, remap, final);
+  }
+  rmSync(partsDir, { recursive: true, force: true });
+
+  const countFiles: string[] = [];
+  for (let f = 0; f < CAT_FEATURE_COUNT; f++) {
+    const rel = `vocab/counts-${CAT_COLUMNS[f]!}.bin`;
+    const c = vocab[f]!.counts;
+    const bytes = new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+    writeFileSynced(join(dir, rel), bytes);
+    countFiles.push(rel);
+    final.files.push({ path: rel, bytes: bytes.byteLength, sha256: sha256(bytes) });
+  }
+  fsyncDir(join(dir, 'shards'));
+  fsyncDir(join(dir, 'vocab'));
+
+  const splitInfo = (s: SplitName) => ({
+    rows: final.shards[s].reduce((a, r) => a + r.rows, 0),
+    positives: final.positives[s],
+    shards: final.shards[s],
+  });
+  const elapsedSec = (performance.now() - t0) / 1000;
+  const manifest: PreprocessManifest = {
+    magic: 'hotcold.preprocess',
+    formatVersion: ARTIFACTS.preprocess.version,
+    createdAt: nowIso(),
+    fingerprint,
+    elapsedSec,
+    files: final.files,
+    inputs: infos,
+    options,
+    splits: { train: splitInfo('train'), val: splitInfo('val'), test: splitInfo('test') },
+    vocab: { sizes: vocab.map((v) => v.size), distinct, countFiles },
+    badLines: { count: badLines.count, first: badLines.first },
+    rowsRead: rows,
+  };
+  writeManifest(dir, manifest);
+  progress.done(`preprocess: ${rows} rows in ${elapsedSec.toFixed(1)}s (${Math.round(rows / Math.max(elapsedSec, 1e-9))} rows/s)`);
+  return manifest;
+}

@@ -1,0 +1,161 @@
+/**
+ * Categorify (DLRM / NVTabular style): raw uint32 values → contiguous ids per
+ * feature, built over all rows of all splits. A stateful op in three steps:
+ *
+ * 1. {@link Categorify.fit} — one pass over the data; counts every value and
+ *    returns *provisional* ids (2 + first-appearance index, 0 = missing).
+ * 2. {@link Categorify.finalize} — applies the frequency threshold: values seen
+ *    fewer than `freqThreshold` times become OOV (id 1); survivors are renumbered
+ *    2.. in first-appearance order.
+ * 3. {@link Categorify.transform} — provisional ids → final ids (identity when
+ *    nothing falls under the threshold). Calling it before `finalize` throws.
+ *
+ *     raw C1 :  05db9164  (empty)  68fd1e64  05db9164  0a519c5c
+ *     fit    :  2         0        3         2         4
+ *     final (threshold 2): 2  0  1  2  1      (68fd1e64, 0a519c5c seen once → OOV)
+ *
+ * With `maxIndRange` R > 0 the value is first reduced to `value % R` (DLRM's
+ * `--max-ind-range` hashing), so each table has at most R + 2 rows.
+ */
+import type { RowBatch } from '../../../datasets/criteo/batch.js';
+import { CAT_FEATURE_COUNT } from '../../../datasets/criteo/constants.js';
+import { FIRST_VALUE_ID, MISSING_ID, OOV_ID } from '../../../datasets/preprocessed.js';
+import { PipelineError } from '../../../pipeline/errors.js';
+import { modulo } from './modulo-hash.js';
+import { U32IndexTable } from './id-table.js';
+
+export interface CategorifyOptions {
+  /** hash values to `value % maxIndRange` first; 0 = off @default 0 */
+  maxIndRange: number;
+}
+
+/** The vocabulary of one feature after {@link Categorify.finalize}. */
+export interface FeatureVocab {
+  /** table rows: 2 reserved ids + surviving values */
+  size: number;
+  /** distinct (hashed) values seen */
+  distinct: number;
+  /** count per final id: [missing, oov total, value 2, value 3, …] */
+  counts: Uint32Array;
+  /** provisional id → final id, or null when the map is the identity */
+  remap: Int32Array | null;
+}
+
+export class Categorify {
+  private readonly tables: U32IndexTable[];
+  /** per feature: count per first-appearance index (grows) */
+  private counts: Uint32Array[];
+  private readonly missing = new Float64Array(CAT_FEATURE_COUNT);
+  private vocab: FeatureVocab[] | null = null;
+
+  constructor(readonly options: CategorifyOptions) {
+    if (!Number.isInteger(options.maxIndRange) || options.maxIndRange < 0 || options.maxIndRange > 0xffffffff) {
+      throw new PipelineError('bad_config', `maxIndRange must be an integer in [0, 2^32-1], got ${options.maxIndRange}`, { field: 'maxIndRange' });
+    }
+    this.tables = Array.from({ length: CAT_FEATURE_COUNT }, () => new U32IndexTable(1 << 12));
+    this.counts = Array.from({ length: CAT_FEATURE_COUNT }, () => new Uint32Array(1 << 12));
+  }
+
+  /**
+   * Count the batch's values and write provisional ids.
+   * @param out 26 columns; row r of feature f goes to `out[f][outOff + r]`
+   */
+  fit(out: Int32Array[], outOff: number, batch: RowBatch): void {
+    if (this.vocab) throw new PipelineError('internal', 'Categorify.fit after finalize');
+    const n = batch.rows;
+    const cap = batch.capacity;
+    const range = this.options.maxIndRange;
+    for (let f = 0; f < CAT_FEATURE_COUNT; f++) {
+      const base = f * cap;
+      if (range > 0) modulo(batch.cats, base, n, range);
+      const table = this.tables[f]!;
+      const col = out[f]!;
+      const present = batch.catPresent;
+      const vals = batch.cats;
+      let counts = this.counts[f]!;
+      let missing = 0;
+      for (let r = 0; r < n; r++) {
+        if (present[base + r] === 0) {
+          col[outOff + r] = MISSING_ID;
+          missing++;
+          continue;
+        }
+        const idx = table.getOrInsert(vals[base + r]!);
+        if (idx >= counts.length) {
+          const bigger = new Uint32Array(counts.length * 2);
+          bigger.set(counts);
+          counts = bigger;
+          this.counts[f] = counts;
+        }
+        counts[idx]!++;
+        col[outOff + r] = FIRST_VALUE_ID + idx;
+      }
+      this.missing[f]! += missing;
+    }
+  }
+
+  /** Distinct values seen so far per feature. */
+  distinct(): number[] {
+    return this.tables.map((t) => t.size);
+  }
+
+  /**
+   * Fix the vocabularies: values seen fewer than `freqThreshold` times → OOV.
+   * Frees the hash tables.
+   * @param freqThreshold 0 or 1 = keep every value
+   */
+  finalize(freqThreshold: number): FeatureVocab[] {
+    if (this.vocab) return this.vocab;
+    this.vocab = this.tables.map((t, f) => {
+      const n = t.size;
+      const raw = this.counts[f]!;
+      if (freqThreshold <= 1) {
+        const counts = new Uint32Array(FIRST_VALUE_ID + n);
+        counts[MISSING_ID] = this.missing[f]!;
+        counts.set(raw.subarray(0, n), FIRST_VALUE_ID);
+        return { size: FIRST_VALUE_ID + n, distinct: n, counts, remap: null };
+      }
+      const remap = new Int32Array(FIRST_VALUE_ID + n);
+      remap[MISSING_ID] = MISSING_ID;
+      remap[OOV_ID] = OOV_ID;
+      let next = FIRST_VALUE_ID;
+      let oov = 0;
+      for (let i = 0; i < n; i++) {
+        if (raw[i]! >= freqThreshold) remap[FIRST_VALUE_ID + i] = next++;
+        else {
+          remap[FIRST_VALUE_ID + i] = OOV_ID;
+          oov += raw[i]!;
+        }
+      }
+      const counts = new Uint32Array(next);
+      counts[MISSING_ID] = this.missing[f]!;
+      counts[OOV_ID] = oov;
+      for (let i = 0; i < n; i++) {
+        const id = remap[FIRST_VALUE_ID + i]!;
+        if (id !== OOV_ID) counts[id] = raw[i]!;
+      }
+      return { size: next, distinct: n, counts, remap };
+    });
+    // release the big tables
+    this.tables.length = 0;
+    this.counts = [];
+    return this.vocab;
+  }
+
+  /** True when {@link Categorify.transform} changes any id. */
+  needsRemap(): boolean {
+    if (!this.vocab) throw new PipelineError('internal', 'Categorify.needsRemap before finalize');
+    return this.vocab.some((v) => v.remap !== null);
+  }
+
+  /** Provisional ids → final ids, in place. @param cats 26 id columns */
+  transform(cats: Int32Array[]): void {
+    if (!this.vocab) throw new PipelineError('internal', 'Categorify.transform before finalize');
+    for (let f = 0; f < CAT_FEATURE_COUNT; f++) {
+      const remap = this.vocab[f]!.remap;
+      if (!remap) continue;
+      const col = cats[f]!;
+      for (let r = 0; r < col.length; r++) col[r] = remap[col[r]!]!;
+    }
+  }
+}

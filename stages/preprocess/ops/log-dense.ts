@@ -1,0 +1,31 @@
+/**
+ * Dense transform (DLRM): missing → 0, negative → 0, then ln(1 + x), as float32.
+ *
+ *     raw   :  NaN   -3    0    1      260
+ *     out   :  0     0     0    0.693  5.565
+ */
+import type { RowBatch } from '../../../datasets/criteo/batch.js';
+import { INT_FEATURE_COUNT } from '../../../datasets/criteo/constants.js';
+
+/** The transform of one value: `x > 0 ? ln(1 + x) : 0` (NaN = missing → 0). */
+export function logDense(x: number): number {
+  return x > 0 ? Math.log1p(x) : 0;
+}
+
+/**
+ * Transform rows [0, batch.rows) of every dense column.
+ * @param out 13 columns; row r of feature f goes to `out[f][outOff + r]`
+ */
+export function logDenseBatch(out: Float32Array[], outOff: number, batch: RowBatch): void {
+  const n = batch.rows;
+  const cap = batch.capacity;
+  const src = batch.dense;
+  for (let f = 0; f < INT_FEATURE_COUNT; f++) {
+    const col = out[f]!;
+    const base = f * cap;
+    for (let r = 0; r < n; r++) {
+      const x = src[base + r]!;
+      col[outOff + r] = x > 0 ? Math.log1p(x) : 0;
+    }
+  }
+}

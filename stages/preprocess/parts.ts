@@ -1,0 +1,170 @@
+/**
+ * Part files: the stage writes rows in one pass, before it knows the final ids
+ * (frequency threshold) or where the splits start (Kaggle needs the total row
+ * count). Rows go to numbered *part* shards of a stream; at the end
+ * {@link finalizeStream} turns parts into the split shards: a part that lies
+ * inside one split and needs no id remap is renamed, the others are read, cut
+ * at the split boundaries, remapped and written again (at most two parts per
+ * boundary, or all parts when a threshold is set).
+ */
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileSynced } from '../../pipeline/atomic.js';
+import { sha256 } from '../../pipeline/hash.js';
+import type { FileEntry } from '../../pipeline/manifest.js';
+import { CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../datasets/criteo/constants.js';
+import type { ShardRef, SplitName } from '../../datasets/preprocessed.js';
+import { encodeShard, readShardFile, type ShardColumns } from '../../datasets/shards.js';
+import type { SplitRange } from './split.js';
+
+/** One written part: rows [start, start + rows) of its stream. */
+export interface PartFile {
+  abs: string;
+  start: number;
+  rows: number;
+  positives: number;
+  bytes: number;
+  sha256: string;
+}
+
+/** Encode and write columns; returns size, checksum and positives. */
+function writeColumns(path: string, cols: ShardColumns): { bytes: number; sha256: string; positives: number } {
+  const bytes = encodeShard(cols);
+  writeFileSynced(path, bytes);
+  let positives = 0;
+  for (let r = 0; r < cols.rows; r++) positives += cols.label[r]!;
+  return { bytes: bytes.byteLength, sha256: sha256(bytes), positives };
+}
+
+/** Rows of one output stream, buffered into fixed-size part shards. */
+export class PartStream {
+  readonly parts: PartFile[] = [];
+  /** rows in the current (unwritten) part */
+  rows = 0;
+  /** rows in written parts */
+  written = 0;
+  readonly label: Int8Array;
+  readonly dense: Float32Array[];
+  readonly cats: Int32Array[];
+
+  /**
+   * @param dir directory for the part files
+   * @param name stream name used in part file names
+   * @param capacity rows per part
+   */
+  constructor(
+    private readonly dir: string,
+    private readonly name: string,
+    readonly capacity: number,
+  ) {
+    this.label = new Int8Array(capacity);
+    this.dense = Array.from({ length: INT_FEATURE_COUNT }, () => new Float32Array(capacity));
+    this.cats = Array.from({ length: CAT_FEATURE_COUNT }, () => new Int32Array(capacity));
+  }
+
+  get total(): number {
+    return this.written + this.rows;
+  }
+
+  /**
+   * Append rows [from, from + n) of staged columns; writes parts as they fill.
+   * @param n rows; the caller passes at most the room left (`capacity - rows`)
+   */
+  appendRange(label: Int8Array, dense: Float32Array[], cats: Int32Array[], from: number, n: number): void {
+    const at = this.rows;
+    this.label.set(label.subarray(from, from + n), at);
+    for (let f = 0; f < INT_FEATURE_COUNT; f++) this.dense[f]!.set(dense[f]!.subarray(from, from + n), at);
+    for (let f = 0; f < CAT_FEATURE_COUNT; f++) this.cats[f]!.set(cats[f]!.subarray(from, from + n), at);
+    this.rows += n;
+    if (this.rows === this.capacity) this.flush();
+  }
+
+  /** Append a single staged row `r`. */
+  appendRow(label: Int8Array, dense: Float32Array[], cats: Int32Array[], r: number): void {
+    const at = this.rows;
+    this.label[at] = label[r]!;
+    for (let f = 0; f < INT_FEATURE_COUNT; f++) this.dense[f]![at] = dense[f]![r]!;
+    for (let f = 0; f < CAT_FEATURE_COUNT; f++) this.cats[f]![at] = cats[f]![r]!;
+    this.rows = at + 1;
+    if (this.rows === this.capacity) this.flush();
+  }
+
+  /** Write the current part (if any rows). */
+  flush(): void {
+    const n = this.rows;
+    if (n === 0) return;
+    mkdirSync(this.dir, { recursive: true });
+    const abs = join(this.dir, `${this.name}-${String(this.parts.length).padStart(5, '0')}.arrow`);
+    const cols: ShardColumns = {
+      rows: n,
+      label: this.label.subarray(0, n),
+      dense: this.dense.map((a) => a.subarray(0, n)),
+      cats: this.cats.map((a) => a.subarray(0, n)),
+    };
+    const w = writeColumns(abs, cols);
+    this.parts.push({ abs, start: this.written, rows: n, ...w });
+    this.written += n;
+    this.rows = 0;
+  }
+}
+
+/** Output of finalizing: shard refs per split and file entries for the manifest. */
+export interface FinalShards {
+  shards: Record<SplitName, ShardRef[]>;
+  positives: Record<SplitName, number>;
+  files: FileEntry[];
+}
+
+export function emptyFinalShards(): FinalShards {
+  return { shards: { train: [], val: [], test: [] }, positives: { train: 0, val: 0, test: 0 }, files: [] };
+}
+
+/**
+ * Turn a stream's parts into split shards under `outDir/shards/`.
+ * @param ranges contiguous split ranges over the stream's rows
+ * @param remap in-place id remap for categorical columns, or null
+ */
+export function finalizeStream(
+  stream: PartStream,
+  ranges: SplitRange[],
+  outDir: string,
+  remap: ((cats: Int32Array[]) => void) | null,
+  acc: FinalShards,
+): void {
+  stream.flush();
+  const shardDir = join(outDir, 'shards');
+  mkdirSync(shardDir, { recursive: true });
+  const add = (split: SplitName, rows: number, positives: number, bytes: number, hash: string, from?: string): void => {
+    const rel = `shards/${split}-${String(acc.shards[split].length).padStart(5, '0')}.arrow`;
+    if (from) renameSync(from, join(outDir, rel));
+    acc.shards[split].push({ file: rel, rows });
+    acc.positives[split] += positives;
+    acc.files.push({ path: rel, bytes, sha256: hash });
+  };
+  for (const part of stream.parts) {
+    const a = part.start;
+    const b = part.start + part.rows;
+    const hits = ranges.filter((r) => r.end > a && r.start < b && r.end > r.start);
+    const whole = hits.length === 1 && hits[0]!.start <= a && hits[0]!.end >= b;
+    if (whole && !remap) {
+      add(hits[0]!.split, part.rows, part.positives, part.bytes, part.sha256, part.abs);
+      continue;
+    }
+    const cols = readShardFile(part.abs);
+    if (remap) remap(cols.cats);
+    for (const h of hits) {
+      const s = Math.max(h.start, a) - a;
+      const e = Math.min(h.end, b) - a;
+      const piece: ShardColumns = {
+        rows: e - s,
+        label: cols.label.slice(s, e),
+        dense: cols.dense.map((c) => c.slice(s, e)),
+        cats: cols.cats.map((c) => c.slice(s, e)),
+      };
+      const rel = `shards/${h.split}-${String(acc.shards[h.split].length).padStart(5, '0')}.arrow`;
+      const w = writeColumns(join(outDir, rel), piece);
+      add(h.split, piece.rows, w.positives, w.bytes, w.sha256);
+    }
+    rmSync(part.abs, { force: true });
+  }
+}

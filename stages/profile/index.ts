@@ -1,0 +1,135 @@
+/**
+ * `hotcold profile`: count accesses per (table, row) on a seeded Bernoulli
+ * sample of the training split — the fit step of FAE's hot/cold segregation.
+ *
+ * Streams the training shards one at a time; within a shard only the sampled
+ * rows are read (geometric skips, see `sampler.ts`). Output follows
+ * `datasets/profile.ts`: one Uint32 count file per table plus a manifest that
+ * records the data fingerprint and the sampled row count.
+ */
+import { join, resolve } from 'node:path';
+import { CAT_COLUMNS, CAT_FEATURE_COUNT } from '../../datasets/criteo/constants.js';
+import { openPreprocessed, splitFiles, splitShardPaths } from '../../datasets/preprocessed.js';
+import type { ProfileManifest } from '../../datasets/profile.js';
+import { readShardFile } from '../../datasets/shards.js';
+import { writeFileSynced } from '../../pipeline/atomic.js';
+import { PipelineError } from '../../pipeline/errors.js';
+import { configHash, sha256 } from '../../pipeline/hash.js';
+import { ARTIFACTS, nowIso, openStageOutput, verifyFiles, writeManifest, type FileEntry } from '../../pipeline/manifest.js';
+import { Progress } from '../../pipeline/progress.js';
+import { checkProfileConfig, type ProfileConfig, type StageIO } from './config.js';
+import { addCounts, SkipSampler } from './sampler.js';
+
+/** Relative path of table t's count file. */
+export function countFileName(t: number): string {
+  return `counts/${CAT_COLUMNS[t]!}.bin`;
+}
+
+/**
+ * Run the profile stage (or reuse an identical committed profile).
+ * @returns the committed manifest
+ * @throws PipelineError `bad_config` (sample rate), `bad_manifest` (data not committed),
+ *   `bad_input` (an id outside its table), `empty_input` (no training rows)
+ */
+export async function run(config: ProfileConfig, io: StageIO = {}): Promise<ProfileManifest> {
+  checkProfileConfig(config);
+  const t0 = performance.now();
+  const data = openPreprocessed(config.data);
+  const a = ARTIFACTS.profile;
+  const fingerprint = configHash({
+    stage: a.magic,
+    version: a.version,
+    data: data.fingerprint,
+    sampleRate: config.sampleRate,
+    seed: config.seed,
+  });
+  const out = openStageOutput<ProfileManifest>(config.out, 'profile', fingerprint, { force: config.force });
+  if (out.reused) return out.reused;
+
+  const train = data.splits.train;
+  if (!train || train.rows === 0) {
+    throw new PipelineError('empty_input', `preprocessed dataset ${config.data} has no training rows`, { file: config.data });
+  }
+  const sizes = data.vocab.sizes;
+  if (sizes.length !== CAT_FEATURE_COUNT) {
+    throw new PipelineError('bad_manifest', `expected ${CAT_FEATURE_COUNT} table sizes, found ${sizes.length}`, { file: config.data });
+  }
+  // sizes only: hashing every shard would cost more than the profile itself
+  await verifyFiles(config.data, splitFiles(data, 'train'), false);
+
+  const counts = sizes.map((n) => new Uint32Array(n));
+  const sampler = new SkipSampler(config.sampleRate, config.seed);
+  const progress = new Progress('profile', 'rows', train.rows, io.sink);
+  const paths = splitShardPaths(config.data, data, 'train');
+  let picked = new Int32Array(1024);
+  let base = 0;
+  let sampledRows = 0;
+  for (let s = 0; s < paths.length; s++) {
+    const path = paths[s]!;
+    const shard = readShardFile(path);
+    const expected = train.shards[s]!.rows;
+    if (shard.rows !== expected) {
+      throw new PipelineError('bad_input', `shard has ${shard.rows} rows, manifest says ${expected}`, { file: path });
+    }
+    if (picked.length < shard.rows) picked = new Int32Array(shard.rows);
+    const n = sampler.take(base, shard.rows, picked);
+    for (let t = 0; t < CAT_FEATURE_COUNT; t++) {
+      const bad = addCounts(counts[t]!, shard.cats[t]!, picked, n);
+      if (bad >= 0) {
+        const r = picked[bad]!;
+        throw new PipelineError('bad_input', `row ${r}: ${CAT_COLUMNS[t]!} id ${shard.cats[t]![r]!} is outside its table of ${sizes[t]!} rows`, {
+          file: path,
+          field: CAT_COLUMNS[t],
+          hint: 'the shard does not match its manifest; run `hotcold preprocess` again',
+        });
+      }
+    }
+    sampledRows += n;
+    base += shard.rows;
+    progress.update(base, `${sampledRows} sampled`);
+  }
+
+  const countFiles: string[] = [];
+  const files: FileEntry[] = [];
+  const nonzeroRows: number[] = [];
+  const maxCount: number[] = [];
+  for (let t = 0; t < CAT_FEATURE_COUNT; t++) {
+    const c = counts[t]!;
+    let nz = 0;
+    let mx = 0;
+    for (let i = 0; i < c.length; i++) {
+      const v = c[i]!;
+      if (v !== 0) nz++;
+      if (v > mx) mx = v;
+    }
+    nonzeroRows.push(nz);
+    maxCount.push(mx);
+    const rel = countFileName(t);
+    const bytes = new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+    writeFileSynced(join(out.dir, rel), bytes);
+    files.push({ path: rel, bytes: bytes.byteLength, sha256: sha256(bytes) });
+    countFiles.push(rel);
+  }
+  const manifest: ProfileManifest = {
+    magic: 'hotcold.profile',
+    formatVersion: a.version,
+    createdAt: nowIso(),
+    fingerprint,
+    elapsedSec: (performance.now() - t0) / 1000,
+    files,
+    data: { dir: resolve(config.data), fingerprint: data.fingerprint },
+    sampleRate: config.sampleRate,
+    seed: config.seed,
+    trainRows: train.rows,
+    sampledRows,
+    tableSizes: [...sizes],
+    countFiles,
+    nonzeroRows,
+    maxCount,
+  };
+  writeManifest(out.dir, manifest);
+  progress.done(
+    `profile: sampled ${sampledRows} of ${train.rows} training rows (rate ${config.sampleRate}) in ${manifest.elapsedSec.toFixed(1)}s → ${out.dir}`,
+  );
+  return manifest;
+}

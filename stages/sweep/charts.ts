@@ -1,0 +1,162 @@
+/**
+ * The sweep's charts, drawn with pipeline/plots.ts (Vega-Lite → SVG → PNG):
+ *
+ * - `auc-vs-d`: Slipstream test AUC against the target drop D, with baseline,
+ *   fae and the generator's Bayes-optimal AUC as labelled reference lines;
+ * - `speedup-vs-d`: Slipstream speedup over baseline against D, with fae, 1×
+ *   and the goal as reference lines;
+ * - `time-to-accuracy`: validation AUC against training seconds, one line per run.
+ *
+ * Values are means over seeds. A chart without data is left out.
+ */
+import { join } from 'node:path';
+import { lineChart, writePlot, type Chart, type Datum, type RefLine } from '../../pipeline/plots.js';
+import type { ResultRow, SweepResults } from './results.js';
+
+/** A rendered chart and its file base name (under <dir>/plots/). */
+export interface NamedChart {
+  name: 'auc-vs-d' | 'speedup-vs-d' | 'time-to-accuracy';
+  title: string;
+  chart: Chart;
+}
+
+function mean(xs: number[]): number | null {
+  return xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function okRows(r: SweepResults, mode: string): ResultRow[] {
+  return r.rows.filter((x) => x.mode === mode && x.status === 'ok');
+}
+
+/** Mean of a field over finished rows of a mode (null when none). */
+export function modeMean(r: SweepResults, mode: string, f: (x: ResultRow) => number | null): number | null {
+  return mean(okRows(r, mode).map(f).filter((v): v is number => v !== null));
+}
+
+/**
+ * A person's name for a run: `baseline`, `slipstream D=0.3`, plus `α=0.8`
+ * when α varies in the sweep and `seed 2` when seeds vary.
+ */
+export function runLabel(row: ResultRow, rows: ResultRow[]): string {
+  const alphas = new Set(rows.filter((x) => x.mode === 'slipstream' && x.alpha !== null).map((x) => x.alpha));
+  const seeds = new Set(rows.filter((x) => x.seed !== null).map((x) => x.seed));
+  let s: string = row.mode;
+  if (row.mode === 'slipstream' && row.targetDrop !== null) s += ` D=${row.targetDrop}`;
+  if (row.mode === 'slipstream' && alphas.size > 1 && row.alpha !== null) s += ` α=${row.alpha}`;
+  if (seeds.size > 1 && row.seed !== null) s += ` seed ${row.seed}`;
+  return s;
+}
+
+/** Slipstream means per (α, D): one series per α. */
+function slipstreamByD(r: SweepResults, f: (x: ResultRow) => number | null): Datum[] {
+  const rows = okRows(r, 'slipstream').filter((x) => x.targetDrop !== null);
+  const alphas = new Set(rows.map((x) => x.alpha));
+  const groups = new Map<string, { D: number; series: string; vals: number[] }>();
+  for (const x of rows) {
+    const v = f(x);
+    if (v === null) continue;
+    const series = alphas.size > 1 ? `slipstream α=${x.alpha}` : 'slipstream';
+    const key = `${series}|${x.targetDrop}`;
+    const g = groups.get(key) ?? { D: x.targetDrop!, series, vals: [] };
+    g.vals.push(v);
+    groups.set(key, g);
+  }
+  return [...groups.values()].map((g) => ({ D: g.D, value: mean(g.vals), series: g.series })).sort((a, b) => a.D - b.D);
+}
+
+/**
+ * Merge horizontal reference lines that would sit on top of each other (closer
+ * than 4 % of the plotted range), so their labels stay readable:
+ * `baseline 0.7801` + `fae 0.7802` → `baseline 0.7801 · fae 0.7802`.
+ */
+export function mergeRefLines(refs: RefLine[], values: number[]): RefLine[] {
+  const ys = [...values, ...refs.map((r) => r.y ?? NaN)].filter(Number.isFinite);
+  const range = Math.max(...ys) - Math.min(...ys);
+  const sorted = refs.filter((r) => r.y !== undefined).sort((a, b) => a.y! - b.y!);
+  const out: RefLine[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r.y! - last.y! <= 0.04 * range) out[out.length - 1] = { y: last.y, label: `${last.label} · ${r.label}` };
+    else out.push({ ...r });
+  }
+  return out;
+}
+
+/** Render the charts a results set supports. */
+export async function buildCharts(r: SweepResults): Promise<NamedChart[]> {
+  const out: NamedChart[] = [];
+
+  const auc = slipstreamByD(r, (x) => x.testAuc);
+  if (auc.length > 0) {
+    const refs: RefLine[] = [];
+    const b = modeMean(r, 'baseline', (x) => x.testAuc);
+    const f = modeMean(r, 'fae', (x) => x.testAuc);
+    if (b !== null) refs.push({ y: b, label: `baseline ${b.toFixed(4)}` });
+    if (f !== null) refs.push({ y: f, label: `fae ${f.toFixed(4)}` });
+    if (r.bayes) refs.push({ y: r.bayes.auc, label: `Bayes-optimal ${r.bayes.auc.toFixed(4)}` });
+    const title = 'Test AUC vs target drop D';
+    const chart = await lineChart({
+      title,
+      x: { field: 'D', title: 'target drop D', format: '.0%' },
+      y: { field: 'value', title: 'test AUC', format: '.4f' },
+      series: 'series',
+      seriesTitle: 'mode',
+      data: auc,
+      refLines: mergeRefLines(refs, auc.map((d) => d.value as number)),
+      mark: 'line+point',
+    });
+    out.push({ name: 'auc-vs-d', title, chart });
+  }
+
+  const sp = slipstreamByD(r, (x) => x.speedup);
+  if (sp.length > 0) {
+    const refs: RefLine[] = [{ y: 1, label: 'baseline 1×' }, { y: r.goal.speedup, label: `goal ${r.goal.speedup}×` }];
+    const f = modeMean(r, 'fae', (x) => x.speedup);
+    if (f !== null) refs.push({ y: f, label: `fae ${f.toFixed(2)}×` });
+    const title = 'Speedup over baseline vs target drop D';
+    const chart = await lineChart({
+      title,
+      x: { field: 'D', title: 'target drop D', format: '.0%' },
+      y: { field: 'value', title: 'speedup (baseline train time / run train time)', format: '.2f' },
+      series: 'series',
+      seriesTitle: 'mode',
+      data: sp,
+      refLines: mergeRefLines(refs, sp.map((d) => d.value as number)),
+      mark: 'line+point',
+    });
+    out.push({ name: 'speedup-vs-d', title, chart });
+  }
+
+  const byId = new Map(r.rows.map((x) => [x.runId, x]));
+  const tta: Datum[] = [];
+  for (const c of r.curves) {
+    const row = byId.get(c.runId);
+    const series = row ? runLabel(row, r.rows) : c.runId;
+    for (const p of c.points) tta.push({ trainSec: p.trainSec, auc: p.auc, series });
+  }
+  if (tta.length > 0) {
+    const title = 'Time to accuracy';
+    const chart = await lineChart({
+      title,
+      x: { field: 'trainSec', title: 'training time (s, evaluation excluded)' },
+      y: { field: 'auc', title: 'validation AUC', format: '.4f' },
+      series: 'series',
+      seriesTitle: 'run',
+      data: tta,
+      mark: 'line+point',
+    });
+    out.push({ name: 'time-to-accuracy', title, chart });
+  }
+  return out;
+}
+
+/** Write each chart as `<dir>/plots/<name>.svg` and `.png`; returns the base paths. */
+export async function writeCharts(dir: string, charts: NamedChart[]): Promise<string[]> {
+  const bases: string[] = [];
+  for (const c of charts) {
+    const base = join(dir, 'plots', c.name);
+    await writePlot(base, c.chart);
+    bases.push(base);
+  }
+  return bases;
+}

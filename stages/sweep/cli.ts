@@ -1,0 +1,92 @@
+/** `hotcold sweep`, `hotcold report` and `hotcold demo` subcommands. */
+import type { Command } from 'commander';
+import { relative } from 'node:path';
+import { action, EXIT_FAILURE, intArg } from '../../pipeline/cli.js';
+import { loadSweepConfig } from './config.js';
+import { runDemo } from './demo.js';
+import { buildReport, runSweep, type SweepOutcome } from './index.js';
+import { fmt, summarize } from './report.js';
+import type { SweepResults } from './results.js';
+
+const stderr = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+function shown(p: string): string {
+  const r = relative(process.cwd(), p);
+  return r.startsWith('..') ? p : r;
+}
+
+/** Headline lines for the terminal. */
+function printHeadline(r: SweepResults, reportHtml: string, reportMd: string): void {
+  const h = summarize(r);
+  const lines = [''];
+  for (const x of h.rows) {
+    lines.push(
+      `  ${x.label.padEnd(18)} speedup ${x.speedup === null ? '–' : `${fmt(x.speedup, 2)}×`}  ΔAUC ${x.deltaAuc === null ? '–' : `${x.deltaAuc >= 0 ? '+' : ''}${fmt(x.deltaAuc, 4)}`}` +
+        (x.achievedDrop !== null ? `  drop ${(100 * x.achievedDrop).toFixed(1)} %` : ''),
+    );
+  }
+  lines.push(`  ${h.verdict}`, '', `report: ${shown(reportHtml)}  (also ${shown(reportMd)})`, '');
+  process.stdout.write(lines.join('\n'));
+}
+
+function finish(o: SweepOutcome): void {
+  printHeadline(o.results, o.report.html, o.report.markdown);
+  if (o.failed.length > 0) {
+    stderr(`hotcold: ${o.failed.length} run(s) failed: ${o.failed.join(', ')} (see ${shown(o.dir)}/runs/<id>/train.log)`);
+    process.exitCode = EXIT_FAILURE;
+  }
+}
+
+interface SweepOpts {
+  config: string;
+  out?: string;
+  concurrency?: number;
+}
+
+interface DemoOpts {
+  out?: string;
+  rows?: number;
+  tiny?: boolean;
+  concurrency?: number;
+}
+
+export function register(program: Command): void {
+  program
+    .command('sweep')
+    .description('train a grid of runs (baseline, fae, slipstream × D × seeds) on prepared data, then write results, plots and the report')
+    .requiredOption('--config <json>', 'sweep config (e.g. configs/sweep-drop.json)')
+    .option('--out <dir>', 'sweep directory (overrides "out" in the config)')
+    .option('-j, --concurrency <n>', 'train jobs at once (default: config, else number of cores)', intArg('--concurrency', 1, 1024))
+    .action(
+      action(async (o: SweepOpts) => {
+        const c = loadSweepConfig(o.config);
+        finish(await runSweep(c, { out: o.out, concurrency: o.concurrency, log: stderr }));
+      }),
+    );
+
+  program
+    .command('report')
+    .description('rebuild report.md / report.html and the plots from results on disk (a sweep dir, or a train run dir for a one-run report)')
+    .argument('<dir>', 'sweep directory or train run directory')
+    .action(
+      action(async (dir: string) => {
+        const { results, report } = await buildReport(dir);
+        printHeadline(results, report.html, report.markdown);
+      }),
+    );
+
+  program
+    .command('demo')
+    .description('run the whole pipeline on a generated synthetic dataset (generate → preprocess → profile → segregate → drop sweep → report)')
+    .option('--out <dir>', 'demo directory (default runs/demo, runs/demo-tiny with --tiny)')
+    .option('--rows <n>', 'rows to generate (default 300000; 20000 with --tiny)', intArg('--rows', 1000))
+    .option('--tiny', 'CI-sized preset: small data and model, 2 drop targets, under a minute')
+    .option('-j, --concurrency <n>', 'train jobs at once (default: number of cores)', intArg('--concurrency', 1, 1024))
+    .action(
+      action(async (o: DemoOpts) => {
+        finish(await runDemo({ out: o.out, rows: o.rows, tiny: o.tiny, concurrency: o.concurrency, log: stderr }));
+      }),
+    );
+}

@@ -1,0 +1,199 @@
+/**
+ * `hotcold sweep`: bring the data stages up to date, train every run of the
+ * grid as a child process (bounded concurrency, resumable), then collect
+ * results, draw the charts and write the report.
+ *
+ * Layout of a sweep directory:
+ *
+ *     sweep.json               the plan (config, runs, data, Bayes reference)
+ *     data/ preprocessed/ profile/ segregated/ logs/   data stages
+ *     runs/<run-id>/           one train run: metrics.json, log.jsonl, config.json,
+ *                              train.log (stdout+stderr), job.json, failed.json
+ *     results.json results.csv plots/*.svg|png report.md report.html
+ *     manifest.json            the sweep manifest (committed last)
+ */
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { writeFileAtomicSync } from '../../pipeline/atomic.js';
+import { readJsonFile } from '../../pipeline/config.js';
+import { badConfig, notFound } from '../../pipeline/errors.js';
+import { configHash } from '../../pipeline/hash.js';
+import { fileEntry, nowIso, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
+import { baseConfigFor, type SweepConfig } from './config.js';
+import { prepareData, type PreparedData } from './data.js';
+import { expandGrid, type RunSpec } from './grid.js';
+import { writeReport, type ReportFiles } from './report.js';
+import {
+  collectResults,
+  PLAN_FILE,
+  PLAN_MAGIC,
+  readPlan,
+  readResults,
+  readRunMetrics,
+  RESULTS_CSV,
+  RESULTS_JSON,
+  addReferences,
+  curveFromMetrics,
+  rowFromMetrics,
+  writeResults,
+  RESULTS_MAGIC,
+  type SweepPlan,
+  type SweepResults,
+} from './results.js';
+import { childLauncher, runTrainJobs, type JobOutcome, type Launcher, type TrainJob } from './runner.js';
+
+/** The sweep manifest (`<sweep>/manifest.json`). */
+export interface SweepManifest extends ManifestBase {
+  magic: 'hotcold.sweep';
+  name: string;
+  runs: { total: number; ok: number; failed: number; pending: number };
+  failed: string[];
+}
+
+/** Options of {@link runSweep}. */
+export interface SweepOptions {
+  /** sweep directory; @default config.out */
+  out?: string;
+  /** train jobs at once; @default config.concurrency, else number of cores */
+  concurrency?: number;
+  /** job launcher; @default child processes of bin/hotcold.js */
+  launch?: Launcher;
+  /** progress lines; @default silent */
+  log?: (line: string) => void;
+}
+
+/** What a sweep produced. */
+export interface SweepOutcome {
+  dir: string;
+  results: SweepResults;
+  report: ReportFiles;
+  outcomes: JobOutcome[];
+  /** ids of runs that failed */
+  failed: string[];
+}
+
+/** `--set key=value` arguments; values as JSON so types survive (`"0.3"` vs `0.3`). */
+function setArgs(values: Record<string, unknown>): string[] {
+  return Object.entries(values).flatMap(([k, v]) => ['--set', `${k}=${JSON.stringify(v)}`]);
+}
+
+/** Build the train job of one run. */
+export function trainJob(c: SweepConfig, run: RunSpec, dir: string, data: PreparedData): TrainJob {
+  const base = baseConfigFor(c, run.mode);
+  const runDir = join(dir, 'runs', run.id);
+  const args = ['train', '--config', base, '--data', data.preprocessed];
+  if (run.mode !== 'baseline') {
+    if (!data.segregated) throw badConfig('grid.mode', `mode ${run.mode} needs segregated data`);
+    args.push('--hot', data.segregated);
+  }
+  args.push('--out', runDir, ...setArgs(c.train.set), ...setArgs(run.params));
+  if (c.train.engine) args.push('--engine', c.train.engine);
+  const ckpt = join(runDir, 'ckpt');
+  if (c.train.checkpointEverySec > 0) {
+    args.push('--checkpoint-dir', ckpt, '--checkpoint-every-sec', String(c.train.checkpointEverySec));
+    if (existsSync(ckpt)) args.push('--resume');
+  }
+  args.push(...c.train.extraArgs);
+  const fingerprint = configHash({
+    base: readJsonFile(base),
+    set: c.train.set,
+    params: run.params,
+    engine: c.train.engine ?? null,
+    extraArgs: c.train.extraArgs,
+    data: data.fingerprints,
+  });
+  return { run, dir: runDir, args, fingerprint, keepPartial: c.train.checkpointEverySec > 0 };
+}
+
+/**
+ * Run a sweep end to end (see the module comment for the layout).
+ * Failed runs do not stop the sweep; they are listed in the outcome.
+ * @throws PipelineError when a data stage fails or the config is unusable
+ */
+export async function runSweep(c: SweepConfig, opts: SweepOptions = {}): Promise<SweepOutcome> {
+  const t0 = performance.now();
+  const outPath = opts.out ?? c.out;
+  if (outPath === undefined) throw badConfig('out', 'no sweep directory: set "out" in the config or pass --out');
+  const dir = resolve(outPath);
+  const log = opts.log ?? (() => {});
+  const runs = expandGrid(c.grid, c.appliesTo);
+  const data = await prepareData(c, dir, runs.some((r) => r.mode !== 'baseline'), opts.launch ?? childLauncher, log);
+
+  const plan: SweepPlan = {
+    magic: PLAN_MAGIC,
+    formatVersion: 1,
+    name: c.name,
+    config: c,
+    runs,
+    bayes: data.bayes,
+    data: { preprocessed: data.preprocessed, segregated: data.segregated },
+  };
+  writeFileAtomicSync(join(dir, PLAN_FILE), JSON.stringify(plan, null, 2) + '\n');
+
+  const jobs = runs.map((r) => trainJob(c, r, dir, data));
+  const outcomes = await runTrainJobs(jobs, { concurrency: opts.concurrency ?? c.concurrency, launch: opts.launch, log });
+
+  const results = collectResults(plan, dir);
+  writeResults(dir, results);
+  const report = await writeReport(dir, results);
+  const failed = outcomes.filter((o) => o.status === 'failed').map((o) => o.id);
+  const n = (s: string): number => results.rows.filter((x) => x.status === s).length;
+  const rels = [RESULTS_JSON, RESULTS_CSV, 'report.md', 'report.html', ...report.plots.map((p) => p.slice(dir.length + 1))];
+  const manifest: SweepManifest = {
+    magic: 'hotcold.sweep',
+    formatVersion: 1,
+    createdAt: nowIso(),
+    fingerprint: configHash({ config: { ...c, out: undefined, concurrency: undefined }, data: data.fingerprints }),
+    elapsedSec: (performance.now() - t0) / 1000,
+    files: await Promise.all(rels.map((r) => fileEntry(dir, r))),
+    name: c.name,
+    runs: { total: results.rows.length, ok: n('ok'), failed: n('failed'), pending: n('pending') },
+    failed,
+  };
+  writeManifest(dir, manifest);
+  log(`sweep: ${manifest.runs.ok}/${manifest.runs.total} runs finished, ${failed.length} failed, in ${manifest.elapsedSec.toFixed(1)}s`);
+  return { dir, results, report, outcomes, failed };
+}
+
+/** One-run results from a train run directory (no baseline, so no speedup). */
+function singleRunResults(dir: string): SweepResults | null {
+  const m = readRunMetrics(dir);
+  if (!m) return null;
+  const run: RunSpec = { id: basename(dir), mode: m.mode, params: { mode: m.mode, seed: m.seed } };
+  const rows = [rowFromMetrics(run, m)];
+  addReferences(rows, [run]);
+  return {
+    magic: RESULTS_MAGIC,
+    formatVersion: 1,
+    name: basename(dir),
+    createdAt: nowIso(),
+    goal: { speedup: 1.3, deltaAuc: -0.001 },
+    bayes: null,
+    rows,
+    curves: [curveFromMetrics(run.id, m)],
+  };
+}
+
+/**
+ * `hotcold report <dir>`: rebuild the report from what is on disk.
+ * A sweep directory (sweep.json) is re-collected from its runs, so an
+ * interrupted sweep reports what finished; a directory with only results.json
+ * is reported as is; a train run directory gets a one-run report.
+ */
+export async function buildReport(dirArg: string): Promise<{ results: SweepResults; report: ReportFiles }> {
+  const dir = resolve(dirArg);
+  if (!existsSync(dir)) throw notFound('run or sweep directory', dir);
+  const plan = readPlan(dir);
+  let results: SweepResults;
+  if (plan) {
+    results = collectResults(plan, dir);
+    writeResults(dir, results);
+  } else if (existsSync(join(dir, RESULTS_JSON))) {
+    results = readResults(dir);
+  } else {
+    const single = singleRunResults(dir);
+    if (!single) throw notFound('sweep.json, results.json or metrics.json', dir, 'point `hotcold report` at a sweep directory or a finished train run');
+    results = single;
+  }
+  return { results, report: await writeReport(dir, results) };
+}

@@ -1,0 +1,251 @@
+/**
+ * Sweep results: one row per planned run, read from the runs' `metrics.json`
+ * (pipeline/run-metrics.ts), with speedup and ΔAUC against the baseline run
+ * that shares the run's seed and other baseline parameters.
+ *
+ *     <sweep>/sweep.json     the plan (SweepPlan): config, runs, data, Bayes reference
+ *     <sweep>/results.json   SweepResults (rows + time-to-accuracy curves)
+ *     <sweep>/results.csv    the rows, one line per run
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomicSync } from '../../pipeline/atomic.js';
+import { badManifest, notFound } from '../../pipeline/errors.js';
+import { toCsv, type Datum } from '../../pipeline/plots.js';
+import type { RunMetrics, TrainMode } from '../../pipeline/run-metrics.js';
+import type { SweepConfig } from './config.js';
+import type { BayesRef } from './data.js';
+import { baselineKey, type RunSpec } from './grid.js';
+import { METRICS_FILE, readFailed } from './runner.js';
+
+export const PLAN_FILE = 'sweep.json';
+export const RESULTS_JSON = 'results.json';
+export const RESULTS_CSV = 'results.csv';
+export const RESULTS_MAGIC = 'hotcold.sweep.results';
+export const PLAN_MAGIC = 'hotcold.sweep.plan';
+
+/** What a sweep set out to do, written before the first run starts. */
+export interface SweepPlan {
+  magic: typeof PLAN_MAGIC;
+  formatVersion: 1;
+  name: string;
+  config: SweepConfig;
+  runs: RunSpec[];
+  bayes: BayesRef | null;
+  data: { preprocessed: string; segregated: string | null };
+}
+
+/** One row of results.csv / results.json. Times in seconds; fractions in [0, 1]. */
+export interface ResultRow {
+  runId: string;
+  /** finished | failed (last attempt) | pending (not run yet) */
+  status: 'ok' | 'failed' | 'pending';
+  mode: TrainMode;
+  seed: number | null;
+  /** Slipstream target drop fraction D */
+  targetDrop: number | null;
+  /** Slipstream stale fraction α */
+  alpha: number | null;
+  /** swept values of this run (grid keys) */
+  params: Record<string, unknown>;
+  /** dropped / hot inputs achieved */
+  achievedDrop: number | null;
+  /** staleness threshold T chosen (last epoch) */
+  threshold: number | null;
+  testAuc: number | null;
+  testLogloss: number | null;
+  testAccuracy: number | null;
+  valAuc: number | null;
+  /**
+   * training wall time with Slipstream's own work (snapshots, threshold search,
+   * classification) included and evaluation excluded: RunMetrics
+   * `time.trainSec + time.slipstreamSec`
+   */
+  trainSec: number | null;
+  /** Slipstream overhead inside trainSec */
+  slipstreamSec: number | null;
+  /** whole run wall time */
+  totalSec: number | null;
+  samplesTrained: number | null;
+  samplesPerSec: number | null;
+  hostDeviceBytes: number | null;
+  /** id of the baseline run this row is compared with */
+  baselineRun: string | null;
+  /** baseline trainSec / this trainSec */
+  speedup: number | null;
+  /** baseline totalSec / this totalSec (end to end) */
+  speedupTotal: number | null;
+  /** testAuc − baseline testAuc */
+  deltaAuc: number | null;
+  error: string | null;
+}
+
+/** One time-to-accuracy curve: validation AUC against training seconds. */
+export interface Curve {
+  runId: string;
+  mode: TrainMode;
+  points: { trainSec: number; auc: number; samples: number }[];
+}
+
+/** results.json */
+export interface SweepResults {
+  magic: typeof RESULTS_MAGIC;
+  formatVersion: 1;
+  name: string;
+  createdAt: string;
+  goal: { speedup: number; deltaAuc: number };
+  bayes: BayesRef | null;
+  rows: ResultRow[];
+  curves: Curve[];
+}
+
+/** Columns of results.csv, in order. */
+export const CSV_COLUMNS = [
+  'runId', 'status', 'mode', 'seed', 'targetDrop', 'alpha', 'achievedDrop', 'threshold',
+  'testAuc', 'testLogloss', 'testAccuracy', 'valAuc', 'trainSec', 'slipstreamSec', 'totalSec', 'samplesTrained',
+  'samplesPerSec', 'hostDeviceBytes', 'speedup', 'speedupTotal', 'deltaAuc', 'baselineRun', 'params', 'error',
+] as const;
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/** Read a run's metrics.json, or null when absent or unreadable. */
+export function readRunMetrics(dir: string): RunMetrics | null {
+  const p = join(dir, METRICS_FILE);
+  if (!existsSync(p)) return null;
+  try {
+    const m = JSON.parse(readFileSync(p, 'utf8')) as RunMetrics;
+    return m.magic === 'hotcold.train.metrics' ? m : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Build a row (references not yet filled) from a run's spec and metrics. */
+export function rowFromMetrics(run: RunSpec, m: RunMetrics | null, error: string | null = null): ResultRow {
+  const s = m?.slipstream ?? null;
+  return {
+    runId: run.id,
+    status: m ? 'ok' : error !== null ? 'failed' : 'pending',
+    mode: m?.mode ?? run.mode,
+    seed: num(m?.seed) ?? num(run.params['seed']),
+    targetDrop: num(s?.targetDrop) ?? num(run.params['slipstream.targetDrop']),
+    alpha: num(s?.alpha) ?? num(run.params['slipstream.alpha']),
+    params: run.params,
+    achievedDrop: num(s?.dropFraction),
+    threshold: num(s?.threshold),
+    testAuc: num(m?.test.auc),
+    testLogloss: num(m?.test.logloss),
+    testAccuracy: num(m?.test.accuracy),
+    valAuc: num(m?.val?.auc),
+    trainSec: m ? num(m.time.trainSec + (m.time.slipstreamSec ?? 0)) : null,
+    slipstreamSec: num(m?.time.slipstreamSec),
+    totalSec: num(m?.time.totalSec),
+    samplesTrained: num(m?.samplesTrained),
+    samplesPerSec: num(m?.samplesPerSec),
+    hostDeviceBytes: num(m?.hostDeviceBytes.total),
+    baselineRun: null,
+    speedup: null,
+    speedupTotal: null,
+    deltaAuc: null,
+    error: m ? null : error,
+  };
+}
+
+/** Validation AUC against training seconds from the run's periodic evaluations. */
+export function curveFromMetrics(runId: string, m: RunMetrics): Curve {
+  const evals = m.evals.filter((e) => e.split === 'val');
+  const use = evals.length > 0 ? evals : m.evals;
+  return {
+    runId,
+    mode: m.mode,
+    points: use.map((e) => ({ trainSec: e.trainSec, auc: e.auc, samples: e.samples })).sort((a, b) => a.trainSec - b.trainSec),
+  };
+}
+
+/**
+ * Fill speedup and ΔAUC: each row is compared with the finished baseline run
+ * whose shared parameters (seed and every non-mode-specific key) are equal.
+ */
+export function addReferences(rows: ResultRow[], runs: RunSpec[], appliesTo: Record<string, readonly TrainMode[]> = {}): void {
+  const byId = new Map(runs.map((r) => [r.id, r]));
+  const baselines = new Map<string, ResultRow>();
+  for (const row of rows) {
+    const run = byId.get(row.runId);
+    if (run && row.mode === 'baseline' && row.status === 'ok') baselines.set(baselineKey(run, appliesTo), row);
+  }
+  for (const row of rows) {
+    const run = byId.get(row.runId);
+    const b = run ? baselines.get(baselineKey(run, appliesTo)) : undefined;
+    if (!b) continue;
+    row.baselineRun = b.runId;
+    if (row.status !== 'ok') continue;
+    if (b.trainSec !== null && row.trainSec !== null && row.trainSec > 0) row.speedup = b.trainSec / row.trainSec;
+    if (b.totalSec !== null && row.totalSec !== null && row.totalSec > 0) row.speedupTotal = b.totalSec / row.totalSec;
+    if (b.testAuc !== null && row.testAuc !== null) row.deltaAuc = row.testAuc - b.testAuc;
+  }
+}
+
+/** Collect results for a plan from the run directories under `<sweep>/runs/`. */
+export function collectResults(plan: SweepPlan, sweepDir: string): SweepResults {
+  const rows: ResultRow[] = [];
+  const curves: Curve[] = [];
+  for (const run of plan.runs) {
+    const dir = join(sweepDir, 'runs', run.id);
+    const m = readRunMetrics(dir);
+    const failed = m ? null : readFailed(dir);
+    rows.push(rowFromMetrics(run, m, failed?.error ?? null));
+    if (m) curves.push(curveFromMetrics(run.id, m));
+  }
+  addReferences(rows, plan.runs, plan.config.appliesTo);
+  return {
+    magic: RESULTS_MAGIC,
+    formatVersion: 1,
+    name: plan.name,
+    createdAt: new Date().toISOString(),
+    goal: { speedup: plan.config.goal.speedup, deltaAuc: plan.config.goal.deltaAuc },
+    bayes: plan.bayes,
+    rows,
+    curves,
+  };
+}
+
+/** The rows as CSV (params as JSON text; error on one line; empty cell = not available). */
+export function resultsCsv(rows: ResultRow[]): string {
+  const data: Datum[] = rows.map((r) => {
+    const d: Datum = {};
+    for (const c of CSV_COLUMNS) {
+      const v = r[c];
+      if (c === 'params') d[c] = JSON.stringify(v);
+      else if (c === 'error') d[c] = r.error === null ? null : r.error.split('\n').filter((l) => l.trim()).join(' / ');
+      else d[c] = v as number | string | null;
+    }
+    return d;
+  });
+  return toCsv(data, [...CSV_COLUMNS]);
+}
+
+/** Write results.json and results.csv atomically. */
+export function writeResults(dir: string, results: SweepResults): void {
+  writeFileAtomicSync(join(dir, RESULTS_JSON), JSON.stringify(results, null, 2) + '\n');
+  writeFileAtomicSync(join(dir, RESULTS_CSV), resultsCsv(results.rows));
+}
+
+/** Read results.json, checking its magic. */
+export function readResults(dir: string): SweepResults {
+  const p = join(dir, RESULTS_JSON);
+  if (!existsSync(p)) throw notFound('sweep results', p, 'run `hotcold sweep` first');
+  const r = JSON.parse(readFileSync(p, 'utf8')) as SweepResults;
+  if (r.magic !== RESULTS_MAGIC) throw badManifest(p, `not sweep results (magic '${String(r.magic)}')`, 'run `hotcold sweep` again');
+  return r;
+}
+
+/** Read the sweep plan, or null when the directory has none. */
+export function readPlan(dir: string): SweepPlan | null {
+  const p = join(dir, PLAN_FILE);
+  if (!existsSync(p)) return null;
+  const plan = JSON.parse(readFileSync(p, 'utf8')) as SweepPlan;
+  if (plan.magic !== PLAN_MAGIC) throw badManifest(p, `not a sweep plan (magic '${String(plan.magic)}')`, 'run `hotcold sweep` again');
+  return plan;
+}

@@ -1,0 +1,12 @@
+/**
+ * Incremental checkpoints and exact resume (design.md §6). The trainer builds a
+ * {@link TrainState}, calls {@link CheckpointStore.save} on its schedule and
+ * {@link CheckpointStore.restore} on `--resume`. See README.md for the format.
+ */
+export type { Blob, CheckpointOptions, CommitStep, RestoreResult, SaveResult, TableState, TrainState } from './types.js';
+export { CheckpointStore, InjectedCrash } from './store.js';
+export type { CheckpointManifest } from './format.js';
+export { listCheckpoints, verifyCheckpoints, compactCheckpoints, type VersionInfo, type VerifyReport } from './tools.js';
+
+/** Default for `--full-every`: a new full base after this many increments. */
+export const DEFAULT_FULL_EVERY = 16;

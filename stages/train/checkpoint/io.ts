@@ -1,0 +1,198 @@
+/**
+ * Checkpoint file I/O: a writer that hashes what it writes (no re-read to get the
+ * checksum) and a reader that hashes what it reads and checks size, header and
+ * checksum against the manifest. Both move typed arrays without copying them.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { PipelineError } from '../../../pipeline/errors.js';
+import type { FileEntry } from '../../../pipeline/manifest.js';
+import { FILE_FORMAT_VERSION, FILE_MAGIC, HEADER_BYTES, type Section } from './format.js';
+
+if (endianness() !== 'LE') {
+  throw new PipelineError('not_implemented', 'checkpoints are little-endian; this machine is big-endian');
+}
+
+const ZERO8 = new Uint8Array(8);
+/** Writes at least this large go straight from the caller's array; smaller ones are staged. */
+const DIRECT_BYTES = 1 << 18;
+const STAGE_BYTES = 1 << 20;
+/** Scratch for skipped bytes. */
+const SKIP = new Uint8Array(1 << 20);
+
+function bytesOf(v: ArrayBufferView): Uint8Array {
+  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** Write-once data file: header, payload, running sha256. Call {@link sync} then {@link close}. */
+export class HashingWriter {
+  private fd: number | undefined;
+  private readonly hash: Hash = createHash('sha256');
+  private pos = 0;
+  private readonly stage = new Uint8Array(STAGE_BYTES);
+  private staged = 0;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'w');
+  }
+
+  /** The 16-byte file header. */
+  header(section: Section, count: number): void {
+    const h = new Uint32Array([FILE_MAGIC, FILE_FORMAT_VERSION, section, count]);
+    this.write(h);
+  }
+
+  /** Append the bytes of a typed array: large ones without a copy, small ones staged into one write. */
+  write(v: ArrayBufferView): void {
+    const b = bytesOf(v);
+    this.hash.update(b);
+    this.pos += b.length;
+    if (b.length >= DIRECT_BYTES) {
+      this.flush();
+      this.writeAll(b);
+      return;
+    }
+    if (this.staged + b.length > this.stage.length) this.flush();
+    this.stage.set(b, this.staged);
+    this.staged += b.length;
+  }
+
+  private flush(): void {
+    if (this.staged > 0) this.writeAll(this.stage.subarray(0, this.staged));
+    this.staged = 0;
+  }
+
+  private writeAll(b: Uint8Array): void {
+    if (this.fd === undefined) throw new PipelineError('internal', `write after close: ${this.path}`, { file: this.path });
+    let off = 0;
+    while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
+  }
+
+  /** Zero-pad to a multiple of 8 bytes. */
+  pad8(): void {
+    const r = this.pos & 7;
+    if (r !== 0) this.write(ZERO8.subarray(0, 8 - r));
+  }
+
+  get bytes(): number {
+    return this.pos;
+  }
+
+  /** Write what is staged and fsync. */
+  sync(): void {
+    this.flush();
+    if (this.fd !== undefined) fsyncSync(this.fd);
+  }
+
+  /** Close the file (staged bytes not yet written by {@link sync} are dropped). */
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    this.staged = 0;
+  }
+
+  /** Manifest entry; `rel` is the path relative to the checkpoint directory. */
+  entry(rel: string): FileEntry {
+    return { path: rel, bytes: this.pos, sha256: this.hash.copy().digest('hex') };
+  }
+}
+
+/** `checksum` error naming the file. */
+export function checksumError(file: string, message: string, fields: { expected?: string; actual?: string } = {}): PipelineError {
+  return new PipelineError('checksum', `${message}: ${file}`, {
+    file,
+    ...fields,
+    hint: 'the checkpoint file is damaged; `hotcold checkpoint verify <dir>` lists every bad file',
+  });
+}
+
+/**
+ * Reader of one data file, checked against its manifest entry. The size is
+ * checked at open (truncation), the header on {@link header}, the checksum on
+ * {@link finish}; every failure is a `checksum` PipelineError naming the file.
+ */
+export class HashingReader {
+  private fd: number | undefined;
+  private readonly hash: Hash = createHash('sha256');
+  private pos = 0;
+
+  constructor(
+    readonly path: string,
+    private readonly expected: FileEntry,
+  ) {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      throw checksumError(path, 'checkpoint file is missing');
+    }
+    const size = fstatSync(fd).size;
+    if (size !== expected.bytes) {
+      closeSync(fd);
+      const what = size < expected.bytes ? 'truncated checkpoint file' : 'checkpoint file has the wrong size';
+      throw checksumError(path, `${what} (${size} bytes, manifest says ${expected.bytes})`, {
+        expected: String(expected.bytes),
+        actual: String(size),
+      });
+    }
+    this.fd = fd;
+  }
+
+  /** Read and check the header; returns its count field. */
+  header(section: Section): number {
+    const h = new Uint32Array(HEADER_BYTES / 4);
+    this.readInto(h);
+    if (h[0] !== FILE_MAGIC || h[1] !== FILE_FORMAT_VERSION || h[2] !== section) {
+      throw checksumError(this.path, `bad checkpoint file header (magic/version/section ${h[0]}/${h[1]}/${h[2]})`);
+    }
+    return h[3] ?? 0;
+  }
+
+  /** Fill a typed array from the file (no copy). */
+  readInto(v: ArrayBufferView): void {
+    const b = bytesOf(v);
+    if (this.fd === undefined) throw new PipelineError('internal', `read after close: ${this.path}`, { file: this.path });
+    let off = 0;
+    while (off < b.length) {
+      const n = readSync(this.fd, b, off, b.length - off, null);
+      if (n === 0) throw checksumError(this.path, 'truncated checkpoint file (unexpected end)');
+      off += n;
+    }
+    this.hash.update(b);
+    this.pos += b.length;
+  }
+
+  /** Skip zero padding to a multiple of 8 bytes (it is hashed too). */
+  pad8(): void {
+    const r = this.pos & 7;
+    if (r !== 0) this.readInto(new Uint8Array(8 - r));
+  }
+
+  /** Read up to byte `offset`, hashing what is skipped (sections not needed are still checked). */
+  skipTo(offset: number): void {
+    if (offset < this.pos) throw checksumError(this.path, `checkpoint section offset ${offset} is behind the read position ${this.pos}`);
+    while (this.pos < offset) this.readInto(SKIP.subarray(0, Math.min(SKIP.length, offset - this.pos)));
+  }
+
+  get offset(): number {
+    return this.pos;
+  }
+
+  /** Check everything was read and the checksum matches; closes the file. */
+  finish(): void {
+    this.close();
+    if (this.pos !== this.expected.bytes) {
+      throw checksumError(this.path, `checkpoint file layout does not match its manifest (read ${this.pos} of ${this.expected.bytes} bytes)`);
+    }
+    const actual = this.hash.digest('hex');
+    if (actual !== this.expected.sha256) {
+      throw checksumError(this.path, 'checksum mismatch in checkpoint file', { expected: this.expected.sha256, actual });
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

@@ -1,0 +1,68 @@
+/** Types of the checkpoint contract (see .agents/TRAIN.md, "Checkpoint API"). */
+
+/** One embedding table as the trainer holds it. */
+export interface TableState {
+  name: string;
+  rows: number;
+  dim: number;
+  /** rows×dim, row-major */
+  weights: Float32Array;
+  /** rows (row-wise Adagrad accumulator) or null (SGD) */
+  accum: Float32Array | null;
+  /** bitset, ceil(rows/8) bytes: bit r (byte r>>3, mask 1<<(r&7)) set when row r was updated */
+  touched: Uint8Array;
+}
+
+export type Blob = Float32Array | Int32Array | Uint8Array | Float64Array;
+
+/** Everything a checkpoint holds. */
+export interface TrainState {
+  /** dense params + dense optimizer state, by name (always stored in full) */
+  dense: Record<string, Float32Array>;
+  /** embedding tables: stored incrementally (touched rows whose ‖Δ‖∞ > threshold) */
+  tables: TableState[];
+  /** other arrays (Slipstream snapshots, stale masks, batch order), stored in full */
+  blobs: Record<string, Blob>;
+  /** JSON: epoch, batch in epoch, rng states, counters, slipstream T... */
+  position: Record<string, unknown>;
+  /** resolved train config */
+  config: unknown;
+}
+
+/** A step of the commit protocol, for the crash-injection test hook. */
+export type CommitStep = 'data' | 'fsync' | 'manifest-tmp' | 'rename';
+
+export interface CheckpointOptions {
+  /** checkpoint directory (created when missing) */
+  dir: string;
+  /** ‖Δ‖∞ threshold for storing a touched row in an increment; 0 = every touched row (exact). @default 0 */
+  threshold: number;
+  /** a new full base after this many increments (0 = every checkpoint is full) */
+  fullEvery: number;
+  /** one-line messages (fallbacks, cleanup, pruning) */
+  log?: (msg: string) => void;
+  /**
+   * Chains kept on disk: after a full base is committed, versions older than the
+   * `keepChains`-th newest base are deleted. 0 = keep everything. @default 2
+   */
+  keepChains?: number;
+  /** Test hook: throw right after this commit step, leaving files as a crash would. */
+  failAfter?: CommitStep;
+}
+
+export interface SaveResult {
+  version: number;
+  kind: 'full' | 'incr';
+  /** bytes written: data files + manifest */
+  bytes: number;
+  /** embedding rows stored, all tables */
+  rows: number;
+  /** wall time of save(): how long training was paused */
+  pauseSec: number;
+}
+
+export interface RestoreResult {
+  version: number;
+  position: Record<string, unknown>;
+  blobs: Record<string, Blob>;
+}

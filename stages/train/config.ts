@@ -1,0 +1,176 @@
+/**
+ * The train config: one zod schema holding every default, each with a comment.
+ * Config flows one way: these defaults → a JSON file (configs/*.json) → `--set key=value`.
+ * Unknown keys and wrong types are errors that name the field.
+ *
+ * DLRM spellings are accepted: `model.mlpBot: "13-512-256-64-16"`, `model.mlpTop: "512-256-1"`
+ * (the top MLP's input width is derived), and the top-level DLRM flag names
+ * `arch-mlp-bot`, `arch-mlp-top`, `arch-sparse-feature-size`, `mini-batch-size`, `nepochs`,
+ * `learning-rate` are mapped onto their fields before validation.
+ */
+import { z } from 'zod';
+import { applyOverrides, parseConfig, readJsonFile } from '../../pipeline/config.js';
+import { badConfig } from '../../pipeline/errors.js';
+
+/** An MLP written as DLRM does ("13-512-256-64-16") or as a list of widths. */
+const arch = z.union([
+  z.string().regex(/^\d+(-\d+)*$/, 'expected layer widths joined by "-", e.g. "13-512-256-64-16"'),
+  z.array(z.number().int().positive()).min(1).transform((a) => a.join('-')),
+]);
+
+const optim = (kind: 'sgd' | 'adagrad', lr: number) =>
+  z
+    .strictObject({
+      /** 'sgd' or 'adagrad' (embeddings: row-wise Adagrad, one accumulator per row) */
+      kind: z.enum(['sgd', 'adagrad']).default(kind),
+      /** learning rate */
+      lr: z.number().positive().default(lr),
+      /** Adagrad epsilon added to sqrt(accumulator) */
+      eps: z.number().positive().default(1e-8),
+      /** Adagrad initial accumulator value */
+      initAccum: z.number().min(0).default(0),
+    })
+    .prefault({});
+
+/** The train config schema (defaults = the small preset's model with the Kaggle widths overridable). */
+export const trainConfigSchema = z.strictObject({
+  /** 'baseline' | 'fae' | 'slipstream' */
+  mode: z.enum(['baseline', 'fae', 'slipstream']).default('baseline'),
+  /** seed of parameter init, shuffling and the Slipstream sample */
+  seed: z.number().int().min(0).default(1),
+  model: z
+    .strictObject({
+      /** embedding dimension (DLRM --arch-sparse-feature-size) */
+      dim: z.number().int().positive().default(16),
+      /** bottom MLP, DLRM spelling; first width 13, last width = dim */
+      mlpBot: arch.default('13-512-256-64-16'),
+      /** top MLP, DLRM spelling; input width derived (dim + 351 for 26 tables) unless given */
+      mlpTop: arch.default('512-256-1'),
+    })
+    .prefault({}),
+  optim: z
+    .strictObject({
+      /** optimizer of the dense (MLP) parameters */
+      dense: optim('adagrad', 0.01),
+      /** optimizer of the embedding rows (sparse, row-wise) */
+      sparse: optim('adagrad', 0.05),
+    })
+    .prefault({}),
+  train: z
+    .strictObject({
+      /** inputs per batch (DLRM --mini-batch-size) */
+      batchSize: z.number().int().positive().default(2048),
+      /** passes over the training split (DLRM --nepochs) */
+      epochs: z.number().int().positive().default(1),
+      /** stop after this many batches in total; 0 = no limit */
+      maxBatches: z.number().int().min(0).default(0),
+      /** shuffle shard order and rows inside each shard, seeded per epoch */
+      shuffle: z.boolean().default(true),
+      /** evaluate on validation every N batches; 0 = only at the end */
+      evalEvery: z.number().int().min(0).default(0),
+      /** validation rows used by periodic evaluations (first N rows); 0 = all */
+      evalRows: z.number().int().min(0).default(0),
+      /** batch size of evaluation forward passes */
+      evalBatchSize: z.number().int().positive().default(8192),
+      /** stop once validation AUC reaches this; 0 = off */
+      targetAuc: z.number().min(0).max(1).default(0),
+      /** write a step line to log.jsonl every N batches */
+      logEvery: z.number().int().positive().default(50),
+    })
+    .prefault({}),
+  fae: z
+    .strictObject({
+      /** 'phases' (all cold, sync, all hot, sync — per epoch, as the public FAE code) or 'interleave' (the paper's scheduler) */
+      schedule: z.enum(['phases', 'interleave']).default('interleave'),
+      /** interleave: hot/cold alternations per epoch (each round = its share of cold batches, then of hot ones) */
+      rounds: z.number().int().positive().default(16),
+    })
+    .prefault({}),
+  slipstream: z
+    .strictObject({
+      /** target drop fraction D of the not-yet-trained hot inputs */
+      targetDrop: z.number().min(0).max(1).default(0.3),
+      /** drop an input when at least this fraction of its lookups are stale (1 = all) */
+      alpha: z.number().gt(0).max(1).default(1),
+      /** the threshold search accepts |drop − D| ≤ tolerance */
+      tolerance: z.number().positive().max(0.5).default(0.02),
+      /** hot batch (per epoch) at which the snapshot window starts; clamped to a quarter of the epoch's hot batches */
+      windowStart: z.number().int().min(0).default(1000),
+      /** window length as a fraction of the epoch's hot batches (at least 1 batch) */
+      windowFraction: z.number().gt(0).max(0.5).default(0.03),
+      /** not-yet-trained hot inputs sampled for the threshold search */
+      sampleSize: z.number().int().positive().default(20000),
+      /** bisection steps of the threshold search */
+      maxIters: z.number().int().positive().default(60),
+    })
+    .prefault({}),
+});
+
+/** A resolved, validated train config. */
+export type TrainConfig = z.output<typeof trainConfigSchema>;
+
+/** DLRM flag name → config path. */
+const DLRM_ALIASES: Record<string, string> = {
+  'arch-mlp-bot': 'model.mlpBot',
+  'arch-mlp-top': 'model.mlpTop',
+  'arch-sparse-feature-size': 'model.dim',
+  'mini-batch-size': 'train.batchSize',
+  nepochs: 'train.epochs',
+  'learning-rate': 'optim.dense.lr',
+};
+
+/** Move DLRM flag spellings onto their config paths (a clash with the canonical key is an error). */
+function mapAliases(raw: Record<string, unknown>): Record<string, unknown> {
+  const out = structuredClone(raw);
+  for (const [alias, path] of Object.entries(DLRM_ALIASES)) {
+    if (!(alias in out)) continue;
+    const value = out[alias];
+    delete out[alias];
+    const keys = path.split('.');
+    let cur = out;
+    for (const k of keys.slice(0, -1)) {
+      const next = cur[k];
+      if (next === undefined) cur[k] = {};
+      else if (typeof next !== 'object' || next === null || Array.isArray(next)) throw badConfig(k, 'must be an object');
+      cur = cur[k] as Record<string, unknown>;
+    }
+    const last = keys[keys.length - 1]!;
+    if (last in cur) throw badConfig(alias, `given together with ${path}; use one`);
+    cur[last] = value;
+  }
+  return out;
+}
+
+/** Check what the schema cannot: the bottom MLP must map 13 features to `dim`. */
+function checkConsistency(c: TrainConfig): void {
+  const bot = c.model.mlpBot.split('-').map(Number);
+  if (bot[0] !== 13) throw badConfig('model.mlpBot', `must start with 13 (the dense features), got ${c.model.mlpBot}`);
+  if (bot[bot.length - 1] !== c.model.dim) {
+    throw badConfig('model.mlpBot', `must end with model.dim = ${c.model.dim} (the interaction needs equal widths), got ${c.model.mlpBot}`);
+  }
+  const top = c.model.mlpTop.split('-').map(Number);
+  if (top[top.length - 1] !== 1) throw badConfig('model.mlpTop', `must end with 1 (one click probability), got ${c.model.mlpTop}`);
+}
+
+/**
+ * Resolve a train config: defaults → `raw` (a parsed JSON file, or {}) → `--set` overrides.
+ * @param source name used in error messages (the file path)
+ * @throws PipelineError `bad_config` listing every problem, `field` = the first bad path
+ */
+export function resolveTrainConfig(raw: unknown, overrides: string[] = [], source = 'train config'): TrainConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badConfig('', `${source} must be a JSON object`);
+  const sets = overrides.map((o) => {
+    const eq = o.indexOf('=');
+    const alias = eq > 0 ? DLRM_ALIASES[o.slice(0, eq)] : undefined;
+    return alias ? `${alias}${o.slice(eq)}` : o;
+  });
+  const merged = applyOverrides(mapAliases(raw as Record<string, unknown>), sets);
+  const cfg = parseConfig(trainConfigSchema, merged, source);
+  checkConsistency(cfg);
+  return cfg;
+}
+
+/** Read a config file (or none) and resolve it. */
+export function loadTrainConfig(path: string | undefined, overrides: string[] = []): TrainConfig {
+  return resolveTrainConfig(path ? readJsonFile(path) : {}, overrides, path ?? 'train config');
+}

@@ -1,0 +1,190 @@
+/**
+ * The host↔device boundary. On this machine both sides are the CPU, but the split is kept
+ * real so the traffic a GPU trainer would move can be counted:
+ *
+ *     host    the 26 full embedding tables (`tables`), rows × dim each
+ *     device  the dense model (owned by the trainer) and, in fae / slipstream modes, the hot
+ *             table (`hot`): hotRows × dim, table t's hot rows at [hotOffsets[t], hotOffsets[t+1])
+ *
+ * Bytes counted (4-byte floats):
+ *
+ *     cold / baseline batch  gatherIn += unique rows · dim · 4   (rows gathered to the device)
+ *                            gradOut  += unique rows · dim · 4   (sparse gradients back)
+ *     hot batch              nothing: reads and updates stay on the device
+ *     hot-table sync         hotSync  += rows · (dim + 1 if Adagrad) · 4, each direction
+ *
+ * Consistency of the two copies of a hot row: a hot batch marks the rows it updates
+ * device-dirty; a cold batch marks the hot rows it updates host-dirty. Before a cold batch
+ * (or an evaluation, or a checkpoint) the device-dirty rows are copied to the host; before a
+ * hot batch the host-dirty rows are copied to the device. Only dirty rows ever move.
+ */
+import { EmbeddingTable, type SparseOptConfig } from './model/embedding.js';
+import type { Rng } from '../../pipeline/rng.js';
+import { NUM_TABLES } from './data/batch.js';
+
+/** Traffic over the host↔device link, in bytes. */
+export interface LinkBytes {
+  gatherIn: number;
+  gradOut: number;
+  hotSync: number;
+}
+
+/** The hot set: hot index → (table, row), as datasets/segregated.ts `readHotMap` gives it. */
+export interface HotMap {
+  table: Int32Array;
+  row: Int32Array;
+}
+
+/** A list of hot indices with a membership flag, so each row is queued once. */
+class DirtySet {
+  readonly flag: Uint8Array;
+  readonly list: Int32Array;
+  size = 0;
+  constructor(n: number) {
+    this.flag = new Uint8Array(n);
+    this.list = new Int32Array(n);
+  }
+  add(h: number): void {
+    if (this.flag[h] === 0) {
+      this.flag[h] = 1;
+      this.list[this.size++] = h;
+    }
+  }
+  clear(): void {
+    for (let i = 0; i < this.size; i++) this.flag[this.list[i]!] = 0;
+    this.size = 0;
+  }
+}
+
+/** Host tables, the device's hot table, their consistency and the bytes that cross. */
+export class Device {
+  /** host: one full table per categorical feature */
+  readonly tables: EmbeddingTable[];
+  /** device: the concatenated hot table (null in baseline mode) */
+  readonly hot: EmbeddingTable | null;
+  /** the hot table once per column, as gatherBatch / scatterUpdate want it */
+  readonly hotColumns: EmbeddingTable[];
+  readonly bytes: LinkBytes = { gatherIn: 0, gradOut: 0, hotSync: 0 };
+  private readonly map: HotMap | null;
+  /** per table: row → hot index, or −1 */
+  private readonly reverse: Int32Array[] | null;
+  /** per table: row → last batch stamp that gathered it (for unique-row counts) */
+  private readonly stamps: Int32Array[];
+  private stamp = 0;
+  private readonly deviceDirty: DirtySet | null;
+  private readonly hostDirty: DirtySet | null;
+  private readonly rowBytes: number;
+
+  /**
+   * @param sizes rows per table
+   * @param hotMap the hot set (fae / slipstream) or null (baseline)
+   */
+  constructor(sizes: number[], dim: number, opt: SparseOptConfig, hotMap: HotMap | null) {
+    this.tables = sizes.map((n) => new EmbeddingTable(n, dim, opt));
+    this.stamps = sizes.map((n) => new Int32Array(n));
+    this.rowBytes = (dim + (opt.kind === 'adagrad' ? 1 : 0)) * 4;
+    this.map = hotMap;
+    if (hotMap) {
+      const H = hotMap.table.length;
+      this.hot = new EmbeddingTable(Math.max(1, H), dim, opt);
+      this.hotColumns = new Array<EmbeddingTable>(NUM_TABLES).fill(this.hot);
+      this.reverse = sizes.map((n) => new Int32Array(n).fill(-1));
+      for (let h = 0; h < H; h++) this.reverse[hotMap.table[h]!]![hotMap.row[h]!] = h;
+      this.deviceDirty = new DirtySet(H);
+      this.hostDirty = new DirtySet(H);
+    } else {
+      this.hot = null;
+      this.hotColumns = [];
+      this.reverse = null;
+      this.deviceDirty = null;
+      this.hostDirty = null;
+    }
+  }
+
+  /** DLRM init of the host tables (U(±sqrt(1/rows)), table by table), then place the hot rows on the device. */
+  init(rng: Rng): void {
+    for (const t of this.tables) t.initUniform(rng);
+    this.loadHot(true);
+  }
+
+  /** Copy every hot row host → device (initial placement, or after a restore: `count` false). */
+  loadHot(count: boolean): void {
+    if (!this.map || !this.hot) return;
+    const H = this.map.table.length;
+    for (let h = 0; h < H; h++) this.copyRow(h, false);
+    this.deviceDirty!.clear();
+    this.hostDirty!.clear();
+    if (count) this.bytes.hotSync += H * this.rowBytes;
+  }
+
+  /** Account a cold (or baseline) batch: unique rows in and out, and the hot rows it will update on the host. */
+  coldBatch(cats: Int32Array, B: number): void {
+    const st = ++this.stamp;
+    let unique = 0;
+    for (let f = 0; f < NUM_TABLES; f++) {
+      const stamps = this.stamps[f]!;
+      const rev = this.reverse ? this.reverse[f]! : null;
+      for (let b = 0; b < B; b++) {
+        const id = cats[b * NUM_TABLES + f]!;
+        if (stamps[id] === st) continue;
+        stamps[id] = st;
+        unique++;
+        if (rev !== null && rev[id]! >= 0) this.hostDirty!.add(rev[id]!);
+      }
+    }
+    const dim = this.tables[0]!.dim;
+    this.bytes.gatherIn += unique * dim * 4;
+    this.bytes.gradOut += unique * dim * 4;
+  }
+
+  /** Mark the hot rows a hot batch will update (cats hold hot indices). No bytes cross. */
+  hotBatch(cats: Int32Array, B: number): void {
+    const dd = this.deviceDirty!;
+    const n = B * NUM_TABLES;
+    for (let i = 0; i < n; i++) dd.add(cats[i]!);
+  }
+
+  /** Before a cold batch, an evaluation or a checkpoint: device-dirty hot rows → host. @returns rows copied */
+  syncToHost(): number {
+    const dd = this.deviceDirty;
+    if (!dd || dd.size === 0) return 0;
+    for (let i = 0; i < dd.size; i++) this.copyRow(dd.list[i]!, true);
+    const n = dd.size;
+    this.bytes.hotSync += n * this.rowBytes;
+    dd.clear();
+    return n;
+  }
+
+  /** Before a hot batch: host-dirty hot rows → device. @returns rows copied */
+  syncToDevice(): number {
+    const hd = this.hostDirty;
+    if (!hd || hd.size === 0) return 0;
+    for (let i = 0; i < hd.size; i++) this.copyRow(hd.list[i]!, false);
+    const n = hd.size;
+    this.bytes.hotSync += n * this.rowBytes;
+    hd.clear();
+    return n;
+  }
+
+  /** Both directions (checkpoints): afterwards the two copies agree on every hot row. */
+  syncAll(): void {
+    this.syncToHost();
+    this.syncToDevice();
+  }
+
+  /** Copy hot row h between its host row and the device (weights and Adagrad accumulator). */
+  private copyRow(h: number, toHost: boolean): void {
+    const hot = this.hot!;
+    const t = this.tables[this.map!.table[h]!]!;
+    const r = this.map!.row[h]!;
+    const d = hot.dim;
+    if (toHost) {
+      t.weights.set(hot.weights.subarray(h * d, h * d + d), r * d);
+      if (t.accum && hot.accum) t.accum[r] = hot.accum[h]!;
+      t.touched[r >>> 3] = t.touched[r >>> 3]! | (1 << (r & 7));
+    } else {
+      hot.weights.set(t.weights.subarray(r * d, r * d + d), h * d);
+      if (t.accum && hot.accum) hot.accum[h] = t.accum[r]!;
+    }
+  }
+}

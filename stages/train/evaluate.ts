@@ -1,0 +1,43 @@
+/**
+ * Evaluation: forward passes over a split (no shuffling) with the host tables, then the
+ * exact metrics of metrics.ts. The caller syncs the device's hot rows to the host first.
+ */
+import type { EvalMetrics } from '../../pipeline/run-metrics.js';
+import { allocBatch, type Batch } from './data/batch.js';
+import type { ShardStream } from './data/shard-stream.js';
+import { evalMetrics } from './metrics.js';
+import type { Dlrm } from './model/dlrm.js';
+import { gatherBatch, type EmbeddingTable } from './model/embedding.js';
+
+/** Reusable buffers of an evaluator (one batch and its gathered rows). */
+export class Evaluator {
+  private readonly batch: Batch;
+  private readonly emb: Float32Array;
+
+  constructor(batchSize: number, dim: number, numTables: number) {
+    this.batch = allocBatch(batchSize);
+    this.emb = new Float32Array(batchSize * numTables * dim);
+  }
+
+  /**
+   * Evaluate on the first `maxRows` rows of `stream` (0 = all).
+   * @returns AUC, logloss, accuracy, NE and the rows scored
+   */
+  async run(model: Dlrm, tables: EmbeddingTable[], stream: ShardStream, maxRows = 0): Promise<EvalMetrics> {
+    const rows = maxRows > 0 ? Math.min(maxRows, stream.totalRows) : stream.totalRows;
+    const labels = new Float32Array(rows);
+    const probs = new Float32Array(rows);
+    const b = this.batch;
+    stream.start(0, 0);
+    let n = 0;
+    while (n < rows && (await stream.next(b))) {
+      const B = Math.min(b.size, rows - n);
+      gatherBatch(tables, b.cats, B, this.emb);
+      const p = model.forward(B, b.dense, this.emb);
+      probs.set(p.subarray(0, B), n);
+      labels.set(b.labels.subarray(0, B), n);
+      n += B;
+    }
+    return evalMetrics(labels.subarray(0, n), probs.subarray(0, n));
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Evaluation metrics for binary click prediction (EvalMetrics in pipeline/run-metrics.ts).
+ *
+ * - auc: exact ROC AUC = Mann–Whitney U / (P·N); tied scores count ½ (the average-rank rule).
+ *   Computed by sorting the positive and negative scores separately (native typed-array sort)
+ *   and merging, O(n log n), no comparator callbacks. NaN when a class is absent or a score is NaN.
+ * - logloss: mean BCE with probabilities clipped to [1e-7, 1 − 1e-7].
+ * - accuracy: prediction = 1 when p > 0.5 (DLRM's np.round: 0.5 rounds to 0).
+ * - normalizedEntropy: logloss / H(base rate), H(q) = −q ln q − (1−q) ln(1−q); NaN when the
+ *   labels are all one class.
+ */
+import type { EvalMetrics } from '../../pipeline/run-metrics.js';
+
+/** Probability clip used by {@link logloss}. */
+export const LOGLOSS_CLIP = 1e-7;
+
+/** Exact ROC AUC with ties counted ½. labels are 0/1 (anything > 0.5 counts as positive). */
+export function auc(labels: ArrayLike<number>, scores: ArrayLike<number>): number {
+  const n = Math.min(labels.length, scores.length);
+  let P = 0;
+  for (let i = 0; i < n; i++) if (labels[i]! > 0.5) P++;
+  const N = n - P;
+  if (P === 0 || N === 0) return NaN;
+  const pos = new Float64Array(P);
+  const neg = new Float64Array(N);
+  let ip = 0;
+  let ineg = 0;
+  for (let i = 0; i < n; i++) {
+    const s = scores[i]!;
+    if (Number.isNaN(s)) return NaN;
+    if (labels[i]! > 0.5) pos[ip++] = s;
+    else neg[ineg++] = s;
+  }
+  pos.sort();
+  neg.sort();
+  // U = Σ over positives of (#neg below + ½ #neg equal)
+  let u = 0;
+  let lo = 0; // neg[0..lo) < s
+  let hi = 0; // neg[0..hi) <= s
+  for (let i = 0; i < P; i++) {
+    const s = pos[i]!;
+    while (lo < N && neg[lo]! < s) lo++;
+    if (hi < lo) hi = lo;
+    while (hi < N && neg[hi]! <= s) hi++;
+    u += lo + 0.5 * (hi - lo);
+  }
+  return u / (P * N);
+}
+
+/** Mean binary cross-entropy of probabilities, clipped to [1e-7, 1 − 1e-7]. */
+export function logloss(labels: ArrayLike<number>, probs: ArrayLike<number>): number {
+  const n = Math.min(labels.length, probs.length);
+  if (n === 0) return NaN;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    let p = probs[i]!;
+    p = p < LOGLOSS_CLIP ? LOGLOSS_CLIP : p > 1 - LOGLOSS_CLIP ? 1 - LOGLOSS_CLIP : p;
+    sum -= labels[i]! > 0.5 ? Math.log(p) : Math.log1p(-p);
+  }
+  return sum / n;
+}
+
+/** Fraction of rows where (p > 0.5) equals the label. */
+export function accuracy(labels: ArrayLike<number>, probs: ArrayLike<number>): number {
+  const n = Math.min(labels.length, probs.length);
+  if (n === 0) return NaN;
+  let ok = 0;
+  for (let i = 0; i < n; i++) if ((probs[i]! > 0.5) === (labels[i]! > 0.5)) ok++;
+  return ok / n;
+}
+
+/** Entropy (nats) of a Bernoulli(q); 0 at q ∈ {0, 1}. */
+export function bernoulliEntropy(q: number): number {
+  if (q <= 0 || q >= 1) return 0;
+  return -q * Math.log(q) - (1 - q) * Math.log1p(-q);
+}
+
+/** logloss / entropy of the positive rate; NaN when every label is the same. */
+export function normalizedEntropy(labels: ArrayLike<number>, probs: ArrayLike<number>): number {
+  const n = Math.min(labels.length, probs.length);
+  let P = 0;
+  for (let i = 0; i < n; i++) if (labels[i]! > 0.5) P++;
+  const h = bernoulliEntropy(n === 0 ? 0 : P / n);
+  return h === 0 ? NaN : logloss(labels, probs) / h;
+}
+
+/**
+ * All four metrics plus the row count.
+ * @param labels 0/1 per row (Int8Array, Float32Array, …)
+ * @param probs predicted click probability per row
+ */
+export function evalMetrics(labels: ArrayLike<number>, probs: ArrayLike<number>): EvalMetrics {
+  const rows = Math.min(labels.length, probs.length);
+  return {
+    auc: auc(labels, probs),
+    logloss: logloss(labels, probs),
+    accuracy: accuracy(labels, probs),
+    ne: normalizedEntropy(labels, probs),
+    rows,
+  };
+}

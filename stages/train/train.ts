@@ -1,0 +1,307 @@
+/**
+ * The training loop of `hotcold train`: one flat loop over the epoch's schedule of cold and
+ * hot batches, with evaluation, logging, checkpoints and Slipstream hooks around each step.
+ *
+ *     for epoch:
+ *       schedule = cold/hot steps (modes/schedule.ts); slipstream.beginEpoch
+ *       for step: sync dirty hot rows if the batch kind changed → slipstream hooks → train step
+ *                 → log / progress → eval every N batches (early stop) → checkpoint if due
+ *     sync → final validation and test evaluation → metrics.json, manifest.json
+ *
+ * Everything random is derived from cfg.seed (model init, table init, per-epoch shuffles,
+ * the Slipstream sample), so a run is reproducible and a checkpoint's position (epoch, step,
+ * batches drawn per stream, counters, Slipstream state) is enough to continue exactly.
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PipelineError, mismatch } from '../../pipeline/errors.js';
+import { configHash } from '../../pipeline/hash.js';
+import { fileEntry, hasManifest, nowIso, openStageOutput, readManifest, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
+import { Progress, quietSink, formatCount, type ProgressSink } from '../../pipeline/progress.js';
+import type { EvalMetrics, EvalPoint, RunMetrics } from '../../pipeline/run-metrics.js';
+import { CheckpointStore } from './checkpoint/index.js';
+import type { TrainConfig } from './config.js';
+import { NUM_TABLES } from './data/batch.js';
+import { sampleRemaining } from './data/sample.js';
+import type { LinkBytes } from './device.js';
+import { createEngine, type EngineKind } from './engine/engine.js';
+import { Evaluator } from './evaluate.js';
+import { epochSchedule, HOT } from './modes/schedule.js';
+import { Slipstream } from './modes/slipstream.js';
+import { CONFIG_FILE, LOG_FILE, METRICS_FILE, RunLog, writeJson } from './run-files.js';
+import { openInputs } from './setup.js';
+import { Trainer } from './trainer.js';
+
+/** Checkpoint flags of `hotcold train`. */
+export interface CheckpointFlags {
+  /** save every N batches (0 = off) */
+  every: number;
+  /** save every S seconds of wall time (0 = off); changes when, never what, is trained */
+  everySec: number;
+  /** @default <out>/checkpoints */
+  dir?: string;
+  /** ‖Δ‖∞ threshold for incremental rows; 0 = exact */
+  threshold: number;
+  /** a new full base after K increments */
+  fullEvery: number;
+}
+
+export interface TrainOptions {
+  config: TrainConfig;
+  /** preprocessed dataset directory */
+  data: string;
+  /** segregated dataset directory (fae / slipstream) */
+  hot?: string;
+  /** run directory */
+  out: string;
+  /** @default 'auto' */
+  engine?: EngineKind;
+  /** progress and evaluation lines (stderr by default) */
+  sink?: ProgressSink;
+  quiet?: boolean;
+  checkpoint?: CheckpointFlags;
+  /** continue from the newest checkpoint in the checkpoint dir */
+  resume?: boolean;
+  /** for tests and tools: called after every step (throwing simulates a crash) and at the end */
+  hooks?: { afterStep?: (batchesDone: number) => void; onFinish?: (trainer: Trainer) => void };
+}
+
+/** Where a run is and what it has counted: the JSON part of a checkpoint. */
+interface Position {
+  configHash: string;
+  epoch: number;
+  /** next step of the epoch's schedule, and batches drawn so far from each stream this epoch */
+  step: number;
+  coldIdx: number;
+  hotIdx: number;
+  batches: { hot: number; cold: number };
+  samples: number;
+  stepSec: number;
+  evalSec: number;
+  checkpointSec: number;
+  wallSec: number;
+  lossSum: number;
+  lossN: number;
+  evals: EvalPoint[];
+  bytes: LinkBytes;
+  stoppedEarly: boolean;
+  logBytes: number;
+  slipstream: Record<string, unknown> | null;
+}
+
+/**
+ * Train a DLRM per `o.config` and leave metrics.json, log.jsonl and config.json in `o.out`.
+ * A finished run with the same config, data and engine is reused.
+ */
+export async function train(o: TrainOptions): Promise<RunMetrics> {
+  const wall0 = performance.now();
+  const cfg = o.config;
+  const sink = o.quiet ? quietSink : o.sink;
+  const engine = createEngine(o.engine ?? 'auto');
+  const inputs = await openInputs(cfg, o.data, o.hot);
+  const cfgHash = configHash(cfg);
+  const fingerprint = configHash({ config: cfg, data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null, engine: engine.name });
+  const out = resolve(o.out);
+  if (o.resume && hasManifest(out)) rmSync(join(out, 'manifest.json'));
+  const prepared = o.resume ? { dir: out, reused: undefined } : openStageOutput<ManifestBase>(out, 'train', fingerprint);
+  if (prepared.reused) return JSON.parse(readFileSync(join(out, METRICS_FILE), 'utf8')) as RunMetrics;
+  writeJson(out, CONFIG_FILE, cfg);
+
+  const trainer = new Trainer(cfg, engine, inputs.tableSizes, inputs.hotMap);
+  const { device, batch } = trainer;
+  const progress = new Progress('train', 'batches', 0, sink);
+  const evaluator = new Evaluator(cfg.train.evalBatchSize, cfg.model.dim, NUM_TABLES);
+  let pos: Position = {
+    configHash: cfgHash, epoch: 0, step: 0, coldIdx: 0, hotIdx: 0, batches: { hot: 0, cold: 0 }, samples: 0,
+    stepSec: 0, evalSec: 0, checkpointSec: 0, wallSec: 0, lossSum: 0, lossN: 0, evals: [], bytes: { ...device.bytes },
+    stoppedEarly: false, logBytes: 0, slipstream: null,
+  };
+  let log: RunLog | null = null;
+  const info = (msg: string, extra: Record<string, unknown> = {}): void => {
+    log?.write('info', { msg, ...extra });
+    progress.log(msg);
+  };
+  const slip = cfg.mode === 'slipstream' ? new Slipstream(cfg.slipstream, cfg.train.batchSize, info) : null;
+
+  // checkpoints: open the store, and on --resume continue from its newest version
+  const ck = o.checkpoint;
+  const store = ck && (ck.every > 0 || ck.everySec > 0 || o.resume)
+    ? CheckpointStore.open({ dir: ck.dir ?? join(out, 'checkpoints'), threshold: ck.threshold, fullEvery: ck.fullEvery, log: (m) => info(m) })
+    : null;
+  let resumed = false;
+  if (o.resume) {
+    const r = store?.restore(trainer.state(cfg, {}, {})) ?? null;
+    if (r) {
+      pos = r.position as unknown as Position;
+      if (pos.configHash !== cfgHash) throw mismatch(`the checkpoint in ${store!.dir} was written with another config (hash ${pos.configHash}, now ${cfgHash})`, 'resume with the same config and --set values');
+      Object.assign(device.bytes, pos.bytes);
+      if (slip && pos.slipstream) slip.restore(pos.slipstream, r.blobs);
+      trainer.afterRestore();
+      resumed = true;
+    }
+  }
+  log = new RunLog(out, resumed ? pos.logBytes : undefined);
+  info(resumed
+    ? `train: resumed at epoch ${pos.epoch}, step ${pos.step} (${pos.batches.hot + pos.batches.cold} batches trained)`
+    : `train: mode ${cfg.mode}, engine ${engine.name}, ${formatCount(inputs.main.totalRows + (inputs.hot?.totalRows ?? 0))} training inputs`, { engine: engine.name });
+
+  const nCold = inputs.main.batchesPerEpoch;
+  const nHot = inputs.hot?.batchesPerEpoch ?? 0;
+  const perEpoch = nCold + nHot;
+  const totalBatches = cfg.train.maxBatches > 0 ? Math.min(cfg.train.maxBatches, perEpoch * cfg.train.epochs) : perEpoch * cfg.train.epochs;
+  progress.setTotal(totalBatches);
+  let stepsDone = pos.epoch * perEpoch + pos.step;
+  let lastGood: EvalPoint | null = pos.evals[pos.evals.length - 1] ?? null;
+
+  const evaluate = async (split: 'val' | 'test', rows: number): Promise<EvalPoint> => {
+    const t = performance.now();
+    device.syncToHost();
+    const stream = split === 'val' ? inputs.val! : inputs.test;
+    const m: EvalMetrics = await evaluator.run(trainer.model, device.tables, stream, rows);
+    pos.evalSec += (performance.now() - t) / 1000;
+    const p: EvalPoint = { ...m, split, epoch: pos.epoch, batch: stepsDone, samples: pos.samples, trainSec: pos.stepSec };
+    log!.write('eval', { ...p });
+    progress.log(`eval ${split} @ batch ${stepsDone}: auc ${m.auc.toFixed(4)}, logloss ${m.logloss.toFixed(4)}, accuracy ${m.accuracy.toFixed(4)}, ne ${m.ne.toFixed(4)} (${m.rows} rows)`);
+    return p;
+  };
+
+  let lastCk = performance.now();
+  const saveCheckpoint = (): void => {
+    const t = performance.now();
+    device.syncAll();
+    pos.bytes = { ...device.bytes };
+    pos.logBytes = log!.bytes;
+    const s = slip?.save();
+    pos.slipstream = s ? s.position : null;
+    const position = { ...pos, wallSec: pos.wallSec + (t - wall0) / 1000 };
+    const r = store!.save(trainer.state(cfg, position as unknown as Record<string, unknown>, s ? s.blobs : {}));
+    pos.checkpointSec += (performance.now() - t) / 1000;
+    lastCk = performance.now();
+    log!.write('info', { msg: 'checkpoint', version: r.version, type: r.kind, bytes: r.bytes, rows: r.rows, pauseSec: r.pauseSec, batch: stepsDone });
+  };
+
+  const where = (): string => `batch ${stepsDone + 1} (epoch ${pos.epoch}, step ${pos.step}); last good evaluation: ${
+    lastGood ? `${lastGood.split} AUC ${lastGood.auc.toFixed(4)} at batch ${lastGood.batch}` : 'none'}`;
+  const sample = (epoch: number, from: number, k: number): Promise<Int32Array> => sampleRemaining(inputs.hot!, epoch, from, k, cfg.seed);
+
+  let done = stepsDone >= totalBatches || pos.stoppedEarly;
+  for (; !done && pos.epoch < cfg.train.epochs; pos.epoch++) {
+    const plan = epochSchedule(cfg, nCold, nHot);
+    if (!resumed) {
+      pos.step = 0;
+      pos.coldIdx = 0;
+      pos.hotIdx = 0;
+      slip?.beginEpoch(pos.epoch, nHot);
+    }
+    resumed = false;
+    inputs.main.start(pos.epoch, pos.coldIdx);
+    inputs.hot?.start(pos.epoch, pos.hotIdx);
+    while (pos.step < plan.length && !done) {
+      const hot = plan[pos.step] === HOT;
+      const t = performance.now();
+      const stream = hot ? inputs.hot! : inputs.main;
+      if (!(await stream.next(batch))) throw new PipelineError('internal', `stream ended early at epoch ${pos.epoch}, step ${pos.step}`);
+      let loss = NaN;
+      if (hot) {
+        device.syncToDevice();
+        slip?.beforeHot(pos.hotIdx, device.hot!);
+        slip?.filter(batch);
+        if (batch.size > 0) {
+          loss = trainer.step(true, where);
+          pos.batches.hot++;
+        }
+        await slip?.afterHot(pos.epoch, pos.hotIdx, device.hot!, sample);
+        pos.hotIdx++;
+      } else {
+        device.syncToHost();
+        loss = trainer.step(false, where);
+        pos.batches.cold++;
+        pos.coldIdx++;
+      }
+      pos.step++;
+      stepsDone++;
+      pos.samples += batch.size;
+      pos.stepSec += (performance.now() - t) / 1000;
+      if (!Number.isNaN(loss)) {
+        pos.lossSum += loss;
+        pos.lossN++;
+      }
+      const sps = pos.samples / Math.max(pos.stepSec, 1e-9);
+      if (stepsDone % cfg.train.logEvery === 0 || stepsDone === totalBatches) {
+        const mean = pos.lossN > 0 ? pos.lossSum / pos.lossN : NaN;
+        log.write('step', { epoch: pos.epoch, batch: stepsDone, samples: pos.samples, loss: mean, samplesPerSec: sps, trainSec: pos.stepSec });
+        progress.update(stepsDone, `${formatCount(sps)} samples/s, loss ${mean.toFixed(4)}`);
+        pos.lossSum = 0;
+        pos.lossN = 0;
+      }
+      if (cfg.train.evalEvery > 0 && stepsDone % cfg.train.evalEvery === 0 && inputs.val) {
+        const p = await evaluate('val', cfg.train.evalRows);
+        pos.evals.push(p);
+        lastGood = Number.isFinite(p.auc) ? p : lastGood;
+        if (cfg.train.targetAuc > 0 && p.auc >= cfg.train.targetAuc) {
+          pos.stoppedEarly = true;
+          info(`train: validation AUC ${p.auc.toFixed(4)} reached the target ${cfg.train.targetAuc}; stopping early`);
+        }
+      }
+      if (stepsDone >= totalBatches || pos.stoppedEarly) done = true;
+      if (store && ck && ((ck.every > 0 && stepsDone % ck.every === 0) || (ck.everySec > 0 && performance.now() - lastCk >= ck.everySec * 1000))) {
+        if (pos.step === plan.length) slip?.endEpoch();
+        saveCheckpoint();
+      }
+      o.hooks?.afterStep?.(stepsDone);
+    }
+    if (pos.step === plan.length || done) slip?.endEpoch();
+    if (done) break;
+  }
+
+  // final evaluation on the full validation and test splits
+  device.syncToHost();
+  const val = inputs.val ? await evaluate('val', 0) : null;
+  const test = await evaluate('test', 0);
+  if (val) pos.evals.push(val);
+  pos.evals.push(test);
+  o.hooks?.onFinish?.(trainer);
+  const metrics = buildMetrics(cfg, engine.name, pos, device.bytes, slip, val, test, (performance.now() - wall0) / 1000);
+  progress.done(`train: ${formatCount(pos.samples)} samples in ${metrics.time.totalSec.toFixed(1)}s (${formatCount(metrics.samplesPerSec)} samples/s); test auc ${test.auc.toFixed(4)}`);
+  log.write('info', { msg: 'done', testAuc: test.auc, samplesPerSec: metrics.samplesPerSec });
+  log.close();
+  writeJson(out, METRICS_FILE, metrics);
+  const files = await Promise.all([METRICS_FILE, CONFIG_FILE, LOG_FILE].map((f) => fileEntry(out, f)));
+  writeManifest(out, { magic: 'hotcold.train', formatVersion: 1, createdAt: nowIso(), fingerprint, elapsedSec: metrics.time.totalSec, files });
+  return metrics;
+}
+
+function buildMetrics(
+  cfg: TrainConfig, engine: string, pos: Position, bytes: LinkBytes, slip: Slipstream | null,
+  val: EvalMetrics | null, test: EvalMetrics, wallSec: number,
+): RunMetrics {
+  const total = pos.batches.hot + pos.batches.cold;
+  const slipSec = slip?.overheadSec ?? 0;
+  const trainSec = Math.max(0, pos.stepSec - slipSec);
+  const linkTotal = bytes.gatherIn + bytes.gradOut + bytes.hotSync;
+  const strip = (m: EvalMetrics): EvalMetrics => ({ auc: m.auc, logloss: m.logloss, accuracy: m.accuracy, ne: m.ne, rows: m.rows });
+  return {
+    magic: 'hotcold.train.metrics', formatVersion: 1, mode: cfg.mode, configHash: configHash(cfg), engine, seed: cfg.seed,
+    epochs: cfg.train.epochs, batchSize: cfg.train.batchSize, val: val ? strip(val) : null, test: strip(test), evals: pos.evals,
+    samplesTrained: pos.samples, samplesPerSec: pos.samples / Math.max(pos.stepSec, 1e-9),
+    time: { totalSec: pos.wallSec + wallSec, trainSec, evalSec: pos.evalSec, slipstreamSec: slipSec, checkpointSec: pos.checkpointSec },
+    batches: { hot: pos.batches.hot, cold: pos.batches.cold, total },
+    hostDeviceBytes: { ...bytes, total: linkTotal, perBatch: total > 0 ? linkTotal / total : 0 },
+    slipstream: slip
+      ? {
+          targetDrop: cfg.slipstream.targetDrop, alpha: cfg.slipstream.alpha, epochs: slip.epochs,
+          dropFraction: slip.hotSeen > 0 ? slip.dropped / slip.hotSeen : 0,
+          threshold: slip.epochs.length > 0 ? slip.epochs[slip.epochs.length - 1]!.threshold : 0, overheadSec: slipSec,
+        }
+      : null,
+    stoppedEarly: pos.stoppedEarly,
+  };
+}
+
+/** Read a finished run's metrics (for callers that reuse a run directory). */
+export function readRunMetrics(dir: string): RunMetrics {
+  readManifest(dir, 'train');
+  const p = join(dir, METRICS_FILE);
+  if (!existsSync(p)) throw new PipelineError('bad_manifest', `run ${dir} has no ${METRICS_FILE}`, { file: dir });
+  return JSON.parse(readFileSync(p, 'utf8')) as RunMetrics;
+}

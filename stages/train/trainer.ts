@@ -1,0 +1,91 @@
+/**
+ * The model side of a run: dense model and optimizer (device), embedding tables (host, and
+ * the device's hot table), one training step, and the checkpointable state.
+ *
+ *     step(batch, hot):  gather rows → forward → backward → NaN check → dense update → sparse update
+ *                        hot: rows from / updates to the hot table, nothing crosses the link
+ *                        cold: rows from / updates to the host tables, counted by the Device
+ */
+import { PipelineError } from '../../pipeline/errors.js';
+import { Rng } from '../../pipeline/rng.js';
+import type { TrainState } from './checkpoint/index.js';
+import type { TrainConfig } from './config.js';
+import { allocBatch, NUM_TABLES, type Batch } from './data/batch.js';
+import { Device, type HotMap } from './device.js';
+import type { Engine } from './engine/engine.js';
+import { Dlrm, parseArch } from './model/dlrm.js';
+import { gatherBatch, scatterUpdate } from './model/embedding.js';
+import { DenseOptimizer } from './model/optim.js';
+
+/** Name of the dense optimizer's state in a checkpoint. */
+const DENSE_OPT_STATE = 'optim.dense.state';
+
+export class Trainer {
+  readonly model: Dlrm;
+  readonly denseOpt: DenseOptimizer;
+  readonly device: Device;
+  readonly batch: Batch;
+  private readonly emb: Float32Array;
+  private readonly embGrad: Float32Array;
+
+  /**
+   * Build and initialise (DLRM init, seeded from cfg.seed: model from stream 11, tables from 12).
+   * @param sizes rows per embedding table
+   */
+  constructor(cfg: TrainConfig, engine: Engine, sizes: number[], hotMap: HotMap | null) {
+    const shape = parseArch(cfg.model.mlpBot, cfg.model.mlpTop, cfg.model.dim, NUM_TABLES);
+    this.model = new Dlrm(shape, engine, Rng.derive(cfg.seed, 11));
+    const d = cfg.optim.dense;
+    this.denseOpt = new DenseOptimizer(d.kind, this.model.params.length, { lr: d.lr, eps: d.eps, initAccum: d.initAccum });
+    this.device = new Device(sizes, cfg.model.dim, { ...cfg.optim.sparse }, hotMap);
+    this.device.init(Rng.derive(cfg.seed, 12));
+    const B = cfg.train.batchSize;
+    this.batch = allocBatch(B);
+    this.emb = new Float32Array(B * NUM_TABLES * cfg.model.dim);
+    this.embGrad = new Float32Array(B * NUM_TABLES * cfg.model.dim);
+  }
+
+  /**
+   * Train on `this.batch` (size ≥ 1).
+   * @param hot true: cats hold hot indices, the hot table serves every column
+   * @returns the batch's mean BCE
+   * @throws PipelineError('numeric') when the loss is NaN/Inf (nothing is updated then)
+   */
+  step(hot: boolean, where: () => string): number {
+    const b = this.batch;
+    const B = b.size;
+    const dev = this.device;
+    const tables = hot ? dev.hotColumns : dev.tables;
+    if (hot) dev.hotBatch(b.cats, B);
+    else dev.coldBatch(b.cats, B);
+    gatherBatch(tables, b.cats, B, this.emb);
+    this.model.forward(B, b.dense, this.emb);
+    const loss = this.model.backward(b.labels, this.embGrad);
+    if (!Number.isFinite(loss)) {
+      throw new PipelineError('numeric', `training loss is ${loss} at ${where()}`, {
+        hint: 'lower the learning rates (optim.dense.lr, optim.sparse.lr) or use adagrad',
+      });
+    }
+    this.denseOpt.step(this.model.params, this.model.grads);
+    scatterUpdate(tables, b.cats, B, this.embGrad);
+    return loss;
+  }
+
+  /**
+   * The checkpointable state: dense params + optimizer state, the host tables (the caller
+   * syncs the hot rows first), and the caller's blobs and position.
+   */
+  state(config: unknown, position: Record<string, unknown>, blobs: TrainState['blobs']): TrainState {
+    const dense: Record<string, Float32Array> = { ...this.model.paramViews() };
+    if (this.denseOpt.state) dense[DENSE_OPT_STATE] = this.denseOpt.state;
+    const tables = this.device.tables.map((t, i) => ({
+      name: `C${i + 1}`, rows: t.rows, dim: t.dim, weights: t.weights, accum: t.accum, touched: t.touched,
+    }));
+    return { dense, tables, blobs, position, config };
+  }
+
+  /** After a checkpoint was restored into {@link state}'s arrays: put the hot rows back on the device. */
+  afterRestore(): void {
+    this.device.loadHot(false);
+  }
+}

@@ -1,0 +1,126 @@
+import { spawn, execFileSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PreprocessOptions } from '../../datasets/preprocessed.js';
+import { PipelineError } from '../../pipeline/errors.js';
+import { quietSink } from '../../pipeline/progress.js';
+import { run } from '../../stages/preprocess/index.js';
+
+const DATA = '/work/shared/data/criteo';
+const HEAD = join(DATA, 'kaggle-train-head-8000.tsv');
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+const dirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'hotcold-pre-atomic-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const pre = (inputs: string[], out: string, options: Partial<PreprocessOptions> = {}, force = false) =>
+  run({ inputs, out, options, force }, { progress: quietSink });
+
+async function errorOf(p: Promise<unknown>): Promise<PipelineError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof PipelineError) return e;
+    throw e;
+  }
+  throw new Error('expected a PipelineError');
+}
+
+describe('preprocess output reuse', () => {
+  it('reuses a finished output for the same inputs and options, and redoes it when either changes', async () => {
+    const d = tmp();
+    const input = join(d, 'in.tsv');
+    writeFileSync(input, readFileSync(HEAD).subarray(0, 200_000));
+    const out = join(d, 'out');
+    const first = await pre([input], out, { rowsPerShard: 300 });
+    expect(first.reused).toBe(false);
+    const shard = join(out, first.manifest.splits.train.shards[0]!.file);
+    const mtime = statSync(shard).mtimeMs;
+
+    const again = await pre([input], out, { rowsPerShard: 300 });
+    expect(again.reused).toBe(true);
+    expect(again.manifest.createdAt).toBe(first.manifest.createdAt);
+    expect(statSync(shard).mtimeMs).toBe(mtime);
+
+    const forced = await pre([input], out, { rowsPerShard: 300 }, true);
+    expect(forced.reused).toBe(false);
+
+    const otherOpts = await pre([input], out, { rowsPerShard: 300, freqThreshold: 2 });
+    expect(otherOpts.reused).toBe(false);
+    expect(otherOpts.manifest.fingerprint).not.toBe(first.manifest.fingerprint);
+
+    utimesSync(input, new Date(), new Date(Date.now() + 5000));
+    const touched = await pre([input], out, { rowsPerShard: 300, freqThreshold: 2 });
+    expect(touched.reused).toBe(false);
+  });
+});
+
+describe('preprocess atomicity', () => {
+  it('a run that fails midway (truncated .gz after a good file) leaves no manifest and no parts', async () => {
+    const d = tmp();
+    const out = join(d, 'out');
+    const cut = join(d, 'day_1.gz');
+    const gz = gzipSync(readFileSync(HEAD));
+    writeFileSync(cut, gz.subarray(0, Math.floor(gz.length * 0.6)));
+    // a committed output from an earlier run with other options is there first
+    await pre([HEAD], out, { rowsPerShard: 1000 });
+    expect(existsSync(join(out, 'manifest.json'))).toBe(true);
+
+    const e = await errorOf(pre([HEAD, cut], out, { split: 'days', rowsPerShard: 1000 }));
+    expect(e.code).toBe('truncated');
+    expect(e.file).toBe(resolve(cut));
+    expect(existsSync(join(out, 'manifest.json'))).toBe(false);
+    expect(existsSync(join(out, '.parts'))).toBe(false);
+  });
+
+  it('a killed run leaves no manifest; the next run completes', async () => {
+    const d = tmp();
+    const out = join(d, 'out');
+    const fifo = join(d, 'stream.tsv');
+    execFileSync('mkfifo', [fifo]);
+    const lines = readFileSync(HEAD, 'latin1').split('\n').slice(0, 500).join('\n') + '\n';
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'hotcold.js'), 'preprocess', '--input', fifo, '--out', out, '--rows-per-shard', '50'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    // feed part of the input and keep the pipe open, so the child is mid-run
+    const w = createWriteStream(fifo);
+    w.on('error', () => {});
+    w.write(lines);
+    const deadline = Date.now() + 60_000;
+    const partsDir = join(out, '.parts');
+    try {
+      while (!(existsSync(partsDir) && readdirSync(partsDir).length > 0)) {
+        if (Date.now() > deadline) throw new Error(`child wrote no part in time; stderr: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+      w.destroy();
+    }
+    expect(existsSync(join(out, 'manifest.json'))).toBe(false);
+    expect(readdirSync(partsDir).length).toBeGreaterThan(0);
+
+    // the leftovers do not fool the next run
+    const input = join(d, 'in.tsv');
+    writeFileSync(input, lines);
+    const r = await pre([input], out, { rowsPerShard: 50 });
+    expect(r.reused).toBe(false);
+    expect(r.manifest.rowsRead).toBe(500);
+    expect(existsSync(partsDir)).toBe(false);
+  });
+});
