@@ -4,20 +4,24 @@
  * reference MLPs as dense state.
  *
  *     npm run bench:checkpoint -- [--scale 32] [--dim 16] [--batch 2048] [--every 4,16,64]
- *                                 [--zipf 1.1] [--chain 8] [--reps 5] [--thresholds 1e-4,1e-3,3e-3]
- *                                 [--dense scaled|kaggle]
+ *                                 [--zipf 1.1] [--chain 8] [--reps 5] [--thresholds 1e-3,1e-2,3e-2]
+ *                                 [--dense scaled|kaggle] [--trainer 0|1] [--train-thresholds 1e-3,1e-2,3e-2]
  *
  * Prints medians: bytes of an increment vs a full checkpoint (issue aim ≥ 10× fewer at
  * threshold 0), save throughput vs a plain sequential write + fsync of the same bytes
  * in the same run, recovery time of base + `--chain` increments vs one full checkpoint
  * (aim ≤ 1.2×), and for thresholds > 0 the bytes saved and the max |resumed − live| error.
  */
-import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KAGGLE_CARDINALITIES } from '../datasets/criteo/constants.js';
 import { Rng } from '../pipeline/rng.js';
+import type { RunMetrics } from '../pipeline/run-metrics.js';
 import { CheckpointStore, type TableState, type TrainState } from '../stages/train/checkpoint/index.js';
+import { resolveTrainConfig } from '../stages/train/config.js';
+import { train as trainRun } from '../stages/train/train.js';
+import { makeTrainData } from '../test/fixtures/train-data.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,7 +34,9 @@ const EVERY = arg('every', '4,16,64').split(',').map(Number);
 const ZIPF = Number(arg('zipf', '1.1'));
 const CHAIN = Number(arg('chain', '8'));
 const REPS = Number(arg('reps', '5'));
-const THRESHOLDS = arg('thresholds', '1e-4,1e-3,3e-3').split(',').map(Number);
+const THRESHOLDS = arg('thresholds', '1e-3,1e-2,3e-2').split(',').map(Number);
+const TRAIN_THRESHOLDS = arg('train-thresholds', '1e-3,1e-2,3e-2').split(',').map(Number);
+const TRAINER = arg('trainer', '1') !== '0';
 const DENSE_MODE = arg('dense', 'scaled') as 'scaled' | 'kaggle';
 const LR = 0.05;
 
@@ -244,6 +250,55 @@ try {
     console.log(`| ${T} | ${mib(median(bytes))} | ${(b0 / median(bytes)).toFixed(2)}× fewer | ${err.toExponential(2)} | ${pending} |`);
     rmSync(dir, { recursive: true, force: true });
   }
+
+  // 4. the real trainer: threshold > 0 → bytes per increment and test AUC after a crash + resume
+  if (TRAINER) await trainerThresholds(root);
 } finally {
   rmSync(root, { recursive: true, force: true });
+}
+
+/**
+ * Train a small planted run (test fixture data, 26 tables × 2,052 rows) uninterrupted, then for each
+ * threshold: crash after 60% of the batches, --resume, and compare the test AUC with the uninterrupted run.
+ */
+async function trainerThresholds(dir: string): Promise<void> {
+  const d = makeTrainData({ trainRows: 24_000, evalRows: 6000, coldRows: 2000, hotK: 50, hotProb: 0.8, seed: 3 });
+  try {
+    const config = resolveTrainConfig({
+      mode: 'baseline',
+      model: { dim: 8, mlpBot: '13-32-8', mlpTop: '32-1' },
+      train: { batchSize: 256, epochs: 2, evalEvery: 0, logEvery: 50 },
+    });
+    const total = 2 * Math.ceil(24_000 / 256);
+    const crashAt = Math.round(total * 0.6);
+    const run = async (name: string, T: number, crash: boolean, resume: boolean): Promise<RunMetrics | null> => {
+      const ck = { every: 4, everySec: 0, threshold: T, fullEvery: 16 };
+      const hooks = { afterStep: (n: number) => { if (crash && n === crashAt) throw new Error('crash'); } };
+      try {
+        return await trainRun({ config, data: d.dataDir, out: join(dir, name), engine: 'auto', quiet: true, checkpoint: ck, resume, hooks });
+      } catch (e) {
+        if ((e as Error).message !== 'crash') throw e;
+        return null;
+      }
+    };
+    const ref = (await run('ref', 0, false, false))!;
+    console.log(`\nreal trainer (baseline, 26 × 2052 rows, dim 8, ${total} batches, checkpoint every 4, crash after batch ${crashAt} then --resume):`);
+    console.log(`uninterrupted test AUC ${ref.test.auc.toFixed(5)}, logloss ${ref.test.logloss.toFixed(5)}`);
+    console.log('| threshold | incr bytes (median) | vs T=0 | test AUC after resume | Δ AUC vs uninterrupted |');
+    console.log('|---|---|---|---|---|');
+    let b0 = 0;
+    for (const T of [0, ...TRAIN_THRESHOLDS]) {
+      const name = `T${T}`;
+      await run(name, T, true, false);
+      const m = (await run(name, T, false, true))!;
+      const incr = readFileSync(join(dir, name, 'log.jsonl'), 'utf8').trim().split('\n')
+        .map((l) => JSON.parse(l) as { msg?: string; type?: string; bytes?: number })
+        .filter((l) => l.msg === 'checkpoint' && l.type === 'incr').map((l) => l.bytes!);
+      const b = median(incr);
+      if (T === 0) b0 = b;
+      console.log(`| ${T} | ${(b / 1024).toFixed(1)} KiB | ${(b0 / b).toFixed(2)}× fewer | ${m.test.auc.toFixed(5)} | ${(m.test.auc - ref.test.auc).toExponential(2)} |`);
+    }
+  } finally {
+    d.cleanup();
+  }
 }

@@ -56,7 +56,7 @@ async function writeSkewedTsv(path: string, rows: number, seed: number): Promise
     }
     buf += line + '\n';
     if (buf.length > 1 << 20) {
-      if (!out.write(buf)) await new Promise((res) => out.once('drain', res));
+      if (!out.write(buf)) await new Promise<void>((res) => out.once('drain', () => res()));
       buf = '';
     }
   }

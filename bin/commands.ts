@@ -1,5 +1,6 @@
 /** The subcommands, in pipeline order. Each stage exports `register(program)` from its cli.ts. */
 import type { Command } from 'commander';
+import { register as generate } from '../datasets/synthetic/cli.js';
 import { register as preprocess } from '../stages/preprocess/cli.js';
 import { register as profile } from '../stages/profile/cli.js';
 import { register as segregate } from '../stages/segregate/cli.js';
@@ -7,4 +8,4 @@ import { register as train } from '../stages/train/cli.js';
 import { register as checkpoint } from '../stages/train/checkpoint/cli.js';
 import { register as sweep } from '../stages/sweep/cli.js';
 
-export const commands: ((program: Command) => void)[] = [preprocess, profile, segregate, train, checkpoint, sweep];
+export const commands: ((program: Command) => void)[] = [generate, preprocess, profile, segregate, train, checkpoint, sweep];

@@ -83,8 +83,9 @@ export class CriteoLineParser {
 
   /**
    * Parse complete lines from `buf[pos, end)` into `batch` until the range is used
-   * up or the batch is full. `end` must be just after a `\n`, or the end of the
-   * input (whose last line may lack one).
+   * up or the batch is full. `buf[end - 1]` must be `\n` (the reader appends one
+   * to a last line that lacks it): that byte stops every scan, so the inner loops
+   * need no bounds checks.
    * @returns the position after the last line consumed
    */
   parse(buf: Uint8Array, pos: number, end: number, batch: RowBatch): number {
@@ -100,7 +101,7 @@ export class CriteoLineParser {
       this.line++;
       // blank line (only a newline, maybe after \r)
       let c = buf[p]!;
-      if (c === LF || (c === CR && (p + 1 >= end || buf[p + 1] === LF))) {
+      if (c === LF || (c === CR && buf[p + 1] === LF)) {
         p = c === CR ? p + 2 : p + 1;
         continue;
       }
@@ -114,23 +115,23 @@ export class CriteoLineParser {
         if (field <= INT_FEATURE_COUNT) {
           // label or integer: -?digits[.digits]
           let neg = false;
-          if (p < end && buf[p] === MINUS) {
+          if (buf[p] === MINUS) {
             neg = true;
             p++;
           }
           let v = 0;
           let nd = 0;
-          while (p < end) {
+          for (;;) {
             const d = buf[p]! - 48;
             if (d < 0 || d > 9) break;
             v = v * 10 + d;
             nd++;
             p++;
           }
-          if (p < end && buf[p] === DOT) {
+          if (buf[p] === DOT) {
             p++;
             let scale = 0.1;
-            while (p < end) {
+            for (;;) {
               const d = buf[p]! - 48;
               if (d < 0 || d > 9) break;
               v += d * scale;
@@ -139,8 +140,8 @@ export class CriteoLineParser {
               p++;
             }
           }
-          c = p < end ? buf[p]! : LF;
-          const terminated = c === delim || c === LF || (c === CR && (p + 1 >= end || buf[p + 1] === LF));
+          c = buf[p]!;
+          const terminated = c === delim || c === LF || (c === CR && buf[p + 1] === LF);
           if (field === 0) {
             if (!terminated || nd === 0 || neg || (v !== 0 && v !== 1)) {
               fail = BAD_LABEL;
@@ -160,15 +161,15 @@ export class CriteoLineParser {
           // categorical: 1–8 hex digits
           let v = 0;
           let nd = 0;
-          while (p < end) {
+          for (;;) {
             const d = HEX[buf[p]!]!;
             if (d < 0) break;
             v = (v << 4) | d;
             nd++;
             p++;
           }
-          c = p < end ? buf[p]! : LF;
-          const terminated = c === delim || c === LF || (c === CR && (p + 1 >= end || buf[p + 1] === LF));
+          c = buf[p]!;
+          const terminated = c === delim || c === LF || (c === CR && buf[p + 1] === LF);
           if (!terminated || nd > 8) {
             fail = BAD_HEX;
             failStart = fstart;
@@ -196,8 +197,8 @@ export class CriteoLineParser {
           else present[(f - 1 - INT_FEATURE_COUNT) * cap + r] = 0;
         }
         // consume the line end
-        if (p < end && buf[p] === CR) p++;
-        if (p < end && buf[p] === LF) p++;
+        if (c === CR) p++;
+        p++; // the \n
         batch.rows = r + 1;
       } else {
         let eol = p;

@@ -32,6 +32,8 @@ export interface ReadOptions {
   batchRows?: number;
   /** reuse one batch object between yields (the consumer must finish with it first) @default true */
   reuseBatch?: boolean;
+  /** where fresh batches come from when `reuseBatch` is false (a pool) @default createRowBatch */
+  allocBatch?: () => RowBatch | undefined;
   /** bytes per read @default 4 MiB */
   chunkBytes?: number;
 }
@@ -105,7 +107,8 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
 
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
   const reuse = opts.reuseBatch ?? true;
-  let batch = createRowBatch(batchRows);
+  const alloc = (): RowBatch => opts.allocBatch?.() ?? createRowBatch(batchRows);
+  let batch = alloc();
   let parser: CriteoLineParser | undefined;
   let buf = Buffer.allocUnsafe(Math.max(chunkBytes * 2, 1 << 16));
   let pos = 0;
@@ -117,7 +120,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
     stats.rows += batch.rows;
     yield batch;
     if (reuse) batch.rows = 0;
-    else batch = createRowBatch(batchRows);
+    else batch = alloc();
   };
 
   try {
@@ -152,8 +155,16 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
       // hand over what this chunk completed (a slow pipe must not stall the consumer)
       if (stats.gzip || chunk.length < chunkBytes) yield* flush();
     }
-    // the last line may lack a newline
-    if (!parser && fill > pos) ({ parser, pos } = startParser(path, buf, pos, fill, opts, log, stats));
+    // the last line may lack a newline: add one (the parser relies on a final \n)
+    if (fill > pos && buf[fill - 1] !== 10) {
+      if (fill === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length + 1);
+        buf.copy(bigger, 0, 0, fill);
+        buf = bigger;
+      }
+      buf[fill++] = 10;
+    }
+    if (!parser && fill > pos) ({ parser, pos } = startParser(path, buf, pos, fill - 1, opts, log, stats));
     if (parser) {
       if (fill - pos > MAX_LINE_BYTES) throw lineTooLong(path, parser.line + 1);
       while (pos < fill) {
@@ -213,7 +224,7 @@ function startParser(
       });
     }
     parser.line = 1;
-    pos = firstEnd < buf.length && buf[firstEnd] === 10 ? firstEnd + 1 : firstEnd;
+    pos = firstEnd + 1; // buf[firstEnd] is the header's \n
   }
   return { parser, pos };
 }

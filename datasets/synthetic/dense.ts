@@ -5,11 +5,28 @@
  */
 import type { FastRng } from './fast-rng.js';
 
-/** log2 of the inverse-CDF table size (16,384 entries: tail resolution 6e-5). */
-const TABLE_BITS = 14;
+/**
+ * The inverse-CDF table has two halves of 1,024 cells: the first covers u ∈ [0, 0.98),
+ * the second the tail u ∈ [0.98, 1) at 2e-5 resolution. Small enough to stay in
+ * cache (13 features × 2,048 entries), fine enough to keep the tail heavy.
+ */
+const HALF = 1024;
+const SPLIT = 0.98;
 /** Entries in a DenseSampler table. */
-export const DENSE_TABLE_SIZE = 1 << TABLE_BITS;
+export const DENSE_TABLE_SIZE = 2 * HALF;
 const TABLE_SIZE = DENSE_TABLE_SIZE;
+const MAIN_SCALE = HALF / SPLIT;
+const TAIL_SCALE = HALF / (1 - SPLIT);
+
+/** Probability point at the middle of table cell k. */
+function cellMid(k: number): number {
+  return k < HALF ? ((k + 0.5) / HALF) * SPLIT : SPLIT + ((k - HALF + 0.5) / HALF) * (1 - SPLIT);
+}
+
+/** Weight of cell k in the distribution (cells are not equally likely). */
+function cellMass(k: number): number {
+  return k < HALF ? SPLIT / HALF : (1 - SPLIT) / HALF;
+}
 
 function fwd(x: number): number {
   return x < 0 ? -Math.log1p(-x) : Math.log1p(x);
@@ -34,7 +51,7 @@ export class DenseSampler {
     this.logs = new Float64Array(TABLE_SIZE);
     let seg = 0;
     for (let k = 0; k < TABLE_SIZE; k++) {
-      const u = (k + 0.5) / TABLE_SIZE;
+      const u = cellMid(k);
       while (seg < p.length - 2 && u >= p[seg + 1]!) seg++;
       const p0 = p[seg]!;
       const p1 = p[seg + 1]!;
@@ -48,27 +65,28 @@ export class DenseSampler {
 
   /** Index into {@link values}/{@link logs} of a fresh draw (one Rng draw). */
   sampleIndex(rng: FastRng): number {
-    return rng.nextU32() >>> (32 - TABLE_BITS);
+    return this.indexFrom(rng.float());
   }
 
   /** Index into {@link values}/{@link logs} for a uniform v ∈ [0, 1). */
   indexFrom(v: number): number {
-    const k = (v * TABLE_SIZE) | 0;
+    if (v < SPLIT) return (v * MAIN_SCALE) | 0;
+    const k = HALF + (((v - SPLIT) * TAIL_SCALE) | 0);
     return k < TABLE_SIZE ? k : TABLE_SIZE - 1;
   }
 
   /** Mean of ln(1 + max(x, 0)) over the distribution. */
   meanLog(): number {
     let s = 0;
-    for (let k = 0; k < TABLE_SIZE; k++) s += this.logs[k]!;
-    return s / TABLE_SIZE;
+    for (let k = 0; k < TABLE_SIZE; k++) s += cellMass(k) * this.logs[k]!;
+    return s;
   }
 
   /** Standard deviation of ln(1 + max(x, 0)) over the distribution. */
   sdLog(): number {
     const m = this.meanLog();
     let s = 0;
-    for (let k = 0; k < TABLE_SIZE; k++) s += (this.logs[k]! - m) ** 2;
-    return Math.sqrt(s / TABLE_SIZE);
+    for (let k = 0; k < TABLE_SIZE; k++) s += cellMass(k) * (this.logs[k]! - m) ** 2;
+    return Math.sqrt(s);
   }
 }

@@ -14,6 +14,7 @@ import { CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../criteo/constants.js';
 import { dayStarts, resolveOptions, type GenerateOptions, type ResolvedGenerateOptions } from './options.js';
 import { PlantedModel } from './planted.js';
 import { GenerateStats, type RowBlock } from './stats.js';
+import { FORMAT_SLACK, MAX_ROW_BYTES, TsvFormatter } from './format.js';
 
 // Local copies: module bindings read in hot loops can cost a getter call each.
 const NC = CAT_FEATURE_COUNT;
@@ -21,49 +22,9 @@ const NI = INT_FEATURE_COUNT;
 
 /** Rows per block (a block never crosses a day boundary). */
 export const BLOCK_ROWS = 4096;
-/** Longest possible row: label, 13 × (tab + 11 chars), 26 × (tab + 8 hex), newline. */
-const MAX_ROW_BYTES = 1 + NI * 12 + NC * 9 + 1;
 /** Bytes that always hold one formatted block. */
-export const BLOCK_BYTES = BLOCK_ROWS * MAX_ROW_BYTES;
+export const BLOCK_BYTES = BLOCK_ROWS * MAX_ROW_BYTES + FORMAT_SLACK;
 const SALT_ROWS = 0x60705;
-
-const HEX = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
-const TAB = 9;
-const NL = 10;
-
-/** Write integer v at buf[p]; returns the position after it. */
-function writeInt(buf: Uint8Array, p: number, v: number): number {
-  if (v < 0) {
-    buf[p++] = 45; // '-'
-    v = -v;
-  }
-  if (v < 10) {
-    buf[p] = 48 + v;
-    return p + 1;
-  }
-  let digits = 2;
-  for (let t = 100; t <= v; t *= 10) digits++;
-  let e = p + digits;
-  while (v >= 10) {
-    const q = (v / 10) | 0;
-    buf[--e] = 48 + v - q * 10;
-    v = q;
-  }
-  buf[--e] = 48 + v;
-  return p + digits;
-}
-
-/** Write uint32 h as 8 lowercase hex digits at buf[p]. */
-function writeHex8(buf: Uint8Array, p: number, h: number): void {
-  buf[p] = HEX[h >>> 28]!;
-  buf[p + 1] = HEX[(h >>> 24) & 15]!;
-  buf[p + 2] = HEX[(h >>> 20) & 15]!;
-  buf[p + 3] = HEX[(h >>> 16) & 15]!;
-  buf[p + 4] = HEX[(h >>> 12) & 15]!;
-  buf[p + 5] = HEX[(h >>> 8) & 15]!;
-  buf[p + 6] = HEX[(h >>> 4) & 15]!;
-  buf[p + 7] = HEX[h & 15]!;
-}
 
 export class SyntheticGenerator {
   readonly options: ResolvedGenerateOptions;
@@ -75,6 +36,7 @@ export class SyntheticGenerator {
   /** First row of each day plus the total (length days + 1). */
   readonly dayStarts: number[];
   private readonly rng: FastRng;
+  private readonly formatter: TsvFormatter;
   private row = 0;
   private day = 0;
 
@@ -89,6 +51,7 @@ export class SyntheticGenerator {
     this.dayStarts = dayStarts(o.rows, o.days);
     this.stats = measure ? new GenerateStats(o.rows, this.dayStarts, this.model.cardinalities) : null;
     this.rng = FastRng.derive(o.seed, SALT_ROWS);
+    this.formatter = new TsvFormatter(this.model);
     this.block = {
       n: 0,
       firstRow: 0,
@@ -131,34 +94,12 @@ export class SyntheticGenerator {
 
   /**
    * Format a block as TSV text.
-   * @param out buffer to write into, at least {@link BLOCK_BYTES} long; a fresh one when absent
+   * @param out buffer of at least {@link BLOCK_BYTES} to write into; a fresh one when absent
    * @returns the bytes written (a view of `out`)
    */
   formatBlock(b: RowBlock, out?: Buffer): Buffer {
-    const buf = out ?? Buffer.allocUnsafe(b.n * MAX_ROW_BYTES);
-    const m = this.model;
-    const values = m.dense.map((d) => d.values);
-    let p = 0;
-    for (let i = 0; i < b.n; i++) {
-      buf[p++] = 48 + b.label[i]!;
-      const io = i * NI;
-      for (let j = 0; j < NI; j++) {
-        buf[p++] = TAB;
-        const k = b.ints[io + j]!;
-        if (k >= 0) p = writeInt(buf, p, values[j]![k]!);
-      }
-      const co = i * NC;
-      for (let f = 0; f < NC; f++) {
-        buf[p++] = TAB;
-        const r = b.cats[co + f]!;
-        if (r >= 0) {
-          writeHex8(buf, p, m.hexId(f, r));
-          p += 8;
-        }
-      }
-      buf[p++] = NL;
-    }
-    return buf.subarray(0, p);
+    const buf = out ?? Buffer.allocUnsafe(b.n * MAX_ROW_BYTES + FORMAT_SLACK);
+    return buf.subarray(0, this.formatter.format(b, buf));
   }
 
   /** Generate all remaining rows as TSV chunks (one Buffer per block). */

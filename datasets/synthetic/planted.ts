@@ -106,7 +106,7 @@ export class PlantedModel {
   private readonly sigma: Float64Array; // [26] per-feature weight scale
   private readonly headW: Float32Array[]; // [26][headSize] weights of the current day
   private readonly missW: Float64Array; // [26] weight of a missing value
-  private readonly denseW: Float64Array[]; // [13][table] d_j · z(ln(1+x)) per table entry
+  private readonly denseW: Float32Array[]; // [13][table] d_j · z(ln(1+x)) per table entry
   private readonly denseMissW: Float64Array; // [13] the same for a missing cell
   private readonly hexK0: Uint32Array; // [26] keys of the rank → id bijection
   private readonly hexK1: Uint32Array;
@@ -152,7 +152,7 @@ export class PlantedModel {
       const mean = d.meanLog();
       const sd = d.sdLog() || 1;
       const coef = DENSE_SIGMA * hashNormal(hash4(seed, SALT_DENSE, j, 0));
-      this.denseW.push(d.logs.map((l) => (coef * (l - mean)) / sd));
+      this.denseW.push(Float32Array.from(d.logs, (l) => (coef * (l - mean)) / sd));
       this.denseMissW[j] = (coef * (0 - mean)) / sd;
     }
     // Calibrate on rows from a stream of their own, at day 0.
@@ -241,6 +241,21 @@ export class PlantedModel {
       const k = this.dense[j]!.indexFrom((u - m) * this.intKeepInv[j]!);
       ints[intOff + j] = k;
       raw += this.denseW[j]![k]!;
+    }
+    for (let p = 0; p < this.pairA.length; p++) raw += this.pairWeight(p, cats[off + this.pairA[p]!]!, cats[off + this.pairB[p]!]!);
+    return raw;
+  }
+
+  /**
+   * Naive twin of {@link sampleRow}'s sum for given features: every weight from the
+   * hash (no tables), on `day`. Tests check the generator's logits against it.
+   */
+  rawLogitOf(cats: Int32Array, ints: Int32Array, off: number, intOff: number, day: number): number {
+    let raw = 0;
+    for (let f = 0; f < NC; f++) raw += this.catWeight(f, cats[off + f]!, day);
+    for (let j = 0; j < NI; j++) {
+      const k = ints[intOff + j]!;
+      raw += k < 0 ? this.denseMissW[j]! : this.denseW[j]![k]!;
     }
     for (let p = 0; p < this.pairA.length; p++) raw += this.pairWeight(p, cats[off + this.pairA[p]!]!, cats[off + this.pairB[p]!]!);
     return raw;

@@ -154,7 +154,8 @@ export class ZipfSampler {
     const x = u * this.buckets;
     let i = Math.floor(x);
     if (i >= this.buckets) i = this.buckets - 1;
-    const j = x - i < this.accept[i]! ? i : this.alias[i]!;
+    const a = this.alias[i]!;
+    const j = a + (i - a) * +(x - i < this.accept[i]!); // branch-free coin: keep i or take its alias
     if (j < this.headSize) return j;
     return this.sampleTail(rng.float());
   }

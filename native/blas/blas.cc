@@ -10,6 +10,9 @@
 #include <napi.h>
 #include <cblas.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <string>
 
@@ -78,10 +81,32 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// adviseHugePages(typedArray) → bool: madvise(MADV_HUGEPAGE) over the page-aligned interior of
+// the array's memory. Called on big embedding tables before they are first written, so their
+// random row reads cost fewer TLB misses where transparent huge pages are in `madvise` mode.
+Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsTypedArray()) return Napi::Boolean::New(env, false);
+#ifdef MADV_HUGEPAGE
+  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+  Napi::ArrayBuffer ab = ta.ArrayBuffer();
+  uintptr_t begin = reinterpret_cast<uintptr_t>(static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset());
+  uintptr_t end = begin + ta.ByteLength();
+  const uintptr_t huge = 2u << 20;
+  uintptr_t a = (begin + huge - 1) & ~(huge - 1);
+  uintptr_t b = end & ~(huge - 1);
+  if (b <= a) return Napi::Boolean::New(env, false);
+  return Napi::Boolean::New(env, madvise(reinterpret_cast<void*>(a), b - a, MADV_HUGEPAGE) == 0);
+#else
+  return Napi::Boolean::New(env, false);
+#endif
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   openblas_set_num_threads(1);
   exports.Set("sgemm", Napi::Function::New(env, Sgemm, "sgemm"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages, "adviseHugePages"));
   exports.Set("config", Napi::String::New(env, openblas_get_config()));
   return exports;
 }

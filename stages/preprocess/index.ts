@@ -11,10 +11,11 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createBadLineLog } from '../../datasets/criteo/parse.js';
+import { createBadLineLog, type BadLineLog } from '../../datasets/criteo/parse.js';
 import { DEFAULT_BATCH_ROWS } from '../../datasets/criteo/batch.js';
 import { CAT_COLUMNS, CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../datasets/criteo/constants.js';
-import { newReadStats, readCriteo } from '../../datasets/criteo/reader.js';
+import { readCriteoFiles } from '../../datasets/criteo/parallel.js';
+import type { ReadStats } from '../../datasets/criteo/reader.js';
 import type { InputFileInfo, PreprocessManifest, PreprocessOptions, SplitName } from '../../datasets/preprocessed.js';
 import { fsyncDir, writeFileSynced } from '../../pipeline/atomic.js';
 import { badConfig, notFound, PipelineError } from '../../pipeline/errors.js';
@@ -39,6 +40,11 @@ export interface PreprocessRequest {
   options?: Partial<PreprocessOptions>;
   /** rewrite even when a committed output with the same fingerprint exists */
   force?: boolean;
+  /**
+   * parse on a worker thread (the second core); does not change the output.
+   * @default 'auto' (on when the inputs hold ≥ 32 MiB)
+   */
+  parallel?: boolean | 'auto';
 }
 
 export interface PreprocessIo {
@@ -59,6 +65,9 @@ export function preprocessFingerprint(inputs: string[], options: PreprocessOptio
   return configHash({ stage: 'preprocess', formatVersion: ARTIFACTS.preprocess.version, inputs: stamps, options });
 }
 
+/** Inputs at least this large are parsed on a worker thread when `parallel` is 'auto'. */
+const PARALLEL_MIN_BYTES = 32 << 20;
+
 /**
  * Run the stage.
  * @throws PipelineError bad_config / not_found / empty_input / bad_input / truncated
@@ -75,85 +84,109 @@ export async function run(req: PreprocessRequest, io: PreprocessIo = {}): Promis
   const fingerprint = preprocessFingerprint(inputs, options);
   const out = openStageOutput<PreprocessManifest>(req.out, 'preprocess', fingerprint, { force: req.force });
   if (out.reused) return { dir: out.dir, manifest: out.reused, reused: true };
+
+  const totalBytes = inputs.reduce((a, p) => a + stampFile(p).size, 0);
+  const parallel = req.parallel === undefined || req.parallel === 'auto' ? totalBytes >= PARALLEL_MIN_BYTES : req.parallel;
   const partsDir = join(out.dir, '.parts');
+  const random = options.split === 'random' ? new RandomSplitter(options.ratios!, options.seed!) : null;
+  const streams = random
+    ? RANDOM_SPLITS.map((s) => new PartStream(partsDir, s, options.rowsPerShard))
+    : [new PartStream(partsDir, 'rows', options.rowsPerShard)];
   try {
-    const manifest = await preprocessInto(out.dir, partsDir, inputs, options, fingerprint, t0, io);
+    const progress = new Progress('preprocess', 'rows', 0, io.progress);
+    const ing = await ingest(inputs, options, streams, random, parallel, totalBytes, progress);
+    const manifest = await commit(out.dir, ing, options, streams, random, fingerprint, t0);
+    progress.done(`preprocess: ${ing.rows} rows in ${manifest.elapsedSec.toFixed(1)}s (${Math.round(ing.rows / Math.max(manifest.elapsedSec, 1e-9))} rows/s)`);
     return { dir: out.dir, manifest, reused: false };
   } catch (e) {
+    // no write may land in the output after an error
+    for (const s of streams) await s.quiesce();
     rmSync(partsDir, { recursive: true, force: true });
     throw e;
   }
 }
 
-async function preprocessInto(
-  dir: string,
-  partsDir: string,
+/** What the single pass over the inputs learned. */
+interface Ingested {
+  rows: number;
+  stats: ReadStats[];
+  badLines: BadLineLog;
+  categorify: Categorify;
+}
+
+/** The pass: parse → dense transform → categorify (fit) → part shards. */
+async function ingest(
   inputs: string[],
   options: PreprocessOptions,
-  fingerprint: string,
-  t0: number,
-  io: PreprocessIo,
-): Promise<PreprocessManifest> {
+  streams: PartStream[],
+  random: RandomSplitter | null,
+  parallel: boolean,
+  totalBytes: number,
+  progress: Progress,
+): Promise<Ingested> {
   const categorify = new Categorify({ maxIndRange: options.maxIndRange });
   const badLines = createBadLineLog();
   // staging columns for one parsed batch (transformed, provisional ids)
   const stageDense = Array.from({ length: INT_FEATURE_COUNT }, () => new Float32Array(DEFAULT_BATCH_ROWS));
   const stageCats = Array.from({ length: CAT_FEATURE_COUNT }, () => new Int32Array(DEFAULT_BATCH_ROWS));
-  const random = options.split === 'random' ? new RandomSplitter(options.ratios!, options.seed!) : null;
-  const streams = random
-    ? RANDOM_SPLITS.map((s) => new PartStream(partsDir, s, options.rowsPerShard))
-    : [new PartStream(partsDir, 'rows', options.rowsPerShard)];
-
-  const totalBytes = inputs.reduce((a, p) => a + stampFile(p).size, 0);
-  let bytesBefore = 0;
+  const stats: ReadStats[] = [];
   let rows = 0;
-  const progress = new Progress('preprocess', 'rows', 0, io.progress);
-  const infos: InputFileInfo[] = [];
-  const rowsPerFile: number[] = [];
-
-  for (const path of inputs) {
-    const stats = newReadStats(path);
-    const reader = readCriteo(path, { format: options.format, onBadLine: options.onBadLine, badLines, batchRows: DEFAULT_BATCH_ROWS }, stats);
-    for await (const batch of reader) {
-      const n = batch.rows;
-      logDenseBatch(stageDense, 0, batch);
-      categorify.fit(stageCats, 0, batch);
-      if (random) {
-        for (let r = 0; r < n; r++) streams[random.next()]!.appendRow(batch.label, stageDense, stageCats, r);
-      } else {
-        const s = streams[0]!;
-        for (let i = 0; i < n; ) {
-          const k = Math.min(n - i, s.capacity - s.rows);
-          s.appendRange(batch.label, stageDense, stageCats, i, k);
-          i += k;
-        }
+  const source = readCriteoFiles(inputs, { format: options.format, onBadLine: options.onBadLine, badLines, parallel, batchRows: DEFAULT_BATCH_ROWS }, stats);
+  for await (const { file, batch } of source) {
+    const n = batch.rows;
+    logDenseBatch(stageDense, 0, batch);
+    categorify.fit(stageCats, 0, batch);
+    if (random) {
+      for (let r = 0; r < n; r++) streams[random.next()]!.appendRow(batch.label, stageDense, stageCats, r);
+    } else {
+      const s = streams[0]!;
+      for (let i = 0; i < n; ) {
+        const k = Math.min(n - i, s.capacity - s.rows);
+        s.appendRange(batch.label, stageDense, stageCats, i, k);
+        i += k;
       }
-      rows += n;
-      const pct = totalBytes > 0 ? (100 * (bytesBefore + stats.bytesRead)) / totalBytes : 0;
-      progress.update(rows, `${pct.toFixed(1)}% of input`);
     }
-    bytesBefore += stats.bytes;
-    rowsPerFile.push(stats.rows);
-    infos.push({ path, bytes: stats.bytes, sha256: stats.sha256, lines: stats.lines });
+    for (const s of streams) await s.settle(1);
+    rows += n;
+    let done = 0;
+    for (let i = 0; i <= file; i++) done += i < file ? stats[i]!.bytes : (stats[i]?.bytesRead ?? 0);
+    progress.update(rows, `${((100 * done) / Math.max(totalBytes, 1)).toFixed(1)}% of input`);
   }
   if (rows === 0) {
+    const first = badLines.first[0];
     throw new PipelineError('empty_input', `no valid rows in ${inputs.length} input file(s); ${badLines.count} bad line(s) skipped`, {
       file: inputs[0],
-      hint: badLines.first[0] ? `first bad line: ${badLines.first[0].file}:${badLines.first[0].line}: ${badLines.first[0].reason}` : undefined,
+      hint: first ? `first bad line: ${first.file}:${first.line}: ${first.reason}` : undefined,
     });
   }
+  return { rows, stats, badLines, categorify };
+}
 
+/** Fix vocabularies, cut parts into split shards, write counts, commit the manifest. */
+async function commit(
+  dir: string,
+  ing: Ingested,
+  options: PreprocessOptions,
+  streams: PartStream[],
+  random: RandomSplitter | null,
+  fingerprint: string,
+  t0: number,
+): Promise<PreprocessManifest> {
+  const { categorify, stats, rows } = ing;
   const distinct = categorify.distinct();
   const vocab = categorify.finalize(options.freqThreshold);
   const remap = categorify.needsRemap() ? (cats: Int32Array[]) => categorify.transform(cats) : null;
   const final = emptyFinalShards();
   if (random) {
-    streams.forEach((s, i) => finalizeStream(s, [{ split: RANDOM_SPLITS[i]!, start: 0, end: s.total }], dir, remap, final));
+    for (let i = 0; i < streams.length; i++) {
+      const s = streams[i]!;
+      await finalizeStream(s, [{ split: RANDOM_SPLITS[i]!, start: 0, end: s.total }], dir, remap, final);
+    }
   } else {
-    const ranges = options.split === 'kaggle' ? kaggleRanges(rows) : dayFileRanges(rowsPerFile);
-    finalizeStream(streams[0]!, ranges, dir, remap, final);
+    const ranges = options.split === 'kaggle' ? kaggleRanges(rows) : dayFileRanges(stats.map((s) => s.rows));
+    await finalizeStream(streams[0]!, ranges, dir, remap, final);
   }
-  rmSync(partsDir, { recursive: true, force: true });
+  rmSync(join(dir, '.parts'), { recursive: true, force: true });
 
   const countFiles: string[] = [];
   for (let f = 0; f < CAT_FEATURE_COUNT; f++) {
@@ -172,22 +205,21 @@ async function preprocessInto(
     positives: final.positives[s],
     shards: final.shards[s],
   });
-  const elapsedSec = (performance.now() - t0) / 1000;
+  const inputs: InputFileInfo[] = stats.map((s) => ({ path: s.path, bytes: s.bytes, sha256: s.sha256, lines: s.lines }));
   const manifest: PreprocessManifest = {
     magic: 'hotcold.preprocess',
     formatVersion: ARTIFACTS.preprocess.version,
     createdAt: nowIso(),
     fingerprint,
-    elapsedSec,
+    elapsedSec: (performance.now() - t0) / 1000,
     files: final.files,
-    inputs: infos,
+    inputs,
     options,
     splits: { train: splitInfo('train'), val: splitInfo('val'), test: splitInfo('test') },
     vocab: { sizes: vocab.map((v) => v.size), distinct, countFiles },
-    badLines: { count: badLines.count, first: badLines.first },
+    badLines: { count: ing.badLines.count, first: ing.badLines.first },
     rowsRead: rows,
   };
   writeManifest(dir, manifest);
-  progress.done(`preprocess: ${rows} rows in ${elapsedSec.toFixed(1)}s (${Math.round(rows / Math.max(elapsedSec, 1e-9))} rows/s)`);
   return manifest;
 }

@@ -8,6 +8,7 @@
  * boundary, or all parts when a threshold is set).
  */
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileSynced } from '../../pipeline/atomic.js';
 import { sha256 } from '../../pipeline/hash.js';
@@ -27,13 +28,27 @@ export interface PartFile {
   sha256: string;
 }
 
+async function writeSyncedAsync(path: string, bytes: Uint8Array): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function countPositives(label: Int8Array, n: number): number {
+  let positives = 0;
+  for (let r = 0; r < n; r++) positives += label[r]!;
+  return positives;
+}
+
 /** Encode and write columns; returns size, checksum and positives. */
 function writeColumns(path: string, cols: ShardColumns): { bytes: number; sha256: string; positives: number } {
   const bytes = encodeShard(cols);
   writeFileSynced(path, bytes);
-  let positives = 0;
-  for (let r = 0; r < cols.rows; r++) positives += cols.label[r]!;
-  return { bytes: bytes.byteLength, sha256: sha256(bytes), positives };
+  return { bytes: bytes.byteLength, sha256: sha256(bytes), positives: countPositives(cols.label, cols.rows) };
 }
 
 /** Rows of one output stream, buffered into fixed-size part shards. */
@@ -43,6 +58,9 @@ export class PartStream {
   rows = 0;
   /** rows in written parts */
   written = 0;
+  /** part writes in flight (at most a couple: the caller awaits {@link PartStream.settle}) */
+  inFlight = 0;
+  private pending: Promise<void> = Promise.resolve();
   readonly label: Int8Array;
   readonly dense: Float32Array[];
   readonly cats: Int32Array[];
@@ -89,7 +107,20 @@ export class PartStream {
     if (this.rows === this.capacity) this.flush();
   }
 
-  /** Write the current part (if any rows). */
+  /**
+   * Wait for in-flight writes down to `maxInFlight`; rethrows a failed write.
+   * Call between batches so encoded parts do not pile up in memory.
+   */
+  async settle(maxInFlight = 0): Promise<void> {
+    if (this.inFlight > maxInFlight) await this.pending;
+  }
+
+  /** Wait for every in-flight write, ignoring failures (used when the run is failing anyway). */
+  async quiesce(): Promise<void> {
+    await this.pending.catch(() => {});
+  }
+
+  /** Encode the current part (if any rows) and start writing it in the background. */
   flush(): void {
     const n = this.rows;
     if (n === 0) return;
@@ -101,9 +132,14 @@ export class PartStream {
       dense: this.dense.map((a) => a.subarray(0, n)),
       cats: this.cats.map((a) => a.subarray(0, n)),
     };
-    const w = writeColumns(abs, cols);
-    this.parts.push({ abs, start: this.written, rows: n, ...w });
+    const bytes = encodeShard(cols);
+    this.parts.push({ abs, start: this.written, rows: n, bytes: bytes.byteLength, sha256: sha256(bytes), positives: countPositives(cols.label, n) });
     this.written += n;
+    this.inFlight++;
+    this.pending = this.pending.then(async () => {
+      await writeSyncedAsync(abs, bytes);
+      this.inFlight--;
+    });
     this.rows = 0;
   }
 }
@@ -124,14 +160,15 @@ export function emptyFinalShards(): FinalShards {
  * @param ranges contiguous split ranges over the stream's rows
  * @param remap in-place id remap for categorical columns, or null
  */
-export function finalizeStream(
+export async function finalizeStream(
   stream: PartStream,
   ranges: SplitRange[],
   outDir: string,
   remap: ((cats: Int32Array[]) => void) | null,
   acc: FinalShards,
-): void {
+): Promise<void> {
   stream.flush();
+  await stream.settle();
   const shardDir = join(outDir, 'shards');
   mkdirSync(shardDir, { recursive: true });
   const add = (split: SplitName, rows: number, positives: number, bytes: number, hash: string, from?: string): void => {

@@ -53,8 +53,10 @@ export function demoSweepConfig(opts: { rows: number; tiny: boolean; trainConfig
     name: opts.tiny ? 'demo (tiny)' : 'demo: Slipstream drop sweep',
     generate: { rows: opts.rows, seed: 7 },
     preprocess: {},
-    profile: { sampleRate: opts.tiny ? 0.2 : 0.05, seed: 1 },
-    segregate: { hotMem: opts.tiny ? '64KiB' : '4MiB', dim },
+    // FAE profiles 5 % of 45M rows; on a few 100k rows a larger sample is needed for a
+    // hot set that covers most inputs (300k rows: 25 % + 4 MiB → ~60 % of inputs hot)
+    profile: { sampleRate: 0.25, seed: 1 },
+    segregate: { hotMem: opts.tiny ? '1MiB' : '4MiB', dim },
     train: { config: opts.trainConfig },
     grid: {
       mode: ['baseline', 'fae', 'slipstream'],

@@ -13,6 +13,7 @@
  *     manifest.json            the sweep manifest (committed last)
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../../pipeline/atomic.js';
 import { readJsonFile } from '../../pipeline/config.js';
@@ -117,6 +118,7 @@ export async function runSweep(c: SweepConfig, opts: SweepOptions = {}): Promise
   const dir = resolve(outPath);
   const log = opts.log ?? (() => {});
   const runs = expandGrid(c.grid, c.appliesTo);
+  const concurrency = opts.concurrency ?? c.concurrency ?? availableParallelism();
   const data = await prepareData(c, dir, runs.some((r) => r.mode !== 'baseline'), opts.launch ?? childLauncher, log);
 
   const plan: SweepPlan = {
@@ -127,11 +129,12 @@ export async function runSweep(c: SweepConfig, opts: SweepOptions = {}): Promise
     runs,
     bayes: data.bayes,
     data: { preprocessed: data.preprocessed, segregated: data.segregated },
+    machine: { cpus: availableParallelism(), concurrency, loadAvgStart: loadavg()[0] ?? 0, node: process.version },
   };
   writeFileAtomicSync(join(dir, PLAN_FILE), JSON.stringify(plan, null, 2) + '\n');
 
   const jobs = runs.map((r) => trainJob(c, r, dir, data));
-  const outcomes = await runTrainJobs(jobs, { concurrency: opts.concurrency ?? c.concurrency, launch: opts.launch, log });
+  const outcomes = await runTrainJobs(jobs, { concurrency, launch: opts.launch, log });
 
   const results = collectResults(plan, dir);
   writeResults(dir, results);

@@ -133,12 +133,22 @@ function counts(r: SweepResults): string {
   return `${r.rows.length} runs: ${n('ok')} finished, ${n('failed')} failed, ${n('pending')} pending`;
 }
 
+/** Where the timings come from; a loaded machine or concurrent jobs make speedups noisy. */
+function machineNote(r: SweepResults): string | null {
+  const m = r.machine;
+  if (!m) return null;
+  const busy = m.loadAvgStart > m.cpus ? ` The machine was busy (load ${m.loadAvgStart.toFixed(1)} on ${m.cpus} cores at the start): timings, and so speedups, are noisy.` : '';
+  return `Timed on ${m.cpus} cores with ${m.concurrency} job(s) at a time (Node ${m.node}).${busy}`;
+}
+
 /** The Markdown report. Chart images are linked relative to the report (plots/<name>.svg). */
 export function reportMarkdown(r: SweepResults, charts: { name: string; title: string }[]): string {
   const h = summarize(r);
   const parts = [`# hotcold report: ${r.name}`, '', `_${counts(r)}; written ${r.createdAt}_`, '', `**${h.verdict}**`, ''];
   if (h.rows.length > 0) parts.push(mdTable(HEAD_HEAD, h.rows.map(headCells)), '');
   if (r.bayes) parts.push(`Generator's Bayes-optimal test AUC: ${r.bayes.auc.toFixed(4)} (the ceiling any model can reach on this data).`, '');
+  const note = machineNote(r);
+  if (note) parts.push(note, '');
   parts.push('## Runs', '', mdTable(TABLE_HEAD, r.rows.map(tableCells)), '');
   parts.push('Speedup = baseline train time / run train time (same seed and shared settings; train time includes Slipstream overhead, excludes evaluation); end to end = the same on whole-run wall time; ΔAUC = run test AUC − baseline test AUC.', '');
   for (const c of charts) parts.push(`## ${c.title}`, '', `![${c.title}](plots/${c.name}.svg)`, '');
@@ -184,6 +194,8 @@ export function reportHtml(r: SweepResults, charts: { name: string; title: strin
   ];
   if (h.rows.length > 0) parts.push(htmlTable(HEAD_HEAD, h.rows.map(headCells)));
   if (r.bayes) parts.push(`<p>Generator's Bayes-optimal test AUC: ${r.bayes.auc.toFixed(4)} (the ceiling any model can reach on this data).</p>`);
+  const note = machineNote(r);
+  if (note) parts.push(`<p>${esc(note)}</p>`);
   parts.push('<h2>Runs</h2>', htmlTable(TABLE_HEAD, r.rows.map(tableCells)));
   parts.push('<p>Speedup = baseline train time / run train time (same seed and shared settings; train time includes Slipstream overhead, excludes evaluation); end to end = the same on whole-run wall time; ΔAUC = run test AUC − baseline test AUC.</p>');
   for (const c of charts) parts.push(`<figure><h2>${esc(c.title)}</h2>\n${inlineSvg(c.svg)}</figure>`);

@@ -33,6 +33,16 @@ export interface SweepPlan {
   runs: RunSpec[];
   bayes: BayesRef | null;
   data: { preprocessed: string; segregated: string | null };
+  /** where timings were taken: they only compare within one sweep on one machine */
+  machine?: MachineInfo;
+}
+
+/** The machine a sweep ran on (cores, jobs at once, 1-minute load average at the start). */
+export interface MachineInfo {
+  cpus: number;
+  concurrency: number;
+  loadAvgStart: number;
+  node: string;
 }
 
 /** One row of results.csv / results.json. Times in seconds; fractions in [0, 1]. */
@@ -95,6 +105,7 @@ export interface SweepResults {
   createdAt: string;
   goal: { speedup: number; deltaAuc: number };
   bayes: BayesRef | null;
+  machine?: MachineInfo;
   rows: ResultRow[];
   curves: Curve[];
 }
@@ -206,6 +217,7 @@ export function collectResults(plan: SweepPlan, sweepDir: string): SweepResults 
     createdAt: new Date().toISOString(),
     goal: { speedup: plan.config.goal.speedup, deltaAuc: plan.config.goal.deltaAuc },
     bayes: plan.bayes,
+    machine: plan.machine,
     rows,
     curves,
   };

@@ -51,7 +51,7 @@ export const trainConfigSchema = z.strictObject({
   optim: z
     .strictObject({
       /** optimizer of the dense (MLP) parameters */
-      dense: optim('adagrad', 0.01),
+      dense: optim('adagrad', 0.003),
       /** optimizer of the embedding rows (sparse, row-wise) */
       sparse: optim('adagrad', 0.05),
     })

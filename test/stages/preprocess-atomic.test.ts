@@ -89,13 +89,18 @@ describe('preprocess atomicity', () => {
     const fifo = join(d, 'stream.tsv');
     execFileSync('mkfifo', [fifo]);
     const lines = readFileSync(HEAD, 'latin1').split('\n').slice(0, 500).join('\n') + '\n';
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'hotcold.js'), 'preprocess', '--input', fifo, '--out', out, '--rows-per-shard', '50'], {
+    // the child runs only this stage (not the whole CLI), as `hotcold preprocess` would
+    const script =
+      `const { run } = await import(${JSON.stringify(join(ROOT, 'stages', 'preprocess', 'index.ts'))});` +
+      `await run({ inputs: [${JSON.stringify(fifo)}], out: ${JSON.stringify(out)}, options: { rowsPerShard: 50 } });`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    let done = false;
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => ((done = true), res(code))));
     // feed part of the input and keep the pipe open, so the child is mid-run
     const w = createWriteStream(fifo);
     w.on('error', () => {});
@@ -104,7 +109,7 @@ describe('preprocess atomicity', () => {
     const partsDir = join(out, '.parts');
     try {
       while (!(existsSync(partsDir) && readdirSync(partsDir).length > 0)) {
-        if (Date.now() > deadline) throw new Error(`child wrote no part in time; stderr: ${stderr}`);
+        if (done || Date.now() > deadline) throw new Error(`child wrote no part; stderr: ${stderr}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     } finally {

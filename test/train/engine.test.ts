@@ -32,12 +32,17 @@ function rand(rng: Rng, n: number): Float32Array {
 const combos: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
 
 /** Runs engine.sgemm on subarrays (offset 3 floats into a bigger buffer, padded ld) and returns maxdiff vs reference. */
-function maxDiff(engine: Engine, tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, beta: number, seed: number): number {
+function maxDiff(
+  engine: Engine, tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, beta: number, seed: number,
+  zeroFraction = 0,
+): number {
   const rng = new Rng(seed);
   const [ar, ac] = tA ? [K, M] : [M, K];
   const [br, bc] = tB ? [N, K] : [K, N];
   const lda = ac + 2, ldb = bc + 1, ldc = N + 3;
   const Abuf = rand(rng, 3 + ar * lda), Bbuf = rand(rng, 5 + br * ldb), Cbuf = rand(rng, 7 + M * ldc);
+  // ReLU-like sparsity in A exercises the kernels' skip-zero paths
+  for (let i = 0; i < Abuf.length; i++) if (rng.float() < zeroFraction) Abuf[i] = 0;
   const A = Abuf.subarray(3), B = Bbuf.subarray(5), C = Cbuf.subarray(7);
   const want = refSgemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   const before = Float32Array.from(Cbuf);
@@ -54,8 +59,10 @@ describe('ts sgemm', () => {
   for (const [tA, tB] of combos) {
     it(`matches a float64 reference (transA=${tA}, transB=${tB}) on subarrays with padded strides`, () => {
       for (const [alpha, beta] of [[1, 0], [0.5, 1], [-1.5, 0.25]] as const) {
-        const md = maxDiff(tsEngine, tA, tB, 7, 9, 11, alpha, beta, 11);
-        expect(md).toBeLessThan(1e-5);
+        for (const zeros of [0, 0.8]) {
+          expect(maxDiff(tsEngine, tA, tB, 7, 9, 11, alpha, beta, 11, zeros)).toBeLessThan(1e-5);
+          expect(maxDiff(tsEngine, tA, tB, 16, 5, 12, alpha, beta, 12, zeros)).toBeLessThan(1e-5);
+        }
       }
     });
   }

