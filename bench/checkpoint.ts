@@ -284,8 +284,8 @@ async function trainerThresholds(dir: string): Promise<void> {
     const ref = (await run('ref', 0, false, false))!;
     console.log(`\nreal trainer (baseline, 26 × 2052 rows, dim 8, ${total} batches, checkpoint every 4, crash after batch ${crashAt} then --resume):`);
     console.log(`uninterrupted test AUC ${ref.test.auc.toFixed(5)}, logloss ${ref.test.logloss.toFixed(5)}`);
-    console.log('| threshold | incr bytes (median) | vs T=0 | test AUC after resume | Δ AUC vs uninterrupted |');
-    console.log('|---|---|---|---|---|');
+    console.log('| threshold | incr bytes (median) | vs T=0 | test AUC after resume | Δ AUC vs uninterrupted | Δ logloss |');
+    console.log('|---|---|---|---|---|---|');
     let b0 = 0;
     for (const T of [0, ...TRAIN_THRESHOLDS]) {
       const name = `T${T}`;
@@ -296,7 +296,7 @@ async function trainerThresholds(dir: string): Promise<void> {
         .filter((l) => l.msg === 'checkpoint' && l.type === 'incr').map((l) => l.bytes!);
       const b = median(incr);
       if (T === 0) b0 = b;
-      console.log(`| ${T} | ${(b / 1024).toFixed(1)} KiB | ${(b0 / b).toFixed(2)}× fewer | ${m.test.auc.toFixed(5)} | ${(m.test.auc - ref.test.auc).toExponential(2)} |`);
+      console.log(`| ${T} | ${(b / 1024).toFixed(1)} KiB | ${(b0 / b).toFixed(2)}× fewer | ${m.test.auc.toFixed(5)} | ${(m.test.auc - ref.test.auc).toExponential(2)} | ${(m.test.logloss - ref.test.logloss).toExponential(2)} |`);
     }
   } finally {
     d.cleanup();

@@ -15,6 +15,7 @@ import { EmbeddingTable, gatherBatch, scatterUpdate } from '../stages/train/mode
 import { interactionBackward, interactionForward, interactionWidth } from '../stages/train/model/interaction.js';
 import { KAGGLE_CARDINALITIES } from '../datasets/criteo/constants.js';
 import { Rng } from '../pipeline/rng.js';
+import os from 'node:os';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -110,6 +111,15 @@ function benchInteraction(steps: number): { fwd: number; bwd: number } {
   return { fwd: median(f), bwd: median(b) };
 }
 
+function loadWarning(): void {
+  const load = os.loadavg()[0]!;
+  const cores = os.cpus().length;
+  if (load > cores) {
+    console.log(`warning: load average ${load.toFixed(1)} on ${cores} cores — other jobs share the CPU; trust the per-CPU-second numbers over the wall ones`);
+  }
+}
+
+loadWarning();
 console.log(`model-step bench: batch ${B}, dim ${DIM}, ${F} tables (rows ≤ ${MAX_ROWS}), median of ${STEPS} steps after 1 warm-up`);
 const inter = benchInteraction(STEPS);
 console.log(`interaction alone: forward ${inter.fwd.toFixed(1)} ms, backward ${inter.bwd.toFixed(1)} ms per batch`);
@@ -136,3 +146,4 @@ for (const model of MODELS) {
   const bl = results[`${model}/blas`], ts = results[`${model}/ts`];
   if (bl && ts) console.log(`${model.padEnd(6)} blas / ts = ${(bl / ts).toFixed(1)}×`);
 }
+loadWarning();

@@ -107,7 +107,11 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
 
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
   const reuse = opts.reuseBatch ?? true;
-  const alloc = (): RowBatch => opts.allocBatch?.() ?? createRowBatch(batchRows);
+  const alloc = (): RowBatch => {
+    const b = opts.allocBatch?.() ?? createRowBatch(batchRows);
+    b.rows = 0;
+    return b;
+  };
   let batch = alloc();
   let parser: CriteoLineParser | undefined;
   let buf = Buffer.allocUnsafe(Math.max(chunkBytes * 2, 1 << 16));

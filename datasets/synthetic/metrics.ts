@@ -45,10 +45,10 @@ export function packPayload(label: number, split: number, day: number): number {
  */
 export function radixSort(keys: Uint32Array, payload: Uint16Array): void {
   const n = keys.length;
-  let k0 = keys;
-  let p0 = payload;
-  let k1 = new Uint32Array(n);
-  let p1 = new Uint16Array(n);
+  let k0: Uint32Array = keys;
+  let p0: Uint16Array = payload;
+  let k1: Uint32Array = new Uint32Array(n);
+  let p1: Uint16Array = new Uint16Array(n);
   const count = new Uint32Array(65537);
   for (let shift = 0; shift < 32; shift += 16) {
     count.fill(0);

@@ -14,7 +14,7 @@ export const DEFAULT_OPTIONS: PreprocessOptions = {
   freqThreshold: 0, // 0/1 = keep every value; N = values seen < N times → OOV id 1
   maxIndRange: 0, // 0 = no hashing; R = value % R before mapping
   onBadLine: 'error', // or 'skip' (counted, first 10 kept in the manifest)
-  rowsPerShard: 1_000_000, // ≈ 157 MB of columns per shard
+  rowsPerShard: 262_144, // 2^18 rows ≈ 41 MB of columns per shard
   format: 'auto', // sniffed from the first line: tabs → tsv, commas → csv
 };
 

@@ -5,7 +5,8 @@
  * {@link finalizeStream} turns parts into the split shards: a part that lies
  * inside one split and needs no id remap is renamed, the others are read, cut
  * at the split boundaries, remapped and written again (at most two parts per
- * boundary, or all parts when a threshold is set).
+ * boundary, or all parts when a threshold is set). The last part is never
+ * written as a part: it is cut from memory.
  */
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -115,6 +116,12 @@ export class PartStream {
     if (this.inFlight > maxInFlight) await this.pending;
   }
 
+  /** The rows of the current (unwritten) part, as views. */
+  current(): ShardColumns {
+    const n = this.rows;
+    return { rows: n, label: this.label.subarray(0, n), dense: this.dense.map((a) => a.subarray(0, n)), cats: this.cats.map((a) => a.subarray(0, n)) };
+  }
+
   /** Wait for every in-flight write, ignoring failures (used when the run is failing anyway). */
   async quiesce(): Promise<void> {
     await this.pending.catch(() => {});
@@ -126,12 +133,7 @@ export class PartStream {
     if (n === 0) return;
     mkdirSync(this.dir, { recursive: true });
     const abs = join(this.dir, `${this.name}-${String(this.parts.length).padStart(5, '0')}.arrow`);
-    const cols: ShardColumns = {
-      rows: n,
-      label: this.label.subarray(0, n),
-      dense: this.dense.map((a) => a.subarray(0, n)),
-      cats: this.cats.map((a) => a.subarray(0, n)),
-    };
+    const cols = this.current();
     const bytes = encodeShard(cols);
     this.parts.push({ abs, start: this.written, rows: n, bytes: bytes.byteLength, sha256: sha256(bytes), positives: countPositives(cols.label, n) });
     this.written += n;
@@ -167,7 +169,6 @@ export async function finalizeStream(
   remap: ((cats: Int32Array[]) => void) | null,
   acc: FinalShards,
 ): Promise<void> {
-  stream.flush();
   await stream.settle();
   const shardDir = join(outDir, 'shards');
   mkdirSync(shardDir, { recursive: true });
@@ -189,19 +190,35 @@ export async function finalizeStream(
     }
     const cols = readShardFile(part.abs);
     if (remap) remap(cols.cats);
+    writePieces(cols, a, hits);
+    rmSync(part.abs, { force: true });
+  }
+  // the last, unwritten part is cut straight from memory
+  if (stream.rows > 0) {
+    const a = stream.written;
+    const cols = stream.current();
+    if (remap) remap(cols.cats);
+    writePieces(
+      cols,
+      a,
+      ranges.filter((r) => r.end > a && r.start < a + cols.rows && r.end > r.start),
+    );
+  }
+
+  /** Write the parts of `cols` (rows [a, a + rows) of the stream) that fall in each range. */
+  function writePieces(cols: ShardColumns, a: number, hits: SplitRange[]): void {
     for (const h of hits) {
       const s = Math.max(h.start, a) - a;
-      const e = Math.min(h.end, b) - a;
+      const e = Math.min(h.end, a + cols.rows) - a;
       const piece: ShardColumns = {
         rows: e - s,
-        label: cols.label.slice(s, e),
-        dense: cols.dense.map((c) => c.slice(s, e)),
-        cats: cols.cats.map((c) => c.slice(s, e)),
+        label: cols.label.subarray(s, e),
+        dense: cols.dense.map((c) => c.subarray(s, e)),
+        cats: cols.cats.map((c) => c.subarray(s, e)),
       };
       const rel = `shards/${h.split}-${String(acc.shards[h.split].length).padStart(5, '0')}.arrow`;
       const w = writeColumns(join(outDir, rel), piece);
       add(h.split, piece.rows, w.positives, w.bytes, w.sha256);
     }
-    rmSync(part.abs, { force: true });
   }
 }

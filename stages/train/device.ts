@@ -13,10 +13,12 @@
  *     hot batch              nothing: reads and updates stay on the device
  *     hot-table sync         hotSync  += rows · (dim + 1 if Adagrad) · 4, each direction
  *
- * Consistency of the two copies of a hot row: a hot batch marks the rows it updates
- * device-dirty; a cold batch marks the hot rows it updates host-dirty. Before a cold batch
- * (or an evaluation, or a checkpoint) the device-dirty rows are copied to the host; before a
- * hot batch the host-dirty rows are copied to the device. Only dirty rows ever move.
+ * Consistency of the two copies of a hot row, synced only where needed: a hot batch marks
+ * the rows it updates device-dirty, a cold batch marks the hot rows it updates host-dirty.
+ * A cold batch first pulls the device-dirty rows *it reads* to the host; a hot batch first
+ * pushes the host-dirty rows *it reads* to the device. An evaluation pulls every device-dirty
+ * row, a checkpoint syncs both ways, and Slipstream's snapshots push every host-dirty row.
+ * Only dirty rows ever move, each at most once per change.
  */
 import { EmbeddingTable, type SparseOptConfig } from './model/embedding.js';
 import type { Rng } from '../../pipeline/rng.js';
@@ -35,7 +37,10 @@ export interface HotMap {
   row: Int32Array;
 }
 
-/** A list of hot indices with a membership flag, so each row is queued once. */
+/**
+ * Dirty hot rows: a flag per row (bit 1 = dirty, bit 2 = queued) and a queue, so a row is
+ * queued once; a row synced early (lazily, by the batch that reads it) is only un-flagged.
+ */
 class DirtySet {
   readonly flag: Uint8Array;
   readonly list: Int32Array;
@@ -45,10 +50,16 @@ class DirtySet {
     this.list = new Int32Array(n);
   }
   add(h: number): void {
-    if (this.flag[h] === 0) {
-      this.flag[h] = 1;
-      this.list[this.size++] = h;
-    }
+    const f = this.flag[h]!;
+    if ((f & 2) === 0) this.list[this.size++] = h;
+    this.flag[h] = 3;
+  }
+  isDirty(h: number): boolean {
+    return (this.flag[h]! & 1) !== 0;
+  }
+  /** Mark clean; the row stays queued (skipped at the next flush). */
+  remove(h: number): void {
+    this.flag[h] = this.flag[h]! & 2;
   }
   clear(): void {
     for (let i = 0; i < this.size; i++) this.flag[this.list[i]!] = 0;
@@ -117,10 +128,14 @@ export class Device {
     if (count) this.bytes.hotSync += H * this.rowBytes;
   }
 
-  /** Account a cold (or baseline) batch: unique rows in and out, and the hot rows it will update on the host. */
+  /**
+   * Before a cold (or baseline) batch: pull the device-dirty hot rows it reads, count the
+   * unique rows gathered in and the gradients out, mark the hot rows it will update host-dirty.
+   */
   coldBatch(cats: Int32Array, B: number): void {
     const st = ++this.stamp;
     let unique = 0;
+    let pulled = 0;
     for (let f = 0; f < NUM_TABLES; f++) {
       const stamps = this.stamps[f]!;
       const rev = this.reverse ? this.reverse[f]! : null;
@@ -129,40 +144,62 @@ export class Device {
         if (stamps[id] === st) continue;
         stamps[id] = st;
         unique++;
-        if (rev !== null && rev[id]! >= 0) this.hostDirty!.add(rev[id]!);
+        if (rev === null) continue;
+        const h = rev[id]!;
+        if (h < 0) continue;
+        if (this.deviceDirty!.isDirty(h)) {
+          this.copyRow(h, true);
+          this.deviceDirty!.remove(h);
+          pulled++;
+        }
+        this.hostDirty!.add(h);
       }
     }
     const dim = this.tables[0]!.dim;
     this.bytes.gatherIn += unique * dim * 4;
     this.bytes.gradOut += unique * dim * 4;
+    this.bytes.hotSync += pulled * this.rowBytes;
   }
 
-  /** Mark the hot rows a hot batch will update (cats hold hot indices). No bytes cross. */
+  /** Before a hot batch (cats hold hot indices): push the host-dirty rows it reads, mark its rows device-dirty. */
   hotBatch(cats: Int32Array, B: number): void {
     const dd = this.deviceDirty!;
+    const hd = this.hostDirty!;
     const n = B * NUM_TABLES;
-    for (let i = 0; i < n; i++) dd.add(cats[i]!);
+    let pushed = 0;
+    for (let i = 0; i < n; i++) {
+      const h = cats[i]!;
+      if (hd.isDirty(h)) {
+        this.copyRow(h, false);
+        hd.remove(h);
+        pushed++;
+      }
+      dd.add(h);
+    }
+    this.bytes.hotSync += pushed * this.rowBytes;
   }
 
-  /** Before a cold batch, an evaluation or a checkpoint: device-dirty hot rows → host. @returns rows copied */
+  /** Evaluation / checkpoint: every device-dirty hot row → host. @returns rows copied */
   syncToHost(): number {
-    const dd = this.deviceDirty;
-    if (!dd || dd.size === 0) return 0;
-    for (let i = 0; i < dd.size; i++) this.copyRow(dd.list[i]!, true);
-    const n = dd.size;
-    this.bytes.hotSync += n * this.rowBytes;
-    dd.clear();
-    return n;
+    return this.flush(this.deviceDirty, true);
   }
 
-  /** Before a hot batch: host-dirty hot rows → device. @returns rows copied */
+  /** Slipstream snapshot / checkpoint: every host-dirty hot row → device. @returns rows copied */
   syncToDevice(): number {
-    const hd = this.hostDirty;
-    if (!hd || hd.size === 0) return 0;
-    for (let i = 0; i < hd.size; i++) this.copyRow(hd.list[i]!, false);
-    const n = hd.size;
+    return this.flush(this.hostDirty, false);
+  }
+
+  private flush(set: DirtySet | null, toHost: boolean): number {
+    if (!set || set.size === 0) return 0;
+    let n = 0;
+    for (let i = 0; i < set.size; i++) {
+      const h = set.list[i]!;
+      if (!set.isDirty(h)) continue;
+      this.copyRow(h, toHost);
+      n++;
+    }
+    set.clear();
     this.bytes.hotSync += n * this.rowBytes;
-    hd.clear();
     return n;
   }
 

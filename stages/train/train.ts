@@ -4,7 +4,7 @@
  *
  *     for epoch:
  *       schedule = cold/hot steps (modes/schedule.ts); slipstream.beginEpoch
- *       for step: sync dirty hot rows if the batch kind changed → slipstream hooks → train step
+ *       for step: slipstream hooks → train step (the Device syncs the dirty hot rows it reads)
  *                 → log / progress → eval every N batches (early stop) → checkpoint if due
  *     sync → final validation and test evaluation → metrics.json, manifest.json
  *
@@ -102,9 +102,17 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
   const cfgHash = configHash(cfg);
   const fingerprint = configHash({ config: cfg, data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null, engine: engine.name });
   const out = resolve(o.out);
-  if (o.resume && hasManifest(out)) rmSync(join(out, 'manifest.json'));
-  const prepared = o.resume ? { dir: out, reused: undefined } : openStageOutput<ManifestBase>(out, 'train', fingerprint);
-  if (prepared.reused) return JSON.parse(readFileSync(join(out, METRICS_FILE), 'utf8')) as RunMetrics;
+  // a finished run with the same fingerprint is reused; --resume keeps the directory (log, checkpoints)
+  let reused = false;
+  if (o.resume) {
+    if (hasManifest(out)) {
+      reused = (JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as ManifestBase).fingerprint === fingerprint;
+      if (!reused) rmSync(join(out, 'manifest.json'));
+    }
+  } else {
+    reused = openStageOutput<ManifestBase>(out, 'train', fingerprint).reused !== undefined;
+  }
+  if (reused) return readRunMetrics(out);
   writeJson(out, CONFIG_FILE, cfg);
 
   const trainer = new Trainer(cfg, engine, inputs.tableSizes, inputs.hotMap);
@@ -203,17 +211,15 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
       if (!(await stream.next(batch))) throw new PipelineError('internal', `stream ended early at epoch ${pos.epoch}, step ${pos.step}`);
       let loss = NaN;
       if (hot) {
-        device.syncToDevice();
-        slip?.beforeHot(pos.hotIdx, device.hot!);
+        slip?.beforeHot(pos.hotIdx, device);
         slip?.filter(batch);
         if (batch.size > 0) {
           loss = trainer.step(true, where);
           pos.batches.hot++;
         }
-        await slip?.afterHot(pos.epoch, pos.hotIdx, device.hot!, sample);
+        await slip?.afterHot(pos.epoch, pos.hotIdx, device, sample);
         pos.hotIdx++;
       } else {
-        device.syncToHost();
         loss = trainer.step(false, where);
         pos.batches.cold++;
         pos.coldIdx++;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CAT_MISSING_RATE, INT_MISSING_RATE } from '../../datasets/synthetic/constants.js';
 import { SyntheticGenerator } from '../../datasets/synthetic/generator.js';
-import { aucOfKeys, packKey } from '../../datasets/synthetic/metrics.js';
+import { packPayload, radixSort, scoreKey, subsetAucs } from '../../datasets/synthetic/metrics.js';
 import type { StatsReport } from '../../datasets/synthetic/stats.js';
 
 const ROWS = 60_000;
@@ -94,21 +94,35 @@ describe('synthetic generator: calibration to Criteo Kaggle', () => {
 });
 
 describe('exact AUC with ties', () => {
-  it('matches the brute-force pair count', () => {
-    let s = 12345;
-    const next = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-    const n = 400;
-    const score = Array.from({ length: n }, () => Math.round(next() * 20) / 4 - 2); // many ties
+  it('matches the brute-force pair count, overall and per subset (split, day)', () => {
+    let seed = 12345;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const n = 600;
+    const days = 3;
+    // many ties, negative and positive scores; scores need float32-exact values for the comparison
+    const score = Array.from({ length: n }, () => Math.round(next() * 40) / 8 - 2.5);
     const label = score.map((x) => (next() < 1 / (1 + Math.exp(-x)) ? 1 : 0));
-    let good = 0;
-    let pairs = 0;
-    for (let i = 0; i < n; i++)
-      for (let j = 0; j < n; j++)
-        if (label[i] === 1 && label[j] === 0) {
-          pairs++;
-          good += score[i]! > score[j]! ? 1 : score[i] === score[j] ? 0.5 : 0;
-        }
-    const keys = Float64Array.from(score, (x, i) => packKey(x, label[i]!));
-    expect(aucOfKeys(keys)).toBeCloseTo(good / pairs, 12);
+    const split = score.map(() => Math.floor(next() * 3));
+    const day = score.map(() => Math.floor(next() * days));
+    const brute = (inSubset: (i: number) => boolean): number => {
+      let good = 0;
+      let pairs = 0;
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++)
+          if (inSubset(i) && inSubset(j) && label[i] === 1 && label[j] === 0) {
+            pairs++;
+            good += score[i]! > score[j]! ? 1 : score[i] === score[j] ? 0.5 : 0;
+          }
+      return good / pairs;
+    };
+    const keys = Uint32Array.from(score, scoreKey);
+    const payload = Uint16Array.from(score, (_, i) => packPayload(label[i]!, split[i]!, day[i]!));
+    radixSort(keys, payload);
+    for (let i = 1; i < n; i++) expect(keys[i]!).toBeGreaterThanOrEqual(keys[i - 1]!);
+    const aucs = subsetAucs(keys, payload, days);
+    expect(aucs[0]).toBeCloseTo(brute(() => true), 12);
+    expect(aucs[1]).toBeCloseTo(brute((i) => split[i] === 1), 12);
+    expect(aucs[2]).toBeCloseTo(brute((i) => split[i] === 2), 12);
+    for (let d = 0; d < days; d++) expect(aucs[3 + d]).toBeCloseTo(brute((i) => day[i] === d), 12);
   });
 });

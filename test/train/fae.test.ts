@@ -51,8 +51,16 @@ describe('fae: hot table consistency', () => {
     t.step(true, () => 'hot');
     expect(t.device.hot!.weights).not.toEqual(before);
     expect(t.device.bytes.gatherIn).toBe(0); // hot batches cross nothing
+    // lazily: a cold batch that reads hot row (table 3, id 1) pulls exactly that row first
+    const probe = new Int32Array(26).fill(d.tableSizes[0]! - 1); // cold ids everywhere ...
+    probe[3] = 1; // ... except one hot row
+    const h = seg.hotOffsets[3]! + 1;
+    const dim = cfg.model.dim;
+    expect(t.device.tables[3]!.weights.subarray(dim, 2 * dim)).not.toEqual(t.device.hot!.weights.subarray(h * dim, h * dim + dim));
+    t.device.coldBatch(probe, 1);
+    expect(t.device.tables[3]!.weights.subarray(dim, 2 * dim)).toEqual(t.device.hot!.weights.subarray(h * dim, h * dim + dim));
     const synced = t.device.syncToHost();
-    expect(synced).toBe(seg.hotRows); // the batch touched every hot row
+    expect(synced).toBe(seg.hotRows - 1); // the batches touched every hot row; one was already pulled
     expectConsistent(t, map.table, map.row);
     // a cold batch on original ids, touching hot rows on the host; then sync to the device
     for (let i = 0; i < b.size; i++) for (let f = 0; f < 26; f++) b.cats[i * 26 + f] = (i + f) % d.tableSizes[f]!;

@@ -72,6 +72,16 @@ describe('train loop (baseline)', () => {
   });
 });
 
+describe('train loop: early stop', () => {
+  it('stops once validation AUC reaches train.targetAuc', async () => {
+    const m = await train({ config: resolveTrainConfig(SMALL, ['train.evalEvery=5', 'train.targetAuc=0.7']), data: d.dataDir, out: join(d.root, 'run-early'), quiet: true });
+    expect(m.stoppedEarly).toBe(true);
+    const hit = m.evals.find((e) => e.split === 'val' && e.auc >= 0.7)!;
+    expect(m.batches.total).toBe(hit.batch);
+    expect(m.batches.total).toBeLessThan(2 * Math.ceil(6000 / 128));
+  });
+});
+
 describe('train loop: bad input', () => {
   it('stops on a NaN loss naming the batch and the last good evaluation', async () => {
     // a learning rate far too large drives the logits to ±Inf within two batches

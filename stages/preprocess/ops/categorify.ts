@@ -43,9 +43,6 @@ export interface FeatureVocab {
 
 export class Categorify {
   private readonly tables: U32IndexTable[];
-  /** per feature: count per first-appearance index (grows) */
-  private counts: Uint32Array[];
-  private readonly missing = new Float64Array(CAT_FEATURE_COUNT);
   private vocab: FeatureVocab[] | null = null;
 
   constructor(readonly options: CategorifyOptions) {
@@ -53,7 +50,6 @@ export class Categorify {
       throw new PipelineError('bad_config', `maxIndRange must be an integer in [0, 2^32-1], got ${options.maxIndRange}`, { field: 'maxIndRange' });
     }
     this.tables = Array.from({ length: CAT_FEATURE_COUNT }, () => new U32IndexTable(1 << 12));
-    this.counts = Array.from({ length: CAT_FEATURE_COUNT }, () => new Uint32Array(1 << 12));
   }
 
   /**
@@ -68,29 +64,7 @@ export class Categorify {
     for (let f = 0; f < CAT_FEATURE_COUNT; f++) {
       const base = f * cap;
       if (range > 0) modulo(batch.cats, base, n, range);
-      const table = this.tables[f]!;
-      const col = out[f]!;
-      const present = batch.catPresent;
-      const vals = batch.cats;
-      let counts = this.counts[f]!;
-      let missing = 0;
-      for (let r = 0; r < n; r++) {
-        if (present[base + r] === 0) {
-          col[outOff + r] = MISSING_ID;
-          missing++;
-          continue;
-        }
-        const idx = table.getOrInsert(vals[base + r]!);
-        if (idx >= counts.length) {
-          const bigger = new Uint32Array(counts.length * 2);
-          bigger.set(counts);
-          counts = bigger;
-          this.counts[f] = counts;
-        }
-        counts[idx]!++;
-        col[outOff + r] = FIRST_VALUE_ID + idx;
-      }
-      this.missing[f]! += missing;
+      this.tables[f]!.mapAndCount(batch.cats, batch.catPresent, base, n, out[f]!, outOff, FIRST_VALUE_ID);
     }
   }
 
@@ -108,10 +82,10 @@ export class Categorify {
     if (this.vocab) return this.vocab;
     this.vocab = this.tables.map((t, f) => {
       const n = t.size;
-      const raw = this.counts[f]!;
+      const raw = t.counts;
       if (freqThreshold <= 1) {
         const counts = new Uint32Array(FIRST_VALUE_ID + n);
-        counts[MISSING_ID] = this.missing[f]!;
+        counts[MISSING_ID] = t.missing;
         counts.set(raw.subarray(0, n), FIRST_VALUE_ID);
         return { size: FIRST_VALUE_ID + n, distinct: n, counts, remap: null };
       }
@@ -128,7 +102,7 @@ export class Categorify {
         }
       }
       const counts = new Uint32Array(next);
-      counts[MISSING_ID] = this.missing[f]!;
+      counts[MISSING_ID] = t.missing;
       counts[OOV_ID] = oov;
       for (let i = 0; i < n; i++) {
         const id = remap[FIRST_VALUE_ID + i]!;
@@ -138,7 +112,6 @@ export class Categorify {
     });
     // release the big tables
     this.tables.length = 0;
-    this.counts = [];
     return this.vocab;
   }
 

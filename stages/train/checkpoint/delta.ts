@@ -100,21 +100,6 @@ export function clearBits(touched: Uint8Array, ids: Int32Array, n: number): void
   }
 }
 
-/** Number of set bits among the first `rows` bits. */
-export function popcount(touched: Uint8Array, rows: number): number {
-  let c = 0;
-  const nbytes = Math.min(touched.length, (rows + 7) >>> 3);
-  for (let i = 0; i < nbytes; i++) {
-    let b = touched[i]!;
-    if (i === nbytes - 1 && (rows & 7) !== 0) b &= (1 << (rows & 7)) - 1;
-    while (b !== 0) {
-      b &= b - 1;
-      c++;
-    }
-  }
-  return c;
-}
-
 /** dst[ids[i]] = src[ids[i]] for i < n (both rows×width): refresh the shadow copy of stored rows. */
 export function copyRows(dst: Float32Array, src: Float32Array, ids: Int32Array, n: number, width: number): void {
   for (let i = 0; i < n; i++) {

@@ -108,17 +108,9 @@ export const MANIFEST_RE = /^v(\d{6,})\.json$/;
 export const DATA_RE = /^v(\d{6,})\.bin$/;
 export const TMP_RE = /^\.v\d{6,}\.json\.tmp-/;
 
-/** Round up to a multiple of 8. */
-export function align8(n: number): number {
-  return (n + 7) & ~7;
-}
-
 export function blobDtype(a: Float32Array | Int32Array | Uint8Array | Float64Array): BlobDtype {
   if (a instanceof Float32Array) return 'f32';
   if (a instanceof Int32Array) return 'i32';
   if (a instanceof Float64Array) return 'f64';
   return 'u8';
 }
-
-export const DTYPE_BYTES: Record<BlobDtype, number> = { f32: 4, i32: 4, u8: 1, f64: 8 };
-

@@ -7,7 +7,7 @@
  * fsync the directory. restore(): newest version whose chain (base..v) is fully
  * valid, base + increments in version order.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fsyncDir, tmpName } from '../../../pipeline/atomic.js';
 import { PipelineError, badConfig } from '../../../pipeline/errors.js';
@@ -95,6 +95,9 @@ export class CheckpointStore {
     const keep = opts.keepChains ?? 2;
     if (!Number.isInteger(keep) || keep < 0) badConfigThrow('keepChains', keep, 'an integer ≥ 0');
     const dir = resolve(opts.dir);
+    if (existsSync(dir) && !statSync(dir).isDirectory()) {
+      throw new PipelineError('bad_config', `checkpoint directory ${dir} exists and is not a directory`, { file: dir });
+    }
     mkdirSync(dir, { recursive: true });
     cleanLeftovers(dir, opts.log ?? (() => {}));
     return new CheckpointStore(opts, dir);

@@ -7,8 +7,8 @@
  *                  hot ones (shares by floor((r+1)·n/R) − floor(r·n/R)), so hot and cold
  *                  stay in proportion across the epoch (the FAE paper's scheduler)
  *
- * Syncs are not in the schedule: the Device copies dirty hot rows only when the kind of
- * batch changes (see device.ts), so phases syncs twice per epoch and interleave 2R times.
+ * Syncs are not in the schedule: the Device copies a dirty hot row only when a batch of the
+ * other kind reads it (see device.ts).
  */
 import type { TrainConfig } from '../config.js';
 

@@ -18,7 +18,7 @@
 import { PipelineError } from '../../../pipeline/errors.js';
 import type { TrainConfig } from '../config.js';
 import { compactBatch, NUM_TABLES, type Batch } from '../data/batch.js';
-import type { EmbeddingTable } from '../model/embedding.js';
+import type { Device } from '../device.js';
 
 /** Result of the threshold search. */
 export interface ThresholdSearch {
@@ -140,19 +140,22 @@ export class Slipstream {
     }
   }
 
-  /** Call before hot batch `i` of the epoch trains (device copy current). */
-  beforeHot(i: number, hot: EmbeddingTable): void {
+  /** Call before hot batch `i` of the epoch trains. */
+  beforeHot(i: number, device: Device): void {
     if (this.phase !== 'before' || i !== this.start) return;
     const t0 = performance.now();
-    this.snapshot = hot.weights.slice();
+    device.syncToDevice(); // the snapshot sees every hot row's current value
+    this.snapshot = device.hot!.weights.slice();
     this.phase = 'window';
     this.overheadSec += (performance.now() - t0) / 1000;
   }
 
   /** Call after hot batch `i` trained; at the window's end computes Δ and searches T. */
-  async afterHot(epoch: number, i: number, hot: EmbeddingTable, sample: FutureSampler): Promise<void> {
+  async afterHot(epoch: number, i: number, device: Device, sample: FutureSampler): Promise<void> {
     if (this.phase !== 'window' || i !== this.start + this.len - 1) return;
     const t0 = performance.now();
+    device.syncToDevice();
+    const hot = device.hot!;
     const d = hot.dim;
     const H = hot.rows;
     const snap = this.snapshot!;
