@@ -13,13 +13,14 @@ function sigmoid(x: number): number {
  * @param raw raw logits (any order)
  * @param temperature τ ≥ 0
  * @param ctr target mean probability in (0, 1)
+ * @param start first guess (e.g. the bias fitted at a nearby τ); the logit of the CTR shifted by the mean when absent
  */
-export function fitBias(raw: Float64Array, temperature: number, ctr: number): number {
+export function fitBias(raw: Float64Array, temperature: number, ctr: number, start?: number): number {
   const n = raw.length;
   let mean = 0;
   for (let i = 0; i < n; i++) mean += raw[i]!;
   mean /= n;
-  let b = Math.log(ctr / (1 - ctr)) - temperature * mean;
+  let b = start ?? Math.log(ctr / (1 - ctr)) - temperature * mean;
   for (let it = 0; it < 30; it++) {
     let f = 0;
     let df = 0;
@@ -33,7 +34,7 @@ export function fitBias(raw: Float64Array, temperature: number, ctr: number): nu
     if (df < 1e-12) break;
     const step = Math.max(-2, Math.min(2, f / df));
     b -= step;
-    if (Math.abs(step) < 1e-10) break;
+    if (Math.abs(step) < 1e-9) break;
   }
   return b;
 }
@@ -86,14 +87,15 @@ export function fitBiasTemperature(
 ): { bias: number; temperature: number; expectedAuc: number } {
   let lo = 0;
   let hi = 50;
+  let b: number | undefined;
   for (let it = 0; it < 40; it++) {
     const mid = (lo + hi) / 2;
-    const b = fitBias(sortedRaw, mid, ctr);
+    b = fitBias(sortedRaw, mid, ctr, b);
     if (expectedAuc(sortedRaw, b, mid) < auc) lo = mid;
     else hi = mid;
     if (hi - lo < 1e-4) break;
   }
   const temperature = (lo + hi) / 2;
-  const bias = fitBias(sortedRaw, temperature, ctr);
+  const bias = fitBias(sortedRaw, temperature, ctr, b);
   return { bias, temperature, expectedAuc: expectedAuc(sortedRaw, bias, temperature) };
 }

@@ -151,7 +151,6 @@ describe('preprocess splits', () => {
 
   it('kaggle split with an odd last day puts the extra row in test', async () => {
     const d = tmp();
-    // 15 rows → days 3,2,2,2,2,2,2 → train 13, last day 2 → 1/1; 20 rows → 3×6 + 2... use 21 + 1
     const r = await pre([writeTsv(join(d, 'in.tsv'), indexedRows(27))], join(d, 'out'));
     // 27 = 7×3 + 6 → days 4,4,4,4,4,4,3 → train 24, test 2, val 1
     expect([r.manifest.splits.train.rows, r.manifest.splits.test.rows, r.manifest.splits.val.rows]).toEqual([24, 2, 1]);
@@ -186,11 +185,11 @@ describe('preprocess splits', () => {
     expect(Math.abs(val.rows / 4000 - 0.2)).toBeLessThan(0.04);
   });
 
-  it('is deterministic: two runs write byte-identical shards', async () => {
+  it('is deterministic: two runs (in-thread and on a worker thread) write byte-identical shards', async () => {
     const d = tmp();
     const input = join(DATA, 'kaggle-train-head-8000.tsv');
     const a = await pre([input], join(d, 'a'), { freqThreshold: 3, rowsPerShard: 2500 });
-    const b = await pre([input], join(d, 'b'), { freqThreshold: 3, rowsPerShard: 2500 });
+    const b = await run({ inputs: [input], out: join(d, 'b'), options: { freqThreshold: 3, rowsPerShard: 2500 }, parallel: true }, { progress: quietSink });
     expect(a.manifest.files).toEqual(b.manifest.files);
     expect(a.manifest.vocab).toEqual(b.manifest.vocab);
   });
