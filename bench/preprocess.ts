@@ -4,6 +4,7 @@
  * `hotcold preprocess` (Kaggle split) on it, next to `wc -l` on the same file.
  *
  *     npm run bench:preprocess [-- --rows 1000000 --runs 3 --keep]
+ *     npm run bench:preprocess -- --vocab-memory   (vocabulary memory at full Kaggle scale)
  *
  * Prints the median of the runs in rows/s and MB/s, and the ratio to `wc -l`.
  */
@@ -14,7 +15,9 @@ import { join } from 'node:path';
 import { KAGGLE_CARDINALITIES } from '../datasets/criteo/constants.js';
 import { quietSink } from '../pipeline/progress.js';
 import { Rng } from '../pipeline/rng.js';
+import { createRowBatch, DEFAULT_BATCH_ROWS } from '../datasets/criteo/batch.js';
 import { run } from '../stages/preprocess/index.js';
+import { Categorify } from '../stages/preprocess/ops/categorify.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -68,10 +71,11 @@ async function writeInput(path: string): Promise<string> {
   const synth = join(import.meta.dirname, '..', 'datasets', 'synthetic', 'index.ts');
   if (existsSync(synth)) {
     try {
-      const mod = (await import(synth)) as { generate?: (o: { rows: number; seed: number; out: string }) => Promise<unknown> };
-      if (typeof mod.generate === 'function') {
-        await mod.generate({ rows: ROWS, seed: 7, out: path });
-        return 'datasets/synthetic generate';
+      type Gen = (o: { rows: number; seed: number; out: string; force?: boolean; progress?: typeof quietSink }) => Promise<unknown>;
+      const mod = (await import(synth)) as { generateToFile?: Gen };
+      if (typeof mod.generateToFile === 'function') {
+        await mod.generateToFile({ rows: ROWS, seed: 7, out: path, force: true, progress: quietSink });
+        return 'datasets/synthetic generateToFile (default scale)';
       }
     } catch (e) {
       process.stderr.write(`bench: synthetic generator not usable (${(e as Error).message}); using the fallback writer\n`);
@@ -79,6 +83,45 @@ async function writeInput(path: string): Promise<string> {
   }
   await writeSkewedTsv(path, ROWS, 7);
   return 'bench fallback skewed writer';
+}
+
+/**
+ * Vocabulary memory at full Kaggle scale: feed every distinct value of every
+ * feature (33.8M in all, per KAGGLE_CARDINALITIES) through Categorify once, plus
+ * repeats, and report the resident memory. The budget is 8 GiB for the whole stage.
+ */
+function vocabMemory(): void {
+  const cat = new Categorify({ maxIndRange: 0 });
+  const batch = createRowBatch(DEFAULT_BATCH_ROWS);
+  const out = Array.from({ length: 26 }, () => new Int32Array(DEFAULT_BATCH_ROWS));
+  const maxCard = Math.max(...KAGGLE_CARDINALITIES);
+  const rss0 = process.memoryUsage().rss;
+  const t = performance.now();
+  batch.catPresent.fill(1);
+  for (let start = 0; start < maxCard; start += DEFAULT_BATCH_ROWS) {
+    const n = Math.min(DEFAULT_BATCH_ROWS, maxCard - start);
+    for (let f = 0; f < 26; f++) {
+      const card = KAGGLE_CARDINALITIES[f]!;
+      const base = f * batch.capacity;
+      // value k of feature f: a scrambled 32-bit id; rows past the cardinality repeat values
+      for (let r = 0; r < n; r++) batch.cats[base + r] = Math.imul(((start + r) % card) + 1, 0x9e3779b1) ^ (f * 0x01000193);
+    }
+    batch.rows = n;
+    cat.fit(out, 0, batch);
+  }
+  const distinct = cat.distinct().reduce((a, b) => a + b, 0);
+  const rss = process.memoryUsage().rss;
+  const vocab = cat.finalize(2);
+  const rssFinal = process.memoryUsage().rss;
+  console.log(
+    `vocabulary at Kaggle scale: ${distinct} distinct values (26 × ${maxCard} cells) in ${((performance.now() - t) / 1000).toFixed(1)}s; ` +
+      `RSS +${((rss - rss0) / 2 ** 30).toFixed(2)} GiB after fit, ${(rssFinal / 2 ** 30).toFixed(2)} GiB total after finalize (${vocab.length} tables)`,
+  );
+}
+
+if (process.argv.includes('--vocab-memory')) {
+  vocabMemory();
+  process.exit(0);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'hotcold-bench-pre-'));
@@ -90,21 +133,36 @@ try {
   console.log(`input: ${ROWS} rows, ${(bytes / 1e6).toFixed(1)} MB from ${source} (${((performance.now() - tGen) / 1000).toFixed(1)}s)`);
 
   const wc: number[] = [];
-  const pre: number[] = [];
+  const modes = [
+    { name: 'worker thread (2 cores)', parallel: true, wall: [] as number[], cpu: [] as number[] },
+    { name: 'one thread', parallel: false, wall: [] as number[], cpu: [] as number[] },
+  ];
   for (let i = 0; i < RUNS; i++) {
-    let t = performance.now();
+    const t = performance.now();
     execFileSync('wc', ['-l', input]);
     wc.push((performance.now() - t) / 1000);
-    t = performance.now();
-    const r = await run({ inputs: [input], out: join(dir, 'out'), options: { split: 'kaggle' }, force: true }, { progress: quietSink });
-    pre.push((performance.now() - t) / 1000);
-    if (r.manifest.rowsRead !== ROWS) throw new Error(`expected ${ROWS} rows, read ${r.manifest.rowsRead}`);
+    for (const m of modes) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const r = await run({ inputs: [input], out: join(dir, 'out'), options: { split: 'kaggle' }, force: true, parallel: m.parallel }, { progress: quietSink });
+      m.wall.push((performance.now() - t0) / 1000);
+      const cu = process.cpuUsage(c0);
+      m.cpu.push((cu.user + cu.system) / 1e6);
+      if (r.manifest.rowsRead !== ROWS) throw new Error(`expected ${ROWS} rows, read ${r.manifest.rowsRead}`);
+    }
   }
-  const p = median(pre);
   const w = median(wc);
-  console.log(`preprocess (kaggle split, TSV → shards), median of ${RUNS}: ${p.toFixed(2)}s  ${(ROWS / p / 1e6).toFixed(2)}M rows/s  ${(bytes / p / 1e6).toFixed(0)} MB/s`);
-  console.log(`wc -l on the same file, median of ${RUNS}: ${w.toFixed(3)}s  ${(bytes / w / 1e6).toFixed(0)} MB/s  → preprocess takes ${(p / w).toFixed(1)}× wc -l`);
-  console.log(`runs (s): preprocess ${pre.map((x) => x.toFixed(2)).join(' ')} | wc ${wc.map((x) => x.toFixed(3)).join(' ')}`);
+  for (const m of modes) {
+    const p = median(m.wall);
+    console.log(
+      `preprocess, kaggle split, TSV → shards, ${m.name}, median of ${RUNS}: ${p.toFixed(2)}s  ` +
+        `${(ROWS / p / 1e6).toFixed(2)}M rows/s  ${(bytes / p / 1e6).toFixed(0)} MB/s  (CPU ${median(m.cpu).toFixed(2)}s; ${(p / w).toFixed(0)}× wc -l)`,
+    );
+  }
+  console.log(`wc -l on the same file, median of ${RUNS}: ${w.toFixed(3)}s  ${(bytes / w / 1e6).toFixed(0)} MB/s`);
+  console.log(`runs (s): ${modes.map((m) => `${m.name}: ${m.wall.map((x) => x.toFixed(2)).join(' ')}`).join(' | ')} | wc ${wc.map((x) => x.toFixed(3)).join(' ')}`);
+  const load = (await import('node:os')).loadavg()[0]!;
+  console.log(`machine load average (1 min) at the end: ${load.toFixed(1)} on ${(await import('node:os')).cpus().length} cores`);
 } finally {
   if (!KEEP) rmSync(dir, { recursive: true, force: true });
   else console.log(`kept ${dir}`);

@@ -158,10 +158,26 @@ export class CriteoLineParser {
             dense[(field - 1) * cap + r] = nd === 0 ? NaN : neg ? -v : v;
           }
         } else if (field < FIELD_COUNT) {
-          // categorical: 1–8 hex digits
+          // categorical: 1–8 hex digits; fast path for exactly 8 (the usual case)
           let v = 0;
           let nd = 0;
-          for (;;) {
+          const t8 = buf[p + 8];
+          if (t8 === delim || t8 === LF || t8 === CR) {
+            const d0 = HEX[buf[p]!]!;
+            const d1 = HEX[buf[p + 1]!]!;
+            const d2 = HEX[buf[p + 2]!]!;
+            const d3 = HEX[buf[p + 3]!]!;
+            const d4 = HEX[buf[p + 4]!]!;
+            const d5 = HEX[buf[p + 5]!]!;
+            const d6 = HEX[buf[p + 6]!]!;
+            const d7 = HEX[buf[p + 7]!]!;
+            if ((d0 | d1 | d2 | d3 | d4 | d5 | d6 | d7) >= 0) {
+              v = (d0 << 28) | (d1 << 24) | (d2 << 20) | (d3 << 16) | (d4 << 12) | (d5 << 8) | (d6 << 4) | d7;
+              nd = 8;
+              p += 8;
+            }
+          }
+          if (nd === 0) for (;;) {
             const d = HEX[buf[p]!]!;
             if (d < 0) break;
             v = (v << 4) | d;

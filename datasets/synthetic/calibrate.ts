@@ -93,7 +93,7 @@ export function fitBiasTemperature(
     b = fitBias(sortedRaw, mid, ctr, b);
     if (expectedAuc(sortedRaw, b, mid) < auc) lo = mid;
     else hi = mid;
-    if (hi - lo < 1e-4) break;
+    if (hi - lo < 5e-4) break;
   }
   const temperature = (lo + hi) / 2;
   const bias = fitBias(sortedRaw, temperature, ctr, b);

@@ -37,12 +37,12 @@ export function register(program: Command): void {
     .command('generate')
     .summary('synthetic Criteo Kaggle TSV from a planted model (+ Bayes-optimal metrics)')
     .description(
-      'Write a Criteo-Kaggle-format TSV (label, I1..I13, C1..C26 as 8 hex digits, empty =\n' +
-        'missing) whose labels come from a planted model, and a sidecar <out>.json with the\n' +
-        "generator's options, table sizes, achieved CTR and missing rates, and the planted\n" +
-        "model's Bayes-optimal AUC / logloss / accuracy on the rows (overall, per day, and on\n" +
-        "the Kaggle split's test and validation halves). Calibrated to real Kaggle: table sizes\n" +
-        '∝ Kaggle × --scale, Zipf popularity, measured missing rates and integer quantiles.\n' +
+      'Write a Criteo-Kaggle-format TSV (label, I1..I13, C1..C26 as 8 hex digits, empty = ' +
+        'missing) whose labels come from a planted model, and a sidecar <out>.json with the ' +
+        "generator's options, table sizes, achieved CTR and missing rates, and the planted " +
+        "model's Bayes-optimal AUC / logloss / accuracy on the rows (overall, per day, and on " +
+        "the Kaggle split's test and validation halves). Calibrated to real Kaggle: table sizes " +
+        '∝ Kaggle × --scale, Zipf popularity, measured missing rates and integer quantiles. ' +
         'Same options → byte-identical output; a re-run with the same options does nothing.',
     )
     .requiredOption('-n, --rows <n>', 'rows to write', intArg('--rows', 1, 2 ** 31 - 1))

@@ -99,7 +99,7 @@ export const WEIGHT_DECAY_RANK = 64;
 /** Values with rank below this are "popular": only they drift between days. */
 export const DRIFT_POPULAR_RANKS = 1000;
 /** Rows simulated (from their own Rng stream) to fit the planted bias and temperature. */
-export const CALIBRATION_ROWS = 40_000;
+export const CALIBRATION_ROWS = 25_000;
 
 if (TOP_SHARE.length !== CAT_FEATURE_COUNT || CAT_MISSING_RATE.length !== CAT_FEATURE_COUNT) {
   throw new PipelineError('internal', 'synthetic constants: categorical tables must have 26 entries');
