@@ -47,14 +47,26 @@ export function register(program: Command): void {
     .command('preprocess')
     .summary('raw Criteo (TSV, CSV, .gz, day files) → Arrow shards + vocabularies')
     .description(
-      'Turn raw Criteo click logs into columnar Arrow shards per split (train / val / test),\n' +
-        'per-feature vocabulary counts and a manifest, following DLRM conventions:\n' +
-        '  dense I1..I13: missing or negative → 0, then ln(1 + x)\n' +
-        '  categorical C1..C26: id 0 = missing, 1 = out-of-vocabulary, 2.. = values in\n' +
-        '  order of first appearance, vocabularies built over all splits together.\n' +
-        'Inputs: Kaggle train.txt, Terabyte day_N, their .gz versions, or CSV with the\n' +
-        'header label,I1..I13,C1..C26. Output is committed by manifest.json last; a re-run\n' +
-        'with the same inputs (path, size, mtime) and options reuses it.',
+      [
+        'Turn raw Criteo click logs into Arrow shards per split (train/val/test),',
+        'per-feature vocabulary counts and a manifest, following DLRM:',
+        '  dense I1..I13: missing or negative → 0, then ln(1 + x)',
+        '  categorical C1..C26: id 0 = missing, 1 = out-of-vocabulary,',
+        '  2.. = values in order of first appearance (over all splits)',
+        'Inputs: Kaggle train.txt, Terabyte day_N, .gz of either, or CSV with',
+        'the header label,I1..I13,C1..C26. manifest.json is written last; a',
+        're-run with the same inputs (path, size, mtime) and options reuses it.',
+      ].join('\n'),
+    )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  hotcold preprocess --input data/train.txt --out data/kaggle',
+        '  hotcold preprocess --input day_0.gz day_1.gz day_2.gz --split days --out data/tb \\',
+        '      --max-ind-range 10000000 --freq-threshold 3 --on-bad-line skip',
+      ].join('\n'),
     )
     .requiredOption('-i, --input <files...>', 'input files, in order (for --split days: one per day)')
     .requiredOption('-o, --out <dir>', 'output directory')

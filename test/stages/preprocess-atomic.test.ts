@@ -7,11 +7,23 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { PreprocessOptions } from '../../datasets/preprocessed.js';
 import { PipelineError } from '../../pipeline/errors.js';
 import { quietSink } from '../../pipeline/progress.js';
+import { Rng } from '../../pipeline/rng.js';
 import { run } from '../../stages/preprocess/index.js';
 
-const DATA = '/work/shared/data/criteo';
-const HEAD = join(DATA, 'kaggle-train-head-8000.tsv');
 const ROOT = resolve(import.meta.dirname, '..', '..');
+
+/** A Criteo-like TSV of `rows` random lines (some cells empty). */
+function randomTsv(rows: number, seed = 1): string {
+  const rng = new Rng(seed);
+  const lines: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const f = [rng.float() < 0.25 ? '1' : '0'];
+    for (let i = 0; i < 13; i++) f.push(rng.float() < 0.2 ? '' : String(rng.int(1000)));
+    for (let i = 0; i < 26; i++) f.push(rng.float() < 0.1 ? '' : (rng.int(200 * (i + 1)) * 2654435761 >>> 0).toString(16).padStart(8, '0'));
+    lines.push(f.join('\t'));
+  }
+  return lines.join('\n') + '\n';
+}
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -40,7 +52,7 @@ describe('preprocess output reuse', () => {
   it('reuses a finished output for the same inputs and options, and redoes it when either changes', async () => {
     const d = tmp();
     const input = join(d, 'in.tsv');
-    writeFileSync(input, readFileSync(HEAD).subarray(0, 200_000));
+    writeFileSync(input, randomTsv(800));
     const out = join(d, 'out');
     const first = await pre([input], out, { rowsPerShard: 300 });
     expect(first.reused).toBe(false);
@@ -70,6 +82,8 @@ describe('preprocess atomicity', () => {
     const d = tmp();
     const out = join(d, 'out');
     const cut = join(d, 'day_1.gz');
+    const HEAD = join(d, 'day_0.tsv');
+    writeFileSync(HEAD, randomTsv(8000));
     const gz = gzipSync(readFileSync(HEAD));
     writeFileSync(cut, gz.subarray(0, Math.floor(gz.length * 0.6)));
     // a committed output from an earlier run with other options is there first
@@ -88,7 +102,7 @@ describe('preprocess atomicity', () => {
     const out = join(d, 'out');
     const fifo = join(d, 'stream.tsv');
     execFileSync('mkfifo', [fifo]);
-    const lines = readFileSync(HEAD, 'latin1').split('\n').slice(0, 500).join('\n') + '\n';
+    const lines = randomTsv(500);
     // the child runs only this stage (not the whole CLI), as `hotcold preprocess` would
     const script =
       `const { run } = await import(${JSON.stringify(join(ROOT, 'stages', 'preprocess', 'index.ts'))});` +

@@ -80,7 +80,7 @@ export class Categorify {
    */
   finalize(freqThreshold: number): FeatureVocab[] {
     if (this.vocab) return this.vocab;
-    this.vocab = this.tables.map((t, f) => {
+    this.vocab = this.tables.map((t) => {
       const n = t.size;
       const raw = t.counts;
       if (freqThreshold <= 1) {
