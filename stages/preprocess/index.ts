@@ -134,16 +134,26 @@ async function ingest(
   const source = readCriteoFiles(inputs, { format: options.format, onBadLine: options.onBadLine, badLines, parallel, batchRows: DEFAULT_BATCH_ROWS }, stats);
   for await (const { file, batch } of source) {
     const n = batch.rows;
-    logDenseBatch(stageDense, 0, batch);
-    categorify.fit(stageCats, 0, batch);
-    if (random) {
-      for (let r = 0; r < n; r++) streams[random.next()]!.appendRow(batch.label, stageDense, stageCats, r);
+    const s0 = streams[0]!;
+    if (!random && s0.rows + n <= s0.capacity) {
+      // the usual case: transform straight into the current part's columns
+      const at = s0.rows;
+      s0.label.set(batch.label.subarray(0, n), at);
+      logDenseBatch(s0.dense, at, batch);
+      categorify.fit(s0.cats, at, batch);
+      s0.commitRows(n);
     } else {
-      const s = streams[0]!;
-      for (let i = 0; i < n; ) {
-        const k = Math.min(n - i, s.capacity - s.rows);
-        s.appendRange(batch.label, stageDense, stageCats, i, k);
-        i += k;
+      // through staging columns: rows are dealt to random splits, or the batch straddles two parts
+      logDenseBatch(stageDense, 0, batch);
+      categorify.fit(stageCats, 0, batch);
+      if (random) {
+        for (let r = 0; r < n; r++) streams[random.next()]!.appendRow(batch.label, stageDense, stageCats, r);
+      } else {
+        for (let i = 0; i < n; ) {
+          const k = Math.min(n - i, s0.capacity - s0.rows);
+          s0.appendRange(batch.label, stageDense, stageCats, i, k);
+          i += k;
+        }
       }
     }
     for (const s of streams) await s.settle(1);
