@@ -3,7 +3,7 @@
  * quantiles, interpolated in sign·log1p space so the heavy tails stay heavy
  * (I5 goes from 0 to 1.6M) and I2 keeps its negatives.
  */
-import type { FastRng } from './fast-rng.js';
+import type { Rng } from '../../pipeline/rng.js';
 
 /**
  * The inverse-CDF table has two halves of 1,024 cells: the first covers u ∈ [0, 0.98),
@@ -64,7 +64,7 @@ export class DenseSampler {
   }
 
   /** Index into {@link values}/{@link logs} of a fresh draw (one Rng draw). */
-  sampleIndex(rng: FastRng): number {
+  sampleIndex(rng: Rng): number {
     return this.indexFrom(rng.float());
   }
 

@@ -9,7 +9,7 @@
  *
  *   for (const chunk of generateRows({ rows: 1000, seed: 7 })) process.stdout.write(chunk);
  */
-import { FastRng } from './fast-rng.js';
+import { Rng } from '../../pipeline/rng.js';
 import { CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../criteo/constants.js';
 import { dayStarts, resolveOptions, type GenerateOptions, type ResolvedGenerateOptions } from './options.js';
 import { PlantedModel } from './planted.js';
@@ -35,7 +35,7 @@ export class SyntheticGenerator {
   readonly block: RowBlock;
   /** First row of each day plus the total (length days + 1). */
   readonly dayStarts: number[];
-  private readonly rng: FastRng;
+  private readonly rng: Rng;
   private readonly formatter: TsvFormatter;
   private row = 0;
   private day = 0;
@@ -50,7 +50,7 @@ export class SyntheticGenerator {
     this.model = new PlantedModel({ seed: o.seed, scale: o.scale, drift: o.drift, ctr: o.ctr, auc: o.auc });
     this.dayStarts = dayStarts(o.rows, o.days);
     this.stats = measure ? new GenerateStats(o.rows, this.dayStarts, this.model.cardinalities) : null;
-    this.rng = FastRng.derive(o.seed, SALT_ROWS);
+    this.rng = Rng.derive(o.seed, SALT_ROWS);
     this.formatter = new TsvFormatter(this.model);
     this.block = {
       n: 0,

@@ -32,7 +32,7 @@ import {
   ZIPF_EXPONENT,
 } from './constants.js';
 import { DenseSampler } from './dense.js';
-import { FastRng } from './fast-rng.js';
+import { Rng } from '../../pipeline/rng.js';
 import { fitBiasTemperature } from './calibrate.js';
 import { hash4, hashNormal, hashUnit, permute32 } from './mix.js';
 import { fitZipfOffset, ZIPF_HEAD_MAX, ZipfSampler } from './zipf.js';
@@ -156,7 +156,7 @@ export class PlantedModel {
       this.denseMissW[j] = (coef * (0 - mean)) / sd;
     }
     // Calibrate on rows from a stream of their own, at day 0.
-    const rng = FastRng.derive(seed, SALT_CALIBRATE);
+    const rng = Rng.derive(seed, SALT_CALIBRATE);
     const raw = new Float64Array(CALIBRATION_ROWS);
     const cats = new Int32Array(NC);
     const ints = new Int32Array(NI);
@@ -214,7 +214,7 @@ export class PlantedModel {
    * @param cats out: [.., off + 26) value ranks, -1 = missing
    * @param ints out: [.., intOff + 13) dense table indices, -1 = missing
    */
-  sampleRow(rng: FastRng, cats: Int32Array, ints: Int32Array, off: number, intOff: number): number {
+  sampleRow(rng: Rng, cats: Int32Array, ints: Int32Array, off: number, intOff: number): number {
     let raw = 0;
     // One draw decides "missing" and, rescaled to [0, 1), also picks the value.
     for (let f = 0; f < NC; f++) {

@@ -6,7 +6,7 @@
  * analytic inverse CDF of the continuous power law, so no table ever holds more
  * than 2,049 entries whatever K is.
  */
-import type { FastRng } from './fast-rng.js';
+import type { Rng } from '../../pipeline/rng.js';
 import { PipelineError } from '../../pipeline/errors.js';
 
 /**
@@ -155,7 +155,7 @@ export class ZipfSampler {
   }
 
   /** Draw one rank in [0, K): one Rng draw, a second for tail ranks; no allocation. */
-  sample(rng: FastRng): number {
+  sample(rng: Rng): number {
     return this.sampleFrom(rng.float(), rng);
   }
 
@@ -163,7 +163,7 @@ export class ZipfSampler {
    * Rank for a uniform u ∈ [0, 1): its integer part × buckets picks the bucket, the
    * fraction (≥ 20 bits of it) tosses the bucket's coin; a tail rank takes one more draw.
    */
-  sampleFrom(u: number, rng: FastRng): number {
+  sampleFrom(u: number, rng: Rng): number {
     const x = u * this.buckets;
     let i = Math.floor(x);
     if (i >= this.buckets) i = this.buckets - 1;

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../pipeline/rng.js';
 import { PipelineError } from '../../pipeline/errors.js';
-import { FastRng } from '../../datasets/synthetic/fast-rng.js';
 import { BLOCK_ROWS, generateRows, SyntheticGenerator } from '../../datasets/synthetic/generator.js';
 import { dayStarts, kaggleTestVal, resolveOptions } from '../../datasets/synthetic/options.js';
 
@@ -56,13 +55,6 @@ describe('synthetic generator: determinism and format', () => {
       for (let r = 0; r < k; r++) ids.add(g.model.hexId(f, r));
       expect(ids.size).toBe(k);
     }
-  });
-
-  it('FastRng continues exactly the stream of pipeline Rng', () => {
-    const a = Rng.derive(42, 1, 2);
-    const b = new FastRng(Rng.derive(42, 1, 2));
-    for (let i = 0; i < 1000; i++) expect(b.nextU32()).toBe(a.nextU32());
-    expect(b.float()).toBe(a.float());
   });
 
   it('blocks never cross a day boundary and follow DLRM divmod day sizes', () => {
