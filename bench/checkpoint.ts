@@ -46,6 +46,11 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const mib = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
+/** CPU seconds (user + system, all threads of this process) since `c0`. */
+const cpuSince = (c0: NodeJS.CpuUsage): number => {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
+};
 
 /**
  * Kaggle reference dense params (bot 13-512-256-64-16, top 367-512-256-1) + Adagrad state;
@@ -156,6 +161,7 @@ try {
   console.log('\n| every (batches) | full | incr (median) | full/incr | tables only | rows/incr | pause full | pause incr | recovery chain | recovery full | chain/full |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   const tableFloats = probe.state.tables.reduce((s, t) => s + t.rows * (DIM + 1), 0);
+  const recCpu: string[] = [];
   for (const every of EVERY) {
     const sim = makeSim(2);
     train(sim, 64); // warm up: hot rows touched, accumulators grown
@@ -177,14 +183,21 @@ try {
     const into = emptyLike(sim.state);
     const tChain: number[] = [];
     const tFull: number[] = [];
+    const cChain: number[] = [];
+    const cFull: number[] = [];
     for (let k = 0; k < REPS; k++) {
       let t0 = performance.now();
+      let c0 = process.cpuUsage();
       CheckpointStore.open({ dir: chainDir, threshold: 0, fullEvery: 1000 }).restore(into);
       tChain.push((performance.now() - t0) / 1000);
+      cChain.push(cpuSince(c0));
       t0 = performance.now();
+      c0 = process.cpuUsage();
       CheckpointStore.open({ dir: fullDir, threshold: 0, fullEvery: 1000 }).restore(into);
       tFull.push((performance.now() - t0) / 1000);
+      cFull.push(cpuSince(c0));
     }
+    recCpu.push(`every ${every}: chain ${(median(cChain) * 1e3).toFixed(0)} ms CPU, full ${(median(cFull) * 1e3).toFixed(0)} ms CPU → ${(median(cChain) / median(cFull)).toFixed(2)}×`);
     const ib = median(incr.map((x) => x.bytes));
     const rows = median(incr.map((x) => x.rows));
     const ms = (x: number): string => `${(x * 1e3).toFixed(0)} ms`;
@@ -195,6 +208,7 @@ try {
     rmSync(chainDir, { recursive: true, force: true });
     rmSync(fullDir, { recursive: true, force: true });
   }
+  console.log(`\nrecovery CPU time (medians; the full checkpoint = the compacted chain): ${recCpu.join('; ')}`);
 
   // 2. write throughput: a full save vs a plain sequential write + fsync of the same bytes, interleaved
   {
@@ -202,10 +216,13 @@ try {
     const dir = join(root, 'tp');
     const st = CheckpointStore.open({ dir, threshold: 0, fullEvery: 0, keepChains: 1 });
     const save: number[] = [];
+    const saveCpu: number[] = [];
     const plain: number[] = [];
     let bytes = 0;
     for (let k = 0; k < REPS; k++) {
+      const c0 = process.cpuUsage();
       const r = st.save(sim.state, { full: true });
+      saveCpu.push(cpuSince(c0));
       bytes = r.bytes;
       save.push(r.pauseSec);
       plain.push(plainWrite(join(root, 'plain.bin'), bytes));
@@ -214,7 +231,8 @@ try {
     const a = bytes / median(save) / 2 ** 20;
     const b = bytes / median(plain) / 2 ** 20;
     console.log(
-      `\nfull save ${mib(bytes)}: ${a.toFixed(0)} MiB/s (sha256, headers, fsync, manifest) vs plain write + fsync of the same bytes ${b.toFixed(0)} MiB/s → ${(a / b).toFixed(2)}×`,
+      `\nfull save ${mib(bytes)}: ${a.toFixed(0)} MiB/s (sha256, headers, fsync, manifest) vs plain write + fsync of the same bytes ${b.toFixed(0)} MiB/s → ${(a / b).toFixed(2)}×; ` +
+        `save ${(median(save) * 1e3).toFixed(0)} ms wall, ${(median(saveCpu) * 1e3).toFixed(0)} ms CPU`,
     );
     rmSync(dir, { recursive: true, force: true });
   }

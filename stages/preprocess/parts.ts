@@ -39,11 +39,6 @@ async function writeSyncedAsync(path: string, bytes: Uint8Array): Promise<void> 
   }
 }
 
-/** sha256 hex computed off the calling thread (webcrypto runs digests on the libuv pool). */
-async function sha256Async(bytes: Uint8Array): Promise<string> {
-  return Buffer.from(await globalThis.crypto.subtle.digest('SHA-256', bytes)).toString('hex');
-}
-
 function countPositives(label: Int8Array, n: number): number {
   let positives = 0;
   for (let r = 0; r < n; r++) positives += label[r]!;
@@ -149,18 +144,11 @@ export class PartStream {
     const abs = join(this.dir, `${this.name}-${String(this.parts.length).padStart(5, '0')}.arrow`);
     const cols = this.current();
     const bytes = encodeShard(cols);
-    const part: PartFile = { abs, start: this.written, rows: n, bytes: bytes.byteLength, sha256: '', positives: countPositives(cols.label, n) };
-    this.parts.push(part);
+    this.parts.push({ abs, start: this.written, rows: n, bytes: bytes.byteLength, sha256: sha256(bytes), positives: countPositives(cols.label, n) });
     this.written += n;
     this.inFlight++;
-    // checksum on the libuv thread pool (webcrypto), alongside the write: off this thread
-    const hashed = sha256Async(bytes).then((h) => (part.sha256 = h));
-    const written = writeSyncedAsync(abs, bytes);
-    // failures surface through `pending` (settle/quiesce); do not let them count as unhandled meanwhile
-    hashed.catch(() => {});
-    written.catch(() => {});
     this.pending = this.pending.then(async () => {
-      await Promise.all([hashed, written]);
+      await writeSyncedAsync(abs, bytes);
       this.inFlight--;
     });
     this.rows = 0;

@@ -82,7 +82,7 @@ export class Categorify {
     if (this.vocab) return this.vocab;
     this.vocab = this.tables.map((t) => {
       const n = t.size;
-      const raw = t.countsByIndex();
+      const raw = t.counts;
       if (freqThreshold <= 1) {
         const counts = new Uint32Array(FIRST_VALUE_ID + n);
         counts[MISSING_ID] = t.missing;

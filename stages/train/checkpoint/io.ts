@@ -18,6 +18,8 @@ const ZERO8 = new Uint8Array(8);
 /** Writes at least this large go straight from the caller's array; smaller ones are staged. */
 const DIRECT_BYTES = 1 << 18;
 const STAGE_BYTES = 1 << 20;
+/** Large reads and writes are hashed in chunks of this size, each right after it is moved (still in cache). */
+const HASH_CHUNK = 1 << 20;
 /** Read-ahead buffer shared by readers (one reader is active at a time: everything is synchronous). */
 const READ_AHEAD = new Uint8Array(STAGE_BYTES);
 /** Scratch for skipped bytes. */
@@ -48,13 +50,17 @@ export class HashingWriter {
   /** Append the bytes of a typed array: large ones without a copy, small ones staged into one write. */
   write(v: ArrayBufferView): void {
     const b = bytesOf(v);
-    this.hash.update(b);
     this.pos += b.length;
     if (b.length >= DIRECT_BYTES) {
       this.flush();
-      this.writeAll(b);
+      for (let off = 0; off < b.length; off += HASH_CHUNK) {
+        const c = b.subarray(off, Math.min(b.length, off + HASH_CHUNK));
+        this.writeAll(c);
+        this.hash.update(c);
+      }
       return;
     }
+    this.hash.update(b);
     if (this.staged + b.length > this.stage.length) this.flush();
     this.stage.set(b, this.staged);
     this.staged += b.length;
@@ -181,12 +187,18 @@ export class HashingReader {
       this.bufPos = n;
       off += n;
     }
+    if (off > 0) this.hash.update(b.subarray(0, off));
+    // large reads: straight into the caller's array, hashed chunk by chunk while the chunk is in cache
     while (off < b.length) {
-      const n = readSync(this.fd, b, off, b.length - off, null);
-      if (n === 0) throw checksumError(this.path, 'truncated checkpoint file (unexpected end)');
-      off += n;
+      const end = Math.min(b.length, off + HASH_CHUNK);
+      const from = off;
+      while (off < end) {
+        const n = readSync(this.fd, b, off, end - off, null);
+        if (n === 0) throw checksumError(this.path, 'truncated checkpoint file (unexpected end)');
+        off += n;
+      }
+      this.hash.update(b.subarray(from, end));
     }
-    this.hash.update(b);
     this.pos += b.length;
   }
 
@@ -222,4 +234,57 @@ export class HashingReader {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
+}
+
+/**
+ * Read a whole data file into `buf` (grown when too small) and check its size and
+ * sha256 against the manifest entry before the caller uses any byte of it.
+ * @returns the buffer holding the file in [0, expected.bytes)
+ * @throws PipelineError `checksum` naming the file (missing, truncated, wrong size, mismatch)
+ */
+export function readVerified(path: string, expected: FileEntry, buf: Uint8Array): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    throw checksumError(path, 'checkpoint file is missing');
+  }
+  try {
+    checkSize(path, fstatSync(fd).size, expected.bytes);
+    const out = buf.length >= expected.bytes ? buf : new Uint8Array(Math.max(expected.bytes, buf.length * 2));
+    const hash = createHash('sha256');
+    let off = 0;
+    while (off < expected.bytes) {
+      const end = Math.min(expected.bytes, off + HASH_CHUNK);
+      const from = off;
+      while (off < end) {
+        const n = readSync(fd, out, off, end - off, null);
+        if (n === 0) throw checksumError(path, 'truncated checkpoint file (unexpected end)');
+        off += n;
+      }
+      hash.update(out.subarray(from, end));
+    }
+    const actual = hash.digest('hex');
+    if (actual !== expected.sha256) throw checksumError(path, 'checksum mismatch in checkpoint file', { expected: expected.sha256, actual });
+    return out;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `checksum` error when a file's size differs from its manifest's (truncation named as such). */
+export function checkSize(path: string, size: number, expected: number): void {
+  if (size === expected) return;
+  const what = size < expected ? 'truncated checkpoint file' : 'checkpoint file has the wrong size';
+  throw checksumError(path, `${what} (${size} bytes, manifest says ${expected})`, { expected: String(expected), actual: String(size) });
+}
+
+/** Check the 16-byte section header at byte `at` of an in-memory file; returns its count field. */
+export function headerAt(path: string, file: Uint8Array, at: number, section: Section): number {
+  if (at < 0 || (at & 7) !== 0 || at + HEADER_BYTES > file.length) throw checksumError(path, `checkpoint section offset ${at} is outside the file or unaligned`);
+  const h = new Uint32Array(file.buffer, file.byteOffset + at, HEADER_BYTES / 4);
+  if (h[0] !== FILE_MAGIC || h[1] !== FILE_FORMAT_VERSION || h[2] !== section) {
+    throw checksumError(path, `bad checkpoint file header (magic/version/section ${h[0]}/${h[1]}/${h[2]})`);
+  }
+  return h[3] ?? 0;
 }

@@ -2,14 +2,17 @@
  * Loading a chain (full base + increments in version order) into a TrainState.
  * Every file read is checked: size (truncation), header, layout and sha256.
  * Dense arrays and blobs are stored in full in every version, so only the last
- * version's are read; tables come from the base, then each increment's rows.
+ * version's are read; tables come from the base (read straight into them), then
+ * from the increments newest first with a per-table "done" bitset, so each row is
+ * copied once. An increment is read whole into one reused buffer and its sha256
+ * checked before any of its rows is applied.
  */
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PipelineError, mismatch } from '../../../pipeline/errors.js';
 import type { FileEntry } from '../../../pipeline/manifest.js';
-import { scatterRows } from './delta.js';
-import { type BlobDtype, type CheckpointManifest, SECTION, type TableEntry, dataName, versionName } from './format.js';
-import { HashingReader, checksumError } from './io.js';
+import { type BlobDtype, type CheckpointManifest, HEADER_BYTES, SECTION, type TableEntry, dataName, versionName } from './format.js';
+import { HashingReader, checkSize, checksumError, headerAt, readVerified } from './io.js';
 import type { Blob, TableState, TrainState } from './types.js';
 
 function fileOf(dir: string, m: CheckpointManifest, rel: string): FileEntry {
@@ -60,19 +63,7 @@ export function checkShapes(m: CheckpointManifest, into: TrainState): void {
   }
 }
 
-/** Scratch buffers for increments, reused across sections. */
-class Scratch {
-  ids = new Int32Array(0);
-  rows = new Float32Array(0);
-  acc = new Float32Array(0);
-  ensure(n: number, dim: number): void {
-    if (this.ids.length < n) this.ids = new Int32Array(n);
-    if (this.rows.length < n * dim) this.rows = new Float32Array(n * dim);
-    if (this.acc.length < n) this.acc = new Float32Array(n);
-  }
-}
-
-/** Read a full table section into the table's arrays. */
+/** Read a full table section into the table's arrays (straight from the file, hashed chunk by chunk). */
 function loadFull(r: HashingReader, e: TableEntry, t: TableState): void {
   r.skipTo(e.offset);
   const n = r.header(SECTION.full);
@@ -81,29 +72,71 @@ function loadFull(r: HashingReader, e: TableEntry, t: TableState): void {
   if (t.accum) r.readInto(t.accum);
 }
 
+/** A typed view of `length` elements at byte `at` of an in-memory file, bounds and alignment checked. */
+function viewAt<T extends Blob>(
+  path: string,
+  file: Uint8Array,
+  at: number,
+  length: number,
+  make: (b: ArrayBufferLike, off: number, len: number) => T,
+  bytesPer: number,
+): T {
+  if (at < 0 || at % bytesPer !== 0 || at + length * bytesPer > file.length) {
+    throw checksumError(path, `checkpoint file layout does not match its manifest (array at byte ${at} of ${file.length})`);
+  }
+  return make(file.buffer, file.byteOffset + at, length);
+}
+const f32 = (b: ArrayBufferLike, o: number, n: number): Float32Array => new Float32Array(b, o, n);
+const i32 = (b: ArrayBufferLike, o: number, n: number): Int32Array => new Int32Array(b, o, n);
+
 /**
- * Read an increment's table section and write its rows into the table. The
- * file's checksum is checked only at its end: when it fails, restore reloads
- * another chain from its full base, so rows applied here are overwritten.
+ * Apply one verified increment's table section: rows whose `done` bit is clear are
+ * copied into the table and marked done (increments are applied newest first, so a
+ * row a newer version already wrote is skipped: each row is copied once).
  */
-function applyIncr(r: HashingReader, e: TableEntry, t: TableState, s: Scratch): void {
-  r.skipTo(e.offset);
-  const n = r.header(SECTION.incr);
-  if (n !== e.stored) throw checksumError(r.path, `incremental section of table ${e.name} holds ${n} rows, manifest says ${e.stored}`);
-  s.ensure(n, t.dim);
-  const ids = s.ids.subarray(0, n);
-  const rows = s.rows.subarray(0, n * t.dim);
-  const acc = s.acc.subarray(0, n);
-  r.readInto(ids);
-  r.pad8();
-  r.readInto(rows);
-  if (t.accum) r.readInto(acc);
+function applyIncr(path: string, file: Uint8Array, e: TableEntry, t: TableState, done: Uint8Array): void {
+  const n = headerAt(path, file, e.offset, SECTION.incr);
+  if (n !== e.stored) throw checksumError(path, `incremental section of table ${e.name} holds ${n} rows, manifest says ${e.stored}`);
+  const idsAt = e.offset + HEADER_BYTES;
+  const rowsAt = (idsAt + 4 * n + 7) & ~7;
+  const ids = viewAt(path, file, idsAt, n, i32, 4);
+  const rows = viewAt(path, file, rowsAt, n * t.dim, f32, 4);
+  const acc = t.accum ? viewAt(path, file, rowsAt + 4 * n * t.dim, n, f32, 4) : null;
+  const w = t.weights;
+  const a = t.accum;
+  const dim = t.dim;
   for (let k = 0; k < n; k++) {
     const id = ids[k]!;
-    if (id < 0 || id >= t.rows) throw checksumError(r.path, `table ${e.name}: row id ${id} out of range [0, ${t.rows})`);
+    if (id < 0 || id >= t.rows) throw checksumError(path, `table ${e.name}: row id ${id} out of range [0, ${t.rows})`);
+    const byte = id >>> 3;
+    const bit = 1 << (id & 7);
+    const d = done[byte]!;
+    if ((d & bit) !== 0) continue;
+    done[byte] = d | bit;
+    const o = id * dim;
+    const s = k * dim;
+    for (let j = 0; j < dim; j++) w[o + j] = rows[s + j]!;
+    if (a !== null && acc !== null) a[id] = acc[k]!;
   }
-  scatterRows(t.weights, rows, ids, n, t.dim);
-  if (t.accum) scatterRows(t.accum, acc, ids, n, 1);
+}
+
+/** Dense arrays of an in-memory (verified) file into `into.dense`. */
+function denseFrom(path: string, file: Uint8Array, m: CheckpointManifest, into: TrainState): void {
+  if (headerAt(path, file, m.denseOffset, SECTION.dense) !== m.dense.length) throw checksumError(path, 'dense section array count does not match the manifest');
+  for (const e of m.dense) into.dense[e.name]!.set(viewAt(path, file, e.offset, e.length, f32, 4));
+}
+
+/** Blobs (fresh arrays) of an in-memory (verified) file. */
+function blobsFrom(path: string, file: Uint8Array, m: CheckpointManifest): Record<string, Blob> {
+  if (headerAt(path, file, m.blobsOffset, SECTION.blobs) !== m.blobs.length) throw checksumError(path, 'blob section array count does not match the manifest');
+  const blobs: Record<string, Blob> = {};
+  for (const e of m.blobs) {
+    const b = newBlob(e.dtype, e.length);
+    const src = viewAt(path, file, e.offset, b.byteLength, (buf, o, n) => new Uint8Array(buf, o, n), 1);
+    new Uint8Array(b.buffer, b.byteOffset, b.byteLength).set(src);
+    blobs[e.name] = b;
+  }
+  return blobs;
 }
 
 function loadDense(r: HashingReader, m: CheckpointManifest, into: TrainState): void {
@@ -149,24 +182,53 @@ export function loadChain(dir: string, chain: CheckpointManifest[], into: TrainS
       });
     }
   }
-  const s = new Scratch();
-  let blobs: Record<string, Blob> = {};
+  // sizes of every file first: a truncated increment is found before the base is read
   for (const m of chain) {
     const rel = dataName(m.version);
-    const r = new HashingReader(join(dir, rel), fileOf(dir, m, rel));
+    const path = join(dir, rel);
+    const f = fileOf(dir, m, rel);
+    let size: number;
     try {
-      if (m === last) {
-        loadDense(r, m, into);
-        blobs = loadBlobs(r, m);
+      size = statSync(path).size;
+    } catch {
+      throw checksumError(path, 'checkpoint file is missing');
+    }
+    checkSize(path, size, f.bytes);
+  }
+  let blobs: Record<string, Blob> = {};
+  // the base: one sequential pass, straight into the tables
+  const base = chain[0]!;
+  {
+    const rel = dataName(base.version);
+    const r = new HashingReader(join(dir, rel), fileOf(dir, base, rel));
+    try {
+      if (base === last) {
+        loadDense(r, base, into);
+        blobs = loadBlobs(r, base);
       }
-      for (let i = 0; i < into.tables.length; i++) {
-        if (m.kind === 'full') loadFull(r, m.tables[i]!, into.tables[i]!);
-        else applyIncr(r, m.tables[i]!, into.tables[i]!, s);
-      }
-      r.skipTo(m.bytes);
+      for (let i = 0; i < into.tables.length; i++) loadFull(r, base.tables[i]!, into.tables[i]!);
+      r.skipTo(base.bytes);
       r.finish();
     } finally {
       r.close();
+    }
+  }
+  // increments newest first, each file read once and verified before any row is applied
+  if (chain.length > 1) {
+    const done = into.tables.map((t) => new Uint8Array((t.rows + 7) >>> 3));
+    let buf: Uint8Array = new Uint8Array(0);
+    for (let c = chain.length - 1; c >= 1; c--) {
+      const m = chain[c]!;
+      if (m.kind !== 'incr') throw new PipelineError('bad_manifest', `checkpoint ${versionName(m.version)} in the middle of a chain is not incremental`, { file: join(dir, `${versionName(m.version)}.json`) });
+      const rel = dataName(m.version);
+      const path = join(dir, rel);
+      buf = readVerified(path, fileOf(dir, m, rel), buf);
+      const file = buf.subarray(0, m.bytes);
+      if (m === last) {
+        denseFrom(path, file, m, into);
+        blobs = blobsFrom(path, file, m);
+      }
+      for (let i = 0; i < into.tables.length; i++) applyIncr(path, file, m.tables[i]!, into.tables[i]!, done[i]!);
     }
   }
   for (const [name, b] of Object.entries(blobs)) {
