@@ -1,28 +1,20 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RowBatch } from '../../datasets/criteo/batch.js';
 import { createBadLineLog } from '../../datasets/criteo/parse.js';
 import { newReadStats, readCriteo, type ReadOptions, type ReadStats } from '../../datasets/criteo/reader.js';
 import { PipelineError } from '../../pipeline/errors.js';
+import { useTempDirs } from '../fixtures/temp.js';
 
 /** The real Criteo samples (../shared/data/criteo next to the repository, or $HOTCOLD_CRITEO_SAMPLES). */
 const DATA = process.env.HOTCOLD_CRITEO_SAMPLES ?? resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'criteo');
 const HAVE_SAMPLES = existsSync(join(DATA, 'kaggle-train-head-8000.tsv'));
 const REAL = ['kaggle-train-head-8000.tsv', 'kaggle-stripped-trailing-tabs-1000.tsv', 'kaggle-header-200.csv'];
 
-const dirs: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), 'hotcold-reader-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = useTempDirs('hotcold-reader-');
 
 /** A row as plain values: label, 13 dense (NaN = missing), 26 cats (-1 = missing). */
 type Row = number[];

@@ -1,19 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PipelineError } from '../../pipeline/errors.js';
 import { fileEntry, openStageOutput, readManifest, verifyFiles, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
+import { useTempDirs } from '../fixtures/temp.js';
 
-const dirs: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), 'hotcold-manifest-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = useTempDirs('hotcold-manifest-');
 
 function manifest(fingerprint: string, files: ManifestBase['files'] = []): ManifestBase {
   return { magic: 'hotcold.profile', formatVersion: 1, createdAt: 'now', fingerprint, elapsedSec: 0, files };

@@ -1,14 +1,14 @@
 import { spawn, execFileSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PreprocessOptions } from '../../datasets/preprocessed.js';
 import { PipelineError } from '../../pipeline/errors.js';
 import { quietSink } from '../../pipeline/progress.js';
 import { Rng } from '../../pipeline/rng.js';
 import { run } from '../../stages/preprocess/index.js';
+import { useTempDirs } from '../fixtures/temp.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -25,15 +25,7 @@ function randomTsv(rows: number, seed = 1): string {
   return lines.join('\n') + '\n';
 }
 
-const dirs: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), 'hotcold-pre-atomic-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = useTempDirs('hotcold-pre-atomic-');
 
 const pre = (inputs: string[], out: string, options: Partial<PreprocessOptions> = {}, force = false) =>
   run({ inputs, out, options, force }, { progress: quietSink });

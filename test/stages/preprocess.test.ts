@@ -1,27 +1,19 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { iterateSplit, openPreprocessed, type PreprocessManifest, type PreprocessOptions, type SplitName } from '../../datasets/preprocessed.js';
 import type { ShardColumns } from '../../datasets/shards.js';
 import { verifyFiles } from '../../pipeline/manifest.js';
 import { quietSink } from '../../pipeline/progress.js';
 import { Rng } from '../../pipeline/rng.js';
 import { run } from '../../stages/preprocess/index.js';
+import { useTempDirs } from '../fixtures/temp.js';
 
 /** The real Criteo samples (../shared/data/criteo next to the repository, or $HOTCOLD_CRITEO_SAMPLES). */
 const DATA = process.env.HOTCOLD_CRITEO_SAMPLES ?? resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'criteo');
 const HAVE_SAMPLES = existsSync(join(DATA, 'kaggle-train-head-8000.tsv'));
 
-const dirs: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), 'hotcold-pre-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = useTempDirs('hotcold-pre-');
 
 /** Raw row spec: label, dense (null = missing), cats (null = missing). */
 interface RawRow {

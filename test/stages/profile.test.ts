@@ -3,27 +3,18 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CAT_FEATURE_COUNT } from '../../datasets/criteo/constants.js';
 import { openProfile, readProfileCounts } from '../../datasets/profile.js';
-import { PipelineError } from '../../pipeline/errors.js';
+
 import { MANIFEST_FILE } from '../../pipeline/manifest.js';
 import { quietSink } from '../../pipeline/progress.js';
 import { run as preprocess } from '../../stages/preprocess/index.js';
 import { run } from '../../stages/profile/index.js';
 import { SkipSampler } from '../../stages/profile/sampler.js';
 import { randomSplit, readCriteoSample, removeDir, tempDir, writePreprocessedFixture } from '../fixtures/preprocessed.js';
+import { expectCode } from '../fixtures/temp.js';
 
 const SAMPLE = '/work/shared/data/criteo/kaggle-train-head-8000.tsv';
 const SIZES = Array.from({ length: CAT_FEATURE_COUNT }, (_, t) => 5 + ((t * 37) % 300));
 const io = { sink: quietSink };
-
-async function expectCode(p: Promise<unknown>, code: string): Promise<PipelineError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(PipelineError);
-  expect((e as PipelineError).code).toBe(code);
-  return e as PipelineError;
-}
 
 describe('profile', () => {
   let dir: string;

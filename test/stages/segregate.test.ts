@@ -5,7 +5,7 @@ import { CAT_FEATURE_COUNT } from '../../datasets/criteo/constants.js';
 import { openProfile, readProfileCounts } from '../../datasets/profile.js';
 import { openSegregated, readHotMap, type SegregateManifest } from '../../datasets/segregated.js';
 import { readShardFile, type ShardColumns } from '../../datasets/shards.js';
-import { PipelineError } from '../../pipeline/errors.js';
+
 import { MANIFEST_FILE } from '../../pipeline/manifest.js';
 import { quietSink } from '../../pipeline/progress.js';
 import { run as profile } from '../../stages/profile/index.js';
@@ -13,19 +13,10 @@ import { budgetRows } from '../../stages/segregate/config.js';
 import { run as segregate } from '../../stages/segregate/index.js';
 import type { SegregateReportFull } from '../../stages/segregate/report.js';
 import { randomSplit, removeDir, splitFromRows, tempDir, writePreprocessedFixture } from '../fixtures/preprocessed.js';
+import { expectCode } from '../fixtures/temp.js';
 
 const io = { sink: quietSink };
 const T = CAT_FEATURE_COUNT;
-
-async function expectCode(p: Promise<unknown>, code: string): Promise<PipelineError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(PipelineError);
-  expect((e as PipelineError).code).toBe(code);
-  return e as PipelineError;
-}
 
 /** All rows of a split of a segregated dir, concatenated. */
 function readSplit(dir: string, m: SegregateManifest, which: 'hot' | 'cold'): { rows: number; cats: number[][]; label: number[]; dense0: number[] } {
