@@ -78,11 +78,11 @@ describe('sweep config', () => {
 });
 
 describe('configs/sweep-drop.json', () => {
-  it('is a valid sweep config of 7 runs whose paths resolve inside the repository', () => {
+  it('is a valid sweep config of 14 runs (7 per seed, 2 seeds) whose paths resolve inside the repository', () => {
     const root = join(import.meta.dirname, '..', '..');
     const c = loadSweepConfig(join(root, 'configs', 'sweep-drop.json'));
     expect(c.out).toBe(join(root, 'runs', 'sweep-drop'));
     expect(c.train.configs.fae).toBe(join(root, 'configs', 'fae-small.json'));
-    expect(expandGrid(c.grid, c.appliesTo)).toHaveLength(7);
+    expect(expandGrid(c.grid, c.appliesTo)).toHaveLength(14);
   });
 });
