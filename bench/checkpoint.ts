@@ -185,8 +185,7 @@ try {
     const tFull: number[] = [];
     const cChain: number[] = [];
     const cFull: number[] = [];
-    const tAsync: number[] = [];
-    const cAsync: number[] = [];
+
     for (let k = 0; k < REPS; k++) {
       let t0 = performance.now();
       let c0 = process.cpuUsage();
@@ -198,14 +197,8 @@ try {
       CheckpointStore.open({ dir: fullDir, threshold: 0, fullEvery: 1000 }).restore(into);
       tFull.push((performance.now() - t0) / 1000);
       cFull.push(cpuSince(c0));
-      t0 = performance.now();
-      c0 = process.cpuUsage();
-      await CheckpointStore.open({ dir: chainDir, threshold: 0, fullEvery: 1000 }).restoreAsync(into);
-      tAsync.push((performance.now() - t0) / 1000);
-      cAsync.push(cpuSince(c0));
     }
-    recCpu.push(`every ${every}: chain ${(median(cChain) * 1e3).toFixed(0)} ms CPU, full ${(median(cFull) * 1e3).toFixed(0)} ms CPU → ${(median(cChain) / median(cFull)).toFixed(2)}×; ` +
-      `restoreAsync chain ${(median(tAsync) * 1e3).toFixed(0)} ms wall (${(median(tAsync) / median(tFull)).toFixed(2)}× the full load), ${(median(cAsync) * 1e3).toFixed(0)} ms CPU`);
+    recCpu.push(`every ${every}: chain ${(median(cChain) * 1e3).toFixed(0)} ms CPU, full ${(median(cFull) * 1e3).toFixed(0)} ms CPU → ${(median(cChain) / median(cFull)).toFixed(2)}×`);
     const ib = median(incr.map((x) => x.bytes));
     const rows = median(incr.map((x) => x.rows));
     const ms = (x: number): string => `${(x * 1e3).toFixed(0)} ms`;

@@ -1,5 +1,4 @@
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PipelineError } from '../../pipeline/errors.js';
 import { Rng } from '../../pipeline/rng.js';
@@ -199,42 +198,5 @@ describe('full bases', () => {
     expect(readdirSync(dir).filter((n) => n.endsWith('.json')).sort()).toEqual(['v000005.json', 'v000006.json', 'v000007.json', 'v000008.json']);
     const back = restoreFresh(dir, s);
     expect(diffState(s, back.into, back.r!.blobs)).toBeNull();
-  });
-});
-
-describe('restoreAsync (increments verified on the thread pool)', () => {
-  it('gives the same state as restore, and falls back past a corrupted increment', async () => {
-    const dir = tmp();
-    const s = makeState(5);
-    const rng = new Rng(9);
-    const store = CheckpointStore.open({ dir, threshold: 0, fullEvery: 100 });
-    const snaps: TrainState[] = [];
-    for (let k = 0; k < 5; k++) {
-      if (k > 0) trainStep(s, rng, 40);
-      store.save(s);
-      snaps.push(snapshot(s));
-    }
-    const into = emptyLike(s);
-    const r = await CheckpointStore.open({ dir, threshold: 0, fullEvery: 100 }).restoreAsync(into);
-    expect(r!.version).toBe(5);
-    expect(diffState(s, into, r!.blobs)).toBeNull();
-    expect(r!.position).toEqual(s.position);
-
-    // flip a byte near the end of v4 (an increment in the middle of v5's chain): v5 and v4 are unusable
-    const f = join(dir, 'v000004.bin');
-    const buf = readFileSync(f);
-    buf[buf.length - 3]! ^= 0x40;
-    writeFileSync(f, buf);
-    const logs: string[] = [];
-    const into2 = emptyLike(s);
-    const r2 = await CheckpointStore.open({ dir, threshold: 0, fullEvery: 100, log: (m) => logs.push(m) }).restoreAsync(into2);
-    expect(r2!.version).toBe(3);
-    expect(diffState(snaps[2]!, into2, r2!.blobs)).toBeNull();
-    expect(logs.join('\n')).toContain('checksum mismatch');
-    expect(logs.join('\n')).toContain(f);
-    // the synchronous path agrees
-    const back = restoreFresh(dir, s);
-    expect(back.r!.version).toBe(3);
-    expect(diffState(snaps[2]!, back.into, back.r!.blobs)).toBeNull();
   });
 });

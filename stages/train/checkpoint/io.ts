@@ -288,25 +288,3 @@ export function headerAt(path: string, file: Uint8Array, at: number, section: Se
   }
   return h[3] ?? 0;
 }
-
-/** Read a whole file of `bytes` bytes (size already checked) into a fresh buffer; not verified. */
-export function readWhole(path: string, bytes: number): Uint8Array {
-  const out = new Uint8Array(bytes);
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    throw checksumError(path, 'checkpoint file is missing');
-  }
-  try {
-    let off = 0;
-    while (off < bytes) {
-      const n = readSync(fd, out, off, bytes - off, null);
-      if (n === 0) throw checksumError(path, 'truncated checkpoint file (unexpected end)');
-      off += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return out;
-}

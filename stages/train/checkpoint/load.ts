@@ -7,13 +7,12 @@
  * copied once. An increment is read whole into one reused buffer and its sha256
  * checked before any of its rows is applied.
  */
-import { webcrypto } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PipelineError, mismatch } from '../../../pipeline/errors.js';
 import type { FileEntry } from '../../../pipeline/manifest.js';
 import { type BlobDtype, type CheckpointManifest, HEADER_BYTES, SECTION, type TableEntry, dataName, versionName } from './format.js';
-import { HashingReader, checkSize, checksumError, headerAt, readVerified, readWhole } from './io.js';
+import { HashingReader, checkSize, checksumError, headerAt, readVerified } from './io.js';
 import type { Blob, TableState, TrainState } from './types.js';
 
 function fileOf(dir: string, m: CheckpointManifest, rel: string): FileEntry {
@@ -267,39 +266,5 @@ export function loadChain(dir: string, chain: CheckpointManifest[], into: TrainS
     buf = readVerified(path, entry, buf);
     blobs = applyIncrFile(path, buf.subarray(0, m.bytes), m, c === chain.length - 1, into, done) ?? blobs;
   }
-  return copyBlobs(blobs, into);
-}
-
-/** Increments of at most this many bytes in all are verified in parallel with the base load. */
-const PARALLEL_INCR_BYTES = 512 * 2 ** 20;
-
-/**
- * {@link loadChain}, with the increments' sha256 computed on the libuv thread pool
- * (WebCrypto digest) while the base is read and hashed on this thread; rows are
- * applied only after every digest matched. Same results and errors as loadChain.
- */
-export async function loadChainAsync(dir: string, chain: CheckpointManifest[], into: TrainState): Promise<Record<string, Blob>> {
-  const incrBytes = chain.slice(1).reduce((s, m) => s + m.bytes, 0);
-  if (chain.length === 1 || incrBytes > PARALLEL_INCR_BYTES) return loadChain(dir, chain, into);
-  checkChain(dir, chain, into);
-  const files: { m: CheckpointManifest; path: string; entry: FileEntry; data: Uint8Array; digest: Promise<ArrayBuffer> }[] = [];
-  for (let c = chain.length - 1; c >= 1; c--) {
-    const m = chain[c]!;
-    const { path, entry } = incrOf(dir, m);
-    const data = readWhole(path, entry.bytes);
-    files.push({ m, path, entry, data, digest: webcrypto.subtle.digest('SHA-256', data) });
-  }
-  let blobs: Record<string, Blob>;
-  try {
-    blobs = loadBase(dir, chain, into);
-  } finally {
-    await Promise.allSettled(files.map((f) => f.digest));
-  }
-  for (const f of files) {
-    const actual = Buffer.from(await f.digest).toString('hex');
-    if (actual !== f.entry.sha256) throw checksumError(f.path, 'checksum mismatch in checkpoint file', { expected: f.entry.sha256, actual });
-  }
-  const done = doneBits(into);
-  for (const f of files) blobs = applyIncrFile(f.path, f.data, f.m, f.m === chain[chain.length - 1], into, done) ?? blobs;
   return copyBlobs(blobs, into);
 }

@@ -29,7 +29,7 @@ import {
   versionName,
 } from './format.js';
 import { HashingWriter } from './io.js';
-import { loadChain, loadChainAsync } from './load.js';
+import { loadChain } from './load.js';
 import { commitManifest, committedVersions, manifestSelfHash, readCheckpointManifest, resolveChain, writeManifestTmp } from './manifest.js';
 import type { Blob, CheckpointOptions, CommitStep, RestoreResult, SaveResult, TableState, TrainState } from './types.js';
 
@@ -271,29 +271,6 @@ export class CheckpointStore {
       try {
         chain = resolveChain(this.dir, v, plan.cache);
         blobs = loadChain(this.dir, chain, into);
-      } catch (e) {
-        this.skip(v, e, plan.skipped);
-        continue;
-      }
-      return this.adopt(v, chain, blobs, into, plan.skipped);
-    }
-    return this.noneValid(plan.skipped);
-  }
-
-  /**
-   * {@link restore}, with the increments' checksums computed on the thread pool
-   * while the base is loaded (faster recovery on a multi-core machine; same results,
-   * fallback and errors).
-   */
-  async restoreAsync(into: TrainState): Promise<RestoreResult | null> {
-    const plan = this.restorePlan(into);
-    if (plan === null) return null;
-    for (const v of plan.versions) {
-      let chain: CheckpointManifest[];
-      let blobs: Record<string, Blob>;
-      try {
-        chain = resolveChain(this.dir, v, plan.cache);
-        blobs = await loadChainAsync(this.dir, chain, into);
       } catch (e) {
         this.skip(v, e, plan.skipped);
         continue;
