@@ -38,7 +38,7 @@ export const ARTIFACTS = {
   profile: { magic: 'hotcold.profile', version: 1, regenerate: 'hotcold profile' },
   segregate: { magic: 'hotcold.segregate', version: 1, regenerate: 'hotcold segregate' },
   train: { magic: 'hotcold.train', version: 1, regenerate: 'hotcold train' },
-  checkpoint: { magic: 'hotcold.checkpoint', version: 1, regenerate: 'hotcold train --checkpoint-dir' },
+  checkpoint: { magic: 'hotcold.checkpoint', version: 2, regenerate: 'hotcold train --checkpoint-dir' },
   sweep: { magic: 'hotcold.sweep', version: 1, regenerate: 'hotcold sweep' },
   generate: { magic: 'hotcold.generate', version: 1, regenerate: 'hotcold generate' },
 } as const;

@@ -44,7 +44,18 @@ export interface RunMetrics {
   evals: EvalPoint[];
   samplesTrained: number;
   samplesPerSec: number;
-  time: { totalSec: number; trainSec: number; evalSec: number; slipstreamSec: number; checkpointSec: number };
+  time: {
+    totalSec: number;
+    trainSec: number;
+    evalSec: number;
+    slipstreamSec: number;
+    checkpointSec: number;
+    /**
+     * process CPU seconds spent in training steps (Slipstream overhead included, evaluation
+     * excluded): less sensitive than wall time to other work on a shared machine
+     */
+    trainCpuSec?: number;
+  };
   batches: { hot: number; cold: number; total: number };
   /** bytes that would cross the host↔device link */
   hostDeviceBytes: { gatherIn: number; gradOut: number; hotSync: number; total: number; perBatch: number };

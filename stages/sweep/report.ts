@@ -20,6 +20,7 @@ export interface HeadlineRow {
   runs: number;
   achievedDrop: number | null;
   speedup: number | null;
+  speedupCpu: number | null;
   speedupTotal: number | null;
   deltaAuc: number | null;
   /** speedup ≥ goal and ΔAUC ≥ goal (null when not measurable) */
@@ -60,6 +61,7 @@ export function summarize(r: SweepResults): Headline {
       runs: g.length,
       achievedDrop: mean(g.map((x) => x.achievedDrop)),
       speedup,
+      speedupCpu: mean(g.map((x) => x.speedupCpu)),
       speedupTotal: mean(g.map((x) => x.speedupTotal)),
       deltaAuc,
       meetsGoal: speedup === null || deltaAuc === null ? null : speedup >= r.goal.speedup && deltaAuc >= r.goal.deltaAuc,
@@ -117,10 +119,10 @@ function tableCells(x: ResultRow): string[] {
   ];
 }
 
-const HEAD_HEAD = ['', 'runs', 'achieved drop', 'speedup (train)', 'speedup (end to end)', 'ΔAUC', 'meets goal'];
+const HEAD_HEAD = ['', 'runs', 'achieved drop', 'speedup (train)', 'speedup (train CPU)', 'speedup (end to end)', 'ΔAUC', 'meets goal'];
 
 function headCells(h: HeadlineRow): string[] {
-  return [h.label, String(h.runs), pct(h.achievedDrop), h.speedup === null ? '–' : `${h.speedup.toFixed(2)}×`, h.speedupTotal === null ? '–' : `${h.speedupTotal.toFixed(2)}×`, signed(h.deltaAuc), goalMark(h.meetsGoal)];
+  return [h.label, String(h.runs), pct(h.achievedDrop), h.speedup === null ? '–' : `${h.speedup.toFixed(2)}×`, h.speedupCpu === null ? '–' : `${h.speedupCpu.toFixed(2)}×`, h.speedupTotal === null ? '–' : `${h.speedupTotal.toFixed(2)}×`, signed(h.deltaAuc), goalMark(h.meetsGoal)];
 }
 
 function mdTable(head: string[], rows: string[][]): string {
@@ -150,7 +152,7 @@ export function reportMarkdown(r: SweepResults, charts: { name: string; title: s
   const note = machineNote(r);
   if (note) parts.push(note, '');
   parts.push('## Runs', '', mdTable(TABLE_HEAD, r.rows.map(tableCells)), '');
-  parts.push('Speedup = baseline train time / run train time (same seed and shared settings; train time includes Slipstream overhead, excludes evaluation); end to end = the same on whole-run wall time; ΔAUC = run test AUC − baseline test AUC.', '');
+  parts.push('Speedup = baseline train time / run train time (same seed and shared settings; train time includes Slipstream overhead, excludes evaluation); train CPU = the same on the process CPU seconds of the training steps, which other load on a shared machine disturbs less than wall time; end to end = the same on whole-run wall time; ΔAUC = run test AUC − baseline test AUC.', '');
   for (const c of charts) parts.push(`## ${c.title}`, '', `![${c.title}](plots/${c.name}.svg)`, '');
   const failed = r.rows.filter((x) => x.status === 'failed');
   if (failed.length > 0) {
@@ -197,7 +199,7 @@ export function reportHtml(r: SweepResults, charts: { name: string; title: strin
   const note = machineNote(r);
   if (note) parts.push(`<p>${esc(note)}</p>`);
   parts.push('<h2>Runs</h2>', htmlTable(TABLE_HEAD, r.rows.map(tableCells)));
-  parts.push('<p>Speedup = baseline train time / run train time (same seed and shared settings; train time includes Slipstream overhead, excludes evaluation); end to end = the same on whole-run wall time; ΔAUC = run test AUC − baseline test AUC.</p>');
+  parts.push('<p>Speedup = baseline train time / run train time (same seed and shared settings; train time includes Slipstream overhead, excludes evaluation); train CPU = the same on the process CPU seconds of the training steps, which other load on a shared machine disturbs less than wall time; end to end = the same on whole-run wall time; ΔAUC = run test AUC − baseline test AUC.</p>');
   for (const c of charts) parts.push(`<figure><h2>${esc(c.title)}</h2>\n${inlineSvg(c.svg)}</figure>`);
   const failed = r.rows.filter((x) => x.status === 'failed');
   if (failed.length > 0) {

@@ -72,6 +72,8 @@ export interface ResultRow {
    * `time.trainSec + time.slipstreamSec`
    */
   trainSec: number | null;
+  /** process CPU seconds of the training steps (RunMetrics time.trainCpuSec) */
+  trainCpuSec: number | null;
   /** Slipstream overhead inside trainSec */
   slipstreamSec: number | null;
   /** whole run wall time */
@@ -83,6 +85,8 @@ export interface ResultRow {
   baselineRun: string | null;
   /** baseline trainSec / this trainSec */
   speedup: number | null;
+  /** baseline trainCpuSec / this trainCpuSec: the speedup least disturbed by other load */
+  speedupCpu: number | null;
   /** baseline totalSec / this totalSec (end to end) */
   speedupTotal: number | null;
   /** testAuc − baseline testAuc */
@@ -113,8 +117,8 @@ export interface SweepResults {
 /** Columns of results.csv, in order. */
 export const CSV_COLUMNS = [
   'runId', 'status', 'mode', 'seed', 'targetDrop', 'alpha', 'achievedDrop', 'threshold',
-  'testAuc', 'testLogloss', 'testAccuracy', 'valAuc', 'trainSec', 'slipstreamSec', 'totalSec', 'samplesTrained',
-  'samplesPerSec', 'hostDeviceBytes', 'speedup', 'speedupTotal', 'deltaAuc', 'baselineRun', 'params', 'error',
+  'testAuc', 'testLogloss', 'testAccuracy', 'valAuc', 'trainSec', 'trainCpuSec', 'slipstreamSec', 'totalSec', 'samplesTrained',
+  'samplesPerSec', 'hostDeviceBytes', 'speedup', 'speedupCpu', 'speedupTotal', 'deltaAuc', 'baselineRun', 'params', 'error',
 ] as const;
 
 function num(v: unknown): number | null {
@@ -151,6 +155,7 @@ export function rowFromMetrics(run: RunSpec, m: RunMetrics | null, error: string
     testAccuracy: num(m?.test.accuracy),
     valAuc: num(m?.val?.auc),
     trainSec: m ? num(m.time.trainSec + (m.time.slipstreamSec ?? 0)) : null,
+    trainCpuSec: num(m?.time.trainCpuSec),
     slipstreamSec: num(m?.time.slipstreamSec),
     totalSec: num(m?.time.totalSec),
     samplesTrained: num(m?.samplesTrained),
@@ -158,6 +163,7 @@ export function rowFromMetrics(run: RunSpec, m: RunMetrics | null, error: string
     hostDeviceBytes: num(m?.hostDeviceBytes.total),
     baselineRun: null,
     speedup: null,
+    speedupCpu: null,
     speedupTotal: null,
     deltaAuc: null,
     error: m ? null : error,
@@ -193,6 +199,7 @@ export function addReferences(rows: ResultRow[], runs: RunSpec[], appliesTo: Rec
     row.baselineRun = b.runId;
     if (row.status !== 'ok') continue;
     if (b.trainSec !== null && row.trainSec !== null && row.trainSec > 0) row.speedup = b.trainSec / row.trainSec;
+    if (b.trainCpuSec !== null && row.trainCpuSec !== null && row.trainCpuSec > 0) row.speedupCpu = b.trainCpuSec / row.trainCpuSec;
     if (b.totalSec !== null && row.totalSec !== null && row.totalSec > 0) row.speedupTotal = b.totalSec / row.totalSec;
     if (b.testAuc !== null && row.testAuc !== null) row.deltaAuc = row.testAuc - b.testAuc;
   }

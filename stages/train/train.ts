@@ -77,6 +77,8 @@ interface Position {
   batches: { hot: number; cold: number };
   samples: number;
   stepSec: number;
+  /** process CPU seconds of the training steps */
+  stepCpuSec: number;
   evalSec: number;
   checkpointSec: number;
   wallSec: number;
@@ -121,7 +123,7 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
   const evaluator = new Evaluator(cfg.train.evalBatchSize, cfg.model.dim, NUM_TABLES);
   let pos: Position = {
     configHash: cfgHash, epoch: 0, step: 0, coldIdx: 0, hotIdx: 0, batches: { hot: 0, cold: 0 }, samples: 0,
-    stepSec: 0, evalSec: 0, checkpointSec: 0, wallSec: 0, lossSum: 0, lossN: 0, evals: [], bytes: { ...device.bytes },
+    stepSec: 0, stepCpuSec: 0, evalSec: 0, checkpointSec: 0, wallSec: 0, lossSum: 0, lossN: 0, evals: [], bytes: { ...device.bytes },
     stoppedEarly: false, logBytes: 0, slipstream: null,
   };
   let log: RunLog | null = null;
@@ -207,6 +209,7 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
     while (pos.step < plan.length && !done) {
       const hot = plan[pos.step] === HOT;
       const t = performance.now();
+      const cpu0 = process.cpuUsage();
       const stream = hot ? inputs.hot! : inputs.main;
       if (!(await stream.next(batch))) throw new PipelineError('internal', `stream ended early at epoch ${pos.epoch}, step ${pos.step}`);
       let loss = NaN;
@@ -228,6 +231,8 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
       stepsDone++;
       pos.samples += batch.size;
       pos.stepSec += (performance.now() - t) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      pos.stepCpuSec += (cpu.user + cpu.system) / 1e6;
       if (!Number.isNaN(loss)) {
         pos.lossSum += loss;
         pos.lossN++;
@@ -290,7 +295,7 @@ function buildMetrics(
     magic: 'hotcold.train.metrics', formatVersion: 1, mode: cfg.mode, configHash: configHash(cfg), engine, seed: cfg.seed,
     epochs: cfg.train.epochs, batchSize: cfg.train.batchSize, val: val ? strip(val) : null, test: strip(test), evals: pos.evals,
     samplesTrained: pos.samples, samplesPerSec: pos.samples / Math.max(pos.stepSec, 1e-9),
-    time: { totalSec: pos.wallSec + wallSec, trainSec, evalSec: pos.evalSec, slipstreamSec: slipSec, checkpointSec: pos.checkpointSec },
+    time: { totalSec: pos.wallSec + wallSec, trainSec, evalSec: pos.evalSec, slipstreamSec: slipSec, checkpointSec: pos.checkpointSec, trainCpuSec: pos.stepCpuSec },
     batches: { hot: pos.batches.hot, cold: pos.batches.cold, total },
     hostDeviceBytes: { ...bytes, total: linkTotal, perBatch: total > 0 ? linkTotal / total : 0 },
     slipstream: slip

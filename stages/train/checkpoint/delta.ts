@@ -79,19 +79,6 @@ export function gatherRows(dst: Float32Array, src: Float32Array, ids: Int32Array
   }
 }
 
-/**
- * Write rows back: dst[ids[i]] = src[i] for i < n.
- * @param dst rows×width
- * @param src n×width
- */
-export function scatterRows(dst: Float32Array, src: Float32Array, ids: Int32Array, n: number, width: number): void {
-  for (let i = 0; i < n; i++) {
-    const d = ids[i]! * width;
-    const s = i * width;
-    for (let j = 0; j < width; j++) dst[d + j] = src[s + j]!;
-  }
-}
-
 /** Clear the touched bits of rows ids[0..n). */
 export function clearBits(touched: Uint8Array, ids: Int32Array, n: number): void {
   for (let i = 0; i < n; i++) {

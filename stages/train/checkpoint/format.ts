@@ -17,7 +17,7 @@
  * offset with a 16-byte little-endian header
  * `[magic 'HCKP' | u32 formatVersion | u32 section | u32 count]`, payload after it
  * (8-aligned, so Float64 blobs can be viewed in place). The manifest records each
- * section's offset and the sha256 of the whole file:
+ * section's offset and the CRC-32 of the whole file (format 2; format 1 used sha256):
  *
  * | section          | count     | payload                                                          |
  * |------------------|-----------|------------------------------------------------------------------|
@@ -36,7 +36,28 @@ export const SECTION = { dense: 1, blobs: 2, full: 3, incr: 4 } as const;
 export type Section = (typeof SECTION)[keyof typeof SECTION];
 
 export const CHECKPOINT_MAGIC = ARTIFACTS.checkpoint.magic;
+/**
+ * Manifest format. 2: data-file checksums are CRC-32 (`checksum: {algo: 'crc32', value}`),
+ * computed while writing and reading; 1: sha256 (`sha256` field), no longer read.
+ * The data file layout itself did not change (its headers still say {@link FILE_FORMAT_VERSION} 1).
+ */
 export const CHECKPOINT_FORMAT_VERSION = ARTIFACTS.checkpoint.version;
+
+/** Checksum algorithm of checkpoint data files. */
+export const CHECKSUM_ALGO = 'crc32';
+
+/** Checksum of one data file: CRC-32 (zlib polynomial) as 8 lowercase hex digits. */
+export interface FileChecksum {
+  algo: typeof CHECKSUM_ALGO;
+  value: string;
+}
+
+/** One data file of a version, relative to the checkpoint directory. */
+export interface CheckpointFileEntry {
+  path: string;
+  bytes: number;
+  checksum: FileChecksum;
+}
 
 /** Element types a blob may have. */
 export type BlobDtype = 'f32' | 'i32' | 'u8' | 'f64';
@@ -67,7 +88,9 @@ export interface TableEntry {
 }
 
 /** The committed manifest `vNNNNNN.json` of one version. */
-export interface CheckpointManifest extends ManifestBase {
+export interface CheckpointManifest extends Omit<ManifestBase, 'files'> {
+  /** the version's data file with its size and CRC-32 */
+  files: CheckpointFileEntry[];
   version: number;
   kind: 'full' | 'incr';
   /** Full version this chain starts from (= version for a full one). */

@@ -1,21 +1,20 @@
 /**
  * Loading a chain (full base + increments in version order) into a TrainState.
- * Every file read is checked: size (truncation), header, layout and sha256.
+ * Every file read is checked: size (truncation), header, layout and CRC-32.
  * Dense arrays and blobs are stored in full in every version, so only the last
  * version's are read; tables come from the base (read straight into them), then
  * from the increments newest first with a per-table "done" bitset, so each row is
- * copied once. An increment is read whole into one reused buffer and its sha256
+ * copied once. An increment is read whole into one reused buffer and its CRC-32
  * checked before any of its rows is applied.
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PipelineError, mismatch } from '../../../pipeline/errors.js';
-import type { FileEntry } from '../../../pipeline/manifest.js';
-import { type BlobDtype, type CheckpointManifest, HEADER_BYTES, SECTION, type TableEntry, dataName, versionName } from './format.js';
+import { type BlobDtype, type CheckpointFileEntry, type CheckpointManifest, HEADER_BYTES, SECTION, type TableEntry, dataName, versionName } from './format.js';
 import { HashingReader, checkSize, checksumError, headerAt, readVerified } from './io.js';
 import type { Blob, TableState, TrainState } from './types.js';
 
-function fileOf(dir: string, m: CheckpointManifest, rel: string): FileEntry {
+function fileOf(dir: string, m: CheckpointManifest, rel: string): CheckpointFileEntry {
   const f = m.files.find((e) => e.path === rel);
   if (!f) throw new PipelineError('bad_manifest', `checkpoint ${versionName(m.version)} lists no checksum for ${rel}`, { file: join(dir, rel) });
   return f;
@@ -63,7 +62,7 @@ export function checkShapes(m: CheckpointManifest, into: TrainState): void {
   }
 }
 
-/** Read a full table section into the table's arrays (straight from the file, hashed chunk by chunk). */
+/** Read a full table section into the table's arrays (straight from the file, checksummed chunk by chunk). */
 function loadFull(r: HashingReader, e: TableEntry, t: TableState): void {
   r.skipTo(e.offset);
   const n = r.header(SECTION.full);
@@ -165,7 +164,7 @@ function loadBlobs(r: HashingReader, m: CheckpointManifest): Record<string, Blob
 /**
  * Load `chain` (base first) into `into` and return the last version's blobs
  * (fresh arrays; also copied into `into.blobs` entries of the same type and length).
- * Each version's data file is read in one sequential pass and its sha256 checked;
+ * Each version's data file is read in one sequential pass and its CRC-32 checked;
  * dense arrays and blobs are taken from the last version only.
  * @throws PipelineError `checksum` naming the first bad file; `mismatch` on shapes.
  */
@@ -218,7 +217,7 @@ function loadBase(dir: string, chain: CheckpointManifest[], into: TrainState): R
   return blobs;
 }
 
-function incrOf(dir: string, m: CheckpointManifest): { path: string; entry: FileEntry } {
+function incrOf(dir: string, m: CheckpointManifest): { path: string; entry: CheckpointFileEntry } {
   if (m.kind !== 'incr') throw new PipelineError('bad_manifest', `checkpoint ${versionName(m.version)} in the middle of a chain is not incremental`, { file: join(dir, `${versionName(m.version)}.json`) });
   const rel = dataName(m.version);
   return { path: join(dir, rel), entry: fileOf(dir, m, rel) };
@@ -250,7 +249,7 @@ const doneBits = (into: TrainState): Uint8Array[] => into.tables.map((t) => new 
 /**
  * Load `chain` (base first) into `into` and return the last version's blobs
  * (fresh arrays; also copied into `into.blobs` entries of the same type and length).
- * Every data file is read once and its sha256 checked; dense arrays and blobs are
+ * Every data file is read once and its CRC-32 checked; dense arrays and blobs are
  * taken from the last version only.
  * @throws PipelineError `checksum` naming the first bad file; `mismatch` on shapes.
  */

@@ -10,6 +10,7 @@ import { canonicalJson, sha256 } from '../../../pipeline/hash.js';
 import {
   CHECKPOINT_FORMAT_VERSION,
   CHECKPOINT_MAGIC,
+  CHECKSUM_ALGO,
   type CheckpointManifest,
   MANIFEST_RE,
   manifestName,
@@ -56,8 +57,9 @@ export function committedVersions(dir: string): number[] {
 
 /**
  * Read and check the committed manifest of `version`.
- * @throws PipelineError `bad_manifest` when missing, unparsable, of another kind or format
- *   version; `checksum` when its self-hash does not match (edited or damaged).
+ * @throws PipelineError `bad_manifest` when missing, of another kind or format version
+ *   (see {@link isFormatError}), or a file entry has no CRC-32; `checksum` when unparsable
+ *   or its self-hash does not match (edited or damaged).
  */
 export function readCheckpointManifest(dir: string, version: number): CheckpointManifest {
   const p = join(dir, manifestName(version));
@@ -75,13 +77,7 @@ export function readCheckpointManifest(dir: string, version: number): Checkpoint
       file: p,
     });
   }
-  if (m.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
-    throw new PipelineError(
-      'bad_manifest',
-      `checkpoint format version ${String(m.formatVersion)} is not supported (this build reads ${CHECKPOINT_FORMAT_VERSION}): ${p}`,
-      { file: p, hint: 'resume with the hotcold version that wrote it, or start a fresh run' },
-    );
-  }
+  if (m.formatVersion !== CHECKPOINT_FORMAT_VERSION) throw formatError(dir, p, m.formatVersion);
   const full = m as CheckpointManifest;
   const h = manifestSelfHash(full);
   if (h !== full.selfSha256 || full.version !== version) {
@@ -91,7 +87,54 @@ export function readCheckpointManifest(dir: string, version: number): Checkpoint
       actual: h,
     });
   }
+  checkFileEntries(p, full);
   return full;
+}
+
+/** True for the error {@link readCheckpointManifest} throws on a manifest of another format version. */
+export function isFormatError(e: unknown): e is PipelineError {
+  return e instanceof PipelineError && e.code === 'bad_manifest' && e.field === 'formatVersion';
+}
+
+function formatError(dir: string, p: string, found: unknown): PipelineError {
+  const older = typeof found === 'number' && found < CHECKPOINT_FORMAT_VERSION;
+  const what = older
+    ? `was written by an older hotcold (checkpoint format ${found}${found === 1 ? ', sha256 file checksums' : ''})`
+    : `has checkpoint format ${String(found)}`;
+  return new PipelineError(
+    'bad_manifest',
+    `checkpoint manifest ${p} ${what}; this build reads format ${CHECKPOINT_FORMAT_VERSION} (crc32 file checksums) only`,
+    {
+      file: p,
+      field: 'formatVersion',
+      expected: String(CHECKPOINT_FORMAT_VERSION),
+      actual: String(found),
+      hint: older
+        ? `finish that run with the hotcold build that wrote it, or start over without --resume after deleting ${dir} (or pass another --checkpoint-dir)`
+        : `use the hotcold build that wrote ${dir}, or start over without --resume with another --checkpoint-dir`,
+    },
+  );
+}
+
+/** Every file entry must carry a CRC-32 checksum (a manifest edited by hand or by another tool is refused). */
+function checkFileEntries(p: string, m: CheckpointManifest): void {
+  const ok =
+    Array.isArray(m.files) &&
+    m.files.every(
+      (f) =>
+        typeof f.path === 'string' &&
+        typeof f.bytes === 'number' &&
+        typeof f.checksum === 'object' &&
+        f.checksum !== null &&
+        f.checksum.algo === CHECKSUM_ALGO &&
+        /^[0-9a-f]{8}$/.test(f.checksum.value),
+    );
+  if (!ok) {
+    throw new PipelineError('bad_manifest', `checkpoint manifest lists a file without a ${CHECKSUM_ALGO} checksum: ${p}`, {
+      file: p,
+      hint: 'the manifest was edited or written by another tool; `hotcold checkpoint verify <dir>` lists every bad version',
+    });
+  }
 }
 
 /**

@@ -4,8 +4,9 @@
  * save(): full base, then increments holding the rows touched since the last
  * stored version whose ‖current − last stored‖∞ > threshold. Commit protocol:
  * data files → fsync each → manifest under a temporary name → fsync → rename →
- * fsync the directory. restore(): newest version whose chain (base..v) is fully
- * valid, base + increments in version order.
+ * fsync the directory. Data files carry a CRC-32 computed while writing.
+ * restore(): newest version whose chain (base..v) is fully valid, base +
+ * increments (applied newest first, each row copied once).
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -30,7 +31,7 @@ import {
 } from './format.js';
 import { HashingWriter } from './io.js';
 import { loadChain } from './load.js';
-import { commitManifest, committedVersions, manifestSelfHash, readCheckpointManifest, resolveChain, writeManifestTmp } from './manifest.js';
+import { commitManifest, committedVersions, isFormatError, manifestSelfHash, readCheckpointManifest, resolveChain, writeManifestTmp } from './manifest.js';
 import type { Blob, CheckpointOptions, CommitStep, RestoreResult, SaveResult, TableState, TrainState } from './types.js';
 
 /** Thrown by the `failAfter` test hook; files are left as a crash would leave them. */
@@ -289,6 +290,8 @@ export class CheckpointStore {
 
   /** A version that failed to load: log and go on with an older one, or rethrow what is not damage. */
   private skip(v: number, e: unknown, skipped: string[]): void {
+    // another format is not damage: an older version would not load either; say what to do
+    if (isFormatError(e)) throw e;
     if (e instanceof PipelineError && (e.code === 'checksum' || e.code === 'bad_manifest')) {
       skipped.push(`${versionName(v)} (${e.message})`);
       this.log(`checkpoint: ${versionName(v)} is not usable: ${e.message}`);

@@ -3,11 +3,11 @@
  * checksum, compact (fold the chain into a new full base).
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { PipelineError, notFound } from '../../../pipeline/errors.js';
-import { verifyFiles } from '../../../pipeline/manifest.js';
 import { type CheckpointManifest, DATA_RE, TMP_RE, versionName } from './format.js';
-import { committedVersions, readCheckpointManifest, resolveChain } from './manifest.js';
+import { verifyFile } from './io.js';
+import { committedVersions, isFormatError, readCheckpointManifest, resolveChain } from './manifest.js';
 import { CheckpointStore } from './store.js';
 import type { SaveResult, TableState, TrainState } from './types.js';
 
@@ -62,7 +62,7 @@ export interface VerifyReport {
   leftovers: string[];
 }
 
-/** Check every committed version: manifest self-hash, each file's size and sha256, chain links. */
+/** Check every committed version: manifest self-hash, each file's size and CRC-32, chain links. */
 export async function verifyCheckpoints(dir: string): Promise<VerifyReport> {
   const d = requireDir(dir);
   const names = readdirSync(d);
@@ -76,7 +76,7 @@ export async function verifyCheckpoints(dir: string): Promise<VerifyReport> {
       manifests.set(v, m);
       for (const f of m.files) {
         try {
-          await verifyFiles(d, [f]);
+          verifyFile(join(d, f.path), f);
         } catch (e) {
           problems.push((e as Error).message);
         }
@@ -137,8 +137,9 @@ export function compactCheckpoints(
   for (let i = vs.length - 1; i >= 0 && !newest; i--) {
     try {
       newest = readCheckpointManifest(d, vs[i]!);
-    } catch {
-      // damaged manifest: restore() below reports it
+    } catch (e) {
+      // another format: say so; a damaged manifest: restore() below reports it
+      if (isFormatError(e)) throw e;
     }
   }
   if (!newest) throw new PipelineError('checksum', `no readable checkpoint manifest in ${d}`, { file: d });
