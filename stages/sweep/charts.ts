@@ -47,6 +47,37 @@ export function runLabel(row: ResultRow, rows: ResultRow[]): string {
   return s;
 }
 
+function seedCount(r: SweepResults): number {
+  return new Set(r.rows.filter((x) => x.status === 'ok' && x.seed !== null).map((x) => x.seed)).size;
+}
+
+/**
+ * Time-to-accuracy points: one curve per configuration (mode, D, α), the k-th
+ * evaluation of each seed averaged (train seconds and AUC), so seeds do not
+ * multiply the series. Curves hold only the periodic evaluations.
+ */
+function timeToAccuracy(r: SweepResults): Datum[] {
+  const byId = new Map(r.rows.map((x) => [x.runId, x]));
+  const groups = new Map<string, { sec: number[]; auc: number[]; n: number[] }>();
+  for (const c of r.curves) {
+    const row = byId.get(c.runId);
+    if (!row) continue;
+    const series = runLabel({ ...row, seed: null }, r.rows);
+    const g = groups.get(series) ?? { sec: [], auc: [], n: [] };
+    c.points.forEach((p, k) => {
+      g.sec[k] = (g.sec[k] ?? 0) + p.trainSec;
+      g.auc[k] = (g.auc[k] ?? 0) + p.auc;
+      g.n[k] = (g.n[k] ?? 0) + 1;
+    });
+    groups.set(series, g);
+  }
+  const out: Datum[] = [];
+  for (const [series, g] of groups) {
+    for (let k = 0; k < g.n.length; k++) out.push({ trainSec: g.sec[k]! / g.n[k]!, auc: g.auc[k]! / g.n[k]!, series });
+  }
+  return out;
+}
+
 /** Slipstream means per (α, D): one series per α. */
 function slipstreamByD(r: SweepResults, f: (x: ResultRow) => number | null): Datum[] {
   const rows = okRows(r, 'slipstream').filter((x) => x.targetDrop !== null);
@@ -127,21 +158,15 @@ export async function buildCharts(r: SweepResults): Promise<NamedChart[]> {
     out.push({ name: 'speedup-vs-d', title, chart });
   }
 
-  const byId = new Map(r.rows.map((x) => [x.runId, x]));
-  const tta: Datum[] = [];
-  for (const c of r.curves) {
-    const row = byId.get(c.runId);
-    const series = row ? runLabel(row, r.rows) : c.runId;
-    for (const p of c.points) tta.push({ trainSec: p.trainSec, auc: p.auc, series });
-  }
+  const tta = timeToAccuracy(r);
   if (tta.length > 0) {
-    const title = 'Time to accuracy';
+    const title = seedCount(r) > 1 ? `Time to accuracy (mean of ${seedCount(r)} seeds)` : 'Time to accuracy';
     const chart = await lineChart({
       title,
       x: { field: 'trainSec', title: 'training time (s, evaluation excluded)' },
       y: { field: 'auc', title: 'validation AUC', format: '.4f' },
       series: 'series',
-      seriesTitle: 'run',
+      seriesTitle: 'configuration',
       data: tta,
       mark: 'line+point',
     });

@@ -172,8 +172,11 @@ export function rowFromMetrics(run: RunSpec, m: RunMetrics | null, error: string
 
 /** Validation AUC against training seconds from the run's periodic evaluations. */
 export function curveFromMetrics(runId: string, m: RunMetrics): Curve {
+  // the periodic evaluations share one validation sample; the final one reads the whole
+  // split, so it is left out to keep the curve's points comparable
   const evals = m.evals.filter((e) => e.split === 'val');
-  const use = evals.length > 0 ? evals : m.evals;
+  const periodic = evals.length > 1 ? evals.filter((e) => e.rows === evals[0]!.rows) : evals;
+  const use = periodic.length > 0 ? periodic : m.evals;
   return {
     runId,
     mode: m.mode,
