@@ -19,21 +19,13 @@ import { join } from 'node:path';
 import { quietSink } from '../pipeline/progress.js';
 import { generateToFile } from '../datasets/synthetic/file.js';
 import { BLOCK_BYTES, generateRows } from '../datasets/synthetic/generator.js';
+import { arg, median } from './args.js';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : def;
-}
 const ROWS = Number(arg('rows', '1000000'));
 const REPS = Number(arg('reps', '3'));
 const SEED = Number(arg('seed', '7'));
 const SCALE = Number(arg('scale', '0.01'));
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const cpuSec = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;

@@ -18,19 +18,11 @@ import { Rng } from '../pipeline/rng.js';
 import { createRowBatch, DEFAULT_BATCH_ROWS } from '../datasets/criteo/batch.js';
 import { run } from '../stages/preprocess/index.js';
 import { Categorify } from '../stages/preprocess/ops/categorify.js';
+import { arg, flag, median } from './args.js';
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
-const ROWS = arg('rows', 1_000_000);
-const RUNS = arg('runs', 3);
-const KEEP = process.argv.includes('--keep');
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
+const ROWS = Number(arg('rows', '1000000'));
+const RUNS = Number(arg('runs', '3'));
+const KEEP = flag('keep');
 
 /**
  * Fallback writer: Criteo layout, per-feature cardinality ∝ Kaggle's (scaled to
@@ -119,7 +111,7 @@ function vocabMemory(): void {
   );
 }
 
-if (process.argv.includes('--vocab-memory')) {
+if (flag('vocab-memory')) {
   vocabMemory();
   process.exit(0);
 }

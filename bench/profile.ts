@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { CAT_FEATURE_COUNT, INT_FEATURE_COUNT, KAGGLE_CARDINALITIES, KAGGLE_DAYS, KAGGLE_TOTAL_ROWS } from '../datasets/criteo/constants.js';
+import { INT_FEATURE_COUNT, KAGGLE_CARDINALITIES, KAGGLE_DAYS, KAGGLE_TOTAL_ROWS } from '../datasets/criteo/constants.js';
 import type { PreprocessManifest, ShardRef } from '../datasets/preprocessed.js';
 import { readShardFile, writeShardFile, type ShardColumns } from '../datasets/shards.js';
 import { parseBytes } from '../pipeline/config.js';
@@ -22,11 +22,7 @@ import { quietSink } from '../pipeline/progress.js';
 import { Rng } from '../pipeline/rng.js';
 import { run as profile } from '../stages/profile/index.js';
 import { run as segregate } from '../stages/segregate/index.js';
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
-}
+import { arg, flag, median } from './args.js';
 
 const ROWS = Number(arg('rows', '3000000'));
 const RATE = Number(arg('rate', '0.05'));
@@ -105,8 +101,7 @@ async function median3(fn: () => Promise<void>): Promise<{ median: number; all: 
     await fn();
     all.push((performance.now() - t) / 1000);
   }
-  const sorted = [...all].sort((a, b) => a - b);
-  return { median: sorted[Math.floor((sorted.length - 1) / 2)]!, all };
+  return { median: median(all), all };
 }
 
 /**
@@ -169,6 +164,6 @@ try {
   console.log(`segregate result (full): ${report}`);
   console.log(`ratios vs reading the shards (full): profile ${(pf.median / rf.median).toFixed(2)}×, segregate ${(sf.median / rf.median).toFixed(2)}×`);
 } finally {
-  if (!process.argv.includes('--keep')) rmSync(root, { recursive: true, force: true });
+  if (!flag('keep')) rmSync(root, { recursive: true, force: true });
   else console.log(`kept ${root}`);
 }

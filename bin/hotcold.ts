@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { commands } from './commands.js';
+import { EXIT_USAGE } from '../pipeline/cli.js';
 
 const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'package.json'), 'utf8')) as {
   version: string;
@@ -21,7 +22,9 @@ program
   )
   .version(pkg.version)
   .showHelpAfterError('(run with --help for usage)')
-  .configureHelp({ sortSubcommands: false });
+  .configureHelp({ sortSubcommands: false })
+  // usage errors (unknown option, bad option value) exit 2, like bad_config errors; help/version exit 0
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE));
 
 for (const register of commands) register(program);
 

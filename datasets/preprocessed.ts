@@ -88,16 +88,29 @@ export function openPreprocessed(dir: string): PreprocessManifest {
   return readManifest<PreprocessManifest>(dir, 'preprocess');
 }
 
-/** Absolute shard paths of one split. */
-export function splitShardPaths(dir: string, m: PreprocessManifest, split: SplitName): string[] {
-  const s = m.splits[split];
-  if (!s) throw new PipelineError('bad_manifest', `preprocessed dataset has no '${split}' split`, { file: dir });
-  return s.shards.map((r) => join(dir, r.file));
+/** One shard of a split, as {@link iterateSplit} yields it. */
+export interface SplitShard {
+  /** absolute path of the shard file */
+  path: string;
+  shard: ShardColumns;
 }
 
-/** Iterate a split's shards in order, one at a time (streams: one shard in memory). */
-export function* iterateSplit(dir: string, m: PreprocessManifest, split: SplitName): Generator<ShardColumns> {
-  for (const p of splitShardPaths(dir, m, split)) yield readShardFile(p);
+/**
+ * Iterate a split's shards in order, one at a time (streams: one shard in memory).
+ * @throws PipelineError `bad_manifest` for a split the manifest lacks, `bad_input`
+ *   for a shard whose row count differs from the manifest's
+ */
+export function* iterateSplit(dir: string, m: PreprocessManifest, split: SplitName): Generator<SplitShard> {
+  const s = m.splits[split];
+  if (!s) throw new PipelineError('bad_manifest', `preprocessed dataset has no '${split}' split`, { file: dir });
+  for (const ref of s.shards) {
+    const path = join(dir, ref.file);
+    const shard = readShardFile(path);
+    if (shard.rows !== ref.rows) {
+      throw new PipelineError('bad_input', `shard has ${shard.rows} rows, manifest says ${ref.rows}`, { file: path });
+    }
+    yield { path, shard };
+  }
 }
 
 /** File entries of the manifest for a split (for checksums). */

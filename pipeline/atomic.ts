@@ -27,20 +27,13 @@ export function fsyncDir(dir: string): void {
 
 /** Write `data` to `path` atomically (sync version). */
 export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
   const tmp = tmpName(path);
-  const fd = openSync(tmp, 'w');
   try {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
+    writeFileSynced(tmp, data);
   } catch (e) {
-    closeSync(fd);
     rmSync(tmp, { force: true });
     throw e;
   }
-  closeSync(fd);
   renameSync(tmp, path);
   fsyncDir(dirname(path));
 }
@@ -49,15 +42,20 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array): vo
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tmpName(path);
-  const fh = await open(tmp, 'w');
+  await writeFileSyncedAsync(tmp, data);
+  await rename(tmp, path);
+  fsyncDir(dirname(path));
+}
+
+/** Write data then fsync, without the rename (async; the caller creates the directory). */
+export async function writeFileSyncedAsync(path: string, data: string | Uint8Array): Promise<void> {
+  const fh = await open(path, 'w');
   try {
     await fh.writeFile(data);
     await fh.sync();
   } finally {
     await fh.close();
   }
-  await rename(tmp, path);
-  fsyncDir(dirname(path));
 }
 
 /** Write data then fsync, without the rename (for data files committed later by a manifest). */

@@ -8,9 +8,9 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeFileAtomicSync } from './atomic.js';
+import { writeFileAtomicSync, writeFileSynced } from './atomic.js';
 import { badManifest, PipelineError } from './errors.js';
-import { sha256File } from './hash.js';
+import { sha256, sha256File } from './hash.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 
@@ -91,6 +91,15 @@ export function readManifest<M extends ManifestBase>(dir: string, kind: Artifact
 /** Commit a manifest: the last write of a stage. Atomic (temp name, fsync, rename, fsync dir). */
 export function writeManifest(dir: string, manifest: ManifestBase): void {
   writeFileAtomicSync(manifestPath(dir), JSON.stringify(manifest, null, 2) + '\n');
+}
+
+/**
+ * Write a data file inside `dir` (fsynced; committed later by the manifest) and
+ * return its entry, checksummed from memory rather than re-read.
+ */
+export function writeDataFile(dir: string, rel: string, data: Uint8Array): FileEntry {
+  writeFileSynced(join(dir, rel), data);
+  return { path: rel, bytes: data.byteLength, sha256: sha256(data) };
 }
 
 /** Build a file entry by hashing a file inside `dir`. */

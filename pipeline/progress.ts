@@ -14,6 +14,11 @@ const stderrSink: ProgressSink = {
   write: (s) => process.stderr.write(s),
 };
 
+/** Where a stage reports progress (stderr by default; {@link quietSink} in tests). */
+export interface StageIO {
+  sink?: ProgressSink;
+}
+
 /** Silent sink for tests and child jobs. */
 export const quietSink: ProgressSink = { isTTY: false, write: () => {} };
 

@@ -87,7 +87,7 @@ export class GenerateStats {
    */
   constructor(
     readonly rows: number,
-    private readonly dayStarts: number[],
+    dayStarts: number[],
     cardinalities: readonly number[],
   ) {
     this.days = dayStarts.length - 1;

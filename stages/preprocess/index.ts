@@ -17,10 +17,10 @@ import { CAT_COLUMNS, CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../dataset
 import { readCriteoFiles } from '../../datasets/criteo/parallel.js';
 import type { ReadStats } from '../../datasets/criteo/reader.js';
 import type { InputFileInfo, PreprocessManifest, PreprocessOptions, SplitName } from '../../datasets/preprocessed.js';
-import { fsyncDir, writeFileSynced } from '../../pipeline/atomic.js';
+import { fsyncDir } from '../../pipeline/atomic.js';
 import { badConfig, notFound, PipelineError } from '../../pipeline/errors.js';
-import { configHash, sha256, stampFile } from '../../pipeline/hash.js';
-import { ARTIFACTS, nowIso, openStageOutput, writeManifest } from '../../pipeline/manifest.js';
+import { configHash, stampFile } from '../../pipeline/hash.js';
+import { ARTIFACTS, nowIso, openStageOutput, writeDataFile, writeManifest } from '../../pipeline/manifest.js';
 import { Progress, type ProgressSink } from '../../pipeline/progress.js';
 import { resolveOptions } from './config.js';
 import { Categorify } from './ops/categorify.js';
@@ -202,10 +202,8 @@ async function commit(
   for (let f = 0; f < CAT_FEATURE_COUNT; f++) {
     const rel = `vocab/counts-${CAT_COLUMNS[f]!}.bin`;
     const c = vocab[f]!.counts;
-    const bytes = new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
-    writeFileSynced(join(dir, rel), bytes);
     countFiles.push(rel);
-    final.files.push({ path: rel, bytes: bytes.byteLength, sha256: sha256(bytes) });
+    final.files.push(writeDataFile(dir, rel, new Uint8Array(c.buffer, c.byteOffset, c.byteLength)));
   }
   fsyncDir(join(dir, 'shards'));
   fsyncDir(join(dir, 'vocab'));

@@ -9,11 +9,10 @@
  * written as a part: it is cut from memory.
  */
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileSynced } from '../../pipeline/atomic.js';
+import { writeFileSyncedAsync } from '../../pipeline/atomic.js';
 import { sha256 } from '../../pipeline/hash.js';
-import type { FileEntry } from '../../pipeline/manifest.js';
+import { writeDataFile, type FileEntry } from '../../pipeline/manifest.js';
 import { CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../datasets/criteo/constants.js';
 import type { ShardRef, SplitName } from '../../datasets/preprocessed.js';
 import { encodeShard, readShardFile, type ShardColumns } from '../../datasets/shards.js';
@@ -29,27 +28,10 @@ export interface PartFile {
   sha256: string;
 }
 
-async function writeSyncedAsync(path: string, bytes: Uint8Array): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 function countPositives(label: Int8Array, n: number): number {
   let positives = 0;
   for (let r = 0; r < n; r++) positives += label[r]!;
   return positives;
-}
-
-/** Encode and write columns; returns size, checksum and positives. */
-function writeColumns(path: string, cols: ShardColumns): { bytes: number; sha256: string; positives: number } {
-  const bytes = encodeShard(cols);
-  writeFileSynced(path, bytes);
-  return { bytes: bytes.byteLength, sha256: sha256(bytes), positives: countPositives(cols.label, cols.rows) };
 }
 
 /** Rows of one output stream, buffered into fixed-size part shards. */
@@ -148,7 +130,7 @@ export class PartStream {
     this.written += n;
     this.inFlight++;
     this.pending = this.pending.then(async () => {
-      await writeSyncedAsync(abs, bytes);
+      await writeFileSyncedAsync(abs, bytes);
       this.inFlight--;
     });
     this.rows = 0;
@@ -181,12 +163,11 @@ export async function finalizeStream(
   await stream.settle();
   const shardDir = join(outDir, 'shards');
   mkdirSync(shardDir, { recursive: true });
-  const add = (split: SplitName, rows: number, positives: number, bytes: number, hash: string, from?: string): void => {
-    const rel = `shards/${split}-${String(acc.shards[split].length).padStart(5, '0')}.arrow`;
-    if (from) renameSync(from, join(outDir, rel));
-    acc.shards[split].push({ file: rel, rows });
+  const nextShard = (split: SplitName): string => `shards/${split}-${String(acc.shards[split].length).padStart(5, '0')}.arrow`;
+  const add = (split: SplitName, rows: number, positives: number, entry: FileEntry): void => {
+    acc.shards[split].push({ file: entry.path, rows });
     acc.positives[split] += positives;
-    acc.files.push({ path: rel, bytes, sha256: hash });
+    acc.files.push(entry);
   };
   for (const part of stream.parts) {
     const a = part.start;
@@ -194,7 +175,10 @@ export async function finalizeStream(
     const hits = ranges.filter((r) => r.end > a && r.start < b && r.end > r.start);
     const whole = hits.length === 1 && hits[0]!.start <= a && hits[0]!.end >= b;
     if (whole && !remap) {
-      add(hits[0]!.split, part.rows, part.positives, part.bytes, part.sha256, part.abs);
+      const split = hits[0]!.split;
+      const rel = nextShard(split);
+      renameSync(part.abs, join(outDir, rel));
+      add(split, part.rows, part.positives, { path: rel, bytes: part.bytes, sha256: part.sha256 });
       continue;
     }
     const cols = readShardFile(part.abs);
@@ -225,9 +209,7 @@ export async function finalizeStream(
         dense: cols.dense.map((c) => c.subarray(s, e)),
         cats: cols.cats.map((c) => c.subarray(s, e)),
       };
-      const rel = `shards/${h.split}-${String(acc.shards[h.split].length).padStart(5, '0')}.arrow`;
-      const w = writeColumns(join(outDir, rel), piece);
-      add(h.split, piece.rows, w.positives, w.bytes, w.sha256);
+      add(h.split, piece.rows, countPositives(piece.label, piece.rows), writeDataFile(outDir, nextShard(h.split), encodeShard(piece)));
     }
   }
 }

@@ -1,6 +1,5 @@
 /** Options of `hotcold profile`, their defaults and their checks. */
 import { badConfig } from '../../pipeline/errors.js';
-import type { ProgressSink } from '../../pipeline/progress.js';
 
 export interface ProfileConfig {
   /** preprocessed dataset directory (`hotcold preprocess --out`) */
@@ -13,11 +12,6 @@ export interface ProfileConfig {
   seed: number;
   /** rewrite even when a profile with the same fingerprint exists; @default false */
   force?: boolean;
-}
-
-/** Where a stage reports progress (stderr by default; `quietSink` in tests). */
-export interface StageIO {
-  sink?: ProgressSink;
 }
 
 export const PROFILE_DEFAULTS = {

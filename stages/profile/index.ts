@@ -7,17 +7,15 @@
  * `datasets/profile.ts`: one Uint32 count file per table plus a manifest that
  * records the data fingerprint and the sampled row count.
  */
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { CAT_COLUMNS, CAT_FEATURE_COUNT } from '../../datasets/criteo/constants.js';
-import { openPreprocessed, splitFiles, splitShardPaths } from '../../datasets/preprocessed.js';
+import { iterateSplit, openPreprocessed, splitFiles } from '../../datasets/preprocessed.js';
 import type { ProfileManifest } from '../../datasets/profile.js';
-import { readShardFile } from '../../datasets/shards.js';
-import { writeFileSynced } from '../../pipeline/atomic.js';
 import { PipelineError } from '../../pipeline/errors.js';
-import { configHash, sha256 } from '../../pipeline/hash.js';
-import { ARTIFACTS, nowIso, openStageOutput, verifyFiles, writeManifest, type FileEntry } from '../../pipeline/manifest.js';
-import { Progress } from '../../pipeline/progress.js';
-import { checkProfileConfig, type ProfileConfig, type StageIO } from './config.js';
+import { configHash } from '../../pipeline/hash.js';
+import { ARTIFACTS, nowIso, openStageOutput, verifyFiles, writeDataFile, writeManifest, type FileEntry } from '../../pipeline/manifest.js';
+import { Progress, type StageIO } from '../../pipeline/progress.js';
+import { checkProfileConfig, type ProfileConfig } from './config.js';
 import { addCounts, SkipSampler } from './sampler.js';
 
 /** Relative path of table t's count file. */
@@ -60,17 +58,10 @@ export async function run(config: ProfileConfig, io: StageIO = {}): Promise<Prof
   const counts = sizes.map((n) => new Uint32Array(n));
   const sampler = new SkipSampler(config.sampleRate, config.seed);
   const progress = new Progress('profile', 'rows', train.rows, io.sink);
-  const paths = splitShardPaths(config.data, data, 'train');
   let picked = new Int32Array(1024);
   let base = 0;
   let sampledRows = 0;
-  for (let s = 0; s < paths.length; s++) {
-    const path = paths[s]!;
-    const shard = readShardFile(path);
-    const expected = train.shards[s]!.rows;
-    if (shard.rows !== expected) {
-      throw new PipelineError('bad_input', `shard has ${shard.rows} rows, manifest says ${expected}`, { file: path });
-    }
+  for (const { path, shard } of iterateSplit(config.data, data, 'train')) {
     if (picked.length < shard.rows) picked = new Int32Array(shard.rows);
     const n = sampler.take(base, shard.rows, picked);
     for (let t = 0; t < CAT_FEATURE_COUNT; t++) {
@@ -105,9 +96,7 @@ export async function run(config: ProfileConfig, io: StageIO = {}): Promise<Prof
     nonzeroRows.push(nz);
     maxCount.push(mx);
     const rel = countFileName(t);
-    const bytes = new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
-    writeFileSynced(join(out.dir, rel), bytes);
-    files.push({ path: rel, bytes: bytes.byteLength, sha256: sha256(bytes) });
+    files.push(writeDataFile(out.dir, rel, new Uint8Array(c.buffer, c.byteOffset, c.byteLength)));
     countFiles.push(rel);
   }
   const manifest: ProfileManifest = {

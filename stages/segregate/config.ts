@@ -1,6 +1,5 @@
 /** Options of `hotcold segregate`, their defaults and their checks. */
 import { badConfig } from '../../pipeline/errors.js';
-import type { ProgressSink } from '../../pipeline/progress.js';
 
 export interface SegregateConfig {
   /** preprocessed dataset directory */
@@ -21,10 +20,6 @@ export interface SegregateConfig {
   rowsPerShard?: number;
   /** rewrite even when an output with the same fingerprint exists; @default false */
   force?: boolean;
-}
-
-export interface StageIO {
-  sink?: ProgressSink;
 }
 
 export const SEGREGATE_DEFAULTS = {

@@ -7,18 +7,16 @@
  * (ids = hot indices), shards/cold-*.arrow (original ids), report.json,
  * skew.csv, skew.svg, skew.png, and the manifest, committed last.
  */
-import { resolve, join } from 'node:path';
+import { resolve } from 'node:path';
 import { CAT_FEATURE_COUNT } from '../../datasets/criteo/constants.js';
-import { openPreprocessed, splitFiles, splitShardPaths } from '../../datasets/preprocessed.js';
+import { iterateSplit, openPreprocessed, splitFiles } from '../../datasets/preprocessed.js';
 import { openProfile, readProfileCounts } from '../../datasets/profile.js';
 import type { SegregateManifest } from '../../datasets/segregated.js';
-import { readShardFile } from '../../datasets/shards.js';
-import { writeFileSynced } from '../../pipeline/atomic.js';
-import { mismatch, PipelineError } from '../../pipeline/errors.js';
-import { configHash, sha256 } from '../../pipeline/hash.js';
-import { ARTIFACTS, fileEntry, nowIso, openStageOutput, verifyFiles, writeManifest } from '../../pipeline/manifest.js';
-import { Progress } from '../../pipeline/progress.js';
-import { budgetRows, checkSegregateConfig, type SegregateConfig, type StageIO } from './config.js';
+import { mismatch } from '../../pipeline/errors.js';
+import { configHash } from '../../pipeline/hash.js';
+import { ARTIFACTS, fileEntry, nowIso, openStageOutput, verifyFiles, writeDataFile, writeManifest } from '../../pipeline/manifest.js';
+import { Progress, type StageIO } from '../../pipeline/progress.js';
+import { budgetRows, checkSegregateConfig, type SegregateConfig } from './config.js';
 import { CountLevels, selectByCount, selectByRows, type HotSet } from './hot-set.js';
 import { buildReport, writeReport } from './report.js';
 import { ShardSink, splitShard, SplitScratch, type SplitTotals } from './split.js';
@@ -75,9 +73,7 @@ export async function run(config: SegregateConfig, io: StageIO = {}): Promise<Se
     selection.by === 'memory'
       ? selectByRows(counts, budgetRows(selection.budgetBytes, config.dim), Boolean(config.allowZeroCount), levels)
       : selectByCount(counts, selection.minCount);
-  const hotMapBytes = encodeHotMap(hot);
-  writeFileSynced(join(out.dir, HOT_MAP_FILE), hotMapBytes);
-  const hotMapEntry = { path: HOT_MAP_FILE, bytes: hotMapBytes.byteLength, sha256: sha256(hotMapBytes) };
+  const hotMapEntry = writeDataFile(out.dir, HOT_MAP_FILE, encodeHotMap(hot));
 
   // split the training inputs
   const train = data.splits.train;
@@ -86,13 +82,7 @@ export async function run(config: SegregateConfig, io: StageIO = {}): Promise<Se
   const coldSink = new ShardSink(out.dir, 'cold', rowsPerShard);
   const scratch = new SplitScratch();
   const totals: SplitTotals = { inputs: 0, hotInputs: 0, hotLookups: 0 };
-  const paths = splitShardPaths(config.data, data, 'train');
-  for (let s = 0; s < paths.length; s++) {
-    const path = paths[s]!;
-    const shard = readShardFile(path);
-    if (shard.rows !== train.shards[s]!.rows) {
-      throw new PipelineError('bad_input', `shard has ${shard.rows} rows, manifest says ${train.shards[s]!.rows}`, { file: path });
-    }
+  for (const { path, shard } of iterateSplit(config.data, data, 'train')) {
     splitShard(shard, path, hot.index, hotSink, coldSink, scratch, totals);
     progress.update(totals.inputs, `${((100 * totals.hotInputs) / Math.max(1, totals.inputs)).toFixed(1)} % hot`);
   }

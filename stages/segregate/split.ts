@@ -6,13 +6,10 @@
  * Work is column-wise per source shard: one pass per table builds the hot mask,
  * then each output column is gathered over the row list of its class.
  */
-import { join } from 'node:path';
 import { CAT_COLUMNS, CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../datasets/criteo/constants.js';
 import type { ShardRef, SplitInfo } from '../../datasets/preprocessed.js';
 import { encodeShard, type ShardColumns } from '../../datasets/shards.js';
-import { writeFileSynced } from '../../pipeline/atomic.js';
-import { sha256 } from '../../pipeline/hash.js';
-import type { FileEntry } from '../../pipeline/manifest.js';
+import { writeDataFile, type FileEntry } from '../../pipeline/manifest.js';
 import { PipelineError } from '../../pipeline/errors.js';
 
 /**
@@ -96,10 +93,9 @@ export class ShardSink {
       dense: this.dense.map((a) => a.subarray(0, n)),
       cats: this.cats.map((a) => a.subarray(0, n)),
     };
-    const bytes = encodeShard(cols);
-    writeFileSynced(join(this.dir, file), bytes);
-    this.files.push({ path: file, bytes: bytes.byteLength, sha256: sha256(bytes) });
-    this.bytes += bytes.byteLength;
+    const entry = writeDataFile(this.dir, file, encodeShard(cols));
+    this.files.push(entry);
+    this.bytes += entry.bytes;
     this.shards.push({ file, rows: n });
     this.rows += n;
     this.n = 0;

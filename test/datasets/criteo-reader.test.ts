@@ -6,8 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { RowBatch } from '../../datasets/criteo/batch.js';
 import { createBadLineLog } from '../../datasets/criteo/parse.js';
 import { newReadStats, readCriteo, type ReadOptions, type ReadStats } from '../../datasets/criteo/reader.js';
-import { PipelineError } from '../../pipeline/errors.js';
-import { useTempDirs } from '../fixtures/temp.js';
+import { expectCode, useTempDirs } from '../fixtures/temp.js';
 
 /** The real Criteo samples (../shared/data/criteo next to the repository, or $HOTCOLD_CRITEO_SAMPLES). */
 const DATA = process.env.HOTCOLD_CRITEO_SAMPLES ?? resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'criteo');
@@ -46,16 +45,6 @@ function batchRows(b: RowBatch): Row[] {
     out.push(row);
   }
   return out;
-}
-
-async function errorOf(p: Promise<unknown>): Promise<PipelineError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof PipelineError) return e;
-    throw e;
-  }
-  throw new Error('expected a PipelineError');
 }
 
 const GOOD = '0\t1\t2\t\t4\t5\t6\t7\t8\t9\t10\t11\t12\t13\t68fd1e64\t80e26c9b\t\t7b4723c4\t25c83c98\t7e0ccccf\tde7995b8\t1f89b562\ta73ee510\ta8cd5504\tb2cb9c98\t37c9c164\t2824a5f6\t1adce6ef\t8ba8b39a\t891b62e7\te5ba7672\tf54016b9\t21ddcdc9\tb1252a9d\t07b5194c\t\t3a171ecb\tc5c50484\te8b83407\t9727dd16';
@@ -152,8 +141,7 @@ describe('Criteo reader on edge cases', () => {
       const d = tmp();
       const p = join(d, 'bad.tsv');
       writeFileSync(p, `${GOOD}\n${line}\n${GOOD}\n`);
-      const e = await errorOf(readAll(p));
-      expect(e.code).toBe('bad_input');
+      const e = await expectCode(readAll(p), 'bad_input');
       expect(e.file).toBe(p);
       expect(e.line).toBe(2);
       expect(e.format()).toMatch(msg);
@@ -192,8 +180,7 @@ describe('Criteo reader on edge cases', () => {
     const p = join(d, 'cut.tsv.gz');
     const gz = gzipSync(Array.from({ length: 3000 }, (_, i) => withField(GOOD, 1, String(i))).join('\n'));
     writeFileSync(p, gz.subarray(0, Math.floor(gz.length / 2)));
-    const e = await errorOf(readAll(p));
-    expect(e.code).toBe('truncated');
+    const e = await expectCode(readAll(p), 'truncated');
     expect(e.file).toBe(p);
     expect(e.format()).toContain(p);
   });
@@ -208,8 +195,7 @@ describe('Criteo reader on edge cases', () => {
     ] as const) {
       const p = join(d, name);
       writeFileSync(p, text);
-      const e = await errorOf(readAll(p));
-      expect(e.code).toBe('empty_input');
+      const e = await expectCode(readAll(p), 'empty_input');
       expect(e.file).toBe(p);
     }
   });
@@ -218,13 +204,11 @@ describe('Criteo reader on edge cases', () => {
     const d = tmp();
     const p = join(d, 'other.csv');
     writeFileSync(p, 'id,click,hour\n1,0,14102100\n');
-    const e = await errorOf(readAll(p));
-    expect(e.code).toBe('bad_input');
+    const e = await expectCode(readAll(p), 'bad_input');
     expect(e.message).toMatch(/unexpected header/);
   });
 
   it('reports a missing file as not_found', async () => {
-    const e = await errorOf(readAll('/nonexistent/train.txt'));
-    expect(e.code).toBe('not_found');
+    await expectCode(readAll('/nonexistent/train.txt'), 'not_found');
   });
 });

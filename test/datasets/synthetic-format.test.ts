@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../pipeline/rng.js';
 import { PipelineError } from '../../pipeline/errors.js';
 import { BLOCK_ROWS, generateRows, SyntheticGenerator } from '../../datasets/synthetic/generator.js';
 import { dayStarts, kaggleTestVal, resolveOptions } from '../../datasets/synthetic/options.js';

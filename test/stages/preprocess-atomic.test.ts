@@ -4,11 +4,10 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { PreprocessOptions } from '../../datasets/preprocessed.js';
-import { PipelineError } from '../../pipeline/errors.js';
 import { quietSink } from '../../pipeline/progress.js';
 import { Rng } from '../../pipeline/rng.js';
 import { run } from '../../stages/preprocess/index.js';
-import { useTempDirs } from '../fixtures/temp.js';
+import { expectCode, useTempDirs } from '../fixtures/temp.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -29,16 +28,6 @@ const tmp = useTempDirs('hotcold-pre-atomic-');
 
 const pre = (inputs: string[], out: string, options: Partial<PreprocessOptions> = {}, force = false) =>
   run({ inputs, out, options, force }, { progress: quietSink });
-
-async function errorOf(p: Promise<unknown>): Promise<PipelineError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof PipelineError) return e;
-    throw e;
-  }
-  throw new Error('expected a PipelineError');
-}
 
 describe('preprocess output reuse', () => {
   it('reuses a finished output for the same inputs and options, and redoes it when either changes', async () => {
@@ -82,8 +71,7 @@ describe('preprocess atomicity', () => {
     await pre([HEAD], out, { rowsPerShard: 1000 });
     expect(existsSync(join(out, 'manifest.json'))).toBe(true);
 
-    const e = await errorOf(pre([HEAD, cut], out, { split: 'days', rowsPerShard: 1000 }));
-    expect(e.code).toBe('truncated');
+    const e = await expectCode(pre([HEAD, cut], out, { split: 'days', rowsPerShard: 1000 }), 'truncated');
     expect(e.file).toBe(resolve(cut));
     expect(existsSync(join(out, 'manifest.json'))).toBe(false);
     expect(existsSync(join(out, '.parts'))).toBe(false);

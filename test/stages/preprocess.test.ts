@@ -48,7 +48,7 @@ async function pre(inputs: string[], out: string, options: Partial<PreprocessOpt
 }
 
 function readSplit(dir: string, m: PreprocessManifest, split: SplitName): ShardColumns[] {
-  return [...iterateSplit(dir, m, split)];
+  return [...iterateSplit(dir, m, split)].map((s) => s.shard);
 }
 
 function readCounts(path: string): Uint32Array {
