@@ -8,12 +8,12 @@
  *     <sweep>/preprocessed/   <sweep>/profile/   <sweep>/segregated/
  *     <sweep>/logs/<stage>.log
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PipelineError } from '../../pipeline/errors.js';
 import { readManifest, type ManifestBase } from '../../pipeline/manifest.js';
 import type { SweepConfig } from './config.js';
-import { logTail, type Launcher } from './runner.js';
+import { logTail, readJsonOrNull, type Launcher } from './runner.js';
 
 /** The generator's Bayes-optimal reference (from the `<tsv>.json` sidecar). */
 export interface BayesRef {
@@ -44,14 +44,8 @@ interface Sidecar {
 }
 
 function readSidecar(tsv: string): Sidecar | null {
-  const p = `${tsv}.json`;
-  if (!existsSync(p)) return null;
-  try {
-    const s = JSON.parse(readFileSync(p, 'utf8')) as Sidecar;
-    return s.magic === 'hotcold.generate' ? s : null;
-  } catch {
-    return null;
-  }
+  const s = readJsonOrNull<Sidecar>(`${tsv}.json`);
+  return s?.magic === 'hotcold.generate' ? s : null;
 }
 
 /** Bayes-optimal AUC of a generated file (test-split value preferred), or null for real data. */

@@ -16,7 +16,7 @@ import type { RunMetrics, TrainMode } from '../../pipeline/run-metrics.js';
 import type { SweepConfig } from './config.js';
 import type { BayesRef } from './data.js';
 import { baselineKey, type RunSpec } from './grid.js';
-import { METRICS_FILE, readFailed } from './runner.js';
+import { METRICS_FILE, readFailed, readJsonOrNull } from './runner.js';
 
 export const PLAN_FILE = 'sweep.json';
 export const RESULTS_JSON = 'results.json';
@@ -127,14 +127,8 @@ function num(v: unknown): number | null {
 
 /** Read a run's metrics.json, or null when absent or unreadable. */
 export function readRunMetrics(dir: string): RunMetrics | null {
-  const p = join(dir, METRICS_FILE);
-  if (!existsSync(p)) return null;
-  try {
-    const m = JSON.parse(readFileSync(p, 'utf8')) as RunMetrics;
-    return m.magic === 'hotcold.train.metrics' ? m : null;
-  } catch {
-    return null;
-  }
+  const m = readJsonOrNull<RunMetrics>(join(dir, METRICS_FILE));
+  return m?.magic === 'hotcold.train.metrics' ? m : null;
 }
 
 /** Build a row (references not yet filled) from a run's spec and metrics. */

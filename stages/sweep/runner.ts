@@ -16,12 +16,14 @@ import { fileURLToPath } from 'node:url';
 import PQueue from 'p-queue';
 import { writeFileAtomicSync } from '../../pipeline/atomic.js';
 import { formatDuration } from '../../pipeline/progress.js';
+import { METRICS_FILE } from '../train/run-files.js';
 import type { RunSpec } from './grid.js';
 
 /** `bin/hotcold.js` of this package: the command line the jobs run. */
 export const HOTCOLD_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'hotcold.js');
 
-export const METRICS_FILE = 'metrics.json';
+/** The trainer's metrics file: a run is finished once it exists. */
+export { METRICS_FILE };
 export const JOB_FILE = 'job.json';
 export const FAILED_FILE = 'failed.json';
 export const TRAIN_LOG = 'train.log';
@@ -106,14 +108,18 @@ export interface FailedRecord {
   at: string;
 }
 
-function readJob(dir: string, name = JOB_FILE): JobRecord | null {
-  const p = join(dir, name);
-  if (!existsSync(p)) return null;
+/** Parse a JSON file that may be absent or half-written (a killed job): null then. */
+export function readJsonOrNull<T>(path: string): T | null {
+  if (!existsSync(path)) return null;
   try {
-    return JSON.parse(readFileSync(p, 'utf8')) as JobRecord;
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
   } catch {
     return null;
   }
+}
+
+function readJob(dir: string, name = JOB_FILE): JobRecord | null {
+  return readJsonOrNull<JobRecord>(join(dir, name));
 }
 
 /**
@@ -128,13 +134,7 @@ export function isFinished(dir: string, fingerprint: string): boolean {
 
 /** Read `<run>/failed.json` when the last attempt failed. */
 export function readFailed(dir: string): FailedRecord | null {
-  const p = join(dir, FAILED_FILE);
-  if (!existsSync(p)) return null;
-  try {
-    return JSON.parse(readFileSync(p, 'utf8')) as FailedRecord;
-  } catch {
-    return null;
-  }
+  return readJsonOrNull<FailedRecord>(join(dir, FAILED_FILE));
 }
 
 /** Options of {@link runTrainJobs}. */
@@ -180,6 +180,13 @@ function settleRunDir(job: TrainJob): string {
   return log;
 }
 
+/** Write `<run>/failed.json` and return the failed outcome. */
+function recordFailure(job: TrainJob, r: LaunchResult, sec: number, error: string): JobOutcome {
+  const rec: FailedRecord = { exitCode: r.exitCode, signal: r.signal, error, at: new Date().toISOString() };
+  writeFileAtomicSync(join(job.dir, FAILED_FILE), JSON.stringify(rec, null, 2) + '\n');
+  return { id: job.run.id, status: 'failed', sec, error };
+}
+
 /**
  * Run train jobs with bounded concurrency, skipping finished ones.
  * Never throws for a failed job: it is recorded in `<run>/failed.json` and in the outcome.
@@ -217,18 +224,12 @@ export async function runTrainJobs(jobs: TrainJob[], opts: RunJobsOptions = {}):
           outcome = { id: job.run.id, status: 'done', sec };
         } else {
           const why = r.exitCode === 0 ? 'exited 0 without writing metrics.json' : r.signal ? `killed by ${r.signal}` : `exit code ${String(r.exitCode)}`;
-          const error = `${why}\n${logTail(logFile)}`.trim();
-          const rec: FailedRecord = { exitCode: r.exitCode, signal: r.signal, error, at: new Date().toISOString() };
-          writeFileAtomicSync(join(job.dir, FAILED_FILE), JSON.stringify(rec, null, 2) + '\n');
-          outcome = { id: job.run.id, status: 'failed', sec, error };
+          outcome = recordFailure(job, r, sec, `${why}\n${logTail(logFile)}`.trim());
         }
       } catch (e) {
         const sec = (performance.now() - t0) / 1000;
-        const error = `could not start: ${(e as Error).message}`;
         settleRunDir(job);
-        const rec: FailedRecord = { exitCode: null, signal: null, error, at: new Date().toISOString() };
-        writeFileAtomicSync(join(job.dir, FAILED_FILE), JSON.stringify(rec, null, 2) + '\n');
-        outcome = { id: job.run.id, status: 'failed', sec, error };
+        outcome = recordFailure(job, { exitCode: null, signal: null }, sec, `could not start: ${(e as Error).message}`);
       }
       outcomes.set(job.run.id, outcome);
       finished++;

@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { applyOverrides, parseConfig, readJsonFile } from '../../pipeline/config.js';
 import { badConfig } from '../../pipeline/errors.js';
+import { parseArch } from './model/arch.js';
 
 /** An MLP written as DLRM does ("13-512-256-64-16") or as a list of widths. */
 const arch = z.union([
@@ -32,7 +33,7 @@ const optim = (kind: 'sgd' | 'adagrad', lr: number) =>
     })
     .prefault({});
 
-/** The train config schema (defaults = the small preset's model with the Kaggle widths overridable). */
+/** The train config schema (model defaults = the Kaggle reference model, 13-512-256-64-16 / 512-256-1). */
 export const trainConfigSchema = z.strictObject({
   /** 'baseline' | 'fae' | 'slipstream' */
   mode: z.enum(['baseline', 'fae', 'slipstream']).default('baseline'),
@@ -80,7 +81,7 @@ export const trainConfigSchema = z.strictObject({
     .prefault({}),
   fae: z
     .strictObject({
-      /** 'phases' (all cold, sync, all hot, sync — per epoch, as the public FAE code) or 'interleave' (the paper's scheduler) */
+      /** 'phases' (all cold, then all hot — per epoch, as the public FAE code) or 'interleave' (the paper's scheduler); hot rows sync lazily (device.ts) */
       schedule: z.enum(['phases', 'interleave']).default('interleave'),
       /** interleave: hot/cold alternations per epoch (each round = its share of cold batches, then of hot ones) */
       rounds: z.number().int().positive().default(16),
@@ -141,17 +142,6 @@ function mapAliases(raw: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-/** Check what the schema cannot: the bottom MLP must map 13 features to `dim`. */
-function checkConsistency(c: TrainConfig): void {
-  const bot = c.model.mlpBot.split('-').map(Number);
-  if (bot[0] !== 13) throw badConfig('model.mlpBot', `must start with 13 (the dense features), got ${c.model.mlpBot}`);
-  if (bot[bot.length - 1] !== c.model.dim) {
-    throw badConfig('model.mlpBot', `must end with model.dim = ${c.model.dim} (the interaction needs equal widths), got ${c.model.mlpBot}`);
-  }
-  const top = c.model.mlpTop.split('-').map(Number);
-  if (top[top.length - 1] !== 1) throw badConfig('model.mlpTop', `must end with 1 (one click probability), got ${c.model.mlpTop}`);
-}
-
 /**
  * Resolve a train config: defaults → `raw` (a parsed JSON file, or {}) → `--set` overrides.
  * @param source name used in error messages (the file path)
@@ -166,7 +156,7 @@ export function resolveTrainConfig(raw: unknown, overrides: string[] = [], sourc
   });
   const merged = applyOverrides(mapAliases(raw as Record<string, unknown>), sets);
   const cfg = parseConfig(trainConfigSchema, merged, source);
-  checkConsistency(cfg);
+  parseArch(cfg.model.mlpBot, cfg.model.mlpTop, cfg.model.dim); // what the schema cannot check: widths agree with each other
   return cfg;
 }
 

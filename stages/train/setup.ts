@@ -2,14 +2,14 @@
  * Opening a train run's inputs: the preprocessed dataset, the segregated dataset (fae /
  * slipstream), their consistency, and the batch streams of each split.
  */
-import { openPreprocessed, splitFiles, type PreprocessManifest, type SplitName } from '../../datasets/preprocessed.js';
+import { openPreprocessed, splitFiles, type PreprocessManifest } from '../../datasets/preprocessed.js';
 import { openSegregated, readHotMap, type SegregateManifest } from '../../datasets/segregated.js';
 import { badConfig, mismatch, PipelineError } from '../../pipeline/errors.js';
 import { verifyFiles } from '../../pipeline/manifest.js';
 import { join } from 'node:path';
 import type { TrainConfig } from './config.js';
 import { NUM_TABLES } from './data/batch.js';
-import { ShardStream } from './data/shard-stream.js';
+import { ShardStream, type StreamOptions } from './data/shard-stream.js';
 import type { HotMap } from './device.js';
 
 /** Stream salts: each training stream of a run has its own shuffle. */
@@ -29,9 +29,9 @@ export interface TrainInputs {
   tableSizes: number[];
 }
 
-function splitStream(dir: string, m: PreprocessManifest, split: SplitName, opts: ConstructorParameters<typeof ShardStream>[2]): ShardStream {
-  const s = m.splits[split];
-  return new ShardStream(s.shards.map((r) => join(dir, r.file)), s.shards.map((r) => r.rows), opts);
+/** A stream over shards listed as { file (relative to dir), rows } in a manifest. */
+function shardStream(dir: string, shards: readonly { file: string; rows: number }[], opts: StreamOptions): ShardStream {
+  return new ShardStream(shards.map((r) => join(dir, r.file)), shards.map((r) => r.rows), opts);
 }
 
 /**
@@ -49,12 +49,12 @@ export async function openInputs(cfg: TrainConfig, dataDir: string, hotDir?: str
   const seed = cfg.seed;
   const evalOpts = { batchSize: evalBatchSize, shuffle: false, seed, salt: 0 };
   await verifyFiles(dataDir, [...splitFiles(data, 'val'), ...splitFiles(data, 'test')], false);
-  const val = data.splits.val.rows > 0 ? splitStream(dataDir, data, 'val', evalOpts) : null;
-  const test = splitStream(dataDir, data, 'test', evalOpts);
+  const val = data.splits.val.rows > 0 ? shardStream(dataDir, data.splits.val.shards, evalOpts) : null;
+  const test = shardStream(dataDir, data.splits.test.shards, evalOpts);
 
   if (cfg.mode === 'baseline') {
     await verifyFiles(dataDir, splitFiles(data, 'train'), false);
-    const main = splitStream(dataDir, data, 'train', { batchSize, shuffle, seed, salt: SALT.train });
+    const main = shardStream(dataDir, data.splits.train.shards, { batchSize, shuffle, seed, salt: SALT.train });
     return { data, seg: null, hotMap: null, main, hot: null, val, test, tableSizes };
   }
   if (!hotDir) throw badConfig('--hot', `mode '${cfg.mode}' needs the segregated dataset: pass --hot <dir> (the output of \`hotcold segregate\`)`);
@@ -74,7 +74,6 @@ export async function openInputs(cfg: TrainConfig, dataDir: string, hotDir?: str
       throw new PipelineError('bad_manifest', `hot map entry ${h} = (table ${t}, row ${r}) is outside the tables of ${dataDir}`, { file: join(hotDir, seg.hotMapFile) });
     }
   }
-  const shards = (split: 'hot' | 'cold', salt: number): ShardStream =>
-    new ShardStream(seg.splits[split].shards.map((r) => join(hotDir, r.file)), seg.splits[split].shards.map((r) => r.rows), { batchSize, shuffle, seed, salt });
+  const shards = (split: 'hot' | 'cold', salt: number): ShardStream => shardStream(hotDir, seg.splits[split].shards, { batchSize, shuffle, seed, salt });
   return { data, seg, hotMap, main: shards('cold', SALT.cold), hot: shards('hot', SALT.hot), val, test, tableSizes };
 }

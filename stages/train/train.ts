@@ -16,7 +16,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PipelineError, mismatch } from '../../pipeline/errors.js';
 import { configHash } from '../../pipeline/hash.js';
-import { fileEntry, hasManifest, nowIso, openStageOutput, readManifest, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
+import { fileEntry, hasManifest, manifestPath, nowIso, openStageOutput, readManifest, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
 import { Progress, quietSink, formatCount, type ProgressSink } from '../../pipeline/progress.js';
 import type { EvalMetrics, EvalPoint, RunMetrics } from '../../pipeline/run-metrics.js';
 import { CheckpointStore } from './checkpoint/index.js';
@@ -108,8 +108,8 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
   let reused = false;
   if (o.resume) {
     if (hasManifest(out)) {
-      reused = (JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as ManifestBase).fingerprint === fingerprint;
-      if (!reused) rmSync(join(out, 'manifest.json'));
+      reused = (JSON.parse(readFileSync(manifestPath(out), 'utf8')) as ManifestBase).fingerprint === fingerprint;
+      if (!reused) rmSync(manifestPath(out));
     }
   } else {
     reused = openStageOutput<ManifestBase>(out, 'train', fingerprint).reused !== undefined;
@@ -256,7 +256,7 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
       }
       if (stepsDone >= totalBatches || pos.stoppedEarly) done = true;
       if (store && ck && ((ck.every > 0 && stepsDone % ck.every === 0) || (ck.everySec > 0 && performance.now() - lastCk >= ck.everySec * 1000))) {
-        if (pos.step === plan.length) slip?.endEpoch();
+        if (pos.step === plan.length || done) slip?.endEpoch(); // as after the loop, so a resume at this point reports the epoch
         saveCheckpoint();
       }
       o.hooks?.afterStep?.(stepsDone);

@@ -1,38 +1,20 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PipelineError } from '../../pipeline/errors.js';
 import { Rng } from '../../pipeline/rng.js';
 import { CheckpointStore, type CheckpointManifest, type TrainState, compactCheckpoints, verifyCheckpoints } from '../../stages/train/checkpoint/index.js';
 import { manifestSelfHash } from '../../stages/train/checkpoint/manifest.js';
-import { diffState, emptyLike, makeState, snapshot, tempDir, trainStep } from './checkpoint-fixture.js';
+import { diffState, emptyLike, makeState, saveChain, tempDirs } from './checkpoint-fixture.js';
 
-const dirs: (() => void)[] = [];
-function tmp(): string {
-  const t = tempDir();
-  dirs.push(t.cleanup);
-  return t.dir;
-}
-afterEach(() => {
-  for (const c of dirs.splice(0)) c();
-});
+const tmp = tempDirs();
 
 const name = (v: number, ext: string): string => `v${String(v).padStart(6, '0')}.${ext}`;
 
 /** Versions 1..n with the given fullEvery; returns the live state and a snapshot after each version. */
-function writeChain(dir: string, n: number, fullEvery: number): { s: TrainState; snaps: TrainState[] } {
-  const s = makeState(31, [40, 300, 7], 4);
-  const rng = new Rng(9);
-  const store = CheckpointStore.open({ dir, threshold: 0, fullEvery, keepChains: 0 });
-  const snaps: TrainState[] = [];
-  for (let k = 0; k < n; k++) {
-    trainStep(s, rng);
-    store.save(s);
-    snaps.push(snapshot(s));
-  }
-  return { s, snaps };
-}
+const writeChain = (dir: string, n: number, fullEvery: number): { s: TrainState; snaps: TrainState[] } =>
+  saveChain(dir, n, fullEvery, makeState(31, [40, 300, 7], 4), new Rng(9));
 
 function manifest(dir: string, v: number): CheckpointManifest {
   return JSON.parse(readFileSync(join(dir, name(v, 'json')), 'utf8')) as CheckpointManifest;

@@ -1,33 +1,15 @@
 import { existsSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Rng } from '../../pipeline/rng.js';
 import { CheckpointStore, InjectedCrash, type CommitStep, type TrainState, verifyCheckpoints } from '../../stages/train/checkpoint/index.js';
-import { diffState, emptyLike, makeState, snapshot, tempDir, trainStep } from './checkpoint-fixture.js';
+import { diffState, emptyLike, makeState, saveChain, snapshot, tempDirs, trainStep } from './checkpoint-fixture.js';
 
-const dirs: (() => void)[] = [];
-function tmp(): string {
-  const t = tempDir();
-  dirs.push(t.cleanup);
-  return t.dir;
-}
-afterEach(() => {
-  for (const c of dirs.splice(0)) c();
-});
+const tmp = tempDirs();
 
 /** Write versions 1..n (fullEvery as given); returns the live state and the snapshot after each version. */
-function writeChain(dir: string, n: number, fullEvery: number): { s: TrainState; snaps: TrainState[] } {
-  const s = makeState(21);
-  const rng = new Rng(5);
-  const store = CheckpointStore.open({ dir, threshold: 0, fullEvery, keepChains: 0 });
-  const snaps: TrainState[] = [];
-  for (let k = 0; k < n; k++) {
-    trainStep(s, rng);
-    store.save(s);
-    snaps.push(snapshot(s));
-  }
-  return { s, snaps };
-}
+const writeChain = (dir: string, n: number, fullEvery: number): { s: TrainState; snaps: TrainState[] } =>
+  saveChain(dir, n, fullEvery, makeState(21), new Rng(5));
 
 /** Byte offset of table `i`'s section in the data file of version `v`. */
 function tableOffset(dir: string, v: number, i: number): number {

@@ -2,8 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import { Rng } from '../../pipeline/rng.js';
-import type { Blob, TrainState } from '../../stages/train/checkpoint/index.js';
+import { CheckpointStore, type Blob, type TrainState } from '../../stages/train/checkpoint/index.js';
 
 /** A state with a few tables of the given sizes, random weights, dense arrays and blobs. */
 export function makeState(seed: number, sizes: number[] = [40, 300, 1000, 7], dim = 4, accum = true): TrainState {
@@ -107,4 +108,32 @@ export function diffState(a: TrainState, b: TrainState, blobsB: Record<string, B
 export function tempDir(prefix = 'hotcold-ckpt-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A test file's temp-dir maker: each call makes a directory, removed after the test. */
+export function tempDirs(): () => string {
+  const cleanups: (() => void)[] = [];
+  afterEach(() => {
+    for (const c of cleanups.splice(0)) c();
+  });
+  return () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    return t.dir;
+  };
+}
+
+/**
+ * Train `s` with `rng` and save versions 1..n (threshold 0, no pruning, the given fullEvery).
+ * @returns the live state and a snapshot after each version
+ */
+export function saveChain(dir: string, n: number, fullEvery: number, s: TrainState, rng: Rng): { s: TrainState; snaps: TrainState[] } {
+  const store = CheckpointStore.open({ dir, threshold: 0, fullEvery, keepChains: 0 });
+  const snaps: TrainState[] = [];
+  for (let k = 0; k < n; k++) {
+    trainStep(s, rng);
+    store.save(s);
+    snaps.push(snapshot(s));
+  }
+  return { s, snaps };
 }

@@ -1,21 +1,13 @@
 import { Command } from 'commander';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Rng } from '../../pipeline/rng.js';
 import { CheckpointStore, compactCheckpoints, listCheckpoints, type TrainState, verifyCheckpoints } from '../../stages/train/checkpoint/index.js';
 import { register } from '../../stages/train/checkpoint/cli.js';
-import { diffState, emptyLike, makeState, tempDir, trainStep } from './checkpoint-fixture.js';
+import { diffState, emptyLike, makeState, tempDirs, trainStep } from './checkpoint-fixture.js';
 
-const dirs: (() => void)[] = [];
-function tmp(): string {
-  const t = tempDir();
-  dirs.push(t.cleanup);
-  return t.dir;
-}
-afterEach(() => {
-  for (const c of dirs.splice(0)) c();
-});
+const tmp = tempDirs();
 
 function writeChain(dir: string, n: number): TrainState {
   const s = makeState(31);

@@ -1,19 +1,11 @@
 import { readdirSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PipelineError } from '../../pipeline/errors.js';
 import { Rng } from '../../pipeline/rng.js';
 import { CheckpointStore, type TrainState } from '../../stages/train/checkpoint/index.js';
-import { diffState, emptyLike, isTouched, makeState, setTouched, snapshot, tempDir, trainStep } from './checkpoint-fixture.js';
+import { diffState, emptyLike, isTouched, makeState, setTouched, snapshot, tempDirs, trainStep } from './checkpoint-fixture.js';
 
-const dirs: (() => void)[] = [];
-function tmp(): string {
-  const t = tempDir();
-  dirs.push(t.cleanup);
-  return t.dir;
-}
-afterEach(() => {
-  for (const c of dirs.splice(0)) c();
-});
+const tmp = tempDirs();
 
 function restoreFresh(dir: string, like: TrainState, threshold = 0) {
   const into = emptyLike(like);

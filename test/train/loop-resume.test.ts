@@ -59,4 +59,19 @@ describe('checkpoint resume', () => {
       expect(new Set(steps).size).toBe(steps.length);
     });
   }
+
+  it('slipstream: a run stopped by maxBatches mid-epoch, killed right after its last checkpoint, resumes with the same epoch report', async () => {
+    const config = resolveTrainConfig({ ...BASE, mode: 'slipstream', train: { ...BASE.train, maxBatches: 28 } });
+    const ck = { every: 4, everySec: 0, threshold: 0, fullEvery: 3 };
+    const ref = await run({ config, hot: d.hotDir, out: join(d.root, 'slip-max-ref'), checkpoint: ck });
+    const out = join(d.root, 'slip-max-crash');
+    const crash = { afterStep: (n: number) => { if (n === 28) throw new Crash('killed'); } };
+    await expect(run({ config, hot: d.hotDir, out, checkpoint: ck, hooks: crash })).rejects.toBeInstanceOf(Crash);
+    const resumed = await run({ config, hot: d.hotDir, out, checkpoint: ck, resume: true });
+    for (let i = 0; i < ref.p.length; i++) expect(Buffer.compare(resumed.p[i]!, ref.p[i]!)).toBe(0);
+    expect(ref.m.slipstream!.epochs.length).toBe(1);
+    const { overheadSec: _r, ...slip } = resumed.m.slipstream!;
+    const { overheadSec: _f, ...refSlip } = ref.m.slipstream!;
+    expect(slip).toEqual(refSlip);
+  });
 });

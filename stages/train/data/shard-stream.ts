@@ -31,7 +31,6 @@ export interface StreamOptions {
 export class ShardStream {
   readonly totalRows: number;
   readonly batchesPerEpoch: number;
-  private readonly starts: number[] = [];
   private order: Int32Array = new Int32Array(0);
   private epoch = 0;
   /** index into `order` of the current shard, and the permuted offset inside it */
@@ -49,13 +48,8 @@ export class ShardStream {
     readonly rows: number[],
     readonly opts: StreamOptions,
   ) {
-    let n = 0;
-    for (const r of rows) {
-      this.starts.push(n);
-      n += r;
-    }
-    this.totalRows = n;
-    this.batchesPerEpoch = Math.ceil(n / opts.batchSize);
+    this.totalRows = rows.reduce((a, r) => a + r, 0);
+    this.batchesPerEpoch = Math.ceil(this.totalRows / opts.batchSize);
   }
 
   /** Shard order of `epoch` (indices into `paths`). */
