@@ -69,6 +69,10 @@ export interface TrainOptions {
 /** Where a run is and what it has counted: the JSON part of a checkpoint. */
 interface Position {
   configHash: string;
+  /** fingerprints of the preprocessed and segregated data the run trains on */
+  dataHash: string;
+  /** dense engine that wrote the checkpoint (another engine resumes, but not bit-identically) */
+  engine: string;
   epoch: number;
   /** next step of the epoch's schedule, and batches drawn so far from each stream this epoch */
   step: number;
@@ -102,6 +106,7 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
   const engine = createEngine(o.engine ?? 'auto');
   const inputs = await openInputs(cfg, o.data, o.hot);
   const cfgHash = configHash(cfg);
+  const dataHash = configHash({ data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null });
   const fingerprint = configHash({ config: cfg, data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null, engine: engine.name });
   const out = resolve(o.out);
   // a finished run with the same fingerprint is reused; --resume keeps the directory (log, checkpoints)
@@ -122,7 +127,7 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
   const progress = new Progress('train', 'batches', 0, sink);
   const evaluator = new Evaluator(cfg.train.evalBatchSize, cfg.model.dim, NUM_TABLES);
   let pos: Position = {
-    configHash: cfgHash, epoch: 0, step: 0, coldIdx: 0, hotIdx: 0, batches: { hot: 0, cold: 0 }, samples: 0,
+    configHash: cfgHash, dataHash, engine: engine.name, epoch: 0, step: 0, coldIdx: 0, hotIdx: 0, batches: { hot: 0, cold: 0 }, samples: 0,
     stepSec: 0, stepCpuSec: 0, evalSec: 0, checkpointSec: 0, wallSec: 0, lossSum: 0, lossN: 0, evals: [], bytes: { ...device.bytes },
     stoppedEarly: false, logBytes: 0, slipstream: null,
   };
@@ -144,10 +149,19 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
     if (r) {
       pos = r.position as unknown as Position;
       if (pos.configHash !== cfgHash) throw mismatch(`the checkpoint in ${store!.dir} was written with another config (hash ${pos.configHash}, now ${cfgHash})`, 'resume with the same config and --set values');
+      if (pos.dataHash !== dataHash) {
+        throw mismatch(`the checkpoint in ${store!.dir} was written while training on other data (--data / --hot fingerprints differ)`, 'resume with the same --data and --hot directories, or start a new run without --resume');
+      }
+      if (pos.engine !== engine.name) {
+        progress.log(`train: warning: the checkpoint was written with the ${pos.engine} engine and resumes on ${engine.name}; results will not be bit-identical to an uninterrupted run`);
+        pos.engine = engine.name;
+      }
       Object.assign(device.bytes, pos.bytes);
       if (slip && pos.slipstream) slip.restore(pos.slipstream, r.blobs);
       trainer.afterRestore();
       resumed = true;
+    } else {
+      progress.log(`train: --resume: no checkpoint in ${store?.dir ?? join(out, 'checkpoints')}, starting from the beginning`);
     }
   }
   log = new RunLog(out, resumed ? pos.logBytes : undefined);

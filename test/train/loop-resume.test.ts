@@ -74,4 +74,21 @@ describe('checkpoint resume', () => {
     const { overheadSec: _f, ...refSlip } = ref.m.slipstream!;
     expect(slip).toEqual(refSlip);
   });
+  it('refuses to resume a checkpoint written while training on other data, and says when there is none', async () => {
+    const config = resolveTrainConfig({ ...BASE, mode: 'baseline' });
+    const ck = { every: 4, everySec: 0, threshold: 0, fullEvery: 3 };
+    const out = join(d.root, 'other-data');
+    const crash = { afterStep: (n: number) => { if (n === 10) throw new Crash('killed'); } };
+    await expect(run({ config, out, checkpoint: ck, hooks: crash })).rejects.toBeInstanceOf(Crash);
+    const other = makeTrainData({ trainRows: 2000, evalRows: 800, seed: 2 });
+    try {
+      await expect(train({ config, data: other.dataDir, out, checkpoint: ck, resume: true, quiet: true })).rejects.toThrow(/other data/);
+    } finally {
+      other.cleanup();
+    }
+    const lines: string[] = [];
+    const sink = { isTTY: false, write: (s: string) => void lines.push(s) };
+    await train({ config, data: d.dataDir, out: join(d.root, 'fresh'), checkpoint: ck, resume: true, sink });
+    expect(lines.join('')).toMatch(/--resume: no checkpoint in .*starting from the beginning/);
+  });
 });
