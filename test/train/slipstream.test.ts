@@ -92,4 +92,11 @@ describe('slipstream training', () => {
     expect(e.dropped).toBeGreaterThan(0);
     expect(readFileSync(join(out, 'log.jsonl'), 'utf8')).toMatch(/MISSED the band/);
   });
+  it('says so when the run stops before the window ends, instead of a silent T = 0', async () => {
+    const cfg = resolveTrainConfig(SLIP, ['train.maxBatches=3', 'train.epochs=1']);
+    const out = join(d.root, 'slip-short');
+    const m = await train({ config: cfg, data: d.dataDir, hot: d.hotDir, out, quiet: true });
+    expect(m.slipstream!.epochs[0]!.dropped).toBe(0);
+    expect(readFileSync(join(out, 'log.jsonl'), 'utf8')).toMatch(/ended before the window finished .*nothing was dropped/);
+  });
 });

@@ -221,6 +221,14 @@ export class Slipstream {
     const cur = this.cur;
     if (!cur) return;
     cur.dropFraction = cur.candidates > 0 ? cur.dropped / cur.candidates : 0;
+    if (this.phase === 'before' || this.phase === 'window') {
+      // the run stopped (maxBatches, target AUC) before the window ended: say so rather than
+      // report a silent T = 0
+      this.log(
+        `slipstream: epoch ${cur.epoch} ended before the window finished (window = hot batches ${this.start}..${this.start + this.len - 1}); nothing was dropped`,
+        { epoch: cur.epoch, windowStart: this.start, windowLen: this.len },
+      );
+    }
     this.epochs.push(cur);
     this.cur = null;
     this.phase = 'off';
