@@ -16,6 +16,7 @@ interface TrainCliOptions {
   out: string;
   set: string[];
   engine: string;
+  threads: number;
   seed?: number;
   quiet?: boolean;
   checkpointEvery: number;
@@ -37,6 +38,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'run directory')
     .option('--set <key=value>', 'override a config key, e.g. --set train.batchSize=1024 (repeatable)', collect, [])
     .option('--engine <kind>', 'dense engine: auto (blas when built), ts or blas', 'auto')
+    .option('--threads <n>', 'OpenBLAS threads for the dense layers (sweeps use 1 per job; a lone run may use 2)', intArg('--threads', 1, 256), 1)
     .option('--seed <n>', 'shortcut for --set seed=N', intArg('--seed', 0))
     .option('--quiet', 'no progress or evaluation lines')
     .option('--checkpoint-every <n>', 'checkpoint every N batches (0 = off)', intArg('--checkpoint-every', 0), 0)
@@ -50,7 +52,7 @@ export function register(program: Command): void {
         const sets = o.seed === undefined ? o.set : [...o.set, `seed=${o.seed}`];
         const config = loadTrainConfig(o.config, sets);
         const m = await train({
-          config, data: o.data, hot: o.hot, out: o.out, engine: o.engine as EngineKind, quiet: o.quiet,
+          config, data: o.data, hot: o.hot, out: o.out, engine: o.engine as EngineKind, threads: o.threads, quiet: o.quiet,
           resume: o.resume,
           checkpoint: {
             every: o.checkpointEvery, everySec: o.checkpointEverySec, dir: o.checkpointDir,

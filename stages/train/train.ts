@@ -56,6 +56,8 @@ export interface TrainOptions {
   out: string;
   /** @default 'auto' */
   engine?: EngineKind;
+  /** OpenBLAS threads for the dense layers (blas engine); @default 1 */
+  threads?: number;
   /** progress and evaluation lines (stderr by default) */
   sink?: ProgressSink;
   quiet?: boolean;
@@ -103,11 +105,13 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
   const wall0 = performance.now();
   const cfg = o.config;
   const sink = o.quiet ? quietSink : o.sink;
-  const engine = createEngine(o.engine ?? 'auto');
+  const engine = createEngine(o.engine ?? 'auto', o.threads ?? 1);
+  // GEMM results are bit-identical for one engine and thread count, not across them
+  const engineId = engine.name === 'blas' && (o.threads ?? 1) > 1 ? `blas×${o.threads}` : engine.name;
   const inputs = await openInputs(cfg, o.data, o.hot);
   const cfgHash = configHash(cfg);
   const dataHash = configHash({ data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null });
-  const fingerprint = configHash({ config: cfg, data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null, engine: engine.name });
+  const fingerprint = configHash({ config: cfg, data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null, engine: engineId });
   const out = resolve(o.out);
   // a finished run with the same fingerprint is reused; --resume keeps the directory (log, checkpoints)
   let reused = false;
@@ -127,7 +131,7 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
   const progress = new Progress('train', 'batches', 0, sink);
   const evaluator = new Evaluator(cfg.train.evalBatchSize, cfg.model.dim, NUM_TABLES);
   let pos: Position = {
-    configHash: cfgHash, dataHash, engine: engine.name, epoch: 0, step: 0, coldIdx: 0, hotIdx: 0, batches: { hot: 0, cold: 0 }, samples: 0,
+    configHash: cfgHash, dataHash, engine: engineId, epoch: 0, step: 0, coldIdx: 0, hotIdx: 0, batches: { hot: 0, cold: 0 }, samples: 0,
     stepSec: 0, stepCpuSec: 0, evalSec: 0, checkpointSec: 0, wallSec: 0, lossSum: 0, lossN: 0, evals: [], bytes: { ...device.bytes },
     stoppedEarly: false, logBytes: 0, slipstream: null,
   };
@@ -152,9 +156,9 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
       if (pos.dataHash !== dataHash) {
         throw mismatch(`the checkpoint in ${store!.dir} was written while training on other data (--data / --hot fingerprints differ)`, 'resume with the same --data and --hot directories, or start a new run without --resume');
       }
-      if (pos.engine !== engine.name) {
-        progress.log(`train: warning: the checkpoint was written with the ${pos.engine} engine and resumes on ${engine.name}; results will not be bit-identical to an uninterrupted run`);
-        pos.engine = engine.name;
+      if (pos.engine !== engineId) {
+        progress.log(`train: warning: the checkpoint was written with the ${pos.engine} engine and resumes on ${engineId}; results will not be bit-identical to an uninterrupted run`);
+        pos.engine = engineId;
       }
       Object.assign(device.bytes, pos.bytes);
       if (slip && pos.slipstream) slip.restore(pos.slipstream, r.blobs);
@@ -167,7 +171,7 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
   log = new RunLog(out, resumed ? pos.logBytes : undefined);
   info(resumed
     ? `train: resumed at epoch ${pos.epoch}, step ${pos.step} (${pos.batches.hot + pos.batches.cold} batches trained)`
-    : `train: mode ${cfg.mode}, engine ${engine.name}, ${formatCount(inputs.main.totalRows + (inputs.hot?.totalRows ?? 0))} training inputs`, { engine: engine.name });
+    : `train: mode ${cfg.mode}, engine ${engine.detail}, ${formatCount(inputs.main.totalRows + (inputs.hot?.totalRows ?? 0))} training inputs`, { engine: engine.name });
 
   const nCold = inputs.main.batchesPerEpoch;
   const nHot = inputs.hot?.batchesPerEpoch ?? 0;
@@ -286,7 +290,7 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
   if (val) pos.evals.push(val);
   pos.evals.push(test);
   o.hooks?.onFinish?.(trainer);
-  const metrics = buildMetrics(cfg, engine.name, pos, device.bytes, slip, val, test, (performance.now() - wall0) / 1000);
+  const metrics = buildMetrics(cfg, engineId, pos, device.bytes, slip, val, test, (performance.now() - wall0) / 1000);
   progress.done(`train: ${formatCount(pos.samples)} samples in ${metrics.time.totalSec.toFixed(1)}s (${formatCount(metrics.samplesPerSec)} samples/s); test auc ${test.auc.toFixed(4)}`);
   log.write('info', { msg: 'done', testAuc: test.auc, samplesPerSec: metrics.samplesPerSec });
   log.close();

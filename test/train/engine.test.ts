@@ -79,8 +79,9 @@ describe('engine selection', () => {
     expect(createEngine('ts').name).toBe('ts');
     expect(createEngine('auto').name).toBe(blasAvailable() ? 'blas' : 'ts');
   });
-  it('an unknown kind is a bad_config error', () => {
+  it('an unknown kind or a thread count below one is a bad_config error', () => {
     expect(() => createEngine('gpu' as 'ts')).toThrow(PipelineError);
+    expect(() => createEngine('auto', 0)).toThrow(/threads: must be a positive integer/);
   });
 });
 
@@ -97,6 +98,14 @@ describe.skipIf(!blasAvailable())('blas sgemm (addon built)', () => {
       }
     });
   }
+
+  it('runs OpenBLAS on the asked number of threads with the same results to float tolerance', () => {
+    const two = createEngine('blas', 2);
+    expect(two.detail).toMatch(/2 threads$/);
+    const mb = maxDiff(two, false, true, 256, 128, 512, 1, 0, 5);
+    createEngine('blas', 1);
+    expect(mb).toBeLessThan(1e-3);
+  });
 
   it('rejects arrays too short for the given extents instead of reading past them', () => {
     const blas = createEngine('blas');

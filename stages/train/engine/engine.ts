@@ -35,25 +35,30 @@ export type EngineKind = 'auto' | 'ts' | 'blas';
 /** The pure-TypeScript engine (naive, cache-friendly loop orders). */
 export const tsEngine: Engine = { name: 'ts', detail: 'pure TypeScript sgemm', sgemm: tsSgemm };
 
-function blasEngine(addon: BlasAddon): Engine {
-  const native = addon.sgemm;
-  return { name: 'blas', detail: `${addon.config}, 1 thread`, sgemm: native };
+function blasEngine(addon: BlasAddon, threads: number): Engine {
+  addon.setThreads(threads);
+  return { name: 'blas', detail: `${addon.config}, ${threads} thread${threads === 1 ? '' : 's'}`, sgemm: addon.sgemm };
 }
 
 /**
  * Build an engine.
  * @param kind `auto` (blas if the addon loads, else ts), `ts` or `blas`
+ * @param threads OpenBLAS threads (blas only). @default 1 — sweeps run one job per core;
+ *   a single run on an otherwise idle machine can give the GEMMs the second core
  * @throws PipelineError('bad_config') when `blas` is asked for and the addon cannot load
  */
-export function createEngine(kind: EngineKind): Engine {
+export function createEngine(kind: EngineKind, threads = 1): Engine {
   if (kind === 'ts') return tsEngine;
   if (kind !== 'auto' && kind !== 'blas') {
     throw new PipelineError('bad_config', `engine: '${String(kind)}' is not one of auto, ts, blas`, {
       field: 'engine', actual: String(kind), expected: 'auto | ts | blas',
     });
   }
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new PipelineError('bad_config', `threads: must be a positive integer, got ${threads}`, { field: 'threads' });
+  }
   const loaded = loadBlasAddon();
-  if (loaded.addon) return blasEngine(loaded.addon);
+  if (loaded.addon) return blasEngine(loaded.addon, threads);
   if (kind === 'auto') return tsEngine;
   throw new PipelineError('bad_config', `engine: the BLAS addon could not be loaded from ${blasAddonPath()}: ${loaded.error}`, {
     field: 'engine',
