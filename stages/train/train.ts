@@ -179,6 +179,7 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
   const totalBatches = cfg.train.maxBatches > 0 ? Math.min(cfg.train.maxBatches, perEpoch * cfg.train.epochs) : perEpoch * cfg.train.epochs;
   progress.setTotal(totalBatches);
   let stepsDone = pos.epoch * perEpoch + pos.step;
+  let lastLoss = ''; // mean loss of the last log window, shown on the progress line
   let lastGood: EvalPoint | null = pos.evals[pos.evals.length - 1] ?? null;
 
   const evaluate = async (split: 'val' | 'test', rows: number): Promise<EvalPoint> => {
@@ -259,10 +260,11 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
       if (stepsDone % cfg.train.logEvery === 0 || stepsDone === totalBatches) {
         const mean = pos.lossN > 0 ? pos.lossSum / pos.lossN : NaN;
         log.write('step', { epoch: pos.epoch, batch: stepsDone, samples: pos.samples, loss: mean, samplesPerSec: sps, trainSec: pos.stepSec });
-        progress.update(stepsDone, `${formatCount(sps)} samples/s, loss ${mean.toFixed(4)}`);
+        lastLoss = `, loss ${mean.toFixed(4)}`;
         pos.lossSum = 0;
         pos.lossN = 0;
       }
+      progress.update(stepsDone, `${formatCount(sps)} samples/s${lastLoss}`); // redraws at most 5×/s
       if (cfg.train.evalEvery > 0 && stepsDone % cfg.train.evalEvery === 0 && inputs.val) {
         const p = await evaluate('val', cfg.train.evalRows);
         pos.evals.push(p);
