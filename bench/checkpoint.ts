@@ -125,6 +125,50 @@ function train(sim: Sim, batches: number): void {
   }
 }
 
+/**
+ * The same increments and full saves as section 1, through beginSave()/settle(): the pause
+ * is the snapshot; the simulated training of the next interval overlaps the write.
+ */
+async function background(every: number, syncIncr: number, syncFull: number): Promise<string> {
+  const sim = makeSim(2);
+  train(sim, 64);
+  const dir = join(root, `bg-${every}`);
+  const store = CheckpointStore.open({ dir, threshold: 0, fullEvery: 1000, keepChains: 1 });
+  const incrPause: number[] = [];
+  const incrWrite: number[] = [];
+  const fullPause: number[] = [];
+  const fullWrite: number[] = [];
+  const alone: number[] = [];
+  const during: number[] = [];
+  try {
+    store.beginSave(sim.state, { full: true });
+    await store.settle();
+    for (let k = 0; k < REPS; k++) {
+      train(sim, every);
+      incrPause.push(store.beginSave(sim.state).pauseSec);
+      incrWrite.push((await store.settle())!.writeSec!);
+    }
+    for (let k = 0; k < REPS; k++) {
+      let t0 = performance.now();
+      train(sim, every);
+      alone.push((performance.now() - t0) / 1000);
+      fullPause.push(store.beginSave(sim.state, { full: true }).pauseSec);
+      t0 = performance.now();
+      train(sim, every); // overlaps the full write on the writer thread
+      during.push((performance.now() - t0) / 1000);
+      fullWrite.push((await store.settle())!.writeSec!);
+    }
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const ms = (x: number): string => `${(x * 1e3).toFixed(x < 0.01 ? 1 : 0)} ms`;
+  return (
+    `| ${every} | ${ms(syncIncr)} → **${ms(median(incrPause))}** | ${ms(median(incrWrite))} | ${ms(syncFull)} → **${ms(median(fullPause))}** | ` +
+    `${ms(median(fullWrite))} | ${ms(median(alone))} → ${ms(median(during))} |`
+  );
+}
+
 function plainWrite(path: string, bytes: number): number {
   const buf = Buffer.alloc(bytes, 7);
   const t0 = performance.now();
@@ -162,6 +206,7 @@ try {
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   const tableFloats = probe.state.tables.reduce((s, t) => s + t.rows * (DIM + 1), 0);
   const recCpu: string[] = [];
+  const bgRows: string[] = [];
   for (const every of EVERY) {
     const sim = makeSim(2);
     train(sim, 64); // warm up: hot rows touched, accumulators grown
@@ -208,8 +253,13 @@ try {
     );
     rmSync(chainDir, { recursive: true, force: true });
     rmSync(fullDir, { recursive: true, force: true });
+    bgRows.push(await background(every, median(incr.map((x) => x.sec)), median(fullPause)));
   }
   console.log(`\nrecovery CPU time (medians; the full checkpoint = the compacted chain): ${recCpu.join('; ')}`);
+  console.log('\nbackground saves (beginSave: snapshot on the training path, write + fsyncs + commit on the writer thread), medians:');
+  console.log('| every (batches) | pause incr: save() → beginSave() | write incr (background) | pause full: save() → beginSave() | write full (background) | train `every` batches: alone → during a full write |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of bgRows) console.log(r);
 
   // 2. write throughput: a full save vs a plain sequential write + fsync of the same bytes, interleaved
   {

@@ -19,7 +19,7 @@ import { configHash } from '../../pipeline/hash.js';
 import { fileEntry, hasManifest, manifestPath, nowIso, openStageOutput, readManifest, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
 import { Progress, quietSink, formatCount, type ProgressSink } from '../../pipeline/progress.js';
 import type { EvalMetrics, EvalPoint, RunMetrics } from '../../pipeline/run-metrics.js';
-import { CheckpointStore } from './checkpoint/index.js';
+import { CheckpointStore, type SaveResult } from './checkpoint/index.js';
 import type { TrainConfig } from './config.js';
 import { NUM_TABLES } from './data/batch.js';
 import { sampleRemaining } from './data/sample.js';
@@ -102,6 +102,17 @@ interface Position {
  * A finished run with the same config, data and engine is reused.
  */
 export async function train(o: TrainOptions): Promise<RunMetrics> {
+  const opened: { store: CheckpointStore | null } = { store: null };
+  try {
+    return await trainRun(o, opened);
+  } catch (e) {
+    // a failed run must not leave a checkpoint write racing a resume in the same process
+    await opened.store?.close().catch(() => undefined); // a failed write was logged by settle()
+    throw e;
+  }
+}
+
+async function trainRun(o: TrainOptions, opened: { store: CheckpointStore | null }): Promise<RunMetrics> {
   const wall0 = performance.now();
   const cfg = o.config;
   const sink = o.quiet ? quietSink : o.sink;
@@ -147,6 +158,8 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
   const store = ck && (ck.every > 0 || ck.everySec > 0 || o.resume)
     ? CheckpointStore.open({ dir: ck.dir ?? join(out, 'checkpoints'), threshold: ck.threshold, fullEvery: ck.fullEvery, log: (m) => info(m) })
     : null;
+  opened.store = store;
+  if (ck && (ck.every > 0 || ck.everySec > 0)) store?.warmUp();
   let resumed = false;
   if (o.resume) {
     const r = store?.restore(trainer.state(cfg, {}, {})) ?? null;
@@ -195,18 +208,25 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
   };
 
   let lastCk = performance.now();
-  const saveCheckpoint = (): void => {
+  let ck0 = { batch: 0, waitSec: 0 }; // of the checkpoint being written in the background
+  const written = (r: SaveResult | null): void => {
+    if (r) log!.write('info', { msg: 'checkpoint', version: r.version, type: r.kind, bytes: r.bytes, rows: r.rows, pauseSec: r.pauseSec, waitSec: ck0.waitSec, writeSec: r.writeSec, batch: ck0.batch });
+  };
+  const saveCheckpoint = async (): Promise<void> => {
     const t = performance.now();
+    written(await store!.settle()); // at most one write in flight; a failed one throws here
+    const waitSec = (performance.now() - t) / 1000;
     device.syncAll();
     pos.bytes = { ...device.bytes };
     pos.logBytes = log!.bytes;
     const s = slip?.save();
     pos.slipstream = s ? s.position : null;
     const position = { ...pos, wallSec: pos.wallSec + (t - wall0) / 1000 };
-    const r = store!.save(trainer.state(cfg, position as unknown as Record<string, unknown>, s ? s.blobs : {}));
+    // snapshot now; the write, fsyncs and commit run on the checkpoint writer thread
+    store!.beginSave(trainer.state(cfg, position as unknown as Record<string, unknown>, s ? s.blobs : {}));
+    ck0 = { batch: stepsDone, waitSec };
     pos.checkpointSec += (performance.now() - t) / 1000;
     lastCk = performance.now();
-    log!.write('info', { msg: 'checkpoint', version: r.version, type: r.kind, bytes: r.bytes, rows: r.rows, pauseSec: r.pauseSec, batch: stepsDone });
   };
 
   const where = (): string => `batch ${stepsDone + 1} (epoch ${pos.epoch}, step ${pos.step}); last good evaluation: ${
@@ -277,7 +297,7 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
       if (stepsDone >= totalBatches || pos.stoppedEarly) done = true;
       if (store && ck && ((ck.every > 0 && stepsDone % ck.every === 0) || (ck.everySec > 0 && performance.now() - lastCk >= ck.everySec * 1000))) {
         if (pos.step === plan.length || done) slip?.endEpoch(); // as after the loop, so a resume at this point reports the epoch
-        saveCheckpoint();
+        await saveCheckpoint();
       }
       o.hooks?.afterStep?.(stepsDone);
     }
@@ -292,6 +312,7 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
   if (val) pos.evals.push(val);
   pos.evals.push(test);
   o.hooks?.onFinish?.(trainer);
+  written((await store?.close()) ?? null); // the last checkpoint's write overlapped the final evaluation
   const metrics = buildMetrics(cfg, engineId, pos, device.bytes, slip, val, test, (performance.now() - wall0) / 1000);
   progress.done(`train: ${formatCount(pos.samples)} samples in ${metrics.time.totalSec.toFixed(1)}s (${formatCount(metrics.samplesPerSec)} samples/s); test auc ${test.auc.toFixed(4)}`);
   log.write('info', { msg: 'done', testAuc: test.auc, samplesPerSec: metrics.samplesPerSec });

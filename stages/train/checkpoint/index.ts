@@ -3,7 +3,7 @@
  * {@link TrainState}, calls {@link CheckpointStore.save} on its schedule and
  * {@link CheckpointStore.restore} on `--resume`. See README.md for the format.
  */
-export type { Blob, CheckpointOptions, CommitStep, RestoreResult, SaveResult, TableState, TrainState } from './types.js';
+export type { Blob, CheckpointOptions, CommitStep, RestoreResult, SaveResult, SaveStarted, TableState, TrainState } from './types.js';
 export { CheckpointStore, InjectedCrash } from './store.js';
 export type { CheckpointManifest } from './format.js';
 export { listCheckpoints, verifyCheckpoints, compactCheckpoints, type VersionInfo, type VerifyReport } from './tools.js';

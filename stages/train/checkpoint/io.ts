@@ -10,7 +10,9 @@ import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from '
 import { endianness } from 'node:os';
 import { crc32 } from 'node:zlib';
 import { PipelineError } from '../../../pipeline/errors.js';
+import { gatherRows } from './delta.js';
 import { CHECKSUM_ALGO, type CheckpointFileEntry, FILE_FORMAT_VERSION, FILE_MAGIC, HEADER_BYTES, type Section } from './format.js';
+import type { SectionSink } from './sections.js';
 
 if (endianness() !== 'LE') {
   throw new PipelineError('not_implemented', 'checkpoints are little-endian; this machine is big-endian');
@@ -26,6 +28,8 @@ const HASH_CHUNK = 1 << 20;
 const READ_AHEAD = new Uint8Array(STAGE_BYTES);
 /** Scratch for skipped bytes. */
 const SKIP = new Uint8Array(1 << 20);
+/** Scratch for gathered rows (one writer is active at a time per thread). */
+let ROWS = new Float32Array(0);
 
 function bytesOf(v: ArrayBufferView): Uint8Array {
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
@@ -44,7 +48,7 @@ class Crc {
 }
 
 /** Write-once data file: header, payload, running CRC-32. Call {@link sync} then {@link close}. */
-export class HashingWriter {
+export class HashingWriter implements SectionSink {
   private fd: number | undefined;
   private readonly hash = new Crc();
   private pos = 0;
@@ -77,6 +81,13 @@ export class HashingWriter {
     if (this.staged + b.length > this.stage.length) this.flush();
     this.stage.set(b, this.staged);
     this.staged += b.length;
+  }
+
+  /** Append rows ids[0..n) of src (rows×width), gathered into a reused scratch buffer. */
+  writeRows(src: Float32Array, ids: Int32Array, n: number, width: number): void {
+    if (ROWS.length < n * width) ROWS = new Float32Array(Math.max(n * width, ROWS.length * 2));
+    gatherRows(ROWS, src, ids, n, width);
+    this.write(ROWS.subarray(0, n * width));
   }
 
   /** Write the staged bytes, checksummed as one run (in file order: flushed before every direct write). */

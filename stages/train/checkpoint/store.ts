@@ -2,44 +2,29 @@
  * CheckpointStore: incremental, crash-safe checkpoints of a {@link TrainState}.
  *
  * save(): full base, then increments holding the rows touched since the last
- * stored version whose ‖current − last stored‖∞ > threshold. Commit protocol:
- * data files → fsync each → manifest under a temporary name → fsync → rename →
- * fsync the directory. Data files carry a CRC-32 computed while writing.
- * restore(): newest version whose chain (base..v) is fully valid, base +
- * increments (applied newest first, each row copied once).
+ * stored version whose ‖current − last stored‖∞ > threshold. Commit protocol
+ * (commit.ts): data files → fsync each → manifest under a temporary name → fsync →
+ * rename → fsync the directory. Data files carry a CRC-32 computed while writing.
+ * beginSave(): the same version, but only the in-memory snapshot (the file image)
+ * is made on the caller's time; a worker thread writes and commits it (writer.ts);
+ * settle() awaits it. restore(): newest version whose chain (base..v) is fully
+ * valid, base + increments (applied newest first, each row copied once).
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fsyncDir, tmpName } from '../../../pipeline/atomic.js';
+import { fsyncDir } from '../../../pipeline/atomic.js';
 import { PipelineError, badConfig } from '../../../pipeline/errors.js';
 import { configHash } from '../../../pipeline/hash.js';
-import { IdBuffer, clearBits, copyRows, gatherRows, selectRows } from './delta.js';
-import {
-  CHECKPOINT_FORMAT_VERSION,
-  CHECKPOINT_MAGIC,
-  type BlobEntry,
-  type CheckpointManifest,
-  type DenseEntry,
-  SECTION,
-  DATA_RE,
-  TMP_RE,
-  type TableEntry,
-  blobDtype,
-  dataName,
-  manifestName,
-  versionName,
-} from './format.js';
-import { HashingWriter } from './io.js';
+import { InjectedCrash, type ManifestHead, commitVersion, nowMs, pruneChains } from './commit.js';
+import { IdBuffer, clearBits, copyRows, selectRows } from './delta.js';
+import { type CheckpointManifest, DATA_RE, TMP_RE, versionName } from './format.js';
 import { loadChain } from './load.js';
-import { commitManifest, committedVersions, isFormatError, manifestSelfHash, readCheckpointManifest, resolveChain, writeManifestTmp } from './manifest.js';
-import type { Blob, CheckpointOptions, CommitStep, RestoreResult, SaveResult, TableState, TrainState } from './types.js';
+import { committedVersions, isFormatError, readCheckpointManifest, resolveChain } from './manifest.js';
+import { ImageWriter, SizeCounter, writeSections } from './sections.js';
+import type { Blob, CheckpointOptions, CommitStep, RestoreResult, SaveResult, SaveStarted, TableState, TrainState } from './types.js';
+import { BackgroundWriter, WriteFailed } from './writer.js';
 
-/** Thrown by the `failAfter` test hook; files are left as a crash would leave them. */
-export class InjectedCrash extends PipelineError {
-  constructor(readonly step: CommitStep) {
-    super('internal', `injected crash after commit step '${step}' (test hook)`);
-  }
-}
+export { InjectedCrash } from './commit.js';
 
 /** What the in-memory touched bits and shadow copies are relative to. */
 interface Head {
@@ -51,6 +36,21 @@ interface Head {
   incrs: number;
   shapeKey: string;
 }
+
+/** What one save stores: decided and selected before anything is written. */
+interface Plan {
+  version: number;
+  full: boolean;
+  key: string;
+  /** head before this save */
+  prev: Head | null;
+  /** per table: ids of the rows stored (increments only) and their count */
+  ids: Int32Array[];
+  stored: number[];
+}
+
+/** Outcome of a background write (never rejects, so an unawaited one cannot crash the process). */
+type Outcome = { ok: true; result: SaveResult; pruned: string | null } | { ok: false; version: number; error: Error };
 
 function shapeKey(tables: TableState[]): string {
   return tables.map((t) => `${t.name}:${t.rows}x${t.dim}${t.accum ? '+a' : ''}`).join(',');
@@ -74,9 +74,11 @@ export class CheckpointStore {
   /** last stored weights per table (threshold > 0 only): rows×dim floats each */
   private shadows: Float32Array[] | null = null;
   private readonly ids: IdBuffer[] = [];
-  private rowBuf = new Float32Array(0);
-  private accBuf = new Float32Array(0);
   private nextVersion: number;
+  /** the file image of a background save (reused; away on the writer thread while a write is in flight) */
+  private arena: Uint8Array = new Uint8Array(0);
+  private writer: BackgroundWriter | null = null;
+  private inflight: Promise<Outcome> | null = null;
 
   private constructor(opts: CheckpointOptions, dir: string) {
     this.dir = dir;
@@ -119,140 +121,133 @@ export class CheckpointStore {
   }
 
   /**
-   * Commit a checkpoint of `state` (synchronous). Full when no version of this
-   * process's state is stored yet, after `fullEvery` increments, when the chain's
-   * bytes exceed its base's, or when `opts.full`. Clears the touched bits of the
-   * rows stored (all touched rows at threshold 0).
+   * Commit a checkpoint of `state` (synchronous: training pauses for the whole
+   * write). Full when no version of this process's state is stored yet, after
+   * `fullEvery` increments, when the chain's bytes exceed its base's, or when
+   * `opts.full`. Clears the touched bits of the rows stored (all touched rows at
+   * threshold 0), after the commit.
+   * @throws PipelineError `internal` while a background save is in flight (await {@link settle} first)
    */
   save(state: TrainState, opts: { full?: boolean } = {}): SaveResult {
+    this.assertIdle('save');
     const t0 = performance.now();
-    for (const t of state.tables) checkTable(t);
-    const key = shapeKey(state.tables);
-    const h = this.head;
-    const full =
-      opts.full === true ||
-      h === null ||
-      h.shapeKey !== key ||
-      h.incrs >= this.fullEvery ||
-      h.chainBytes > h.baseBytes ||
-      (this.threshold > 0 && this.shadows === null);
-    const version = this.nextVersion;
-    const file = dataName(version);
-    const path = join(this.dir, file);
-    const w = new HashingWriter(path);
-    const stored: number[] = [];
-    let tmp: string | undefined;
-    let committed = false;
+    const startedAt = nowMs();
+    const plan = this.plan(state, opts);
+    const progress = { committed: false };
+    let r: { dataBytes: number; bytes: number };
     try {
-      const dense: DenseEntry[] = [];
-      const denseOffset = w.bytes;
-      const denseNames = Object.keys(state.dense);
-      w.header(SECTION.dense, denseNames.length);
-      for (const name of denseNames) {
-        const a = state.dense[name]!;
-        dense.push({ name, length: a.length, offset: w.bytes });
-        w.write(a);
-      }
-      w.pad8();
-      const blobs: BlobEntry[] = [];
-      const blobsOffset = w.bytes;
-      const blobNames = Object.keys(state.blobs);
-      w.header(SECTION.blobs, blobNames.length);
-      for (const name of blobNames) {
-        const a = state.blobs[name]!;
-        w.pad8();
-        blobs.push({ name, dtype: blobDtype(a), length: a.length, offset: w.bytes });
-        w.write(a);
-      }
-      const tables: TableEntry[] = [];
-      for (let i = 0; i < state.tables.length; i++) {
-        const t = state.tables[i]!;
-        w.pad8();
-        const offset = w.bytes;
-        let n: number;
-        if (full) {
-          n = t.rows;
-          w.header(SECTION.full, n);
-          w.write(t.weights);
-          if (t.accum) w.write(t.accum);
-        } else {
-          const idb = (this.ids[i] ??= new IdBuffer());
-          n = selectRows(idb, t.touched, t.rows, t.weights, this.shadows?.[i] ?? null, t.dim, this.threshold);
-          if (this.rowBuf.length < n * t.dim) this.rowBuf = new Float32Array(Math.max(n * t.dim, this.rowBuf.length * 2));
-          gatherRows(this.rowBuf, t.weights, idb.data, n, t.dim);
-          w.header(SECTION.incr, n);
-          w.write(idb.data.subarray(0, n));
-          w.pad8();
-          w.write(this.rowBuf.subarray(0, n * t.dim));
-          if (t.accum) {
-            if (this.accBuf.length < n) this.accBuf = new Float32Array(Math.max(n, this.accBuf.length * 2));
-            gatherRows(this.accBuf, t.accum, idb.data, n, 1);
-            w.write(this.accBuf.subarray(0, n));
-          }
-        }
-        stored.push(n);
-        tables.push({ name: t.name, rows: t.rows, dim: t.dim, accum: t.accum !== null, stored: n, offset });
-      }
-      this.step('data');
-      w.sync();
-      w.close();
-      fsyncDir(this.dir);
-      this.step('fsync');
-      const files = [w.entry(file)];
-      const dataBytes = w.bytes;
-      const base = full || h === null ? version : h.base;
-      const partial: Omit<CheckpointManifest, 'selfSha256'> = {
-        magic: CHECKPOINT_MAGIC,
-        formatVersion: CHECKPOINT_FORMAT_VERSION,
-        createdAt: new Date().toISOString(),
-        fingerprint: configHash(state.config ?? null),
-        elapsedSec: 0,
-        files,
-        version,
-        kind: full ? 'full' : 'incr',
-        base,
-        parent: full || h === null ? null : h.version,
-        threshold: this.threshold,
-        bytes: dataBytes,
-        denseOffset,
-        blobsOffset,
-        dense,
-        blobs,
-        tables,
-        position: state.position,
-        config: state.config ?? null,
-      };
-      partial.elapsedSec = (performance.now() - t0) / 1000;
-      const manifest: CheckpointManifest = { ...partial, selfSha256: manifestSelfHash(partial) };
-      tmp = writeManifestTmp(this.dir, manifest);
-      this.step('manifest-tmp');
-      commitManifest(this.dir, tmp, version);
-      committed = true;
-      this.step('rename');
-      fsyncDir(this.dir);
-      const bytes = dataBytes + Buffer.byteLength(JSON.stringify(manifest, null, 1)) + 1;
-
-      // committed: the in-memory state now refers to this version
-      this.afterCommit(state, full, stored);
-      this.head = full || h === null
-        ? { version, base: version, baseBytes: dataBytes, chainBytes: 0, incrs: 0, shapeKey: key }
-        : { ...h, version, chainBytes: h.chainBytes + dataBytes, incrs: h.incrs + 1 };
-      this.nextVersion = version + 1;
-      if (full) this.prune();
-      const rows = stored.reduce((s, n) => s + n, 0);
-      return { version, kind: full ? 'full' : 'incr', bytes, rows, pauseSec: (performance.now() - t0) / 1000 };
+      r = commitVersion(this.dir, this.manifestHead(state, plan), (w) => writeSections(w, state, plan.full, plan.ids, plan.stored), {
+        failAfter: this.failAfter,
+        startedAt,
+        progress,
+      });
     } catch (e) {
-      w.close();
-      if (e instanceof InjectedCrash) {
-        if (committed) this.nextVersion = version + 1;
-        throw e;
-      }
-      if (!committed) {
-        if (tmp !== undefined) rmSync(tmp, { force: true });
-        else rmSync(tmpName(join(this.dir, manifestName(version))), { force: true });
-        rmSync(path, { force: true });
-      }
+      if (e instanceof InjectedCrash && progress.committed) this.nextVersion = plan.version + 1;
       throw e;
+    }
+    // committed: the in-memory state now refers to this version
+    this.markStored(state, plan);
+    this.advance(plan, r.dataBytes);
+    if (plan.full) {
+      const pruned = pruneChains(this.dir, this.keepChains);
+      if (pruned) this.log(pruned);
+    }
+    return { version: plan.version, kind: plan.full ? 'full' : 'incr', bytes: r.bytes, rows: sum(plan.stored), pauseSec: (performance.now() - t0) / 1000 };
+  }
+
+  /**
+   * Start a checkpoint of `state` in the background: the same version {@link save}
+   * would write (same full/increment rules), but only its snapshot is taken now — the
+   * file image (dense arrays, blobs, whole tables or the stored rows with their
+   * accumulators), the position and the config are copied into buffers the store owns,
+   * and the touched bits of the copied rows are cleared (rows touched from now on
+   * belong to the next version). A worker thread then writes, fsyncs, commits and
+   * prunes. The caller may change `state` as soon as this returns.
+   *
+   * At most one save is in flight: call {@link settle} before the next save, before
+   * {@link restore}, and before the process or run ends (also on error paths). When a
+   * background write fails, {@link settle} logs and rethrows its error, and the next
+   * save is a full base.
+   * @throws PipelineError `internal` while a save is in flight
+   */
+  beginSave(state: TrainState, opts: { full?: boolean } = {}): SaveStarted {
+    this.assertIdle('beginSave');
+    const t0 = performance.now();
+    const startedAt = nowMs();
+    const plan = this.plan(state, opts);
+    const size = new SizeCounter();
+    writeSections(size, state, plan.full, plan.ids, plan.stored);
+    if (this.arena.length < size.bytes) this.arena = new Uint8Array(size.bytes);
+    const img = new ImageWriter(this.arena);
+    const layout = writeSections(img, state, plan.full, plan.ids, plan.stored);
+    if (img.bytes !== size.bytes) throw new PipelineError('internal', `checkpoint image is ${img.bytes} bytes, expected ${size.bytes}`);
+    this.markStored(state, plan);
+    const head = this.manifestHead(state, plan);
+    this.advance(plan, size.bytes);
+    const rows = sum(plan.stored);
+    const kind = plan.full ? 'full' : 'incr';
+    const writer = (this.writer ??= new BackgroundWriter());
+    const image = this.arena;
+    this.arena = new Uint8Array(0); // transferred to the writer; comes back with its answer
+    // the job (image transferred, position and config cloned) is posted before write() first awaits
+    const written = writer.write({
+      dir: this.dir, head, layout, image, imageBytes: size.bytes, failAfter: this.failAfter, startedAt,
+      keepChains: plan.full ? this.keepChains : null,
+    });
+    const pauseSec = (performance.now() - t0) / 1000;
+    this.inflight = written.then(
+      (w): Outcome => {
+        this.arena = w.image;
+        const result = { version: plan.version, kind, bytes: w.done.bytes, rows, pauseSec, writeSec: (w.done.finishedAt - startedAt) / 1000 } as const;
+        return { ok: true, result, pruned: w.done.pruned };
+      },
+      (e: unknown): Outcome => {
+        // the chain in memory refers to a version that may not exist: the next save is a full base
+        this.head = null;
+        if (e instanceof WriteFailed && e.image) this.arena = e.image;
+        const error = e instanceof WriteFailed ? e.error : (e as Error);
+        return { ok: false, version: plan.version, error };
+      },
+    );
+    return { version: plan.version, kind, rows, dataBytes: size.bytes, pauseSec };
+  }
+
+  /** Start the writer thread ahead of the first {@link beginSave} (its start-up, ~0.1–0.3 s under tsx, then overlaps training). */
+  warmUp(): void {
+    (this.writer ??= new BackgroundWriter()).warm();
+  }
+
+  /** True while a background save has not been settled. */
+  get busy(): boolean {
+    return this.inflight !== null;
+  }
+
+  /**
+   * Wait for the background save in flight, if any.
+   * @returns its result, or null when none was in flight
+   * @throws the write's error (after logging it); the next save is then a full base
+   */
+  async settle(): Promise<SaveResult | null> {
+    const p = this.inflight;
+    if (p === null) return null;
+    const o = await p;
+    if (this.inflight === p) this.inflight = null;
+    if (o.ok) {
+      if (o.pruned) this.log(o.pruned);
+      return o.result;
+    }
+    this.log(`checkpoint: writing ${versionName(o.version)} failed: ${o.error.message}; the next checkpoint will be a full base`);
+    throw o.error;
+  }
+
+  /** {@link settle}, then stop the writer thread. The store stays usable (a later background save starts a new thread). */
+  async close(): Promise<SaveResult | null> {
+    try {
+      return await this.settle();
+    } finally {
+      const w = this.writer;
+      this.writer = null;
+      await w?.close();
     }
   }
 
@@ -264,6 +259,7 @@ export class CheckpointStore {
    * @throws PipelineError `mismatch` when shapes differ from the checkpoint's; `checksum` when no version is valid.
    */
   restore(into: TrainState): RestoreResult | null {
+    this.assertIdle('restore');
     const plan = this.restorePlan(into);
     if (plan === null) return null;
     for (const v of plan.versions) {
@@ -327,12 +323,65 @@ export class CheckpointStore {
     });
   }
 
-  private step(s: CommitStep): void {
-    if (this.failAfter === s) throw new InjectedCrash(s);
+  private assertIdle(what: string): void {
+    if (this.inflight !== null) {
+      throw new PipelineError('internal', `checkpoint ${what}() while a background save is in flight: await settle() first`);
+    }
   }
 
-  private afterCommit(state: TrainState, full: boolean, stored: number[]): void {
-    if (this.threshold > 0 && full) this.shadows = state.tables.map((t, i) => {
+  /** Full or increment, and (increments) the rows to store; allocates nothing in steady state. */
+  private plan(state: TrainState, opts: { full?: boolean }): Plan {
+    for (const t of state.tables) checkTable(t);
+    const key = shapeKey(state.tables);
+    const h = this.head;
+    const full =
+      opts.full === true ||
+      h === null ||
+      h.shapeKey !== key ||
+      h.incrs >= this.fullEvery ||
+      h.chainBytes > h.baseBytes ||
+      (this.threshold > 0 && this.shadows === null);
+    const ids: Int32Array[] = [];
+    const stored: number[] = [];
+    for (let i = 0; i < state.tables.length; i++) {
+      const t = state.tables[i]!;
+      if (full) {
+        stored.push(t.rows);
+        continue;
+      }
+      const idb = (this.ids[i] ??= new IdBuffer());
+      stored.push(selectRows(idb, t.touched, t.rows, t.weights, this.shadows?.[i] ?? null, t.dim, this.threshold));
+      ids.push(idb.data);
+    }
+    return { version: this.nextVersion, full, key, prev: h, ids, stored };
+  }
+
+  private manifestHead(state: TrainState, plan: Plan): ManifestHead {
+    const h = plan.prev;
+    return {
+      version: plan.version,
+      kind: plan.full ? 'full' : 'incr',
+      base: plan.full || h === null ? plan.version : h.base,
+      parent: plan.full || h === null ? null : h.version,
+      threshold: this.threshold,
+      fingerprint: configHash(state.config ?? null),
+      position: state.position,
+      config: state.config ?? null,
+    };
+  }
+
+  /** The in-memory chain now ends at this version. */
+  private advance(plan: Plan, dataBytes: number): void {
+    const h = plan.prev;
+    this.head = plan.full || h === null
+      ? { version: plan.version, base: plan.version, baseBytes: dataBytes, chainBytes: 0, incrs: 0, shapeKey: plan.key }
+      : { ...h, version: plan.version, chainBytes: h.chainBytes + dataBytes, incrs: h.incrs + 1 };
+    this.nextVersion = plan.version + 1;
+  }
+
+  /** The stored rows are the new reference: clear their touched bits, refresh the shadow copies (threshold > 0). */
+  private markStored(state: TrainState, plan: Plan): void {
+    if (this.threshold > 0 && plan.full) this.shadows = state.tables.map((t, i) => {
       const prev = this.shadows?.[i];
       if (prev && prev.length === t.weights.length) {
         prev.set(t.weights);
@@ -343,37 +392,18 @@ export class CheckpointStore {
     for (let i = 0; i < state.tables.length; i++) {
       const t = state.tables[i]!;
       const shadow = this.shadows?.[i];
-      if (full || this.threshold === 0 || !shadow) {
+      if (plan.full || this.threshold === 0 || !shadow) {
         t.touched.fill(0);
       } else {
-        const idb = this.ids[i]!;
-        clearBits(t.touched, idb.data, stored[i]!);
-        copyRows(shadow, t.weights, idb.data, stored[i]!, t.dim);
+        clearBits(t.touched, plan.ids[i]!, plan.stored[i]!);
+        copyRows(shadow, t.weights, plan.ids[i]!, plan.stored[i]!, t.dim);
       }
     }
   }
+}
 
-  /** After a new base: delete versions older than the keepChains-th newest base (manifest first). */
-  private prune(): void {
-    if (this.keepChains === 0) return;
-    const vs = committedVersions(this.dir);
-    const bases: number[] = [];
-    for (let i = vs.length - 1; i >= 0 && bases.length < this.keepChains; i--) {
-      try {
-        if (readCheckpointManifest(this.dir, vs[i]!).kind === 'full') bases.push(vs[i]!);
-      } catch {
-        // a damaged version is pruned with the rest once it is old enough
-      }
-    }
-    if (bases.length < this.keepChains) return;
-    const cut = bases[bases.length - 1]!;
-    const old = vs.filter((v) => v < cut);
-    if (old.length === 0) return;
-    for (const v of old) rmSync(join(this.dir, manifestName(v)), { force: true });
-    fsyncDir(this.dir);
-    for (const v of old) rmSync(join(this.dir, dataName(v)), { force: true });
-    this.log(`checkpoint: pruned ${old.length} versions older than base ${versionName(cut)}`);
-  }
+function sum(xs: number[]): number {
+  return xs.reduce((s, n) => s + n, 0);
 }
 
 function badConfigThrow(name: string, value: unknown, expected: string): never {

@@ -57,7 +57,21 @@ export interface SaveResult {
   bytes: number;
   /** embedding rows stored, all tables */
   rows: number;
-  /** wall time of save(): how long training was paused */
+  /** wall time of save(), or of beginSave()'s snapshot: how long training was paused */
+  pauseSec: number;
+  /** background saves: seconds from the start of the snapshot to the commit (and pruning) */
+  writeSec?: number;
+}
+
+/** What {@link CheckpointStore.beginSave} knows when it returns (the write goes on in the background). */
+export interface SaveStarted {
+  version: number;
+  kind: 'full' | 'incr';
+  /** embedding rows stored, all tables */
+  rows: number;
+  /** bytes of the data file (the manifest comes on top) */
+  dataBytes: number;
+  /** time of the snapshot: how long training was paused */
   pauseSec: number;
 }
 
