@@ -18,6 +18,34 @@ export interface FileBatch {
   batch: RowBatch;
 }
 
+/**
+ * Categorify work for the worker thread (parallel mode only): the worker maps
+ * these features' values to ids (`stages/preprocess/ops/id-table.ts`, same
+ * first-appearance order as on the main thread) and returns the ids in place
+ * of the values in `batch.cats` (int32 bit patterns); the vocabularies come back
+ * in {@link ReadFilesOptions.vocab} at the end. Moves part of the main thread's
+ * hash-table work to the parse thread, which has spare time at large vocabularies.
+ */
+export interface WorkerCategorify {
+  /** feature indices (0..25) the worker categorifies */
+  features: readonly number[];
+  /** `value % maxIndRange` first; 0 = off */
+  maxIndRange: number;
+  /** id of the first value (ids below are reserved) */
+  firstId: number;
+}
+
+/** One feature's vocabulary as built on the worker. */
+export interface WorkerVocab {
+  feature: number;
+  /** distinct values */
+  size: number;
+  /** rows with the feature missing */
+  missing: number;
+  /** count per first-appearance index, length `size` */
+  counts: Uint32Array;
+}
+
 export interface ReadFilesOptions {
   format: CriteoFormat;
   onBadLine: OnBadLine;
@@ -26,6 +54,10 @@ export interface ReadFilesOptions {
   /** parse on a worker thread @default false */
   parallel?: boolean;
   batchRows?: number;
+  /** categorify these features on the worker (ignored unless `parallel`) */
+  categorify?: WorkerCategorify;
+  /** filled with the worker's vocabularies when `categorify` was honoured */
+  vocab?: WorkerVocab[];
 }
 
 /** @internal the worker's job description */
@@ -35,12 +67,14 @@ export interface WorkerJob {
   onBadLine: OnBadLine;
   batchRows: number;
   poolSize: number;
+  categorify?: WorkerCategorify;
 }
 
 /** @internal messages from the worker */
 export type WorkerMessage =
   | { type: 'batch'; file: number; bytesRead: number; batch: RowBatch }
   | { type: 'file'; file: number; stats: ReadStats; badLines: BadLineLog }
+  | { type: 'vocab'; tables: WorkerVocab[] }
   | { type: 'done' }
   | { type: 'error'; error: { code: ErrorCode; message: string; file?: string; line?: number; field?: string; expected?: string; actual?: string; hint?: string } };
 
@@ -72,7 +106,7 @@ function startWorker(job: WorkerJob): Worker {
 }
 
 async function* readInWorker(paths: string[], opts: ReadFilesOptions, stats: ReadStats[]): AsyncGenerator<FileBatch> {
-  const worker = startWorker({ paths, format: opts.format, onBadLine: opts.onBadLine, batchRows: opts.batchRows ?? DEFAULT_BATCH_ROWS, poolSize: 4 });
+  const worker = startWorker({ paths, format: opts.format, onBadLine: opts.onBadLine, batchRows: opts.batchRows ?? DEFAULT_BATCH_ROWS, poolSize: 4, categorify: opts.categorify });
   const queue: WorkerMessage[] = [];
   let failure: unknown = null;
   let exited = false;
@@ -106,6 +140,10 @@ async function* readInWorker(paths: string[], opts: ReadFilesOptions, stats: Rea
       if (m.type === 'error') {
         const { code, message, ...fields } = m.error;
         throw new PipelineError(code, message, fields);
+      }
+      if (m.type === 'vocab') {
+        if (opts.vocab) opts.vocab.push(...m.tables);
+        continue;
       }
       if (m.type === 'file') {
         stats[m.file] = m.stats;

@@ -12,7 +12,9 @@ import { PipelineError } from '../../pipeline/errors.js';
 import { createRowBatch, type RowBatch } from './batch.js';
 import { createBadLineLog } from './parse.js';
 import { newReadStats, readCriteo } from './reader.js';
-import type { WorkerJob, WorkerMessage } from './parallel.js';
+import type { WorkerJob, WorkerMessage, WorkerVocab } from './parallel.js';
+import { modulo } from '../../stages/preprocess/ops/modulo-hash.js';
+import { U32IndexTable } from '../../stages/preprocess/ops/id-table.js';
 
 const port = parentPort!;
 const job = workerData as WorkerJob;
@@ -31,6 +33,20 @@ function post(m: WorkerMessage, transfer: ArrayBuffer[] = []): void {
   port.postMessage(m, transfer);
 }
 
+const cat = job.categorify;
+const tables = cat ? cat.features.map(() => new U32IndexTable(1 << 12)) : [];
+
+/** Categorify the job's features in place: values → ids (int32 bit patterns in `cats`). */
+function categorify(b: RowBatch): void {
+  if (!cat) return;
+  const ids = new Int32Array(b.cats.buffer, b.cats.byteOffset, b.cats.length);
+  for (let k = 0; k < cat.features.length; k++) {
+    const base = cat.features[k]! * b.capacity;
+    if (cat.maxIndRange > 0) modulo(b.cats, base, b.rows, cat.maxIndRange);
+    tables[k]!.mapAndCount(b.cats, b.catPresent, base, b.rows, ids, base, cat.firstId);
+  }
+}
+
 async function main(): Promise<void> {
   const log = createBadLineLog();
   try {
@@ -38,11 +54,19 @@ async function main(): Promise<void> {
       const stats = newReadStats(job.paths[i]);
       const opts = { format: job.format, onBadLine: job.onBadLine, badLines: log, batchRows: job.batchRows, reuseBatch: false, allocBatch: () => pool.pop() };
       for await (const b of readCriteo(job.paths[i]!, opts, stats)) {
+        categorify(b);
         const transfer = [b.label.buffer, b.dense.buffer, b.cats.buffer, b.catPresent.buffer] as ArrayBuffer[];
         post({ type: 'batch', file: i, bytesRead: stats.bytesRead, batch: b }, transfer);
         if (pool.length === 0) await new Promise<void>((res) => (wake = res));
       }
       post({ type: 'file', file: i, stats, badLines: log });
+    }
+    if (cat) {
+      const vocab: WorkerVocab[] = cat.features.map((feature, k) => {
+        const t = tables[k]!;
+        return { feature, size: t.size, missing: t.missing, counts: t.counts.slice(0, t.size) };
+      });
+      post({ type: 'vocab', tables: vocab }, vocab.map((v) => v.counts.buffer as ArrayBuffer));
     }
     post({ type: 'done' });
   } catch (e) {

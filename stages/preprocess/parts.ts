@@ -10,12 +10,11 @@
  */
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileSyncedAsync } from '../../pipeline/atomic.js';
-import { sha256 } from '../../pipeline/hash.js';
 import { writeDataFile, type FileEntry } from '../../pipeline/manifest.js';
 import { CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../datasets/criteo/constants.js';
 import type { ShardRef, SplitName } from '../../datasets/preprocessed.js';
 import { encodeShard, readShardFile, type ShardColumns } from '../../datasets/shards.js';
+import type { PartWriter } from './part-writer.js';
 import type { SplitRange } from './split.js';
 
 /** One written part: rows [start, start + rows) of its stream. */
@@ -41,9 +40,8 @@ export class PartStream {
   rows = 0;
   /** rows in written parts */
   written = 0;
-  /** part writes in flight (at most a couple: the caller awaits {@link PartStream.settle}) */
-  inFlight = 0;
-  private pending: Promise<void> = Promise.resolve();
+  /** part writes in flight, oldest first (at most a couple: the caller awaits {@link PartStream.settle}) */
+  private readonly writes: Promise<void>[] = [];
   readonly label: Int8Array;
   readonly dense: Float32Array[];
   readonly cats: Int32Array[];
@@ -52,11 +50,13 @@ export class PartStream {
    * @param dir directory for the part files
    * @param name stream name used in part file names
    * @param capacity rows per part
+   * @param writer hashes and writes the parts on its own thread
    */
   constructor(
     private readonly dir: string,
     private readonly name: string,
     readonly capacity: number,
+    private readonly writer: PartWriter,
   ) {
     this.label = new Int8Array(capacity);
     this.dense = Array.from({ length: INT_FEATURE_COUNT }, () => new Float32Array(capacity));
@@ -104,7 +104,12 @@ export class PartStream {
    * Call between batches so encoded parts do not pile up in memory.
    */
   async settle(maxInFlight = 0): Promise<void> {
-    if (this.inFlight > maxInFlight) await this.pending;
+    while (this.writes.length > maxInFlight) await this.writes.shift();
+  }
+
+  /** Part writes not yet awaited through {@link PartStream.settle}. */
+  get inFlight(): number {
+    return this.writes.length;
   }
 
   /** The rows of the current (unwritten) part, as views. */
@@ -115,10 +120,13 @@ export class PartStream {
 
   /** Wait for every in-flight write, ignoring failures (used when the run is failing anyway). */
   async quiesce(): Promise<void> {
-    await this.pending.catch(() => {});
+    await Promise.allSettled(this.writes.splice(0));
   }
 
-  /** Encode the current part (if any rows) and start writing it in the background. */
+  /**
+   * Encode the current part (if any rows) and start hashing + writing it on the
+   * writer thread; its `sha256` is filled in when the write finishes.
+   */
   flush(): void {
     const n = this.rows;
     if (n === 0) return;
@@ -126,13 +134,14 @@ export class PartStream {
     const abs = join(this.dir, `${this.name}-${String(this.parts.length).padStart(5, '0')}.arrow`);
     const cols = this.current();
     const bytes = encodeShard(cols);
-    this.parts.push({ abs, start: this.written, rows: n, bytes: bytes.byteLength, sha256: sha256(bytes), positives: countPositives(cols.label, n) });
+    const part: PartFile = { abs, start: this.written, rows: n, bytes: bytes.byteLength, sha256: '', positives: countPositives(cols.label, n) };
+    this.parts.push(part);
     this.written += n;
-    this.inFlight++;
-    this.pending = this.pending.then(async () => {
-      await writeFileSyncedAsync(abs, bytes);
-      this.inFlight--;
+    const w = this.writer.write(abs, bytes).then((h) => {
+      part.sha256 = h;
     });
+    w.catch(() => {}); // rethrown by settle(); never an unhandled rejection meanwhile
+    this.writes.push(w);
     this.rows = 0;
   }
 }

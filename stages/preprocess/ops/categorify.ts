@@ -18,6 +18,7 @@
  * `--max-ind-range` hashing), so each table has at most R + 2 rows.
  */
 import type { RowBatch } from '../../../datasets/criteo/batch.js';
+import type { WorkerVocab } from '../../../datasets/criteo/parallel.js';
 import { CAT_FEATURE_COUNT } from '../../../datasets/criteo/constants.js';
 import { FIRST_VALUE_ID, MISSING_ID, OOV_ID } from '../../../datasets/preprocessed.js';
 import { PipelineError } from '../../../pipeline/errors.js';
@@ -27,6 +28,19 @@ import { U32IndexTable } from './id-table.js';
 export interface CategorifyOptions {
   /** hash values to `value % maxIndRange` first; 0 = off @default 0 */
   maxIndRange: number;
+  /**
+   * Features categorified elsewhere (the parse worker): their batch columns
+   * already hold ids, which {@link Categorify.fit} copies; their vocabularies
+   * come in through {@link Categorify.adopt} before `finalize`.
+   */
+  external?: readonly number[];
+}
+
+/** What finalize needs of a feature's table. */
+interface TableCounts {
+  size: number;
+  missing: number;
+  counts: Uint32Array;
 }
 
 /** The vocabulary of one feature after {@link Categorify.finalize}. */
@@ -43,13 +57,33 @@ export interface FeatureVocab {
 
 export class Categorify {
   private readonly tables: U32IndexTable[];
+  /** per feature: true when its ids come from elsewhere (options.external) */
+  private readonly external: boolean[];
+  private readonly adopted: (TableCounts | null)[];
   private vocab: FeatureVocab[] | null = null;
 
   constructor(readonly options: CategorifyOptions) {
     if (!Number.isInteger(options.maxIndRange) || options.maxIndRange < 0 || options.maxIndRange > 0xffffffff) {
       throw new PipelineError('bad_config', `maxIndRange must be an integer in [0, 2^32-1], got ${options.maxIndRange}`, { field: 'maxIndRange' });
     }
-    this.tables = Array.from({ length: CAT_FEATURE_COUNT }, () => new U32IndexTable(1 << 12));
+    this.external = Array.from({ length: CAT_FEATURE_COUNT }, (_, f) => options.external?.includes(f) ?? false);
+    this.adopted = this.external.map(() => null);
+    this.tables = this.external.map((ext) => new U32IndexTable(ext ? 16 : 1 << 12));
+  }
+
+  /** Install the vocabularies of the external features (built on the worker). */
+  adopt(vocab: readonly WorkerVocab[]): void {
+    for (const v of vocab) {
+      if (!this.external[v.feature]) throw new PipelineError('internal', `Categorify.adopt: feature ${v.feature} is not external`);
+      this.adopted[v.feature] = { size: v.size, missing: v.missing, counts: v.counts };
+    }
+  }
+
+  private table(f: number): TableCounts {
+    if (!this.external[f]) return this.tables[f]!;
+    const t = this.adopted[f];
+    if (!t) throw new PipelineError('internal', `Categorify: no vocabulary adopted for external feature ${f}`);
+    return t;
   }
 
   /**
@@ -63,6 +97,10 @@ export class Categorify {
     const range = this.options.maxIndRange;
     for (let f = 0; f < CAT_FEATURE_COUNT; f++) {
       const base = f * cap;
+      if (this.external[f]) {
+        out[f]!.set(new Int32Array(batch.cats.buffer, batch.cats.byteOffset + 4 * base, n), outOff);
+        continue;
+      }
       if (range > 0) modulo(batch.cats, base, n, range);
       this.tables[f]!.mapAndCount(batch.cats, batch.catPresent, base, n, out[f]!, outOff, FIRST_VALUE_ID);
     }
@@ -70,7 +108,7 @@ export class Categorify {
 
   /** Distinct values seen so far per feature. */
   distinct(): number[] {
-    return this.tables.map((t) => t.size);
+    return this.tables.map((_, f) => this.table(f).size);
   }
 
   /**
@@ -80,7 +118,8 @@ export class Categorify {
    */
   finalize(freqThreshold: number): FeatureVocab[] {
     if (this.vocab) return this.vocab;
-    this.vocab = this.tables.map((t) => {
+    this.vocab = this.tables.map((_, f) => {
+      const t = this.table(f);
       const n = t.size;
       const raw = t.counts;
       if (freqThreshold <= 1) {
@@ -112,6 +151,7 @@ export class Categorify {
     });
     // release the big tables
     this.tables.length = 0;
+    this.adopted.fill(null);
     return this.vocab;
   }
 
