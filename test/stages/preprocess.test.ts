@@ -187,6 +187,18 @@ describe('preprocess splits', () => {
     expect(a.manifest.files).toEqual(b.manifest.files);
     expect(a.manifest.vocab).toEqual(b.manifest.vocab);
   });
+
+  it('the worker thread categorifies with --max-ind-range and the random split exactly as one thread does', async () => {
+    const d = tmp();
+    const input = writeTsv(join(d, 'in.tsv'), indexedRows(6000, 9));
+    // C2..C26 take 50 values: % 37 folds some of them together in every feature
+    const options = { maxIndRange: 37, split: 'random' as const, seed: 3, rowsPerShard: 1500 };
+    const a = await run({ inputs: [input], out: join(d, 'a'), options, parallel: false }, { progress: quietSink });
+    const b = await run({ inputs: [input], out: join(d, 'b'), options, parallel: true }, { progress: quietSink });
+    expect(b.manifest.vocab.sizes).toEqual(Array.from({ length: 26 }, () => 37 + 2));
+    expect(a.manifest.files).toEqual(b.manifest.files);
+    expect(a.manifest.vocab).toEqual(b.manifest.vocab);
+  });
 });
 
 describe.skipIf(!HAVE_SAMPLES)('preprocess on the real samples', () => {
