@@ -81,7 +81,7 @@ export function register(program: Command): void {
     .command('demo')
     .description('run the whole pipeline on a generated synthetic dataset (generate → preprocess → profile → segregate → drop sweep → report)')
     .option('--out <dir>', 'demo directory (default runs/demo, runs/demo-tiny with --tiny)')
-    .option('--rows <n>', 'rows to generate (default 300000; 20000 with --tiny)', intArg('--rows', 1000))
+    .option('--rows <n>', 'rows to generate (default 2000000 as configs/sweep-drop.json; 20000 with --tiny)', intArg('--rows', 1000))
     .option('--tiny', 'CI-sized preset: small data and model, 2 drop targets, under a minute')
     .option('-j, --concurrency <n>', 'train jobs at once (default: number of cores)', intArg('--concurrency', 1, 1024))
     .action(

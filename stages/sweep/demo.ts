@@ -4,17 +4,19 @@
  * sweep (baseline, fae, slipstream at several D) and the report.
  *
  * Two sizes:
- * - default: {@link DEMO_ROWS} rows, D ∈ {0.1 … 0.5}, a small DLRM (13-64-16 / 64-1);
- *   a few minutes on a 2-core machine;
+ * - default: the headline experiment of `configs/sweep-drop.json` (2M planted rows, the
+ *   `*-small` train presets, a 256 MiB hot budget, D ∈ {0.1 … 0.5}) with one seed;
+ *   about 3–4 minutes on an idle 2-core machine;
  * - `tiny`: {@link TINY_ROWS} rows, D ∈ {0.2, 0.5}, a smaller model; under a minute (CI).
  */
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { writeFileAtomicSync } from '../../pipeline/atomic.js';
-import { resolveSweepConfig, type SweepConfigInput } from './config.js';
+import { loadSweepConfig, resolveSweepConfig, type SweepConfig, type SweepConfigInput } from './config.js';
 import { runSweep, type SweepOptions, type SweepOutcome } from './index.js';
 
-/** Rows of the default demo dataset. */
-export const DEMO_ROWS = 300_000;
+/** The sweep the default demo runs (with one seed): the project's headline experiment. */
+export const DEMO_SWEEP = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'configs', 'sweep-drop.json');
 /** Rows of the tiny (CI) demo dataset. */
 export const TINY_ROWS = 20_000;
 
@@ -22,7 +24,7 @@ export const TINY_ROWS = 20_000;
 export interface DemoOptions {
   /** @default 'runs/demo' (or 'runs/demo-tiny' when tiny) */
   out?: string;
-  /** rows to generate; @default DEMO_ROWS, TINY_ROWS when tiny */
+  /** rows to generate; @default the rows of configs/sweep-drop.json, TINY_ROWS when tiny */
   rows?: number;
   /** CI-sized preset */
   tiny?: boolean;
@@ -31,38 +33,28 @@ export interface DemoOptions {
   log?: (line: string) => void;
 }
 
-/** The embedded train base config of the demo (mode, seed and D come from the grid). */
-export function demoTrainConfig(tiny: boolean): Record<string, unknown> {
+/** The embedded train base config of the tiny demo (mode, seed and D come from the grid). */
+export function tinyTrainConfig(): Record<string, unknown> {
   return {
-    model: tiny ? { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' } : { dim: 16, mlpBot: '13-64-16', mlpTop: '64-1' },
-    train: {
-      batchSize: tiny ? 256 : 1024,
-      epochs: 1,
-      // a handful of validation points per run for the time-to-accuracy chart
-      evalEvery: tiny ? 20 : 50,
-      evalRows: tiny ? 2000 : 10000,
-    },
-    slipstream: { windowStart: tiny ? 5 : 20 },
+    model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' },
+    // a handful of validation points per run for the time-to-accuracy chart
+    train: { batchSize: 256, epochs: 1, evalEvery: 20, evalRows: 2000 },
+    slipstream: { windowStart: 5 },
   };
 }
 
-/** The embedded sweep config of the demo (train.config is written next to the sweep). */
-export function demoSweepConfig(opts: { rows: number; tiny: boolean; trainConfig: string }): SweepConfigInput {
-  const dim = opts.tiny ? 8 : 16;
+/** The embedded sweep config of the tiny demo (train.config is written next to the sweep). */
+export function tinySweepConfig(opts: { rows: number; trainConfig: string }): SweepConfigInput {
   return {
-    name: opts.tiny ? 'demo (tiny)' : 'demo: Slipstream drop sweep',
+    name: 'demo (tiny)',
     generate: { rows: opts.rows, seed: 7 },
     preprocess: {},
-    // FAE profiles 5 % of 45M rows; on a few 100k rows a larger sample is needed for a
-    // hot set that covers most inputs (300k rows: 25 % + 4 MiB → ~60 % of inputs hot)
+    // FAE profiles 5 % of 45M rows; on a few 10k rows a larger sample is needed for a
+    // hot set that covers a good share of the inputs
     profile: { sampleRate: 0.25, seed: 1 },
-    segregate: { hotMem: opts.tiny ? '1MiB' : '4MiB', dim },
+    segregate: { hotMem: '1MiB', dim: 8 },
     train: { config: opts.trainConfig },
-    grid: {
-      mode: ['baseline', 'fae', 'slipstream'],
-      'slipstream.targetDrop': opts.tiny ? [0.2, 0.5] : [0.1, 0.2, 0.3, 0.4, 0.5],
-      seed: [1],
-    },
+    grid: { mode: ['baseline', 'fae', 'slipstream'], 'slipstream.targetDrop': [0.2, 0.5], seed: [1] },
   };
 }
 
@@ -73,9 +65,20 @@ export function demoSweepConfig(opts: { rows: number; tiny: boolean; trainConfig
 export async function runDemo(opts: DemoOptions = {}): Promise<SweepOutcome> {
   const tiny = opts.tiny ?? false;
   const out = resolve(opts.out ?? (tiny ? 'runs/demo-tiny' : 'runs/demo'));
-  const rows = opts.rows ?? (tiny ? TINY_ROWS : DEMO_ROWS);
-  const trainConfig = join(out, 'train-base.json');
-  writeFileAtomicSync(trainConfig, JSON.stringify(demoTrainConfig(tiny), null, 2) + '\n');
-  const c = resolveSweepConfig(demoSweepConfig({ rows, tiny, trainConfig }), out, 'demo config');
+  let c: SweepConfig;
+  if (tiny) {
+    const trainConfig = join(out, 'train-base.json');
+    writeFileAtomicSync(trainConfig, JSON.stringify(tinyTrainConfig(), null, 2) + '\n');
+    c = resolveSweepConfig(tinySweepConfig({ rows: opts.rows ?? TINY_ROWS, trainConfig }), out, 'demo config');
+  } else {
+    const base = loadSweepConfig(DEMO_SWEEP);
+    if (!base.generate) throw new Error(`${DEMO_SWEEP} has no generate block`); // the committed preset has one
+    c = {
+      ...base,
+      name: 'demo: Slipstream drop sweep (configs/sweep-drop.json, one seed)',
+      generate: { ...base.generate, rows: opts.rows ?? base.generate.rows },
+      grid: { ...base.grid, seed: [1] },
+    };
+  }
   return runSweep(c, { out, concurrency: opts.concurrency, launch: opts.launch, log: opts.log });
 }
