@@ -8,16 +8,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../pipeline/rng.js';
 import { CheckpointStore, InjectedCrash, type CommitStep, type TrainState } from '../../stages/train/checkpoint/index.js';
-import { diffState, emptyLike, isTouched, makeState, setTouched, snapshot, tempDirs, trainStep } from './checkpoint-fixture.js';
+import { diffState, emptyLike, isTouched, makeState, setTouched, restoreFresh, snapshot, tempDirs, trainStep } from './checkpoint-fixture.js';
 
 const tmp = tempDirs();
-
-function restoreFresh(dir: string, like: TrainState, threshold = 0) {
-  const into = emptyLike(like);
-  const logs: string[] = [];
-  const r = CheckpointStore.open({ dir, threshold, fullEvery: 8, log: (m) => logs.push(m) }).restore(into);
-  return { into, r, logs };
-}
 
 describe('background saves', () => {
   it('store the state as it was at beginSave, even when training goes on during the write', async () => {

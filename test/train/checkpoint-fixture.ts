@@ -1,10 +1,7 @@
 /** Synthetic TrainState objects for the checkpoint tests (no trainer needed). */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach } from 'vitest';
 import { Rng } from '../../pipeline/rng.js';
 import { CheckpointStore, type Blob, type TrainState } from '../../stages/train/checkpoint/index.js';
+import { useTempDirs } from '../fixtures/temp.js';
 
 /** A state with a few tables of the given sizes, random weights, dense arrays and blobs. */
 export function makeState(seed: number, sizes: number[] = [40, 300, 1000, 7], dim = 4, accum = true): TrainState {
@@ -105,22 +102,17 @@ export function diffState(a: TrainState, b: TrainState, blobsB: Record<string, B
   return null;
 }
 
-export function tempDir(prefix = 'hotcold-ckpt-'): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
 /** A test file's temp-dir maker: each call makes a directory, removed after the test. */
 export function tempDirs(): () => string {
-  const cleanups: (() => void)[] = [];
-  afterEach(() => {
-    for (const c of cleanups.splice(0)) c();
-  });
-  return () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
-    return t.dir;
-  };
+  return useTempDirs('hotcold-ckpt-');
+}
+
+/** Restore the newest valid version of `dir` into fresh arrays shaped like `like`, collecting log lines. */
+export function restoreFresh(dir: string, like: TrainState, threshold = 0) {
+  const into = emptyLike(like);
+  const logs: string[] = [];
+  const r = CheckpointStore.open({ dir, threshold, fullEvery: 8, log: (m) => logs.push(m) }).restore(into);
+  return { into, r, logs };
 }
 
 /**

@@ -3,16 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { PipelineError } from '../../pipeline/errors.js';
 import { Rng } from '../../pipeline/rng.js';
 import { CheckpointStore, type TrainState } from '../../stages/train/checkpoint/index.js';
-import { diffState, emptyLike, isTouched, makeState, setTouched, snapshot, tempDirs, trainStep } from './checkpoint-fixture.js';
+import { diffState, emptyLike, isTouched, makeState, setTouched, restoreFresh, snapshot, tempDirs, trainStep } from './checkpoint-fixture.js';
 
 const tmp = tempDirs();
-
-function restoreFresh(dir: string, like: TrainState, threshold = 0) {
-  const into = emptyLike(like);
-  const logs: string[] = [];
-  const r = CheckpointStore.open({ dir, threshold, fullEvery: 8, log: (m) => logs.push(m) }).restore(into);
-  return { into, r, logs };
-}
 
 describe('CheckpointStore save/restore', () => {
   it('a full base then increments restore bit for bit at every version', () => {
