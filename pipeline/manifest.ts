@@ -167,3 +167,18 @@ export function openStageOutput<M extends ManifestBase>(
 export function nowIso(): string {
   return new Date().toISOString();
 }
+
+/**
+ * The common head of an artifact's manifest: magic and format version from
+ * {@link ARTIFACTS}, commit time, fingerprint, elapsed time since `t0`
+ * (a `performance.now()` reading) and the data files.
+ */
+export function manifestHead<K extends ArtifactKind>(
+  kind: K,
+  fingerprint: string,
+  t0: number,
+  files: FileEntry[],
+): ManifestBase & { magic: (typeof ARTIFACTS)[K]['magic'] } {
+  const a = ARTIFACTS[kind];
+  return { magic: a.magic, formatVersion: a.version, createdAt: nowIso(), fingerprint, elapsedSec: (performance.now() - t0) / 1000, files };
+}

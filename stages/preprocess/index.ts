@@ -21,7 +21,7 @@ import type { InputFileInfo, PreprocessManifest, PreprocessOptions, SplitName } 
 import { fsyncDir } from '../../pipeline/atomic.js';
 import { badConfig, notFound, PipelineError } from '../../pipeline/errors.js';
 import { configHash, stampFile } from '../../pipeline/hash.js';
-import { ARTIFACTS, nowIso, openStageOutput, writeDataFile, writeManifest } from '../../pipeline/manifest.js';
+import { ARTIFACTS, manifestHead, openStageOutput, writeDataFile, writeManifest } from '../../pipeline/manifest.js';
 import { Progress, type ProgressSink } from '../../pipeline/progress.js';
 import { resolveOptions } from './config.js';
 import { Categorify } from './ops/categorify.js';
@@ -244,12 +244,7 @@ async function commit(
   });
   const inputs: InputFileInfo[] = stats.map((s) => ({ path: s.path, bytes: s.bytes, sha256: s.sha256, lines: s.lines }));
   const manifest: PreprocessManifest = {
-    magic: 'hotcold.preprocess',
-    formatVersion: ARTIFACTS.preprocess.version,
-    createdAt: nowIso(),
-    fingerprint,
-    elapsedSec: (performance.now() - t0) / 1000,
-    files: final.files,
+    ...manifestHead('preprocess', fingerprint, t0, final.files),
     inputs,
     options,
     splits: { train: splitInfo('train'), val: splitInfo('val'), test: splitInfo('test') },

@@ -13,7 +13,7 @@ import { iterateSplit, openPreprocessed, splitFiles } from '../../datasets/prepr
 import type { ProfileManifest } from '../../datasets/profile.js';
 import { PipelineError } from '../../pipeline/errors.js';
 import { configHash } from '../../pipeline/hash.js';
-import { ARTIFACTS, nowIso, openStageOutput, verifyFiles, writeDataFile, writeManifest, type FileEntry } from '../../pipeline/manifest.js';
+import { ARTIFACTS, manifestHead, openStageOutput, verifyFiles, writeDataFile, writeManifest, type FileEntry } from '../../pipeline/manifest.js';
 import { Progress, type StageIO } from '../../pipeline/progress.js';
 import { checkProfileConfig, type ProfileConfig } from './config.js';
 import { addCounts, SkipSampler } from './sampler.js';
@@ -100,12 +100,7 @@ export async function run(config: ProfileConfig, io: StageIO = {}): Promise<Prof
     countFiles.push(rel);
   }
   const manifest: ProfileManifest = {
-    magic: 'hotcold.profile',
-    formatVersion: a.version,
-    createdAt: nowIso(),
-    fingerprint,
-    elapsedSec: (performance.now() - t0) / 1000,
-    files,
+    ...manifestHead('profile', fingerprint, t0, files),
     data: { dir: resolve(config.data), fingerprint: data.fingerprint },
     sampleRate: config.sampleRate,
     seed: config.seed,

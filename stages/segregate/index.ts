@@ -14,7 +14,7 @@ import { openProfile, readProfileCounts } from '../../datasets/profile.js';
 import type { SegregateManifest } from '../../datasets/segregated.js';
 import { mismatch } from '../../pipeline/errors.js';
 import { configHash } from '../../pipeline/hash.js';
-import { ARTIFACTS, fileEntry, nowIso, openStageOutput, verifyFiles, writeDataFile, writeManifest } from '../../pipeline/manifest.js';
+import { ARTIFACTS, fileEntry, manifestHead, openStageOutput, verifyFiles, writeDataFile, writeManifest } from '../../pipeline/manifest.js';
 import { Progress, type StageIO } from '../../pipeline/progress.js';
 import { budgetRows, checkSegregateConfig, type SegregateConfig } from './config.js';
 import { CountLevels, selectByCount, selectByRows, type HotSet } from './hot-set.js';
@@ -94,12 +94,7 @@ export async function run(config: SegregateConfig, io: StageIO = {}): Promise<Se
   const files = [hotMapEntry, ...hotSink.files, ...coldSink.files];
   for (const rel of reportFiles) files.push(await fileEntry(out.dir, rel));
   const manifest: SegregateManifest = {
-    magic: 'hotcold.segregate',
-    formatVersion: a.version,
-    createdAt: nowIso(),
-    fingerprint,
-    elapsedSec: (performance.now() - t0) / 1000,
-    files,
+    ...manifestHead('segregate', fingerprint, t0, files),
     data: { dir: resolve(config.data), fingerprint: data.fingerprint },
     profile: { dir: resolve(config.profile), fingerprint: prof.fingerprint, sampleRate: prof.sampleRate, seed: prof.seed },
     dim: config.dim,

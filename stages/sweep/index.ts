@@ -19,7 +19,7 @@ import { writeFileAtomicSync } from '../../pipeline/atomic.js';
 import { readJsonFile } from '../../pipeline/config.js';
 import { badConfig, notFound } from '../../pipeline/errors.js';
 import { configHash } from '../../pipeline/hash.js';
-import { fileEntry, nowIso, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
+import { fileEntry, manifestHead, nowIso, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
 import { baseConfigFor, type SweepConfig } from './config.js';
 import { prepareData, type PreparedData } from './data.js';
 import { expandGrid, type RunSpec } from './grid.js';
@@ -143,12 +143,12 @@ export async function runSweep(c: SweepConfig, opts: SweepOptions = {}): Promise
   const n = (s: string): number => results.rows.filter((x) => x.status === s).length;
   const rels = [RESULTS_JSON, RESULTS_CSV, 'report.md', 'report.html', ...report.plots.map((p) => p.slice(dir.length + 1))];
   const manifest: SweepManifest = {
-    magic: 'hotcold.sweep',
-    formatVersion: 1,
-    createdAt: nowIso(),
-    fingerprint: configHash({ config: { ...c, out: undefined, concurrency: undefined }, data: data.fingerprints }),
-    elapsedSec: (performance.now() - t0) / 1000,
-    files: await Promise.all(rels.map((r) => fileEntry(dir, r))),
+    ...manifestHead(
+      'sweep',
+      configHash({ config: { ...c, out: undefined, concurrency: undefined }, data: data.fingerprints }),
+      t0,
+      await Promise.all(rels.map((r) => fileEntry(dir, r))),
+    ),
     name: c.name,
     runs: { total: results.rows.length, ok: n('ok'), failed: n('failed'), pending: n('pending') },
     failed,

@@ -16,7 +16,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PipelineError, mismatch } from '../../pipeline/errors.js';
 import { configHash } from '../../pipeline/hash.js';
-import { fileEntry, hasManifest, manifestPath, nowIso, openStageOutput, readManifest, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
+import { fileEntry, hasManifest, manifestHead, manifestPath, openStageOutput, readManifest, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
 import { Progress, quietSink, formatCount, type ProgressSink } from '../../pipeline/progress.js';
 import type { EvalMetrics, EvalPoint, RunMetrics } from '../../pipeline/run-metrics.js';
 import { CheckpointStore, type SaveResult } from './checkpoint/index.js';
@@ -319,7 +319,8 @@ async function trainRun(o: TrainOptions, opened: { store: CheckpointStore | null
   log.close();
   writeJson(out, METRICS_FILE, metrics);
   const files = await Promise.all([METRICS_FILE, CONFIG_FILE, LOG_FILE].map((f) => fileEntry(out, f)));
-  writeManifest(out, { magic: 'hotcold.train', formatVersion: 1, createdAt: nowIso(), fingerprint, elapsedSec: metrics.time.totalSec, files });
+  // elapsed time counts every attempt of a resumed run
+  writeManifest(out, { ...manifestHead('train', fingerprint, performance.now(), files), elapsedSec: metrics.time.totalSec });
   return metrics;
 }
 
