@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { commands } from './commands.js';
 import { EXIT_USAGE } from '../pipeline/cli.js';
+import { exitWithParent } from '../pipeline/parent-watch.js';
 
 const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'package.json'), 'utf8')) as {
   version: string;
@@ -26,6 +27,7 @@ program
   // usage errors (unknown option, bad option value) exit 2, like bad_config errors; help/version exit 0
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE));
 
+exitWithParent();
 for (const register of commands) register(program);
 
 await program.parseAsync(process.argv);

@@ -4,10 +4,14 @@
  * exit code. Unexpected errors print their stack, since they are bugs.
  */
 import { InvalidArgumentError } from 'commander';
-import { PipelineError } from './errors.js';
+import { PipelineError, type ErrorCode } from './errors.js';
+import { fromSystemError, isSystemError } from './io-error.js';
 
 export const EXIT_USAGE = 2;
 export const EXIT_FAILURE = 1;
+
+/** Error codes that mean "the command line asked for something it may not": exit 2. */
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(['bad_config', 'unsafe_output']);
 
 /** Wrap an async command action so errors become messages and exit codes. */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
@@ -22,9 +26,11 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
 
 /** Print an error for a person and return the exit code to use. */
 export function reportError(e: unknown): number {
+  // an OS failure (disk full, permission denied) is the user's to fix, not a bug: no stack trace
+  if (isSystemError(e)) e = fromSystemError(e);
   if (e instanceof PipelineError) {
     process.stderr.write(`hotcold: error: ${e.format()}\n`);
-    return e.code === 'bad_config' ? EXIT_USAGE : EXIT_FAILURE;
+    return USAGE_CODES.has(e.code) ? EXIT_USAGE : EXIT_FAILURE;
   }
   const err = e as Error;
   process.stderr.write(`hotcold: internal error (please report): ${err?.stack ?? String(e)}\n`);

@@ -17,16 +17,36 @@ export function formatIssues(error: z.ZodError, source?: string): string {
     .join('\n');
 }
 
-/** Validate `value` against `schema`, throwing one `bad_config` error listing every issue. */
-export function parseConfig<S extends z.ZodType>(schema: S, value: unknown, source = 'config'): z.output<S> {
+/** The `--set key=value` argument an issue at `path` comes from, if any. */
+function overrideFor(issue: z.core.$ZodIssue, overrides: readonly string[]): string | null {
+  const base = issue.path.map(String).join('.');
+  const paths = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => (base ? `${base}.${k}` : k)) : [base];
+  for (const o of overrides) {
+    const key = o.slice(0, Math.max(0, o.indexOf('=')));
+    if (paths.some((p) => p === key || key.startsWith(`${p}.`) || p.startsWith(`${key}.`))) return o;
+  }
+  return null;
+}
+
+/**
+ * Validate `value` against `schema`, throwing one `bad_config` error listing every issue.
+ * Issues in keys that a `--set` argument set are reported against that argument, not the file.
+ * @param overrides the `--set key=value` arguments merged into `value`
+ */
+export function parseConfig<S extends z.ZodType>(schema: S, value: unknown, source = 'config', overrides: readonly string[] = []): z.output<S> {
   const r = schema.safeParse(value);
   if (!r.success) {
     const first = r.error.issues[0];
-    const err = new PipelineError('bad_config', `invalid ${source}:\n${formatIssues(r.error)}`, {
-      field: first?.path.join('.'),
-      file: source,
+    const lines = r.error.issues.map((i) => {
+      const path = i.path.length ? i.path.join('.') : '(root)';
+      const o = overrideFor(i, overrides);
+      return `  ${o ? `--set ${o}` : source}: ${path}: ${i.message}`;
     });
-    throw err;
+    const fromSet = r.error.issues.every((i) => overrideFor(i, overrides) !== null);
+    throw new PipelineError('bad_config', `invalid ${fromSet ? '--set value' : source}:\n${lines.join('\n')}`, {
+      field: first?.path.join('.'),
+      file: fromSet ? undefined : source,
+    });
   }
   return r.data;
 }

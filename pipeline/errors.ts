@@ -17,6 +17,9 @@ export type ErrorCode =
   | 'mismatch' // artifacts made from different data or options
   | 'checksum' // a file whose checksum does not match its manifest
   | 'numeric' // NaN / Inf during training
+  | 'unsafe_output' // an output that would overwrite or delete something it must not (inputs, foreign files)
+  | 'locked' // an output directory another live hotcold process is writing
+  | 'io' // an operating-system I/O failure (disk full, permission denied …), with path and operation
   | 'not_implemented'
   | 'internal';
 
@@ -54,12 +57,25 @@ export class PipelineError extends Error {
     this.hint = fields.hint;
   }
 
-  /** One or two lines for a person: `file:line: field X: message` then the hint. */
+  /**
+   * One or two lines for a person: `file:line: field X: message` then the hint.
+   * Control characters (terminal escapes in echoed input) are shown escaped.
+   */
   format(): string {
     const loc = this.file ? `${this.file}${this.line !== undefined ? `:${this.line}` : ''}: ` : '';
-    const hint = this.hint ? `\n  hint: ${this.hint}` : '';
-    return `${loc}${this.message}${hint}`;
+    const hint = this.hint ? `\n  hint: ${escapeControl(this.hint)}` : '';
+    return `${escapeControl(loc)}${escapeControl(this.message)}${hint}`;
   }
+}
+
+/**
+ * Show control characters other than newline and tab as `\xNN` (C0, DEL, C1),
+ * so that bytes echoed from an input file cannot drive the terminal.
+ * @example escapeControl('a\x1b[2Jb') === 'a\\x1b[2Jb'
+ */
+export function escapeControl(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** `file:line: field C7: 'zz12' is not hex` */
@@ -70,7 +86,8 @@ export function badField(
   actual: string,
   expected: string,
 ): PipelineError {
-  const shown = actual.length > 40 ? `${actual.slice(0, 37)}...` : actual;
+  const cut = actual.length > 40 ? `${actual.slice(0, 37)}...` : actual;
+  const shown = escapeControl(cut).replace(/\t/g, '\\t').replace(/\n/g, '\\n');
   return new PipelineError('bad_input', `field ${field}: '${shown}' is not ${expected}`, {
     file,
     line,

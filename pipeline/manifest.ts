@@ -6,8 +6,8 @@
  * fingerprint of what produced it, and a checksum per data file. Readers check
  * magic and version first and say which command regenerates the artifact.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { writeFileAtomicSync, writeFileSynced } from './atomic.js';
 import { badManifest, PipelineError } from './errors.js';
 import { sha256, sha256File } from './hash.js';
@@ -125,43 +125,6 @@ export async function verifyFiles(dir: string, files: FileEntry[], checksums = t
       if (h !== f.sha256) throw new PipelineError('checksum', `checksum mismatch: ${abs}`, { file: abs, expected: f.sha256, actual: h });
     }
   }
-}
-
-export interface StageOutput<M extends ManifestBase> {
-  dir: string;
-  /** The committed manifest when the output can be reused as is. */
-  reused?: M;
-}
-
-/**
- * Prepare a stage's output directory.
- *
- * - A committed manifest of the same kind with the same fingerprint → reuse.
- * - Otherwise the old manifest is removed *first* (so a crash from here on leaves
- *   no manifest), then every other file is removed, and the stage writes afresh.
- */
-export function openStageOutput<M extends ManifestBase>(
-  dir: string,
-  kind: ArtifactKind,
-  fingerprint: string,
-  opts: { force?: boolean } = {},
-): StageOutput<M> {
-  const out = resolve(dir);
-  if (!opts.force && hasManifest(out)) {
-    try {
-      const m = readManifest<M>(out, kind);
-      if (m.fingerprint === fingerprint) return { dir: out, reused: m };
-    } catch {
-      // unreadable or other kind: fall through and rewrite
-    }
-  }
-  if (existsSync(out)) {
-    if (!statSync(out).isDirectory()) throw new PipelineError('bad_config', `--out ${dir} exists and is not a directory`, { file: dir });
-    rmSync(manifestPath(out), { force: true });
-    for (const name of readdirSync(out)) rmSync(join(out, name), { recursive: true, force: true });
-  }
-  mkdirSync(out, { recursive: true });
-  return { dir: out };
 }
 
 export function nowIso(): string {

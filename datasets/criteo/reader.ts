@@ -14,6 +14,7 @@ import { closeSync, createReadStream, existsSync, openSync, readSync, statSync }
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { notFound, PipelineError } from '../../pipeline/errors.js';
+import { ioError, isSystemError } from '../../pipeline/io-error.js';
 import { createRowBatch, DEFAULT_BATCH_ROWS, type RowBatch } from './batch.js';
 import { ALL_COLUMNS } from './constants.js';
 import { COMMA, createBadLineLog, CriteoLineParser, TAB, type BadLineLog, type OnBadLine } from './parse.js';
@@ -239,12 +240,21 @@ function lineTooLong(path: string, line: number): PipelineError {
 
 function readError(path: string, e: unknown, gzip: boolean): PipelineError {
   const err = e as NodeJS.ErrnoException;
-  if (gzip && (err.code?.startsWith('Z_') || /unexpected end of file|incorrect header|invalid/i.test(err.message ?? ''))) {
-    return new PipelineError('truncated', `compressed data is truncated or corrupt (${err.message})`, {
+  const msg = err.message ?? String(e);
+  if (gzip && (err.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(msg))) {
+    return new PipelineError('truncated', `compressed data ends early (${msg})`, {
       file: path,
       cause: e,
-      hint: 'the .gz file ends early; download or copy it again',
+      hint: 'the .gz file is truncated; download or copy it again',
     });
   }
-  return new PipelineError('bad_input', `cannot read: ${err.message ?? String(e)}`, { file: path, cause: e });
+  if (gzip && (err.code?.startsWith('Z_') || /incorrect header|invalid|unknown compression/i.test(msg))) {
+    return new PipelineError('bad_input', `compressed data is corrupt (${msg})`, {
+      file: path,
+      cause: e,
+      hint: 'the .gz file is damaged (not just short); download or copy it again, and check it with `gzip -t`',
+    });
+  }
+  if (isSystemError(e)) return ioError(e, 'read', path) as PipelineError;
+  return new PipelineError('bad_input', `cannot read: ${msg}`, { file: path, cause: e });
 }

@@ -15,6 +15,7 @@ interface CliOptions {
   ctr: number;
   auc: number;
   force?: boolean;
+  forceClean?: boolean;
   quiet?: boolean;
 }
 
@@ -54,6 +55,7 @@ export function register(program: Command): void {
     .option('--ctr <p>', 'target click-through rate', floatArg('--ctr', 0.01, 0.99), DEFAULT_CTR)
     .option('--auc <a>', "target Bayes-optimal AUC of the planted model", floatArg('--auc', 0.55, 0.95), DEFAULT_AUC)
     .option('--force', 'regenerate even when an up-to-date output exists')
+    .option('--force-clean', 'overwrite an existing --out file that hotcold generate did not write')
     .option('-q, --quiet', 'no progress or summary')
     .action(
       action(async (o: CliOptions) => {

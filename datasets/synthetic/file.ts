@@ -10,6 +10,7 @@ import { basename, dirname } from 'node:path';
 import { fsyncDir, tmpName, writeFileAtomicSync } from '../../pipeline/atomic.js';
 import { badManifest, PipelineError } from '../../pipeline/errors.js';
 import { configHash } from '../../pipeline/hash.js';
+import { ioError } from '../../pipeline/io-error.js';
 import { Progress, type ProgressSink } from '../../pipeline/progress.js';
 import { CAT_COLUMNS } from '../criteo/constants.js';
 import {
@@ -79,6 +80,8 @@ export interface GenerateToFileOptions extends GenerateOptions {
   out: string;
   /** Regenerate even when an up-to-date output exists. @default false */
   force?: boolean;
+  /** Overwrite an existing `out` that is not a generated file (no hotcold sidecar). @default false */
+  forceClean?: boolean;
   /** Where progress goes. @default stderr */
   progress?: ProgressSink;
 }
@@ -125,6 +128,26 @@ function upToDate(out: string, fingerprint: string): GenerateSidecar | null {
   }
 }
 
+/** An existing `out` is only replaced when an earlier `hotcold generate` wrote it (its sidecar says so). */
+function refuseForeignFile(out: string, forceClean: boolean): void {
+  if (!existsSync(out)) return;
+  if (statSync(out).isDirectory()) {
+    throw new PipelineError('unsafe_output', `--out ${out} is a directory; generate writes one TSV file`, { file: out, hint: 'pass a file path, e.g. data/synth.tsv' });
+  }
+  let generated = false;
+  try {
+    generated = readSidecar(out).magic === 'hotcold.generate';
+  } catch {
+    generated = false;
+  }
+  if (!generated && !forceClean) {
+    throw new PipelineError('unsafe_output', `--out ${out} exists and was not written by hotcold generate (no ${basename(sidecarPath(out))} sidecar); nothing was changed`, {
+      file: out,
+      hint: 'choose another --out, or pass --force-clean to overwrite it',
+    });
+  }
+}
+
 /**
  * Generate `rows` rows to `out` (TSV) and `<out>.json` (sidecar); returns the sidecar.
  * Writing overlaps generation: block i goes to the OS while block i+1 is drawn.
@@ -139,9 +162,9 @@ export async function generateToFile(opts: GenerateToFileOptions): Promise<Gener
     return { sidecar: existing, reused: true };
   }
 
+  refuseForeignFile(opts.out, Boolean(opts.forceClean));
   const gen = new SyntheticGenerator(o);
   await mkdir(dirname(opts.out), { recursive: true });
-  rmSync(sidecarPath(opts.out), { force: true }); // the old sidecar must not describe the new file
   const tmp = tmpName(opts.out);
   const fh = await open(tmp, 'w');
   let bytes = 0;
@@ -160,9 +183,10 @@ export async function generateToFile(opts: GenerateToFileOptions): Promise<Gener
   } catch (e) {
     await fh.close();
     rmSync(tmp, { force: true });
-    throw e;
+    throw ioError(e, 'write generated rows', opts.out);
   }
   await fh.close();
+  rmSync(sidecarPath(opts.out), { force: true }); // the old sidecar must not describe the new file
   await rename(tmp, opts.out);
   fsyncDir(dirname(opts.out));
 

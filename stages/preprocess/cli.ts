@@ -17,6 +17,7 @@ interface CliOptions {
   rowsPerShard: number;
   format: PreprocessOptions['format'];
   force?: boolean;
+  forceClean?: boolean;
 }
 
 function ratiosArg(v: string): [number, number, number] {
@@ -87,6 +88,7 @@ export function register(program: Command): void {
     .option('--rows-per-shard <n>', 'rows per Arrow shard', intArg('--rows-per-shard', 1, 16_000_000), DEFAULT_OPTIONS.rowsPerShard)
     .addOption(new Option('--format <fmt>', 'input text format (auto: tabs → tsv, commas → csv with header)').choices(['auto', 'tsv', 'csv']).default(DEFAULT_OPTIONS.format))
     .option('--force', 'rewrite the output even if a finished one with the same fingerprint exists')
+    .option('--force-clean', 'replace an --out directory that holds files not written by this stage (never /, home, the checkout or a directory holding an input)')
     .action(
       action(async (o: CliOptions) => {
         const options: Partial<PreprocessOptions> = {
@@ -101,7 +103,7 @@ export function register(program: Command): void {
           options.ratios = o.ratios;
           options.seed = o.seed;
         }
-        const r = await run({ inputs: o.input, out: o.out, options, force: o.force });
+        const r = await run({ inputs: o.input, out: o.out, options, force: o.force, forceClean: o.forceClean });
         process.stdout.write(formatSummary(r.manifest, r.dir, r.reused) + '\n');
       }),
     );

@@ -20,8 +20,10 @@ import { FIRST_VALUE_ID } from '../../datasets/preprocessed.js';
 import type { InputFileInfo, PreprocessManifest, PreprocessOptions, SplitName } from '../../datasets/preprocessed.js';
 import { fsyncDir } from '../../pipeline/atomic.js';
 import { badConfig, notFound, PipelineError } from '../../pipeline/errors.js';
+import { ioError } from '../../pipeline/io-error.js';
 import { configHash, stampFile } from '../../pipeline/hash.js';
-import { ARTIFACTS, manifestHead, openStageOutput, writeDataFile, writeManifest } from '../../pipeline/manifest.js';
+import { ARTIFACTS, manifestHead, writeDataFile } from '../../pipeline/manifest.js';
+import { openStagedOutput, type StagedOutput } from '../../pipeline/outdir.js';
 import { Progress, type ProgressSink } from '../../pipeline/progress.js';
 import { resolveOptions } from './config.js';
 import { Categorify } from './ops/categorify.js';
@@ -42,6 +44,8 @@ export interface PreprocessRequest {
   options?: Partial<PreprocessOptions>;
   /** rewrite even when a committed output with the same fingerprint exists */
   force?: boolean;
+  /** replace an --out directory that holds something other than a preprocess output */
+  forceClean?: boolean;
   /**
    * parse on a worker thread (the second core); does not change the output.
    * @default 'auto' (on when the inputs hold ≥ 32 MiB)
@@ -92,8 +96,12 @@ export async function run(req: PreprocessRequest, io: PreprocessIo = {}): Promis
   for (const p of req.inputs) if (!existsSync(p)) throw notFound('input file', p);
   const inputs = req.inputs.map((p) => resolve(p));
   const fingerprint = preprocessFingerprint(inputs, options);
-  const out = openStageOutput<PreprocessManifest>(req.out, 'preprocess', fingerprint, { force: req.force });
-  if (out.reused) return { dir: out.dir, manifest: out.reused, reused: true };
+  const out = openStagedOutput<PreprocessManifest>(
+    { dir: req.out, kind: 'preprocess', inputs: inputs.map((path) => ({ flag: '--input', path })), forceClean: req.forceClean },
+    fingerprint,
+    { force: req.force },
+  );
+  if (out.reused) return { dir: out.final, manifest: out.reused, reused: true };
 
   const totalBytes = inputs.reduce((a, p) => a + stampFile(p).size, 0);
   const parallel = req.parallel === undefined || req.parallel === 'auto' ? totalBytes >= PARALLEL_MIN_BYTES : req.parallel;
@@ -106,14 +114,14 @@ export async function run(req: PreprocessRequest, io: PreprocessIo = {}): Promis
   try {
     const progress = new Progress('preprocess', 'rows', 0, io.progress);
     const ing = await ingest(inputs, options, streams, random, parallel, totalBytes, progress);
-    const manifest = await commit(out.dir, ing, options, streams, random, fingerprint, t0);
+    const manifest = await commit(out, ing, options, streams, random, fingerprint, t0);
     progress.done(`preprocess: ${ing.rows} rows in ${manifest.elapsedSec.toFixed(1)}s (${Math.round(ing.rows / Math.max(manifest.elapsedSec, 1e-9))} rows/s)`);
-    return { dir: out.dir, manifest, reused: false };
+    return { dir: out.final, manifest, reused: false };
   } catch (e) {
-    // no write may land in the output after an error
+    // no write may land in the output after an error; the partial output goes, the previous one stays
     for (const s of streams) await s.quiesce();
-    rmSync(partsDir, { recursive: true, force: true });
-    throw e;
+    out.abort();
+    throw ioError(e, 'write preprocessed output', out.final);
   } finally {
     await writer.close();
   }
@@ -203,7 +211,7 @@ async function ingest(
 
 /** Fix vocabularies, cut parts into split shards, write counts, commit the manifest. */
 async function commit(
-  dir: string,
+  out: StagedOutput<PreprocessManifest>,
   ing: Ingested,
   options: PreprocessOptions,
   streams: PartStream[],
@@ -212,6 +220,7 @@ async function commit(
   t0: number,
 ): Promise<PreprocessManifest> {
   const { categorify, stats, rows } = ing;
+  const dir = out.dir;
   const distinct = categorify.distinct();
   const vocab = categorify.finalize(options.freqThreshold);
   const remap = categorify.needsRemap() ? (cats: Int32Array[]) => categorify.transform(cats) : null;
@@ -252,6 +261,6 @@ async function commit(
     badLines: { count: ing.badLines.count, first: ing.badLines.first },
     rowsRead: rows,
   };
-  writeManifest(dir, manifest);
+  out.commit(manifest);
   return manifest;
 }

@@ -10,6 +10,7 @@ interface ProfileOpts {
   sampleRate: number;
   seed: number;
   force?: boolean;
+  forceClean?: boolean;
 }
 
 export function register(program: Command): void {
@@ -21,9 +22,10 @@ export function register(program: Command): void {
     .option('--sample-rate <r>', 'probability that a training input is sampled, in (0, 1]', floatArg('--sample-rate', 0, 1, true), PROFILE_DEFAULTS.sampleRate)
     .option('--seed <s>', 'seed of the sample', intArg('--seed'), PROFILE_DEFAULTS.seed)
     .option('--force', 'recompute even when an identical profile exists')
+    .option('--force-clean', 'replace an --out directory that holds files not written by this stage (never /, home, the checkout or a directory holding an input)')
     .action(
       action(async (o: ProfileOpts) => {
-        const m = await run({ data: o.data, out: o.out, sampleRate: o.sampleRate, seed: o.seed, force: o.force });
+        const m = await run({ data: o.data, out: o.out, sampleRate: o.sampleRate, seed: o.seed, force: o.force, forceClean: o.forceClean });
         const nz = m.nonzeroRows.reduce((a, b) => a + b, 0);
         const rows = m.tableSizes.reduce((a, b) => a + b, 0);
         process.stdout.write(

@@ -12,6 +12,8 @@ export interface ProfileConfig {
   seed: number;
   /** rewrite even when a profile with the same fingerprint exists; @default false */
   force?: boolean;
+  /** replace an --out directory that holds something other than this stage's output */
+  forceClean?: boolean;
 }
 
 export const PROFILE_DEFAULTS = {

@@ -15,6 +15,7 @@ interface SegregateOpts {
   allowZeroCount?: boolean;
   rowsPerShard?: number;
   force?: boolean;
+  forceClean?: boolean;
 }
 
 export function register(program: Command): void {
@@ -30,6 +31,7 @@ export function register(program: Command): void {
     .option('--allow-zero-count', 'let rows never seen in the profile be hot')
     .option('--rows-per-shard <n>', "rows per output shard (default: the data's)", intArg('--rows-per-shard', 1))
     .option('--force', 'recompute even when an identical output exists')
+    .option('--force-clean', 'replace an --out directory that holds files not written by this stage (never /, home, the checkout or a directory holding an input)')
     .action(
       action(async (o: SegregateOpts) => {
         const m = await run({
@@ -42,6 +44,7 @@ export function register(program: Command): void {
           allowZeroCount: o.allowZeroCount,
           rowsPerShard: o.rowsPerShard,
           force: o.force,
+          forceClean: o.forceClean,
         });
         const r = m.report;
         process.stdout.write(

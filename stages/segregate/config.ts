@@ -20,6 +20,8 @@ export interface SegregateConfig {
   rowsPerShard?: number;
   /** rewrite even when an output with the same fingerprint exists; @default false */
   force?: boolean;
+  /** replace an --out directory that holds something other than this stage's output */
+  forceClean?: boolean;
 }
 
 export const SEGREGATE_DEFAULTS = {

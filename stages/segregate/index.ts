@@ -14,7 +14,9 @@ import { openProfile, readProfileCounts } from '../../datasets/profile.js';
 import type { SegregateManifest } from '../../datasets/segregated.js';
 import { mismatch } from '../../pipeline/errors.js';
 import { configHash } from '../../pipeline/hash.js';
-import { ARTIFACTS, fileEntry, manifestHead, openStageOutput, verifyFiles, writeDataFile, writeManifest } from '../../pipeline/manifest.js';
+import { ioError } from '../../pipeline/io-error.js';
+import { openStagedOutput } from '../../pipeline/outdir.js';
+import { ARTIFACTS, fileEntry, manifestHead, verifyFiles, writeDataFile } from '../../pipeline/manifest.js';
 import { Progress, type StageIO } from '../../pipeline/progress.js';
 import { budgetRows, checkSegregateConfig, type SegregateConfig } from './config.js';
 import { CountLevels, selectByCount, selectByRows, type HotSet } from './hot-set.js';
@@ -61,64 +63,78 @@ export async function run(config: SegregateConfig, io: StageIO = {}): Promise<Se
     allowZeroCount: Boolean(config.allowZeroCount),
     rowsPerShard,
   });
-  const out = openStageOutput<SegregateManifest>(config.out, 'segregate', fingerprint, { force: config.force });
-  if (out.reused) return out.reused;
-  await verifyFiles(config.profile, prof.files);
-  await verifyFiles(config.data, splitFiles(data, 'train'), false);
-
-  // choose the hot set
-  const counts = readProfileCounts(config.profile, prof);
-  const levels = new CountLevels(counts);
-  const hot =
-    selection.by === 'memory'
-      ? selectByRows(counts, budgetRows(selection.budgetBytes, config.dim), Boolean(config.allowZeroCount), levels)
-      : selectByCount(counts, selection.minCount);
-  const hotMapEntry = writeDataFile(out.dir, HOT_MAP_FILE, encodeHotMap(hot));
-
-  // split the training inputs
-  const train = data.splits.train;
-  const progress = new Progress('segregate', 'rows', train.rows, io.sink);
-  const hotSink = new ShardSink(out.dir, 'hot', rowsPerShard);
-  const coldSink = new ShardSink(out.dir, 'cold', rowsPerShard);
-  const scratch = new SplitScratch();
-  const totals: SplitTotals = { inputs: 0, hotInputs: 0, hotLookups: 0 };
-  for (const { path, shard } of iterateSplit(config.data, data, 'train')) {
-    splitShard(shard, path, hot.index, hotSink, coldSink, scratch, totals);
-    progress.update(totals.inputs, `${((100 * totals.hotInputs) / Math.max(1, totals.inputs)).toFixed(1)} % hot`);
-  }
-  hotSink.flush();
-  coldSink.flush();
-
-  const report = buildReport(hot, levels, totals, sizes, prof.nonzeroRows, config.dim, selection);
-  const reportFiles = await writeReport(out.dir, report);
-  const files = [hotMapEntry, ...hotSink.files, ...coldSink.files];
-  for (const rel of reportFiles) files.push(await fileEntry(out.dir, rel));
-  const manifest: SegregateManifest = {
-    ...manifestHead('segregate', fingerprint, t0, files),
-    data: { dir: resolve(config.data), fingerprint: data.fingerprint },
-    profile: { dir: resolve(config.profile), fingerprint: prof.fingerprint, sampleRate: prof.sampleRate, seed: prof.seed },
-    dim: config.dim,
-    selection,
-    hotRows: hot.hotRows,
-    hotRowsPerTable: [...hot.perTable],
-    hotOffsets: [...hot.offsets],
-    hotMapFile: HOT_MAP_FILE,
-    splits: { hot: hotSink.info(), cold: coldSink.info() },
-    report: {
-      hotRows: report.hotRows,
-      hotRowsPerTable: report.hotRowsPerTable,
-      hotInputs: report.hotInputs,
-      coldInputs: report.coldInputs,
-      hotInputShare: report.hotInputShare,
-      hotLookupShare: report.hotLookupShare,
-      hotTableBytes: report.hotTableBytes,
+  const out = openStagedOutput<SegregateManifest>(
+    {
+      dir: config.out,
+      kind: 'segregate',
+      inputs: [{ flag: '--data', path: config.data }, { flag: '--profile', path: config.profile }],
+      forceClean: config.forceClean,
     },
-  };
-  writeManifest(out.dir, manifest);
-  progress.done(
-    `segregate: ${hot.hotRows} hot rows (${(report.hotTableBytes / 2 ** 20).toFixed(2)} MiB); ` +
-      `${report.hotInputs} of ${totals.inputs} inputs hot (${(100 * report.hotInputShare).toFixed(1)} %), ` +
-      `${(100 * report.hotLookupShare).toFixed(1)} % of lookups hit the hot set; ${manifest.elapsedSec.toFixed(1)}s → ${out.dir}`,
+    fingerprint,
+    { force: config.force },
   );
-  return manifest;
+  if (out.reused) return out.reused;
+  try {
+    await verifyFiles(config.profile, prof.files);
+    await verifyFiles(config.data, splitFiles(data, 'train'), false);
+
+    // choose the hot set
+    const counts = readProfileCounts(config.profile, prof);
+    const levels = new CountLevels(counts);
+    const hot =
+      selection.by === 'memory'
+        ? selectByRows(counts, budgetRows(selection.budgetBytes, config.dim), Boolean(config.allowZeroCount), levels)
+        : selectByCount(counts, selection.minCount);
+    const hotMapEntry = writeDataFile(out.dir, HOT_MAP_FILE, encodeHotMap(hot));
+
+    // split the training inputs
+    const train = data.splits.train;
+    const progress = new Progress('segregate', 'rows', train.rows, io.sink);
+    const hotSink = new ShardSink(out.dir, 'hot', rowsPerShard);
+    const coldSink = new ShardSink(out.dir, 'cold', rowsPerShard);
+    const scratch = new SplitScratch();
+    const totals: SplitTotals = { inputs: 0, hotInputs: 0, hotLookups: 0 };
+    for (const { path, shard } of iterateSplit(config.data, data, 'train')) {
+      splitShard(shard, path, hot.index, hotSink, coldSink, scratch, totals);
+      progress.update(totals.inputs, `${((100 * totals.hotInputs) / Math.max(1, totals.inputs)).toFixed(1)} % hot`);
+    }
+    hotSink.flush();
+    coldSink.flush();
+
+    const report = buildReport(hot, levels, totals, sizes, prof.nonzeroRows, config.dim, selection);
+    const reportFiles = await writeReport(out.dir, report);
+    const files = [hotMapEntry, ...hotSink.files, ...coldSink.files];
+    for (const rel of reportFiles) files.push(await fileEntry(out.dir, rel));
+    const manifest: SegregateManifest = {
+      ...manifestHead('segregate', fingerprint, t0, files),
+      data: { dir: resolve(config.data), fingerprint: data.fingerprint },
+      profile: { dir: resolve(config.profile), fingerprint: prof.fingerprint, sampleRate: prof.sampleRate, seed: prof.seed },
+      dim: config.dim,
+      selection,
+      hotRows: hot.hotRows,
+      hotRowsPerTable: [...hot.perTable],
+      hotOffsets: [...hot.offsets],
+      hotMapFile: HOT_MAP_FILE,
+      splits: { hot: hotSink.info(), cold: coldSink.info() },
+      report: {
+        hotRows: report.hotRows,
+        hotRowsPerTable: report.hotRowsPerTable,
+        hotInputs: report.hotInputs,
+        coldInputs: report.coldInputs,
+        hotInputShare: report.hotInputShare,
+        hotLookupShare: report.hotLookupShare,
+        hotTableBytes: report.hotTableBytes,
+      },
+    };
+    out.commit(manifest);
+    progress.done(
+      `segregate: ${hot.hotRows} hot rows (${(report.hotTableBytes / 2 ** 20).toFixed(2)} MiB); ` +
+        `${report.hotInputs} of ${totals.inputs} inputs hot (${(100 * report.hotInputShare).toFixed(1)} %), ` +
+        `${(100 * report.hotLookupShare).toFixed(1)} % of lookups hit the hot set; ${manifest.elapsedSec.toFixed(1)}s → ${out.final}`,
+    );
+    return manifest;
+  } catch (e) {
+    out.abort(); // the partial output goes; a previous committed output stays
+    throw ioError(e, 'write segregated output', out.final);
+  }
 }

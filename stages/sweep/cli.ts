@@ -43,6 +43,7 @@ interface SweepOpts {
   config: string;
   out?: string;
   concurrency?: number;
+  forceClean?: boolean;
 }
 
 interface DemoOpts {
@@ -59,10 +60,11 @@ export function register(program: Command): void {
     .requiredOption('--config <json>', 'sweep config (e.g. configs/sweep-drop.json)')
     .option('--out <dir>', 'sweep directory (overrides "out" in the config)')
     .option('-j, --concurrency <n>', 'train jobs at once (default: config, else number of cores)', intArg('--concurrency', 1, 1024))
+    .option('--force-clean', 'use a sweep directory that holds files not written by hotcold sweep (never /, home or the checkout)')
     .action(
       action(async (o: SweepOpts) => {
         const c = loadSweepConfig(o.config);
-        finish(await runSweep(c, { out: o.out, concurrency: o.concurrency, log: stderr }));
+        finish(await runSweep(c, { out: o.out, concurrency: o.concurrency, log: stderr, forceClean: o.forceClean }));
       }),
     );
 

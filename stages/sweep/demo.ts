@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomicSync } from '../../pipeline/atomic.js';
 import { loadSweepConfig, resolveSweepConfig, type SweepConfig, type SweepConfigInput } from './config.js';
-import { runSweep, type SweepOptions, type SweepOutcome } from './index.js';
+import { claimSweepDir, runSweep, type SweepOptions, type SweepOutcome } from './index.js';
 
 /** The sweep the default demo runs (with one seed): the project's headline experiment. */
 export const DEMO_SWEEP = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'configs', 'sweep-drop.json');
@@ -64,7 +64,16 @@ export function tinySweepConfig(opts: { rows: number; trainConfig: string }): Sw
  */
 export async function runDemo(opts: DemoOptions = {}): Promise<SweepOutcome> {
   const tiny = opts.tiny ?? false;
-  const out = resolve(opts.out ?? (tiny ? 'runs/demo-tiny' : 'runs/demo'));
+  const claim = claimSweepDir(opts.out ?? (tiny ? 'runs/demo-tiny' : 'runs/demo'), []);
+  try {
+    return await runSweep(demoConfig(claim.dir, tiny, opts), { out: claim.dir, claim, concurrency: opts.concurrency, launch: opts.launch, log: opts.log });
+  } finally {
+    claim.release();
+  }
+}
+
+/** The demo's sweep config (the tiny preset writes its train config into the claimed directory). */
+function demoConfig(out: string, tiny: boolean, opts: DemoOptions): SweepConfig {
   let c: SweepConfig;
   if (tiny) {
     const trainConfig = join(out, 'train-base.json');
@@ -80,5 +89,5 @@ export async function runDemo(opts: DemoOptions = {}): Promise<SweepOutcome> {
       grid: { ...base.grid, seed: [1] },
     };
   }
-  return runSweep(c, { out, concurrency: opts.concurrency, launch: opts.launch, log: opts.log });
+  return c;
 }

@@ -20,6 +20,8 @@ import { readJsonFile } from '../../pipeline/config.js';
 import { badConfig, notFound } from '../../pipeline/errors.js';
 import { configHash } from '../../pipeline/hash.js';
 import { fileEntry, manifestHead, nowIso, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
+import { acquireLock } from '../../pipeline/lock.js';
+import { claimDir, type DirClaim } from '../../pipeline/outdir.js';
 import { baseConfigFor, type SweepConfig } from './config.js';
 import { prepareData, type PreparedData } from './data.js';
 import { expandGrid, type RunSpec } from './grid.js';
@@ -61,6 +63,10 @@ export interface SweepOptions {
   launch?: Launcher;
   /** progress lines; @default silent */
   log?: (line: string) => void;
+  /** the sweep directory, already claimed by the caller (the demo); else runSweep claims it */
+  claim?: DirClaim;
+  /** replace a sweep directory that holds files not written by hotcold sweep */
+  forceClean?: boolean;
 }
 
 /** What a sweep produced. */
@@ -115,7 +121,24 @@ export async function runSweep(c: SweepConfig, opts: SweepOptions = {}): Promise
   const t0 = performance.now();
   const outPath = opts.out ?? c.out;
   if (outPath === undefined) throw badConfig('out', 'no sweep directory: set "out" in the config or pass --out');
-  const dir = resolve(outPath);
+  const claim = opts.claim ?? claimSweepDir(outPath, c.generate ? [] : c.input ?? [], opts.forceClean);
+  try {
+    return await sweepInto(c, claim.dir, opts, t0);
+  } finally {
+    if (!opts.claim) claim.release();
+  }
+}
+
+/**
+ * Claim a sweep directory: locked for the sweep, never overlapping its raw inputs,
+ * and only one that is empty or was written by hotcold sweep (sweep.json, manifest).
+ */
+export function claimSweepDir(out: string, rawInputs: readonly string[], forceClean = false): DirClaim {
+  const inputs = rawInputs.map((path) => ({ flag: 'input', path }));
+  return claimDir({ dir: out, kind: 'sweep', inputs, forceClean, recognise: (names) => names.includes(PLAN_FILE) });
+}
+
+async function sweepInto(c: SweepConfig, dir: string, opts: SweepOptions, t0: number): Promise<SweepOutcome> {
   const log = opts.log ?? (() => {});
   const runs = expandGrid(c.grid, c.appliesTo);
   const concurrency = opts.concurrency ?? c.concurrency ?? availableParallelism();
@@ -186,6 +209,16 @@ function singleRunResults(dir: string): SweepResults | null {
 export async function buildReport(dirArg: string): Promise<{ results: SweepResults; report: ReportFiles }> {
   const dir = resolve(dirArg);
   if (!existsSync(dir)) throw notFound('run or sweep directory', dir);
+  // the report writes into the directory: not while a sweep or a run is writing it
+  const lock = acquireLock(dir, 'report', (m) => process.stderr.write(`hotcold: ${m}\n`));
+  try {
+    return await reportInto(dir);
+  } finally {
+    lock.release();
+  }
+}
+
+async function reportInto(dir: string): Promise<{ results: SweepResults; report: ReportFiles }> {
   const plan = readPlan(dir);
   let results: SweepResults;
   if (plan) {

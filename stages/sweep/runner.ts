@@ -15,6 +15,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PQueue from 'p-queue';
 import { writeFileAtomicSync } from '../../pipeline/atomic.js';
+import { PipelineError } from '../../pipeline/errors.js';
+import { liveHolder, type LockInfo } from '../../pipeline/lock.js';
+import { EXIT_WITH_PARENT_ENV } from '../../pipeline/parent-watch.js';
 import { formatDuration } from '../../pipeline/progress.js';
 import { METRICS_FILE } from '../train/run-files.js';
 import type { RunSpec } from './grid.js';
@@ -43,17 +46,25 @@ export interface LaunchResult {
 /** Starts a job and resolves when it ends. Tests inject a fake. */
 export type Launcher = (spec: LaunchSpec) => Promise<LaunchResult>;
 
-/** Environment of every job: single-threaded BLAS, since a sweep runs one job per core. */
+/**
+ * Environment of every job: single-threaded BLAS, since a sweep runs one job per core,
+ * and {@link EXIT_WITH_PARENT_ENV}: the job stops when the sweep's IPC channel closes.
+ */
 export function jobEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  return { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1', [EXIT_WITH_PARENT_ENV]: '1' };
 }
 
-/** The real launcher: `node bin/hotcold.js <args>` as a child process. */
+/**
+ * The real launcher: `node bin/hotcold.js <args>` as a child process. Each child
+ * holds an IPC channel to the sweep; when the sweep dies (even by SIGKILL) the
+ * channel closes and the child stops (bin/hotcold.ts), so no job outlives its sweep.
+ */
 export const childLauncher: Launcher = (spec) =>
   new Promise((resolvePromise, reject) => {
     mkdirSync(dirname(spec.logFile), { recursive: true });
     const fd = openSync(spec.logFile, 'a');
-    const child = spawn(process.execPath, [HOTCOLD_BIN, ...spec.args], { stdio: ['ignore', fd, fd], env: jobEnv() });
+    const child = spawn(process.execPath, [HOTCOLD_BIN, ...spec.args], { stdio: ['ignore', fd, fd, 'ipc'], env: jobEnv() });
+    child.channel?.unref(); // the open channel alone must not keep the sweep alive
     child.on('error', (e) => {
       closeSync(fd);
       reject(e);
@@ -145,6 +156,34 @@ export interface RunJobsOptions {
   launch?: Launcher;
   /** progress lines */
   log?: (line: string) => void;
+  /** how long to wait for run directories still held by live trainers (an earlier sweep's); @default 30 */
+  waitSec?: number;
+}
+
+/**
+ * Wait until no run directory of `jobs` is held by a live process (the children of a
+ * killed earlier sweep stop within moments), then go on; refuse after `waitSec`.
+ * @throws PipelineError `locked` naming the runs and their pids
+ */
+export async function waitForLiveRuns(jobs: readonly TrainJob[], log: (line: string) => void, waitSec: number): Promise<void> {
+  const held = (): [TrainJob, LockInfo][] => jobs.flatMap((j) => {
+    const h = liveHolder(j.dir);
+    return h ? [[j, h] as [TrainJob, LockInfo]] : [];
+  });
+  let live = held();
+  if (live.length === 0) return;
+  log(`sweep: waiting for ${live.length} run(s) still being trained by another process (${live.map(([j, h]) => `${j.run.id}: pid ${h.pid}`).join(', ')})`);
+  const until = performance.now() + waitSec * 1000;
+  while (live.length > 0 && performance.now() < until) {
+    await new Promise((r) => setTimeout(r, 200));
+    live = held();
+  }
+  if (live.length > 0) {
+    throw new PipelineError('locked', `runs still being trained by other processes: ${live.map(([j, h]) => `${j.run.id} (pid ${h.pid}, since ${h.at})`).join(', ')}`, {
+      file: dirname(live[0]![0].dir),
+      hint: 'is another sweep running on this directory? wait for it or stop it, then run the sweep again',
+    });
+  }
 }
 
 /**
@@ -203,6 +242,7 @@ export async function runTrainJobs(jobs: TrainJob[], opts: RunJobsOptions = {}):
     outcomes.set(j.run.id, { id: j.run.id, status: 'skipped', sec: 0 });
     return false;
   });
+  await waitForLiveRuns(todo, log, opts.waitSec ?? 30);
   const total = jobs.length;
   const skipped = total - todo.length;
   log(`sweep: ${total} runs, ${skipped} already finished, ${todo.length} to run (${Math.min(concurrency, Math.max(todo.length, 1))} at a time)`);

@@ -25,6 +25,7 @@ interface TrainCliOptions {
   checkpointThreshold: number;
   fullEvery: number;
   resume?: boolean;
+  forceClean?: boolean;
 }
 
 /** Register `hotcold train`. */
@@ -47,13 +48,14 @@ export function register(program: Command): void {
     .option('--checkpoint-threshold <t>', 'incremental checkpoints store rows with ‖Δ‖∞ > T (0 = exact)', floatArg('--checkpoint-threshold', 0), 0)
     .option('--full-every <k>', 'a full checkpoint after K increments', intArg('--full-every', 0), DEFAULT_FULL_EVERY)
     .option('--resume', 'continue from the newest checkpoint (bit-identical at threshold 0)')
+    .option('--force-clean', 'replace an --out / --checkpoint-dir that holds files not written by hotcold train (never /, home, the checkout or an input)')
     .action(
       action(async (o: TrainCliOptions) => {
         const sets = o.seed === undefined ? o.set : [...o.set, `seed=${o.seed}`];
         const config = loadTrainConfig(o.config, sets);
         const m = await train({
           config, data: o.data, hot: o.hot, out: o.out, engine: o.engine as EngineKind, threads: o.threads, quiet: o.quiet,
-          resume: o.resume,
+          resume: o.resume, forceClean: o.forceClean,
           checkpoint: {
             every: o.checkpointEvery, everySec: o.checkpointEverySec, dir: o.checkpointDir,
             threshold: o.checkpointThreshold, fullEvery: o.fullEvery,

@@ -155,7 +155,7 @@ export function resolveTrainConfig(raw: unknown, overrides: string[] = [], sourc
     return alias ? `${alias}${o.slice(eq)}` : o;
   });
   const merged = applyOverrides(mapAliases(raw as Record<string, unknown>), sets);
-  const cfg = parseConfig(trainConfigSchema, merged, source);
+  const cfg = parseConfig(trainConfigSchema, merged, source, sets);
   parseArch(cfg.model.mlpBot, cfg.model.mlpTop, cfg.model.dim); // what the schema cannot check: widths agree with each other
   return cfg;
 }

@@ -13,11 +13,13 @@
  * batches drawn per stream, counters, Slipstream state) is enough to continue exactly.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { PipelineError, mismatch } from '../../pipeline/errors.js';
 import { configHash } from '../../pipeline/hash.js';
-import { fileEntry, hasManifest, manifestHead, manifestPath, openStageOutput, readManifest, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
+import { ioError } from '../../pipeline/io-error.js';
+import { ARTIFACTS, fileEntry, hasManifest, manifestHead, manifestPath, readManifest, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
 import { Progress, quietSink, formatCount, type ProgressSink } from '../../pipeline/progress.js';
+import { claimRunDirs, noticeSink, type RunClaims } from './run-dirs.js';
 import type { EvalMetrics, EvalPoint, RunMetrics } from '../../pipeline/run-metrics.js';
 import { CheckpointStore, type SaveResult } from './checkpoint/index.js';
 import type { TrainConfig } from './config.js';
@@ -64,6 +66,10 @@ export interface TrainOptions {
   checkpoint?: CheckpointFlags;
   /** continue from the newest checkpoint in the checkpoint dir */
   resume?: boolean;
+  /** rerun even when a finished run with the same fingerprint is in --out */
+  force?: boolean;
+  /** replace an --out (or --checkpoint-dir) that holds files not written by hotcold train */
+  forceClean?: boolean;
   /** for tests and tools: called after every step (throwing simulates a crash) and at the end */
   hooks?: { afterStep?: (batchesDone: number) => void; onFinish?: (trainer: Trainer) => void };
 }
@@ -102,17 +108,26 @@ interface Position {
  * A finished run with the same config, data and engine is reused.
  */
 export async function train(o: TrainOptions): Promise<RunMetrics> {
-  const opened: { store: CheckpointStore | null } = { store: null };
+  const opened: Opened = { store: null, claims: null };
   try {
     return await trainRun(o, opened);
   } catch (e) {
     // a failed run must not leave a checkpoint write racing a resume in the same process
     await opened.store?.close().catch(() => undefined); // a failed write was logged by settle()
-    throw e;
+    throw ioError(e, 'write run output', o.out);
+  } finally {
+    opened.claims?.out.release();
+    opened.claims?.checkpoints.release();
   }
 }
 
-async function trainRun(o: TrainOptions, opened: { store: CheckpointStore | null }): Promise<RunMetrics> {
+/** What a run holds open, released whatever happens. */
+interface Opened {
+  store: CheckpointStore | null;
+  claims: RunClaims | null;
+}
+
+async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const wall0 = performance.now();
   const cfg = o.config;
   const sink = o.quiet ? quietSink : o.sink;
@@ -123,18 +138,15 @@ async function trainRun(o: TrainOptions, opened: { store: CheckpointStore | null
   const cfgHash = configHash(cfg);
   const dataHash = configHash({ data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null });
   const fingerprint = configHash({ config: cfg, data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null, engine: engineId });
-  const out = resolve(o.out);
+  const claims = claimRunDirs(o);
+  opened.claims = claims;
+  const out = claims.out.dir;
   // a finished run with the same fingerprint is reused; --resume keeps the directory (log, checkpoints)
-  let reused = false;
-  if (o.resume) {
-    if (hasManifest(out)) {
-      reused = (JSON.parse(readFileSync(manifestPath(out), 'utf8')) as ManifestBase).fingerprint === fingerprint;
-      if (!reused) rmSync(manifestPath(out));
-    }
-  } else {
-    reused = openStageOutput<ManifestBase>(out, 'train', fingerprint).reused !== undefined;
-  }
+  const prev = hasManifest(out) ? (JSON.parse(readFileSync(manifestPath(out), 'utf8')) as ManifestBase) : null;
+  const reused = prev !== null && prev.magic === ARTIFACTS.train.magic && prev.fingerprint === fingerprint && !o.force;
   if (reused) return readRunMetrics(out);
+  if (o.resume) rmSync(manifestPath(out), { force: true });
+  else claims.out.clean();
   writeJson(out, CONFIG_FILE, cfg);
 
   const trainer = new Trainer(cfg, engine, inputs.tableSizes, inputs.hotMap);
@@ -147,16 +159,26 @@ async function trainRun(o: TrainOptions, opened: { store: CheckpointStore | null
     stoppedEarly: false, logBytes: 0, slipstream: null,
   };
   let log: RunLog | null = null;
+  const early: Record<string, unknown>[] = []; // lines said before log.jsonl is open (checkpoint recovery)
+  const record = (rec: Record<string, unknown>): void => {
+    if (log) log.write('info', rec);
+    else early.push(rec);
+  };
   const info = (msg: string, extra: Record<string, unknown> = {}): void => {
-    log?.write('info', { msg, ...extra });
+    record({ msg, ...extra });
     progress.log(msg);
+  };
+  // recovery and fall-back decisions: in log.jsonl and on stderr whatever the verbosity
+  const notice = (msg: string): void => {
+    record({ msg, notice: true });
+    (o.quiet ? noticeSink(o.sink) : progress).log(msg);
   };
   const slip = cfg.mode === 'slipstream' ? new Slipstream(cfg.slipstream, cfg.train.batchSize, info) : null;
 
   // checkpoints: open the store, and on --resume continue from its newest version
   const ck = o.checkpoint;
   const store = ck && (ck.every > 0 || ck.everySec > 0 || o.resume)
-    ? CheckpointStore.open({ dir: ck.dir ?? join(out, 'checkpoints'), threshold: ck.threshold, fullEvery: ck.fullEvery, log: (m) => info(m) })
+    ? CheckpointStore.open({ dir: claims.checkpointDir, threshold: ck.threshold, fullEvery: ck.fullEvery, log: notice })
     : null;
   opened.store = store;
   if (ck && (ck.every > 0 || ck.everySec > 0)) store?.warmUp();
@@ -170,7 +192,7 @@ async function trainRun(o: TrainOptions, opened: { store: CheckpointStore | null
         throw mismatch(`the checkpoint in ${store!.dir} was written while training on other data (--data / --hot fingerprints differ)`, 'resume with the same --data and --hot directories, or start a new run without --resume');
       }
       if (pos.engine !== engineId) {
-        progress.log(`train: warning: the checkpoint was written with the ${pos.engine} engine and resumes on ${engineId}; results will not be bit-identical to an uninterrupted run`);
+        notice(`train: warning: the checkpoint was written with the ${pos.engine} engine and resumes on ${engineId}; results will not be bit-identical to an uninterrupted run`);
         pos.engine = engineId;
       }
       Object.assign(device.bytes, pos.bytes);
@@ -178,10 +200,11 @@ async function trainRun(o: TrainOptions, opened: { store: CheckpointStore | null
       trainer.afterRestore();
       resumed = true;
     } else {
-      progress.log(`train: --resume: no checkpoint in ${store?.dir ?? join(out, 'checkpoints')}, starting from the beginning`);
+      notice(`train: --resume: no checkpoint in ${claims.checkpointDir}, starting from the beginning`);
     }
   }
   log = new RunLog(out, resumed ? pos.logBytes : undefined);
+  for (const rec of early.splice(0)) log.write('info', rec);
   info(resumed
     ? `train: resumed at epoch ${pos.epoch}, step ${pos.step} (${pos.batches.hot + pos.batches.cold} batches trained)`
     : `train: mode ${cfg.mode}, engine ${engine.detail}, ${formatCount(inputs.main.totalRows + (inputs.hot?.totalRows ?? 0))} training inputs`, { engine: engine.name });

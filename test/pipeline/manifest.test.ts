@@ -2,7 +2,8 @@ import { writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PipelineError } from '../../pipeline/errors.js';
-import { fileEntry, openStageOutput, readManifest, verifyFiles, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
+import { fileEntry, readManifest, verifyFiles, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
+import { openStagedOutput } from '../../pipeline/outdir.js';
 import { useTempDirs } from '../fixtures/temp.js';
 
 const tmp = useTempDirs('hotcold-manifest-');
@@ -18,16 +19,21 @@ describe('stage output protocol', () => {
     expect(() => readManifest(d, 'profile')).toThrow(/no committed profile manifest/);
   });
 
-  it('reuses output with the same fingerprint and wipes it otherwise', async () => {
+  it('reuses output with the same fingerprint and replaces it otherwise, at commit', async () => {
     const d = join(tmp(), 'out');
-    const first = openStageOutput(d, 'profile', 'fp1');
+    const first = openStagedOutput({ dir: d, kind: 'profile' }, 'fp1');
     expect(first.reused).toBeUndefined();
-    writeFileSync(join(d, 'a.bin'), 'hello');
-    writeManifest(d, manifest('fp1', [await fileEntry(d, 'a.bin')]));
-    expect(openStageOutput(d, 'profile', 'fp1').reused?.fingerprint).toBe('fp1');
-    const other = openStageOutput(d, 'profile', 'fp2');
+    writeFileSync(join(first.dir, 'a.bin'), 'hello');
+    first.commit(manifest('fp1', [await fileEntry(first.dir, 'a.bin')]));
+    expect(readdirSync(d).sort()).toEqual(['a.bin', 'manifest.json']);
+    expect(openStagedOutput({ dir: d, kind: 'profile' }, 'fp1').reused?.fingerprint).toBe('fp1');
+    const other = openStagedOutput({ dir: d, kind: 'profile' }, 'fp2');
     expect(other.reused).toBeUndefined();
-    expect(readdirSync(d)).toEqual([]);
+    // until the new output commits, the old one is intact
+    expect(readManifest(d, 'profile').fingerprint).toBe('fp1');
+    other.commit(manifest('fp2'));
+    expect(readdirSync(d)).toEqual(['manifest.json']);
+    expect(readManifest(d, 'profile').fingerprint).toBe('fp2');
   });
 
   it('rejects a manifest of another kind with a hint', () => {

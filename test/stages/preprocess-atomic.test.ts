@@ -59,7 +59,7 @@ describe('preprocess output reuse', () => {
 });
 
 describe('preprocess atomicity', () => {
-  it('a run that fails midway (truncated .gz after a good file) leaves no manifest and no parts', async () => {
+  it('a run that fails midway (truncated .gz after a good file) leaves the earlier output intact and no partial output', async () => {
     const d = tmp();
     const out = join(d, 'out');
     const cut = join(d, 'day_1.gz');
@@ -68,13 +68,18 @@ describe('preprocess atomicity', () => {
     const gz = gzipSync(readFileSync(HEAD));
     writeFileSync(cut, gz.subarray(0, Math.floor(gz.length * 0.6)));
     // a committed output from an earlier run with other options is there first
-    await pre([HEAD], out, { rowsPerShard: 1000 });
+    const before = await pre([HEAD], out, { rowsPerShard: 1000 });
     expect(existsSync(join(out, 'manifest.json'))).toBe(true);
+    const listing = readdirSync(out).sort();
 
     const e = await expectCode(pre([HEAD, cut], out, { split: 'days', rowsPerShard: 1000 }), 'truncated');
     expect(e.file).toBe(resolve(cut));
-    expect(existsSync(join(out, 'manifest.json'))).toBe(false);
-    expect(existsSync(join(out, '.parts'))).toBe(false);
+    // the committed output is untouched and still reusable; the failed run left nothing behind
+    expect(readdirSync(out).sort()).toEqual(listing);
+    expect(readdirSync(d).sort()).toEqual(['day_0.tsv', 'day_1.gz', 'out']);
+    const again = await pre([HEAD], out, { rowsPerShard: 1000 });
+    expect(again.reused).toBe(true);
+    expect(again.manifest.fingerprint).toBe(before.manifest.fingerprint);
   });
 
   it('a killed run leaves no manifest; the next run completes', async () => {
@@ -100,7 +105,7 @@ describe('preprocess atomicity', () => {
     w.on('error', () => {});
     w.write(lines);
     const deadline = Date.now() + 60_000;
-    const partsDir = join(out, '.parts');
+    const partsDir = join(d, '.out.hotcold-new', '.parts'); // the run builds beside its --out
     try {
       while (!(existsSync(partsDir) && readdirSync(partsDir).length > 0)) {
         if (done || Date.now() > deadline) throw new Error(`child wrote no part; stderr: ${stderr}`);
@@ -121,5 +126,6 @@ describe('preprocess atomicity', () => {
     expect(r.reused).toBe(false);
     expect(r.manifest.rowsRead).toBe(500);
     expect(existsSync(partsDir)).toBe(false);
+    expect(readdirSync(d).filter((n) => n.startsWith('.'))).toEqual([]); // staging and the stale lock are gone
   });
 });

@@ -4,6 +4,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { acquireLock } from '../../../pipeline/lock.js';
 import { PipelineError, notFound } from '../../../pipeline/errors.js';
 import { type CheckpointManifest, DATA_RE, TMP_RE, versionName } from './format.js';
 import { verifyFile } from './io.js';
@@ -66,6 +67,12 @@ export interface VerifyReport {
 export async function verifyCheckpoints(dir: string): Promise<VerifyReport> {
   const d = requireDir(dir);
   const names = readdirSync(d);
+  if (committedVersions(d).length === 0) {
+    throw new PipelineError('not_found', `no committed checkpoint in ${d}: nothing to verify`, {
+      file: d,
+      hint: 'is this the --checkpoint-dir of a train run (default <out>/checkpoints)?',
+    });
+  }
   const leftovers = names.filter((n) => TMP_RE.test(n) || (DATA_RE.test(n) && !names.includes(n.replace(/\.bin$/, '.json'))));
   const own = new Map<number, string[]>();
   const manifests = new Map<number, CheckpointManifest>();
@@ -131,6 +138,16 @@ export function compactCheckpoints(
   opts: { prune?: boolean; log?: (msg: string) => void } = {},
 ): { from: number; saved: SaveResult } {
   const d = requireDir(dir);
+  // compaction writes into the directory: not while a run checkpoints into it
+  const lock = acquireLock(d, 'checkpoint compact', opts.log ?? (() => undefined));
+  try {
+    return compactLocked(d, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+function compactLocked(d: string, opts: { prune?: boolean; log?: (msg: string) => void }): { from: number; saved: SaveResult } {
   const vs = committedVersions(d);
   if (vs.length === 0) throw new PipelineError('not_found', `no committed checkpoint in ${d}`, { file: d });
   let newest: CheckpointManifest | undefined;
