@@ -47,7 +47,7 @@ export function ioError(e: unknown, op: string, path?: string): unknown {
   if (e instanceof PipelineError || !isSystemError(e)) return e;
   const where = e.path ?? path;
   const words = WORDS[e.code!] ?? e.message;
-  return new PipelineError('io', `${op} failed: ${words} (${e.code})${where ? `: ${where}` : ''}`, {
+  return new PipelineError('io', `${op} failed: ${words} (${e.code})`, {
     file: where,
     cause: e,
     hint: HINTS[e.code!],

@@ -98,9 +98,8 @@ export function checkNoOverlap(outputs: readonly PathArg[], inputs: readonly Pat
       const ip = realResolve(i.path);
       const how = op === ip ? 'is the same directory as' : isWithin(op, ip) ? 'lies inside' : isWithin(ip, op) ? 'contains' : null;
       if (how) {
-        throw new PipelineError('unsafe_output', `${o.flag} ${o.path} ${how} ${i.flag} ${i.path}: writing it would destroy an input of this command`, {
-          file: o.path,
-          hint: `choose a ${o.flag} outside ${ip}`,
+        throw new PipelineError('unsafe_output', `${o.flag} ${o.path} ${how} ${i.flag} ${i.path}: writing it could destroy an input of this command; nothing was changed`, {
+          hint: `choose a ${o.flag} that neither contains nor lies inside ${ip}`,
         });
       }
     }
@@ -187,13 +186,12 @@ function refuseForeign(spec: ClaimSpec, h: Holding): void {
     ? `holds the output of hotcold ${(h as { stage: string }).stage}, not of ${cmd}`
     : `is not empty and was not written by ${cmd} (it holds ${listNames((h as { names: string[] }).names)})`;
   if (!spec.forceClean) {
-    throw new PipelineError('unsafe_output', `${spec.dir} ${why}; nothing was changed`, {
-      file: spec.dir,
+    throw new PipelineError('unsafe_output', `${flag} ${spec.dir} ${why}; nothing was changed`, {
       hint: `choose another ${flag}, or pass --force-clean to replace everything in it`,
     });
   }
   const p = protectedReason(spec.dir);
-  if (p) throw new PipelineError('unsafe_output', `${spec.dir} ${why}, and --force-clean never cleans it: ${p}`, { file: spec.dir, hint: `choose another ${flag}` });
+  if (p) throw new PipelineError('unsafe_output', `${flag} ${spec.dir} ${why}, and --force-clean never cleans it: ${p}`, { hint: `choose another ${flag}` });
 }
 
 function listNames(names: string[]): string {
@@ -225,7 +223,7 @@ export interface DirClaim {
 export function claimDir(spec: ClaimSpec): DirClaim {
   const flag = spec.flag ?? '--out';
   const dir = realResolve(spec.dir);
-  if (dir === '/') throw new PipelineError('unsafe_output', `${flag} / is the filesystem root`, { file: spec.dir, hint: `choose another ${flag}` });
+  if (dir === '/') throw new PipelineError('unsafe_output', `${flag} / is the filesystem root`, { hint: `choose another ${flag}` });
   checkNoOverlap([{ flag, path: spec.dir }], spec.inputs ?? []);
   withIo('create directory', dirname(dir), () => mkdirSync(dirname(dir), { recursive: true }));
   const lock = acquireLock(dir, spec.kind, spec.warn ?? stderrWarn);
@@ -296,7 +294,7 @@ const MOUNT_STAGING = '.hotcold-new';
 export function openStagedOutput<M extends ManifestBase>(spec: ClaimSpec, fingerprint: string, opts: { force?: boolean } = {}): StagedOutput<M> {
   const flag = spec.flag ?? '--out';
   const final = realResolve(spec.dir);
-  if (final === '/') throw new PipelineError('unsafe_output', `${flag} / is the filesystem root`, { file: spec.dir, hint: `choose another ${flag}` });
+  if (final === '/') throw new PipelineError('unsafe_output', `${flag} / is the filesystem root`, { hint: `choose another ${flag}` });
   checkNoOverlap([{ flag, path: spec.dir }], spec.inputs ?? []);
   withIo('create directory', dirname(final), () => mkdirSync(dirname(final), { recursive: true }));
   const lock = acquireLock(final, spec.kind, spec.warn ?? stderrWarn);

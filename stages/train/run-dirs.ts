@@ -5,7 +5,7 @@
  * locked for the run, and neither is cleaned unless hotcold train wrote it.
  */
 import { join } from 'node:path';
-import { claimDir, isWithin, realResolve, type DirClaim, type PathArg } from '../../pipeline/outdir.js';
+import { checkNoOverlap, claimDir, isWithin, realResolve, type DirClaim, type PathArg } from '../../pipeline/outdir.js';
 import { acquireLock } from '../../pipeline/lock.js';
 import type { ProgressSink } from '../../pipeline/progress.js';
 import { DATA_RE, MANIFEST_RE, TMP_RE } from './checkpoint/format.js';
@@ -40,9 +40,11 @@ export function looksLikeCheckpoints(names: string[]): boolean {
 export function claimRunDirs(o: RunDirOptions): RunClaims {
   const inputs: PathArg[] = [{ flag: '--data', path: o.data }];
   if (o.hot) inputs.push({ flag: '--hot', path: o.hot });
+  // every overlap is refused before either directory is touched
+  const given = o.checkpoint?.dir;
+  checkNoOverlap([{ flag: '--out', path: o.out }, ...(given ? [{ flag: '--checkpoint-dir', path: given }] : [])], inputs);
   const out = claimDir({ dir: o.out, kind: 'train', inputs, forceClean: o.forceClean });
   try {
-    const given = o.checkpoint?.dir;
     const checkpointDir = given ? realResolve(given) : join(out.dir, 'checkpoints');
     // locked as well when inside the run directory, so `hotcold checkpoint compact` waits its turn
     const checkpoints = given && !isWithin(checkpointDir, out.dir)

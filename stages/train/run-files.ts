@@ -16,6 +16,7 @@ export const METRICS_FILE = 'metrics.json';
 /** Append-only JSON-lines log; its byte length is part of a checkpoint's position. */
 export class RunLog {
   private readonly fd: number;
+  private closed = false;
   bytes: number;
 
   /**
@@ -41,6 +42,8 @@ export class RunLog {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     closeSync(this.fd);
   }
 }

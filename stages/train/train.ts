@@ -108,7 +108,7 @@ interface Position {
  * A finished run with the same config, data and engine is reused.
  */
 export async function train(o: TrainOptions): Promise<RunMetrics> {
-  const opened: Opened = { store: null, claims: null };
+  const opened: Opened = { store: null, claims: null, log: null };
   try {
     return await trainRun(o, opened);
   } catch (e) {
@@ -116,6 +116,7 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
     await opened.store?.close().catch(() => undefined); // a failed write was logged by settle()
     throw ioError(e, 'write run output', o.out);
   } finally {
+    opened.log?.close(); // idempotent; a failed run must not keep its log open
     opened.claims?.out.release();
     opened.claims?.checkpoints.release();
   }
@@ -125,6 +126,7 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
 interface Opened {
   store: CheckpointStore | null;
   claims: RunClaims | null;
+  log: RunLog | null;
 }
 
 async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
@@ -203,7 +205,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       notice(`train: --resume: no checkpoint in ${claims.checkpointDir}, starting from the beginning`);
     }
   }
-  log = new RunLog(out, resumed ? pos.logBytes : undefined);
+  log = opened.log = new RunLog(out, resumed ? pos.logBytes : undefined);
   for (const rec of early.splice(0)) log.write('info', rec);
   info(resumed
     ? `train: resumed at epoch ${pos.epoch}, step ${pos.step} (${pos.batches.hot + pos.batches.cold} batches trained)`

@@ -6,7 +6,9 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { PipelineError } from '../../../pipeline/errors.js';
+import { ioError } from '../../../pipeline/io-error.js';
 import { InjectedCrash, commitVersion, nowMs, pruneChains } from './commit.js';
+import { versionName } from './format.js';
 import type { WriteJob, WriteReply } from './writer.js';
 
 const port = parentPort!;
@@ -22,7 +24,9 @@ port.on('message', (job: WriteJob) => {
     }, { failAfter: job.failAfter, startedAt: job.startedAt, progress });
     const pruned = job.keepChains === null ? null : pruneChains(job.dir, job.keepChains);
     reply = { type: 'done', version: job.head.version, dataBytes: r.dataBytes, bytes: r.bytes, pruned, finishedAt: nowMs(), image: job.image };
-  } catch (e) {
+  } catch (caught) {
+    // an OS failure (disk full …) becomes a located `io` error naming the checkpoint directory
+    const e = ioError(caught, `write checkpoint ${versionName(job.head.version)}`, job.dir);
     const error =
       e instanceof PipelineError
         ? { code: e.code, message: e.message, file: e.file, field: e.field, expected: e.expected, actual: e.actual, hint: e.hint }
