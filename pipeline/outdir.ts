@@ -215,18 +215,23 @@ export interface DirClaim {
   release(): void;
 }
 
+/** What every claim does first: refuse `/` and overlaps with inputs, then take the lock (nothing else is written). */
+function lockOutput(spec: ClaimSpec): { dir: string; lock: DirLock } {
+  const flag = spec.flag ?? '--out';
+  const dir = realResolve(spec.dir);
+  if (dir === '/') throw new PipelineError('unsafe_output', `${flag} / is the filesystem root`, { hint: `choose another ${flag}` });
+  checkNoOverlap([{ flag, path: spec.dir }], spec.inputs ?? []);
+  withIo('create directory', dirname(dir), () => mkdirSync(dirname(dir), { recursive: true }));
+  return { dir, lock: acquireLock(dir, spec.kind, spec.warn ?? stderrWarn) };
+}
+
 /**
  * Claim a directory that the stage writes in place: overlap check, lock, ownership
  * check, then the directory exists and holds the stage's marker.
  * @throws PipelineError `unsafe_output` | `locked`
  */
 export function claimDir(spec: ClaimSpec): DirClaim {
-  const flag = spec.flag ?? '--out';
-  const dir = realResolve(spec.dir);
-  if (dir === '/') throw new PipelineError('unsafe_output', `${flag} / is the filesystem root`, { hint: `choose another ${flag}` });
-  checkNoOverlap([{ flag, path: spec.dir }], spec.inputs ?? []);
-  withIo('create directory', dirname(dir), () => mkdirSync(dirname(dir), { recursive: true }));
-  const lock = acquireLock(dir, spec.kind, spec.warn ?? stderrWarn);
+  const { dir, lock } = lockOutput(spec);
   try {
     const h = holding(dir, spec.kind, spec.recognise);
     if (h.kind === 'other' || h.kind === 'foreign') refuseForeign(spec, h);
@@ -292,12 +297,7 @@ const MOUNT_STAGING = '.hotcold-new';
  * @throws PipelineError `unsafe_output` | `locked` | `io`
  */
 export function openStagedOutput<M extends ManifestBase>(spec: ClaimSpec, fingerprint: string, opts: { force?: boolean } = {}): StagedOutput<M> {
-  const flag = spec.flag ?? '--out';
-  const final = realResolve(spec.dir);
-  if (final === '/') throw new PipelineError('unsafe_output', `${flag} / is the filesystem root`, { hint: `choose another ${flag}` });
-  checkNoOverlap([{ flag, path: spec.dir }], spec.inputs ?? []);
-  withIo('create directory', dirname(final), () => mkdirSync(dirname(final), { recursive: true }));
-  const lock = acquireLock(final, spec.kind, spec.warn ?? stderrWarn);
+  const { dir: final, lock } = lockOutput(spec);
   const { fresh, old } = siblings(final);
   try {
     withIo('recover an interrupted commit', final, () => recoverSwap(final));
