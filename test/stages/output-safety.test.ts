@@ -17,6 +17,7 @@ import { quietSink } from '../../pipeline/progress.js';
 import { run as preprocess } from '../../stages/preprocess/index.js';
 import { run as profile } from '../../stages/profile/index.js';
 import { run as segregate } from '../../stages/segregate/index.js';
+import { claimSweepDir } from '../../stages/sweep/index.js';
 import { waitForLiveRuns, type TrainJob } from '../../stages/sweep/runner.js';
 import { verifyCheckpoints } from '../../stages/train/checkpoint/tools.js';
 import { resolveTrainConfig } from '../../stages/train/config.js';
@@ -96,6 +97,28 @@ describe('a foreign --out directory is left byte-identical', () => {
     expect(m.test.rows).toBeGreaterThan(0);
     expect(existsSync(join(v, 'important.txt'))).toBe(false);
     expect(existsSync(join(v, 'metrics.json'))).toBe(true);
+  });
+});
+
+describe('sweep directories', () => {
+  it('a sweep refuses a foreign directory and one holding its raw input, and reuses its own', () => {
+    const root = tmp();
+    const v = foreignDir(root);
+    const code = (fn: () => unknown): string => {
+      try {
+        (fn() as { release(): void }).release();
+        return 'ok';
+      } catch (e) {
+        return (e as PipelineError).code;
+      }
+    };
+    expect(code(() => claimSweepDir(v, []))).toBe('unsafe_output');
+    writeFileSync(join(root, 'train.txt'), tsv(10, 1));
+    expect(code(() => claimSweepDir(root, [join(root, 'train.txt')]))).toBe('unsafe_output');
+    const own = join(root, 'sweep');
+    mkdirSync(own);
+    writeFileSync(join(own, 'sweep.json'), '{}');
+    expect(code(() => claimSweepDir(own, []))).toBe('ok');
   });
 });
 
