@@ -1,6 +1,17 @@
 #!/usr/bin/env node
-// Entry shim for `npx hotcold`: load the TypeScript CLI through tsx.
-import { register } from 'tsx/esm/api';
+// Entry shim for `npx hotcold`: run the compiled CLI (dist/, built by `npm ci` through the
+// package's `prepare` script, or `npm run build`). Development without a build: `npm run hotcold`.
+import { existsSync } from 'node:fs';
 
-register();
-await import('./hotcold.ts');
+const compiled = new URL('../dist/bin/hotcold.js', import.meta.url);
+if (existsSync(compiled)) {
+  await import(compiled.href);
+} else {
+  const deps = existsSync(new URL('../node_modules/commander/package.json', import.meta.url));
+  process.stderr.write(
+    deps
+      ? 'hotcold: the compiled CLI (dist/) is missing: run `npm run build` (or `npm ci`) first; `npm run hotcold` runs the TypeScript sources\n'
+      : 'hotcold: dependencies are not installed: run `npm ci` first (it also builds dist/)\n',
+  );
+  process.exit(1);
+}

@@ -4,13 +4,12 @@
  */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 import { commands } from './commands.js';
 import { EXIT_USAGE } from '../pipeline/cli.js';
 import { exitWithParent } from '../pipeline/parent-watch.js';
+import { packagePath } from '../pipeline/package-root.js';
 
-const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'package.json'), 'utf8')) as {
+const pkg = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as {
   version: string;
 };
 

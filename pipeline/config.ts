@@ -4,7 +4,7 @@
  * reported at once with its path (zod issues).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { badConfig, notFound, PipelineError } from './errors.js';
 
 /** Format every zod issue as `path: message` lines. */

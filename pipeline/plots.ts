@@ -16,9 +16,7 @@
  *     });
  *     await writePlot('out/skew', chart); // out/skew.svg, out/skew.png
  */
-import { Resvg } from '@resvg/resvg-js';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from './atomic.js';
 import { PipelineError } from './errors.js';
 
@@ -85,6 +83,8 @@ const FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
  * @throws PipelineError `internal` when Vega cannot compile or render the spec.
  */
 export async function renderVegaLite(spec: TopLevelSpec, opts: RenderOptions = {}): Promise<Chart> {
+  // vega, vega-lite and resvg take ~1 s to load: only commands that draw pay it
+  const [vega, { compile }, { Resvg }] = await Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')]);
   let svg: string;
   try {
     const vg = compile(spec).spec;

@@ -2,8 +2,10 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { action, intArg } from '../../pipeline/cli.js';
 import type { PreprocessManifest, PreprocessOptions } from '../../datasets/preprocessed.js';
-import { DEFAULT_OPTIONS } from './config.js';
-import { run } from './index.js';
+import { DEFAULT_OPTIONS } from './defaults.js';
+
+/** The stage, loaded only when the command runs (keeps `hotcold --help` fast). */
+const run: typeof import('./index.js').run = async (...a) => (await import('./index.js')).run(...a);
 
 interface CliOptions {
   input: string[];

@@ -2,7 +2,9 @@
 import type { Command } from 'commander';
 import { action, floatArg, intArg } from '../../pipeline/cli.js';
 import { PROFILE_DEFAULTS } from './config.js';
-import { run } from './index.js';
+
+/** The stage, loaded only when the command runs (keeps `hotcold --help` fast). */
+const run: typeof import('./index.js').run = async (...a) => (await import('./index.js')).run(...a);
 
 interface ProfileOpts {
   data: string;

@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { action, intArg } from '../../pipeline/cli.js';
 import { parseBytes } from '../../pipeline/config.js';
 import { SEGREGATE_DEFAULTS } from './config.js';
-import { run } from './index.js';
+
+/** The stage, loaded only when the command runs (keeps `hotcold --help` fast). */
+const run: typeof import('./index.js').run = async (...a) => (await import('./index.js')).run(...a);
 
 interface SegregateOpts {
   data: string;

@@ -2,11 +2,10 @@
 import type { Command } from 'commander';
 import { relative } from 'node:path';
 import { action, EXIT_FAILURE, intArg } from '../../pipeline/cli.js';
-import { loadSweepConfig } from './config.js';
-import { runDemo } from './demo.js';
-import { buildReport, runSweep, type SweepOutcome } from './index.js';
-import { fmt, summarize } from './report.js';
+import type { SweepOutcome } from './index.js';
 import type { SweepResults } from './results.js';
+
+// the stage itself (zod, p-queue, vega via the report) loads only when a command runs, so `--help` starts fast
 
 const stderr = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -18,7 +17,8 @@ function shown(p: string): string {
 }
 
 /** Headline lines for the terminal. */
-function printHeadline(r: SweepResults, reportHtml: string, reportMd: string): void {
+async function printHeadline(r: SweepResults, reportHtml: string, reportMd: string): Promise<void> {
+  const { fmt, summarize } = await import('./report.js');
   const h = summarize(r);
   const lines = [''];
   for (const x of h.rows) {
@@ -31,8 +31,8 @@ function printHeadline(r: SweepResults, reportHtml: string, reportMd: string): v
   process.stdout.write(lines.join('\n'));
 }
 
-function finish(o: SweepOutcome): void {
-  printHeadline(o.results, o.report.html, o.report.markdown);
+async function finish(o: SweepOutcome): Promise<void> {
+  await printHeadline(o.results, o.report.html, o.report.markdown);
   if (o.failed.length > 0) {
     stderr(`hotcold: ${o.failed.length} run(s) failed: ${o.failed.join(', ')} (see ${shown(o.dir)}/runs/<id>/train.log)`);
     process.exitCode = EXIT_FAILURE;
@@ -63,8 +63,9 @@ export function register(program: Command): void {
     .option('--force-clean', 'use a sweep directory that holds files not written by hotcold sweep (never /, home or the checkout)')
     .action(
       action(async (o: SweepOpts) => {
+        const [{ loadSweepConfig }, { runSweep }] = await Promise.all([import('./config.js'), import('./index.js')]);
         const c = loadSweepConfig(o.config);
-        finish(await runSweep(c, { out: o.out, concurrency: o.concurrency, log: stderr, forceClean: o.forceClean }));
+        await finish(await runSweep(c, { out: o.out, concurrency: o.concurrency, log: stderr, forceClean: o.forceClean }));
       }),
     );
 
@@ -74,8 +75,9 @@ export function register(program: Command): void {
     .argument('<dir>', 'sweep directory or train run directory')
     .action(
       action(async (dir: string) => {
+        const { buildReport } = await import('./index.js');
         const { results, report } = await buildReport(dir);
-        printHeadline(results, report.html, report.markdown);
+        await printHeadline(results, report.html, report.markdown);
       }),
     );
 
@@ -88,7 +90,8 @@ export function register(program: Command): void {
     .option('-j, --concurrency <n>', 'train jobs at once (default: number of cores)', intArg('--concurrency', 1, 1024))
     .action(
       action(async (o: DemoOpts) => {
-        finish(await runDemo({ out: o.out, rows: o.rows, tiny: o.tiny, concurrency: o.concurrency, log: stderr }));
+        const { runDemo } = await import('./demo.js');
+        await finish(await runDemo({ out: o.out, rows: o.rows, tiny: o.tiny, concurrency: o.concurrency, log: stderr }));
       }),
     );
 }

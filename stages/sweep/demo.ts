@@ -10,13 +10,13 @@
  * - `tiny`: {@link TINY_ROWS} rows, D ∈ {0.2, 0.5}, a smaller model; under a minute (CI).
  */
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeFileAtomicSync } from '../../pipeline/atomic.js';
+import { packagePath } from '../../pipeline/package-root.js';
 import { loadSweepConfig, resolveSweepConfig, type SweepConfig, type SweepConfigInput } from './config.js';
 import { claimSweepDir, runSweep, type SweepOptions, type SweepOutcome } from './index.js';
 
 /** The sweep the default demo runs (with one seed): the project's headline experiment. */
-export const DEMO_SWEEP = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'configs', 'sweep-drop.json');
+export const DEMO_SWEEP = packagePath('configs', 'sweep-drop.json');
 /** Rows of the tiny (CI) demo dataset. */
 export const TINY_ROWS = 20_000;
 

@@ -12,18 +12,18 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import PQueue from 'p-queue';
 import { writeFileAtomicSync } from '../../pipeline/atomic.js';
 import { PipelineError } from '../../pipeline/errors.js';
 import { liveHolder, type LockInfo } from '../../pipeline/lock.js';
 import { EXIT_WITH_PARENT_ENV } from '../../pipeline/parent-watch.js';
+import { hotcoldCommand } from '../../pipeline/package-root.js';
 import { formatDuration } from '../../pipeline/progress.js';
 import { METRICS_FILE } from '../train/run-files.js';
 import type { RunSpec } from './grid.js';
 
-/** `bin/hotcold.js` of this package: the command line the jobs run. */
-export const HOTCOLD_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'hotcold.js');
+/** The command line the jobs run: compiled `dist/bin/hotcold.js`, or the TS entry through tsx when this process runs from source. */
+export const HOTCOLD_COMMAND = hotcoldCommand();
 
 /** The trainer's metrics file: a run is finished once it exists. */
 export { METRICS_FILE };
@@ -55,15 +55,15 @@ export function jobEnv(): NodeJS.ProcessEnv {
 }
 
 /**
- * The real launcher: `node bin/hotcold.js <args>` as a child process. Each child
- * holds an IPC channel to the sweep; when the sweep dies (even by SIGKILL) the
+ * The real launcher: `node dist/bin/hotcold.js <args>` (see {@link HOTCOLD_COMMAND}) as a child
+ * process. Each child holds an IPC channel to the sweep; when the sweep dies (even by SIGKILL) the
  * channel closes and the child stops (bin/hotcold.ts), so no job outlives its sweep.
  */
 export const childLauncher: Launcher = (spec) =>
   new Promise((resolvePromise, reject) => {
     mkdirSync(dirname(spec.logFile), { recursive: true });
     const fd = openSync(spec.logFile, 'a');
-    const child = spawn(process.execPath, [HOTCOLD_BIN, ...spec.args], { stdio: ['ignore', fd, fd, 'ipc'], env: jobEnv() });
+    const child = spawn(process.execPath, [...HOTCOLD_COMMAND, ...spec.args], { stdio: ['ignore', fd, fd, 'ipc'], env: jobEnv() });
     child.channel?.unref(); // the open channel alone must not keep the sweep alive
     child.on('error', (e) => {
       closeSync(fd);

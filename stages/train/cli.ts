@@ -4,10 +4,8 @@
  */
 import type { Command } from 'commander';
 import { action, collect, floatArg, intArg } from '../../pipeline/cli.js';
-import { DEFAULT_FULL_EVERY } from './checkpoint/index.js';
-import { loadTrainConfig } from './config.js';
+import { DEFAULT_FULL_EVERY } from './checkpoint/defaults.js';
 import type { EngineKind } from './engine/engine.js';
-import { train } from './train.js';
 
 interface TrainCliOptions {
   config?: string;
@@ -52,6 +50,8 @@ export function register(program: Command): void {
     .action(
       action(async (o: TrainCliOptions) => {
         const sets = o.seed === undefined ? o.set : [...o.set, `seed=${o.seed}`];
+        // the trainer (zod, apache-arrow, the addon) loads only when the command runs, so `--help` starts fast
+        const [{ loadTrainConfig }, { train }] = await Promise.all([import('./config.js'), import('./train.js')]);
         const config = loadTrainConfig(o.config, sets);
         const m = await train({
           config, data: o.data, hot: o.hot, out: o.out, engine: o.engine as EngineKind, threads: o.threads, quiet: o.quiet,

@@ -8,5 +8,4 @@ export { CheckpointStore, InjectedCrash } from './store.js';
 export type { CheckpointManifest } from './format.js';
 export { listCheckpoints, verifyCheckpoints, compactCheckpoints, type VersionInfo, type VerifyReport } from './tools.js';
 
-/** Default for `--full-every`: a new full base after this many increments. */
-export const DEFAULT_FULL_EVERY = 16;
+export { DEFAULT_FULL_EVERY } from './defaults.js';

@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../../pipeline/package-root.js';
 import path from 'node:path';
 
 /** The functions blas.cc exports. */
@@ -34,8 +34,7 @@ let cached: { addon: BlasAddon | null; error: string } | null = null;
 export function blasAddonPath(): string {
   const override = process.env.HOTCOLD_BLAS_ADDON;
   if (override) return path.resolve(override);
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  return path.resolve(here, '../../../native/blas/build/Release/blas.node');
+  return packagePath('native', 'blas', 'build', 'Release', 'blas.node');
 }
 
 function isAddon(x: unknown): x is BlasAddon {

@@ -1,0 +1,104 @@
+/**
+ * The compiled command line (`tsc -p tsconfig.build.json` into dist/, which `npm ci` runs through
+ * `prepare`): it starts, its help loads none of the heavy modules, and a real train run with a
+ * checkpoint (its writer on a worker thread) works from compiled JS. The build here is
+ * incremental, so it is quick when dist/ is current and it never tests a stale build.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTrainData, type TrainData } from '../fixtures/train-data.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const DIST_BIN = join(ROOT, 'dist', 'bin', 'hotcold.js');
+const HEAVY = ['apache-arrow', 'vega', 'vega-lite', '@resvg/resvg-js', 'zod', 'p-queue'];
+
+/** Packages reachable through static (non-type) imports from a compiled module. */
+function staticPackages(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const pkgs = new Set<string>();
+  const walk = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const m of readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)\s[^'";]*?\sfrom\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm)) {
+      const spec = m[1] ?? m[2]!;
+      if (spec.startsWith('.')) walk(resolve(dirname(file), spec));
+      else if (!spec.startsWith('node:')) pkgs.add(spec);
+    }
+  };
+  walk(entry);
+  return pkgs;
+}
+
+function node(args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('compiled CLI (dist/)', () => {
+  let d: TrainData;
+  let dir: string;
+  beforeAll(() => {
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'pipe' });
+    d = makeTrainData({ trainRows: 1200, evalRows: 300 });
+    dir = mkdtempSync(join(tmpdir(), 'hotcold-compiled-'));
+  }, 180_000);
+  afterAll(() => {
+    d?.cleanup();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints help and the version, through dist/ and through the bin shim', () => {
+    const help = node([DIST_BIN, '--help']);
+    expect(help.code).toBe(0);
+    for (const cmd of ['generate', 'preprocess', 'profile', 'segregate', 'train', 'checkpoint', 'sweep', 'report', 'demo']) expect(help.out).toContain(cmd);
+    const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
+    expect(node([join(ROOT, 'bin', 'hotcold.js'), '--version']).out.trim()).toBe(version);
+    expect(node([DIST_BIN, 'train', '--help']).out).toContain('--checkpoint-every');
+  });
+
+  it('the bin shim says to run npm ci, not a stack trace, where nothing is built or installed', () => {
+    const bare = join(dir, 'fresh-clone');
+    mkdirSync(join(bare, 'bin'), { recursive: true });
+    copyFileSync(join(ROOT, 'bin', 'hotcold.js'), join(bare, 'bin', 'hotcold.js'));
+    const r = node([join(bare, 'bin', 'hotcold.js'), '--help']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/run `npm ci` first/);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+
+  it('loads no heavy module for --help (they load inside the commands that use them)', () => {
+    const pkgs = staticPackages(DIST_BIN);
+    expect([...pkgs].filter((p) => HEAVY.includes(p))).toEqual([]);
+    expect(pkgs.has('commander')).toBe(true);
+    // the train command itself does need Arrow (shards) but not the plotting stack
+    const train = staticPackages(join(ROOT, 'dist', 'stages', 'train', 'train.js'));
+    expect(train.has('apache-arrow')).toBe(true);
+    expect(['vega', 'vega-lite', '@resvg/resvg-js'].filter((p) => train.has(p))).toEqual([]);
+  });
+
+  it('reports a bad config as a usage error without a stack trace', () => {
+    const r = node([DIST_BIN, 'train', '--config', join(dir, 'missing.json'), '--data', d.dataDir, '--out', join(dir, 'x')]);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/missing\.json/);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+
+  it('trains with a checkpoint written by the compiled writer thread', () => {
+    const cfg = join(dir, 'c.json');
+    writeFileSync(cfg, JSON.stringify({ mode: 'baseline', model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' }, train: { batchSize: 128 } }));
+    const out = join(dir, 'run');
+    const ck = join(dir, 'ckpt');
+    const r = node([DIST_BIN, 'train', '--config', cfg, '--data', d.dataDir, '--out', out, '--checkpoint-every', '4', '--checkpoint-dir', ck, '--quiet']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^baseline: val auc 0\.\d+/);
+    expect(existsSync(join(out, 'metrics.json'))).toBe(true);
+    expect(readdirSync(ck).length).toBeGreaterThan(0);
+    const ls = node([DIST_BIN, 'checkpoint', 'ls', ck]);
+    expect(ls.code).toBe(0);
+    expect(ls.out).toMatch(/full/);
+  });
+});
