@@ -1,4 +1,4 @@
-// hotcold BLAS addon: one function, sgemm, over OpenBLAS cblas_sgemm (row-major).
+// hotcold BLAS addon: sgemm over OpenBLAS cblas_sgemm (row-major), and the DLRM kernels of kernels.cc.
 //
 //   sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
 //     C[M×N] = alpha·op(A)·op(B) + beta·C, op(X) = Xᵀ when trans.
@@ -15,6 +15,8 @@
 
 #include <cstdint>
 #include <string>
+
+void RegisterKernels(Napi::Env env, Napi::Object exports);  // kernels.cc
 
 namespace {
 
@@ -108,6 +110,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages, "adviseHugePages"));
   exports.Set("config", Napi::String::New(env, openblas_get_config()));
+  RegisterKernels(env, exports);
   return exports;
 }
 

@@ -32,7 +32,7 @@ export class Evaluator {
     let n = 0;
     while (n < rows && (await stream.next(b))) {
       const B = Math.min(b.size, rows - n);
-      gatherBatch(tables, b.cats, B, this.emb);
+      gatherBatch(tables, b.cats, B, this.emb, model.engine.kernels);
       const p = model.forward(B, b.dense, this.emb);
       probs.set(p.subarray(0, B), n);
       labels.set(b.labels.subarray(0, B), n);

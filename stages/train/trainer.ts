@@ -58,7 +58,7 @@ export class Trainer {
     const tables = hot ? dev.hotColumns : dev.tables;
     if (hot) dev.hotBatch(b.cats, B);
     else dev.coldBatch(b.cats, B);
-    gatherBatch(tables, b.cats, B, this.emb);
+    gatherBatch(tables, b.cats, B, this.emb, this.model.engine.kernels);
     this.model.forward(B, b.dense, this.emb);
     const loss = this.model.backward(b.labels, this.embGrad);
     if (!Number.isFinite(loss)) {
@@ -67,7 +67,7 @@ export class Trainer {
       });
     }
     this.denseOpt.step(this.model.params, this.model.grads);
-    scatterUpdate(tables, b.cats, B, this.embGrad);
+    scatterUpdate(tables, b.cats, B, this.embGrad, this.model.engine.kernels);
     return loss;
   }
 

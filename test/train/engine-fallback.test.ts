@@ -12,6 +12,7 @@ describe('engine without the BLAS addon', () => {
   it('auto falls back to the TypeScript engine', () => {
     expect(blasAvailable()).toBe(false);
     expect(createEngine('auto').name).toBe('ts');
+    expect(createEngine('auto').kernels.name).toBe('ts');
   });
   it('blas is a bad_config error with a build hint', () => {
     let err: unknown = null;

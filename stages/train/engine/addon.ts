@@ -26,6 +26,8 @@ export interface BlasAddon {
   adviseHugePages(a: Float32Array): boolean;
   /** openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH Haswell MAX_THREADS=64" */
   config: string;
+  /** the DLRM kernels of kernels.cc (absent in builds older than them; see engine/kernels.ts) */
+  kernels?: unknown;
 }
 
 let cached: { addon: BlasAddon | null; error: string } | null = null;

@@ -9,11 +9,14 @@
  */
 import { PipelineError } from '../../../pipeline/errors.js';
 import { loadBlasAddon, blasAddonPath, type BlasAddon } from './addon.js';
+import { isNativeKernels, nativeKernels, tsKernels, type Kernels } from './kernels.js';
 import { tsSgemm } from './ts-sgemm.js';
 
 /** Dense math used by the model layers. */
 export interface Engine {
   readonly name: 'ts' | 'blas';
+  /** interaction, gather/scatter, bias + ReLU: native with the addon, else the TypeScript twins */
+  readonly kernels: Kernels;
   /** what runs underneath, for logs: e.g. 'OpenBLAS 0.3.21 … SkylakeX …, 1 thread' */
   readonly detail: string;
   /**
@@ -32,12 +35,35 @@ export interface Engine {
 /** Which engine to run; `auto` prefers blas. */
 export type EngineKind = 'auto' | 'ts' | 'blas';
 
-/** The pure-TypeScript engine (naive, cache-friendly loop orders). */
-export const tsEngine: Engine = { name: 'ts', detail: 'pure TypeScript sgemm', sgemm: tsSgemm };
+/** Which kernels run beside the GEMMs; `auto`: native when the addon has them (blas engine only). */
+export type KernelsKind = 'auto' | 'ts' | 'native';
 
-function blasEngine(addon: BlasAddon, threads: number): Engine {
+/** The pure-TypeScript engine (naive, cache-friendly loop orders) with the TypeScript kernels. */
+export const tsEngine: Engine = { name: 'ts', kernels: tsKernels, detail: 'pure TypeScript sgemm, TypeScript kernels', sgemm: tsSgemm };
+
+function blasEngine(addon: BlasAddon, threads: number, want: KernelsKind): Engine {
   addon.setThreads(threads);
-  return { name: 'blas', detail: `${addon.config}, ${threads} thread${threads === 1 ? '' : 's'}`, sgemm: addon.sgemm };
+  const native = isNativeKernels(addon.kernels) ? nativeKernels(addon.kernels) : null;
+  if (want === 'native' && !native) {
+    throw new PipelineError('bad_config', `kernels: the BLAS addon at ${blasAddonPath()} has no native kernels (an older build)`, {
+      field: 'kernels', hint: 'rebuild it with `npm run build:addon`',
+    });
+  }
+  const kernels = want === 'ts' || !native ? tsKernels : native;
+  const why = native || want === 'ts' ? '' : ' (addon built without them)';
+  return {
+    name: 'blas', kernels,
+    detail: `${addon.config}, ${threads} thread${threads === 1 ? '' : 's'}, ${kernels.detail}${why}`,
+    sgemm: addon.sgemm,
+  };
+}
+
+/** `HOTCOLD_KERNELS=ts|native` picks the kernels when the caller does not (benchmarks, A/B runs). */
+function kernelsFromEnv(): KernelsKind {
+  const v = process.env.HOTCOLD_KERNELS;
+  if (v === undefined || v === '' || v === 'auto') return 'auto';
+  if (v === 'ts' || v === 'native') return v;
+  throw new PipelineError('bad_config', `HOTCOLD_KERNELS: '${v}' is not one of auto, ts, native`, { field: 'HOTCOLD_KERNELS' });
 }
 
 /**
@@ -45,9 +71,11 @@ function blasEngine(addon: BlasAddon, threads: number): Engine {
  * @param kind `auto` (blas if the addon loads, else ts), `ts` or `blas`
  * @param threads OpenBLAS threads (blas only). @default 1 — sweeps run one job per core;
  *   a single run on an otherwise idle machine can give the GEMMs the second core
+ * @param kernels `auto` (native with the blas engine when built), `ts` or `native`
+ *   @default $HOTCOLD_KERNELS, else auto. The ts engine always runs the TypeScript kernels.
  * @throws PipelineError('bad_config') when `blas` is asked for and the addon cannot load
  */
-export function createEngine(kind: EngineKind, threads = 1): Engine {
+export function createEngine(kind: EngineKind, threads = 1, kernels: KernelsKind = kernelsFromEnv()): Engine {
   if (kind === 'ts') return tsEngine;
   if (kind !== 'auto' && kind !== 'blas') {
     throw new PipelineError('bad_config', `engine: '${String(kind)}' is not one of auto, ts, blas`, {
@@ -58,7 +86,7 @@ export function createEngine(kind: EngineKind, threads = 1): Engine {
     throw new PipelineError('bad_config', `threads: must be a positive integer, got ${threads}`, { field: 'threads' });
   }
   const loaded = loadBlasAddon();
-  if (loaded.addon) return blasEngine(loaded.addon, threads);
+  if (loaded.addon) return blasEngine(loaded.addon, threads, kernels);
   if (kind === 'auto') return tsEngine;
   throw new PipelineError('bad_config', `engine: the BLAS addon could not be loaded from ${blasAddonPath()}: ${loaded.error}`, {
     field: 'engine',

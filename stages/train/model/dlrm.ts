@@ -11,7 +11,7 @@ import type { Engine } from '../engine/engine.js';
 import type { Rng } from '../../../pipeline/rng.js';
 import { PipelineError } from '../../../pipeline/errors.js';
 import { type DlrmShape, validateShape } from './arch.js';
-import { interactionBackward, interactionForward, interactionWidth } from './interaction.js';
+import { interactionWidth } from './interaction.js';
 import { bitsOf, linearBackward, linearForward, reluBackward, sigmoidBceForwardBackward, sigmoidForward } from './layers.js';
 
 export { parseArch, validateShape, type DlrmShape } from './arch.js';
@@ -171,7 +171,7 @@ export class Dlrm {
       linearForward(eng, a.bot[l]!, a.botBits[l]!, x, L.w, L.b, B, L.I, L.O);
       x = a.bot[l]!;
     }
-    interactionForward(a.r, a.tcache, x, emb, B, F, d);
+    eng.kernels.interactionForward(a.r, a.tcache, x, emb, B, F, d);
     x = a.r;
     const last = this.topLayers.length - 1;
     for (let l = 0; l <= last; l++) {
@@ -208,7 +208,7 @@ export class Dlrm {
       linearBackward(eng, dinp, L.dw, L.db, a.dtop[l]!, inp, L.w, a.ones, B, L.I, L.O);
     }
     const nb = this.botLayers.length;
-    interactionBackward(a.dbot[nb - 1]!, embGrad, a.dr, a.tcache, a.scratch, B, F, d);
+    eng.kernels.interactionBackward(a.dbot[nb - 1]!, embGrad, a.dr, a.tcache, a.scratch, B, F, d);
     for (let l = nb - 1; l >= 0; l--) {
       const L = this.botLayers[l]!;
       reluBackward(a.dbotBits[l]!, a.botBits[l]!, B * L.O);

@@ -14,6 +14,7 @@
 import { PipelineError, badConfig } from '../../../pipeline/errors.js';
 import type { Rng } from '../../../pipeline/rng.js';
 import { adviseHugePages } from '../engine/addon.js';
+import { tsKernels, type Kernels } from '../engine/kernels.js';
 
 /** Tables at least this big (bytes) ask for transparent huge pages before their first write. */
 const HUGE_PAGE_MIN_BYTES = 64 * 2 ** 20;
@@ -110,60 +111,38 @@ function badId(f: number, b: number, id: number, rows: number): PipelineError {
   });
 }
 
+/** Table weights and row counts as flat lists for the kernels, cached per tables array. */
+const views = new WeakMap<EmbeddingTable[], { weights: Float32Array[]; rows: Int32Array }>();
+
+function tableViews(tables: EmbeddingTable[]): { weights: Float32Array[]; rows: Int32Array } {
+  let v = views.get(tables);
+  if (!v || v.weights.length !== tables.length || v.weights.some((w, f) => w !== tables[f]!.weights)) {
+    v = { weights: tables.map((t) => t.weights), rows: Int32Array.from(tables, (t) => t.rows) };
+    views.set(tables, v);
+  }
+  return v;
+}
+
 /**
  * out[b, f, :] = tables[f].weights[cats[b, f], :].
  * @param cats B×F ids, F = tables.length
  * @param out  B×F×dim
+ * @param kernels native or TypeScript kernels (the engine's); @default the TypeScript ones
  */
-export function gatherBatch(tables: EmbeddingTable[], cats: Int32Array, B: number, out: Float32Array): void {
+export function gatherBatch(tables: EmbeddingTable[], cats: Int32Array, B: number, out: Float32Array, kernels: Kernels = tsKernels): void {
   const F = tables.length;
   if (F === 0) return;
   const d = tables[0]!.dim;
   for (let f = 0; f < F; f++) {
-    const t = tables[f]!;
-    if (t.dim !== d) throw new PipelineError('internal', `gatherBatch: table ${f} has dim ${t.dim}, table 0 has ${d}`);
-    const w = t.weights;
-    const rows = t.rows;
-    for (let b = 0; b < B; b++) {
-      const id = cats[b * F + f]!;
-      if (id < 0 || id >= rows) throw badId(f, b, id, rows);
-      const src = id * d;
-      const dst = (b * F + f) * d;
-      for (let k = 0; k < d; k++) out[dst + k] = w[src + k]!;
-    }
+    if (tables[f]!.dim !== d) throw new PipelineError('internal', `gatherBatch: table ${f} has dim ${tables[f]!.dim}, table 0 has ${d}`);
   }
+  const { weights, rows } = tableViews(tables);
+  const bad = kernels.gather(out, weights, rows, cats, B, F, d);
+  if (bad >= 0) throw badId(bad % F, Math.floor(bad / F), cats[bad]!, rows[bad % F]!);
 }
 
-/**
- * Reusable scratch for scatterUpdate: an open-addressing map row → slot sized to the batch,
- * the unique rows in first-seen order and their accumulated gradients.
- */
-class ScatterScratch {
-  keys = new Int32Array(0); // hash slots: row id or −1
-  vals = new Int32Array(0); // hash slots: index into uniq
-  uniq = new Int32Array(0); // unique row ids, first-seen order
-  where = new Int32Array(0); // hash slot of each unique row (to empty the map afterwards)
-  acc = new Float32Array(0); // uniq.length × d accumulated gradients
-  cols = new Int32Array(0); // columns served by the table being updated
-  mask = 0;
-
-  ensure(n: number, d: number): void {
-    let cap = 16;
-    while (cap < 2 * n) cap <<= 1;
-    if (this.keys.length < cap) {
-      this.keys = new Int32Array(cap).fill(-1);
-      this.vals = new Int32Array(cap);
-    }
-    this.mask = this.keys.length - 1;
-    if (this.uniq.length < n) {
-      this.uniq = new Int32Array(n);
-      this.where = new Int32Array(n);
-    }
-    if (this.acc.length < n * d) this.acc = new Float32Array(n * d);
-  }
-}
-
-const scratch = new ScatterScratch();
+/** Columns served by the table being updated (scratch). */
+let colsScratch = new Int32Array(0);
 
 /**
  * Sparse update of the tables from grad (B×F×dim, e.g. Dlrm.backward's embGrad): for each
@@ -171,11 +150,12 @@ const scratch = new ScatterScratch();
  * into one gradient per row, then the table's optimizer updates each row once and sets its
  * touched bit. Rows are visited in first-seen order (b-major, then f), so results are
  * deterministic.
+ * @param kernels native or TypeScript kernels (the engine's); @default the TypeScript ones
  */
-export function scatterUpdate(tables: EmbeddingTable[], cats: Int32Array, B: number, grad: Float32Array): void {
+export function scatterUpdate(tables: EmbeddingTable[], cats: Int32Array, B: number, grad: Float32Array, kernels: Kernels = tsKernels): void {
   const F = tables.length;
-  if (scratch.cols.length < F) scratch.cols = new Int32Array(F);
-  const cols = scratch.cols;
+  if (colsScratch.length < F) colsScratch = new Int32Array(F);
+  const cols = colsScratch;
   for (let f = 0; f < F; f++) {
     const t = tables[f]!;
     // each distinct table is handled once, at its first column, with the list of columns it serves
@@ -184,69 +164,7 @@ export function scatterUpdate(tables: EmbeddingTable[], cats: Int32Array, B: num
     if (seen) continue;
     let nc = 0;
     for (let g = f; g < F; g++) if (tables[g] === t) cols[nc++] = g;
-    updateTable(t, F, cols, nc, cats, B, grad);
-  }
-}
-
-function updateTable(
-  t: EmbeddingTable, F: number, cols: Int32Array, nc: number, cats: Int32Array, B: number, grad: Float32Array,
-): void {
-  const d = t.dim;
-  const s = scratch;
-  s.ensure(B * nc, d);
-  const { keys, vals, uniq, where, acc, mask } = s;
-  let n = 0;
-  for (let b = 0; b < B; b++) {
-    for (let c = 0; c < nc; c++) {
-      const f = cols[c]!;
-      const id = cats[b * F + f]!;
-      if (id < 0 || id >= t.rows) {
-        for (let i = 0; i < n; i++) keys[where[i]!] = -1;
-        throw badId(f, b, id, t.rows);
-      }
-      let h = (Math.imul(id, 0x9e3779b1) >>> 7) & mask;
-      let slot: number;
-      for (;;) {
-        const k = keys[h]!;
-        if (k === id) { slot = vals[h]!; break; }
-        if (k === -1) {
-          keys[h] = id;
-          vals[h] = n;
-          uniq[n] = id;
-          where[n] = h;
-          slot = n++;
-          const a0 = slot * d;
-          for (let k2 = 0; k2 < d; k2++) acc[a0 + k2] = 0;
-          break;
-        }
-        h = (h + 1) & mask;
-      }
-      const a0 = slot * d;
-      const g0 = (b * F + f) * d;
-      for (let k = 0; k < d; k++) acc[a0 + k] = acc[a0 + k]! + grad[g0 + k]!;
-    }
-  }
-  const w = t.weights;
-  const touched = t.touched;
-  const lr = t.opt.lr;
-  const accum = t.accum;
-  const eps = t.opt.eps ?? 1e-10;
-  const invD = 1 / d;
-  for (let i = 0; i < n; i++) {
-    const r = uniq[i]!;
-    const a0 = i * d;
-    const w0 = r * d;
-    if (accum === null) {
-      for (let k = 0; k < d; k++) w[w0 + k] = w[w0 + k]! - lr * acc[a0 + k]!;
-    } else {
-      let sq = 0;
-      for (let k = 0; k < d; k++) { const g = acc[a0 + k]!; sq += g * g; }
-      const m = accum[r]! + sq * invD;
-      accum[r] = m;
-      const step = lr / (Math.sqrt(m) + eps);
-      for (let k = 0; k < d; k++) w[w0 + k] = w[w0 + k]! - step * acc[a0 + k]!;
-    }
-    touched[r >>> 3] = touched[r >>> 3]! | (1 << (r & 7));
-    keys[where[i]!] = -1; // all lookups are done: emptying slots cannot break a probe chain
+    const bad = kernels.scatterTable(t.weights, t.accum, t.touched, t.rows, t.dim, cols, nc, F, cats, B, grad, t.opt.lr, t.opt.eps ?? 1e-10);
+    if (bad >= 0) throw badId(bad % F, Math.floor(bad / F), cats[bad]!, t.rows);
   }
 }

@@ -17,17 +17,28 @@ export function bitsOf(x: Float32Array): Int32Array {
 }
 
 /**
- * out[B×O] = inp[B×I] · W[O×I]ᵀ + bias[O], then ReLU when `reluBits` (an Int32 view of out) is given.
- * The bias is copied into each row first and the GEMM accumulates onto it (beta = 1); ReLU
- * clears negative floats through their sign bit (x & ~(x >> 31)) — no branches, which matters:
- * a compare-and-branch per element mispredicts half the time on fresh activations.
+ * out[B×O] = inp[B×I] · W[O×I]ᵀ + bias[O], then ReLU when `reluBits` (an Int32 view of out) is given:
+ * the GEMM overwrites out (beta = 0), then the engine's kernels add the bias and apply the ReLU
+ * in one pass ({@link tsBiasRelu} or its native twin).
  */
 export function linearForward(
   engine: Engine, out: Float32Array, reluBits: Int32Array | null, inp: Float32Array, weight: Float32Array,
   bias: Float32Array, B: number, I: number, O: number,
 ): void {
-  for (let b = 0; b < B; b++) out.set(bias, b * O);
-  engine.sgemm(false, true, B, O, I, 1, inp, I, weight, I, 1, out, O);
+  engine.sgemm(false, true, B, O, I, 1, inp, I, weight, I, 0, out, O);
+  engine.kernels.biasRelu(out, reluBits, bias, B, O);
+}
+
+/**
+ * out[b, o] += bias[o] for b < B, then ReLU when `reluBits` (an Int32 view of out) is given. ReLU
+ * clears negative floats through their sign bit (x & ~(x >> 31)) — no branches, which matters:
+ * a compare-and-branch per element mispredicts half the time on fresh activations.
+ */
+export function tsBiasRelu(out: Float32Array, reluBits: Int32Array | null, bias: Float32Array, B: number, O: number): void {
+  for (let b = 0; b < B; b++) {
+    const r = b * O;
+    for (let o = 0; o < O; o++) out[r + o] = out[r + o]! + bias[o]!;
+  }
   if (reluBits) {
     const n = B * O;
     for (let i = 0; i < n; i++) {

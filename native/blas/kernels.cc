@@ -1,0 +1,427 @@
+// hotcold native kernels: the DLRM operations around the GEMMs, each the twin of a TypeScript
+// function that stays the test oracle (stages/train/engine/kernels.ts names them).
+//
+//   interactionForward(out, tcache, bot, emb, B, F, d)          model/interaction.ts
+//   interactionBackward(dbot, demb, dout, tcache, B, F, d)      model/interaction.ts
+//   gather(out, tables[], rows Int32Array, cats, B, F, d)        model/sparse-kernels.ts
+//   scatterTable(w, accum|null, touched, rows, d, cols, nc, F, cats, B, grad, lr, eps)
+//   biasRelu(out, bias, B, O, relu)                              model/layers.ts
+//
+// Same arithmetic as the TypeScript twins: JS computes in float64 and rounds to float32 on
+// every store into a Float32Array, so the kernels accumulate in double in the same order and
+// round where JS stores. Products of two floats are exact in double, so the results are
+// bit-identical to the TypeScript d = 16 kernels (tests check that). Floating-point
+// contraction is off (-ffp-contract=off) so lr·g − w is not fused where JS rounds twice.
+//
+// Vectorisation: the loops run over the independent axis (pairs j in the forward, the 16
+// components in the backward, rows in the updates), so the compiler vectorises them without
+// reordering any sum. Each hot function is built three times (AVX-512, AVX2, baseline x86-64)
+// with GCC's target_clones; the loader picks one per CPU at load time (ifunc).
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HC_CLONES
+#endif
+
+namespace {
+
+bool Fail(Napi::Env env, const char* fn, const std::string& msg) {
+  Napi::TypeError::New(env, std::string("hotcold kernels.") + fn + ": " + msg).ThrowAsJavaScriptException();
+  return false;
+}
+
+template <typename T>
+struct View {
+  T* data = nullptr;
+  size_t len = 0;
+};
+
+// A typed array argument of the given element type, with at least `need` elements.
+template <typename T>
+bool Arg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type, const char* fn, const char* name,
+         size_t need, View<T>* out) {
+  Napi::Env env = info.Env();
+  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != type)
+    return Fail(env, fn, std::string(name) + " has the wrong array type");
+  Napi::TypedArray ta = info[i].As<Napi::TypedArray>();
+  out->len = ta.ElementLength();
+  out->data = reinterpret_cast<T*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  if (out->len < need)
+    return Fail(env, fn, std::string(name) + " too short (" + std::to_string(out->len) + " < " + std::to_string(need) + ")");
+  return true;
+}
+
+bool Ints(const Napi::CallbackInfo& info, size_t from, size_t n, const char* fn, int64_t* out) {
+  for (size_t k = 0; k < n; k++) {
+    if (!info[from + k].IsNumber()) return Fail(info.Env(), fn, "expected a number at argument " + std::to_string(from + k));
+    out[k] = info[from + k].As<Napi::Number>().Int64Value();
+    if (out[k] < 0) return Fail(info.Env(), fn, "negative size at argument " + std::to_string(from + k));
+  }
+  return true;
+}
+
+// ---- dot interaction ----------------------------------------------------------------------
+
+// One sample's pairs: out[p..] = Z_ij = Σ_k T_ik T_jk for i > j in DLRM's order (1,0), (2,0), (2,1), …
+// Vectorised over j with T transposed into doubles; sums run k = 0, 1, … as in the twins
+// (the d = 16 twin starts from the first product, the any-d twin from 0: firstIsProduct).
+HC_CLONES
+void PairsOne(float* __restrict out, const float* __restrict T, double* __restrict Tt, double* __restrict acc,
+              int64_t V, int64_t d, bool firstIsProduct) {
+  for (int64_t k = 0; k < d; k++)
+    for (int64_t j = 0; j < V; j++) Tt[k * V + j] = static_cast<double>(T[j * d + k]);
+  int64_t p = 0;
+  for (int64_t i = 1; i < V; i++) {
+    const float* ti = T + i * d;
+    const double a0 = ti[0];
+    if (firstIsProduct) {
+      for (int64_t j = 0; j < i; j++) acc[j] = a0 * Tt[j];
+    } else {
+      for (int64_t j = 0; j < i; j++) acc[j] = 0.0 + a0 * Tt[j];
+    }
+    for (int64_t k = 1; k < d; k++) {
+      const double a = ti[k];
+      const double* tk = Tt + k * V;
+      for (int64_t j = 0; j < i; j++) acc[j] += a * tk[j];
+    }
+    for (int64_t j = 0; j < i; j++) out[p + j] = static_cast<float>(acc[j]);
+    p += i;
+  }
+}
+
+Napi::Value InteractionForward(const Napi::CallbackInfo& info) {
+  const char* fn = "interactionForward";
+  if (info.Length() != 7) { Fail(info.Env(), fn, "expected 7 arguments"); return info.Env().Undefined(); }
+  int64_t s[3];
+  if (!Ints(info, 4, 3, fn, s)) return info.Env().Undefined();
+  const int64_t B = s[0], F = s[1], d = s[2];
+  if (d < 1) { Fail(info.Env(), fn, "d must be ≥ 1"); return info.Env().Undefined(); }
+  const int64_t V = F + 1, P = V * (V - 1) / 2, W = d + P;
+  View<float> out, tc, bot, emb;
+  if (!Arg(info, 0, napi_float32_array, fn, "out", B * W, &out) || !Arg(info, 1, napi_float32_array, fn, "tcache", B * V * d, &tc) ||
+      !Arg(info, 2, napi_float32_array, fn, "bot", B * d, &bot) || !Arg(info, 3, napi_float32_array, fn, "emb", B * F * d, &emb))
+    return info.Env().Undefined();
+  std::vector<double> Tt(static_cast<size_t>(V * d)), acc(static_cast<size_t>(V));
+  const bool first = d == 16;
+  for (int64_t b = 0; b < B; b++) {
+    float* T = tc.data + b * V * d;
+    float* r = out.data + b * W;
+    std::memcpy(T, bot.data + b * d, sizeof(float) * d);
+    std::memcpy(r, bot.data + b * d, sizeof(float) * d);
+    std::memcpy(T + d, emb.data + b * F * d, sizeof(float) * F * d);
+    PairsOne(r + d, T, Tt.data(), acc.data(), V, d, first);
+  }
+  return info.Env().Undefined();
+}
+
+// One sample's dT in gather form: dT_i = Σ_{j<i} dZ_ij T_j + Σ_{j>i} dZ_ji T_j, vectorised over
+// the d components, j ascending (the d = 16 twin's order), d fixed at compile time.
+template <int D>
+HC_CLONES
+void GradOne(float* __restrict dbot, float* __restrict demb, const float* __restrict dr, const float* __restrict T,
+             int64_t V, int64_t dRun, double* __restrict s) {
+  constexpr int64_t d = D;
+  (void)dRun;
+  const float* z = dr + d;  // pair (i, j), i > j, at z[i(i−1)/2 + j]
+  for (int64_t i = 0; i < V; i++) {
+    for (int64_t k = 0; k < d; k++) s[k] = 0.0;
+    const float* zi = z + i * (i - 1) / 2;
+    for (int64_t j = 0; j < i; j++) {
+      const double g = zi[j];
+      const float* tj = T + j * d;
+      for (int64_t k = 0; k < d; k++) s[k] += g * static_cast<double>(tj[k]);
+    }
+    int64_t zz = (i + 1) * i / 2 + i;
+    for (int64_t j = i + 1; j < V; j++) {
+      const double g = z[zz];
+      zz += j;
+      const float* tj = T + j * d;
+      for (int64_t k = 0; k < d; k++) s[k] += g * static_cast<double>(tj[k]);
+    }
+    if (i == 0) {
+      for (int64_t k = 0; k < d; k++) dbot[k] = static_cast<float>(static_cast<double>(dr[k]) + s[k]);
+    } else {
+      float* o = demb + (i - 1) * d;
+      for (int64_t k = 0; k < d; k++) o[k] = static_cast<float>(s[k]);
+    }
+  }
+}
+
+// Any d: the pair (scatter) form of the any-d twin, rounding to float after every pair as it does:
+// for i > j, dT_i += dZ_ij T_j and dT_j += dZ_ij T_i (pairs with dZ = 0 skipped).
+HC_CLONES
+void GradOnePairs(float* __restrict dbot, float* __restrict demb, const float* __restrict dr, const float* __restrict T,
+                  int64_t V, int64_t d, float* __restrict s) {
+  for (int64_t k = 0; k < V * d; k++) s[k] = 0.0f;
+  const float* z = dr + d;
+  int64_t p = 0;
+  for (int64_t i = 1; i < V; i++) {
+    const float* ti = T + i * d;
+    float* si = s + i * d;
+    for (int64_t j = 0; j < i; j++) {
+      const double g = z[p++];
+      if (g == 0) continue;
+      const float* tj = T + j * d;
+      float* sj = s + j * d;
+      for (int64_t k = 0; k < d; k++) {
+        si[k] = static_cast<float>(static_cast<double>(si[k]) + g * static_cast<double>(tj[k]));
+        sj[k] = static_cast<float>(static_cast<double>(sj[k]) + g * static_cast<double>(ti[k]));
+      }
+    }
+  }
+  for (int64_t k = 0; k < d; k++) dbot[k] = static_cast<float>(static_cast<double>(dr[k]) + static_cast<double>(s[k]));
+  std::memcpy(demb, s + d, sizeof(float) * (V - 1) * d);
+}
+
+Napi::Value InteractionBackward(const Napi::CallbackInfo& info) {
+  const char* fn = "interactionBackward";
+  if (info.Length() != 7) { Fail(info.Env(), fn, "expected 7 arguments"); return info.Env().Undefined(); }
+  int64_t s[3];
+  if (!Ints(info, 4, 3, fn, s)) return info.Env().Undefined();
+  const int64_t B = s[0], F = s[1], d = s[2];
+  if (d < 1) { Fail(info.Env(), fn, "d must be ≥ 1"); return info.Env().Undefined(); }
+  const int64_t V = F + 1, P = V * (V - 1) / 2, W = d + P;
+  View<float> dbot, demb, dout, tc;
+  if (!Arg(info, 0, napi_float32_array, fn, "dbot", B * d, &dbot) || !Arg(info, 1, napi_float32_array, fn, "demb", B * F * d, &demb) ||
+      !Arg(info, 2, napi_float32_array, fn, "dout", B * W, &dout) || !Arg(info, 3, napi_float32_array, fn, "tcache", B * V * d, &tc))
+    return info.Env().Undefined();
+  std::vector<double> sc(static_cast<size_t>(d));
+  std::vector<float> pairs(static_cast<size_t>(V * d));
+  for (int64_t b = 0; b < B; b++) {
+    float* db = dbot.data + b * d;
+    float* de = demb.data + b * F * d;
+    const float* dr = dout.data + b * W;
+    const float* T = tc.data + b * V * d;
+    if (d == 16) GradOne<16>(db, de, dr, T, V, d, sc.data());
+    else GradOnePairs(db, de, dr, T, V, d, pairs.data());
+  }
+  return info.Env().Undefined();
+}
+
+// ---- embedding gather and sparse updates --------------------------------------------------
+
+Napi::Value Gather(const Napi::CallbackInfo& info) {
+  const char* fn = "gather";
+  Napi::Env env = info.Env();
+  if (info.Length() != 7 || !info[1].IsArray()) { Fail(env, fn, "expected (out, tables[], rows, cats, B, F, d)"); return env.Undefined(); }
+  int64_t s[3];
+  if (!Ints(info, 4, 3, fn, s)) return env.Undefined();
+  const int64_t B = s[0], F = s[1], d = s[2];
+  View<float> out;
+  View<int32_t> rows, cats;
+  if (!Arg(info, 0, napi_float32_array, fn, "out", B * F * d, &out) || !Arg(info, 2, napi_int32_array, fn, "rows", F, &rows) ||
+      !Arg(info, 3, napi_int32_array, fn, "cats", B * F, &cats))
+    return env.Undefined();
+  Napi::Array arr = info[1].As<Napi::Array>();
+  if (static_cast<int64_t>(arr.Length()) < F) { Fail(env, fn, "fewer tables than F"); return env.Undefined(); }
+  std::vector<const float*> w(static_cast<size_t>(F));
+  for (int64_t f = 0; f < F; f++) {
+    Napi::Value v = arr.Get(static_cast<uint32_t>(f));
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      Fail(env, fn, "table " + std::to_string(f) + " is not a Float32Array");
+      return env.Undefined();
+    }
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    if (static_cast<int64_t>(ta.ElementLength()) < static_cast<int64_t>(rows.data[f]) * d) {
+      Fail(env, fn, "table " + std::to_string(f) + " is shorter than rows×d");
+      return env.Undefined();
+    }
+    w[f] = reinterpret_cast<const float*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  }
+  // check every id first, so a bad batch leaves `out` as the caller passed it (as the twin)
+  for (int64_t i = 0; i < B * F; i++) {
+    const int32_t id = cats.data[i];
+    if (id < 0 || id >= rows.data[i % F]) return Napi::Number::New(env, static_cast<double>(i));
+  }
+  constexpr int64_t AHEAD = 4;  // samples: random rows of big tables miss every cache level
+  for (int64_t b = 0; b < B; b++) {
+    if (b + AHEAD < B) {
+      const int32_t* c = cats.data + (b + AHEAD) * F;
+      for (int64_t f = 0; f < F; f++) __builtin_prefetch(w[f] + static_cast<int64_t>(c[f]) * d);
+    }
+    const int32_t* c = cats.data + b * F;
+    float* o = out.data + b * F * d;
+    for (int64_t f = 0; f < F; f++) std::memcpy(o + f * d, w[f] + static_cast<int64_t>(c[f]) * d, sizeof(float) * d);
+  }
+  return Napi::Number::New(env, -1);
+}
+
+// Reusable scatter scratch (N-API calls come from one JS thread per addon instance).
+struct Scratch {
+  std::vector<int32_t> keys, vals, uniq, where;
+  std::vector<float> acc;
+};
+
+// acc[a..a+d) += g[..d) in float, as the twin's `acc[a0 + k] = acc[a0 + k] + grad[g0 + k]`
+HC_CLONES
+void AddRow(float* __restrict acc, const float* __restrict g, int64_t d) {
+  for (int64_t k = 0; k < d; k++) acc[k] = acc[k] + g[k];
+}
+
+HC_CLONES
+void SgdRows(float* __restrict w, const float* __restrict acc, const int32_t* __restrict uniq, int64_t n, int64_t d, double lr) {
+  for (int64_t i = 0; i < n; i++) {
+    float* wr = w + static_cast<int64_t>(uniq[i]) * d;
+    const float* a = acc + i * d;
+    for (int64_t k = 0; k < d; k++) wr[k] = static_cast<float>(static_cast<double>(wr[k]) - lr * static_cast<double>(a[k]));
+  }
+}
+
+HC_CLONES
+void AdagradRows(float* __restrict w, float* __restrict accum, const float* __restrict acc, const int32_t* __restrict uniq,
+                 int64_t n, int64_t d, double lr, double eps) {
+  const double invD = 1.0 / static_cast<double>(d);
+  for (int64_t i = 0; i < n; i++) {
+    const int32_t r = uniq[i];
+    float* wr = w + static_cast<int64_t>(r) * d;
+    const float* a = acc + i * d;
+    double sq = 0;
+    for (int64_t k = 0; k < d; k++) {
+      const double g = a[k];
+      sq += g * g;
+    }
+    const double m = static_cast<double>(accum[r]) + sq * invD;
+    accum[r] = static_cast<float>(m);
+    const double step = lr / (std::sqrt(m) + eps);
+    for (int64_t k = 0; k < d; k++) wr[k] = static_cast<float>(static_cast<double>(wr[k]) - step * static_cast<double>(a[k]));
+  }
+}
+
+// scatterTable(w, accum|null, touched, rows, d, cols, nc, F, cats, B, grad, lr, eps) → −1, or the
+// flat index b·F + f of the first id outside [0, rows) (nothing of this table is updated then).
+Napi::Value ScatterTable(const Napi::CallbackInfo& info) {
+  const char* fn = "scatterTable";
+  Napi::Env env = info.Env();
+  if (info.Length() != 13) { Fail(env, fn, "expected 13 arguments"); return env.Undefined(); }
+  int64_t rd[2] = {0, 0}, nf[2] = {0, 0}, bb[1] = {0};
+  if (!Ints(info, 3, 2, fn, rd) || !Ints(info, 6, 2, fn, nf) || !Ints(info, 9, 1, fn, bb)) return env.Undefined();
+  const int64_t rows = rd[0], d = rd[1], nc = nf[0], F = nf[1], B = bb[0];
+  const double lr = info[11].As<Napi::Number>().DoubleValue();
+  const double eps = info[12].As<Napi::Number>().DoubleValue();
+  View<float> w, accum, grad;
+  View<uint8_t> touched;
+  View<int32_t> cols, cats;
+  const bool adagrad = !info[1].IsNull() && !info[1].IsUndefined();
+  if (!Arg(info, 0, napi_float32_array, fn, "weights", rows * d, &w) ||
+      (adagrad && !Arg(info, 1, napi_float32_array, fn, "accum", rows, &accum)) ||
+      !Arg(info, 2, napi_uint8_array, fn, "touched", (rows + 7) / 8, &touched) ||
+      !Arg(info, 5, napi_int32_array, fn, "cols", nc, &cols) || !Arg(info, 8, napi_int32_array, fn, "cats", B * F, &cats) ||
+      !Arg(info, 10, napi_float32_array, fn, "grad", B * F * d, &grad))
+    return env.Undefined();
+  for (int64_t c = 0; c < nc; c++)
+    if (cols.data[c] < 0 || cols.data[c] >= F) { Fail(env, fn, "column out of range"); return env.Undefined(); }
+
+  static Scratch sc;
+  const int64_t n0 = B * nc;
+  size_t cap = 16;
+  while (static_cast<int64_t>(cap) < 2 * n0) cap <<= 1;
+  if (sc.keys.size() < cap) { sc.keys.assign(cap, -1); sc.vals.assign(cap, 0); }
+  const uint32_t mask = static_cast<uint32_t>(sc.keys.size() - 1);
+  if (static_cast<int64_t>(sc.uniq.size()) < n0) { sc.uniq.resize(n0); sc.where.resize(n0); }
+  if (static_cast<int64_t>(sc.acc.size()) < n0 * d) sc.acc.resize(n0 * d);
+  int32_t* keys = sc.keys.data();
+  int32_t* vals = sc.vals.data();
+  int32_t* uniq = sc.uniq.data();
+  int32_t* where = sc.where.data();
+  float* acc = sc.acc.data();
+
+  int64_t n = 0;
+  int64_t bad = -1;
+  // rows in first-seen order (b-major, then the table's columns), duplicates summed as the twin
+  for (int64_t b = 0; b < B && bad < 0; b++) {
+    for (int64_t c = 0; c < nc; c++) {
+      const int64_t f = cols.data[c];
+      const int32_t id = cats.data[b * F + f];
+      if (id < 0 || id >= rows) { bad = b * F + f; break; }
+      uint32_t h = (static_cast<uint32_t>(id) * 0x9e3779b1u >> 7) & mask;
+      int32_t slot;
+      for (;;) {
+        const int32_t k = keys[h];
+        if (k == id) { slot = vals[h]; break; }
+        if (k == -1) {
+          keys[h] = id;
+          vals[h] = static_cast<int32_t>(n);
+          uniq[n] = id;
+          where[n] = static_cast<int32_t>(h);
+          slot = static_cast<int32_t>(n++);
+          std::memset(acc + slot * d, 0, sizeof(float) * d);
+          break;
+        }
+        h = (h + 1) & mask;
+      }
+      AddRow(acc + slot * d, grad.data + (b * F + f) * d, d);
+    }
+  }
+  // all lookups are done: emptying the slots this call filled cannot break a probe chain
+  for (int64_t i = 0; i < n; i++) keys[where[i]] = -1;
+  if (bad >= 0) return Napi::Number::New(env, static_cast<double>(bad));
+  if (adagrad) AdagradRows(w.data, accum.data, acc, uniq, n, d, lr, eps);
+  else SgdRows(w.data, acc, uniq, n, d, lr);
+  for (int64_t i = 0; i < n; i++) touched.data[uniq[i] >> 3] |= static_cast<uint8_t>(1u << (uniq[i] & 7));
+  return Napi::Number::New(env, -1);
+}
+
+// ---- bias + ReLU after a GEMM -------------------------------------------------------------
+
+HC_CLONES
+void BiasReluRows(float* __restrict out, const float* __restrict bias, int64_t B, int64_t O, bool relu) {
+  for (int64_t b = 0; b < B; b++) {
+    float* r = out + b * O;
+    if (relu) {
+      for (int64_t o = 0; o < O; o++) {
+        int32_t x;
+        const float v = r[o] + bias[o];
+        std::memcpy(&x, &v, 4);
+        x &= ~(x >> 31);  // negatives (and −0) → +0 through the sign bit, as the twin
+        std::memcpy(r + o, &x, 4);
+      }
+    } else {
+      for (int64_t o = 0; o < O; o++) r[o] = r[o] + bias[o];
+    }
+  }
+}
+
+Napi::Value BiasRelu(const Napi::CallbackInfo& info) {
+  const char* fn = "biasRelu";
+  if (info.Length() != 5) { Fail(info.Env(), fn, "expected 5 arguments"); return info.Env().Undefined(); }
+  int64_t s[2];
+  if (!Ints(info, 2, 2, fn, s)) return info.Env().Undefined();
+  View<float> out, bias;
+  if (!Arg(info, 0, napi_float32_array, fn, "out", s[0] * s[1], &out) || !Arg(info, 1, napi_float32_array, fn, "bias", s[1], &bias))
+    return info.Env().Undefined();
+  BiasReluRows(out.data, bias.data, s[0], s[1], info[4].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
+std::string Isa() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return "avx512f";
+  if (__builtin_cpu_supports("avx2")) return "avx2";
+  return "x86-64";
+#else
+  return "generic";
+#endif
+}
+
+}  // namespace
+
+// Called from blas.cc's Init: adds the kernels under exports.kernels.
+void RegisterKernels(Napi::Env env, Napi::Object exports) {
+  Napi::Object k = Napi::Object::New(env);
+  k.Set("interactionForward", Napi::Function::New(env, InteractionForward, "interactionForward"));
+  k.Set("interactionBackward", Napi::Function::New(env, InteractionBackward, "interactionBackward"));
+  k.Set("gather", Napi::Function::New(env, Gather, "gather"));
+  k.Set("scatterTable", Napi::Function::New(env, ScatterTable, "scatterTable"));
+  k.Set("biasRelu", Napi::Function::New(env, BiasRelu, "biasRelu"));
+  k.Set("isa", Napi::String::New(env, Isa()));
+  exports.Set("kernels", k);
+}
