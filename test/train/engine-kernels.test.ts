@@ -146,7 +146,7 @@ describe.skipIf(!native)('native kernels vs TypeScript twins', () => {
   });
 
   it('bias + ReLU is bit-identical, with and without the ReLU', () => {
-    for (const [B, O] of [[1, 1], [3, 17], [64, 512], [5, 255]]) {
+    for (const [B, O] of [[1, 1], [3, 17], [64, 512], [5, 255]] as const) {
       const base = rand(B * O);
       base[0] = -0;
       const bias = rand(O, 0.7);
