@@ -15,8 +15,10 @@
 //
 // Vectorisation: the loops run over the independent axis (pairs j in the forward, the 16
 // components in the backward, rows in the updates), so the compiler vectorises them without
-// reordering any sum. Each hot function is built three times (AVX-512, AVX2, baseline x86-64)
-// with GCC's target_clones; the loader picks one per CPU at load time (ifunc).
+// reordering any sum. The interaction sums use fma(a, b, acc): a·b of two floats is exact in
+// double, so fma rounds exactly as JS's a·b + acc does. Each hot function is built three times
+// (x86-64-v4 = AVX-512, x86-64-v3 = AVX2 + FMA, baseline x86-64) with GCC's target_clones; the
+// loader picks one per CPU at load time (ifunc).
 #include <napi.h>
 
 #include <cmath>
@@ -26,7 +28,7 @@
 #include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define HC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define HC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define HC_CLONES
 #endif
@@ -83,14 +85,14 @@ void PairsOne(float* __restrict out, const float* __restrict T, double* __restri
     const float* ti = T + i * d;
     const double a0 = ti[0];
     if (firstIsProduct) {
-      for (int64_t j = 0; j < i; j++) acc[j] = a0 * Tt[j];
+      for (int64_t j = 0; j < i; j++) acc[j] = a0 * Tt[j];  // exact: a float times a float fits a double
     } else {
       for (int64_t j = 0; j < i; j++) acc[j] = 0.0 + a0 * Tt[j];
     }
     for (int64_t k = 1; k < d; k++) {
       const double a = ti[k];
       const double* tk = Tt + k * V;
-      for (int64_t j = 0; j < i; j++) acc[j] += a * tk[j];
+      for (int64_t j = 0; j < i; j++) acc[j] = std::fma(a, tk[j], acc[j]);  // = a·t + acc: the product is exact
     }
     for (int64_t j = 0; j < i; j++) out[p + j] = static_cast<float>(acc[j]);
     p += i;
@@ -137,14 +139,14 @@ void GradOne(float* __restrict dbot, float* __restrict demb, const float* __rest
     for (int64_t j = 0; j < i; j++) {
       const double g = zi[j];
       const float* tj = T + j * d;
-      for (int64_t k = 0; k < d; k++) s[k] += g * static_cast<double>(tj[k]);
+      for (int64_t k = 0; k < d; k++) s[k] = std::fma(g, static_cast<double>(tj[k]), s[k]);
     }
     int64_t zz = (i + 1) * i / 2 + i;
     for (int64_t j = i + 1; j < V; j++) {
       const double g = z[zz];
       zz += j;
       const float* tj = T + j * d;
-      for (int64_t k = 0; k < d; k++) s[k] += g * static_cast<double>(tj[k]);
+      for (int64_t k = 0; k < d; k++) s[k] = std::fma(g, static_cast<double>(tj[k]), s[k]);
     }
     if (i == 0) {
       for (int64_t k = 0; k < d; k++) dbot[k] = static_cast<float>(static_cast<double>(dr[k]) + s[k]);
@@ -260,6 +262,9 @@ struct Scratch {
   std::vector<float> acc;
 };
 
+// rows of a big table are random reads and writes: ask for them this many rows ahead
+constexpr int64_t ROWS_AHEAD = 8;
+
 // acc[a..a+d) += g[..d) in float, as the twin's `acc[a0 + k] = acc[a0 + k] + grad[g0 + k]`
 HC_CLONES
 void AddRow(float* __restrict acc, const float* __restrict g, int64_t d) {
@@ -269,6 +274,7 @@ void AddRow(float* __restrict acc, const float* __restrict g, int64_t d) {
 HC_CLONES
 void SgdRows(float* __restrict w, const float* __restrict acc, const int32_t* __restrict uniq, int64_t n, int64_t d, double lr) {
   for (int64_t i = 0; i < n; i++) {
+    if (i + ROWS_AHEAD < n) __builtin_prefetch(w + static_cast<int64_t>(uniq[i + ROWS_AHEAD]) * d, 1);
     float* wr = w + static_cast<int64_t>(uniq[i]) * d;
     const float* a = acc + i * d;
     for (int64_t k = 0; k < d; k++) wr[k] = static_cast<float>(static_cast<double>(wr[k]) - lr * static_cast<double>(a[k]));
@@ -280,6 +286,10 @@ void AdagradRows(float* __restrict w, float* __restrict accum, const float* __re
                  int64_t n, int64_t d, double lr, double eps) {
   const double invD = 1.0 / static_cast<double>(d);
   for (int64_t i = 0; i < n; i++) {
+    if (i + ROWS_AHEAD < n) {
+      __builtin_prefetch(w + static_cast<int64_t>(uniq[i + ROWS_AHEAD]) * d, 1);
+      __builtin_prefetch(accum + uniq[i + ROWS_AHEAD], 1);
+    }
     const int32_t r = uniq[i];
     float* wr = w + static_cast<int64_t>(r) * d;
     const float* a = acc + i * d;
@@ -404,8 +414,8 @@ Napi::Value BiasRelu(const Napi::CallbackInfo& info) {
 std::string Isa() {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return "avx512f";
-  if (__builtin_cpu_supports("avx2")) return "avx2";
+  if (__builtin_cpu_supports("x86-64-v4")) return "avx512";
+  if (__builtin_cpu_supports("x86-64-v3")) return "avx2+fma";
   return "x86-64";
 #else
   return "generic";
