@@ -68,7 +68,10 @@ const emb = new Float32Array(B * F * DIM);
 const embGrad = new Float32Array(B * F * DIM);
 
 /** One hotcold configuration, ready to step. */
-interface Stepper { name: string; engine: Engine; run(n: number): number[] }
+interface Stepper { name: string; engine: Engine; run(n: number): Timing }
+
+/** Per-step wall and process CPU milliseconds (CPU: all threads, so 2-thread runs count both cores). */
+interface Timing { ms: number[]; cpu: number[] }
 
 function hotcoldStepper(name: string, model: string, engine: Engine): Stepper {
   const a = ARCH[model]!;
@@ -117,14 +120,18 @@ function gemmStepper(model: string, engine: Engine): Stepper {
   return { name: 'gemm-only', engine, run: (n) => timed(n, step) };
 }
 
-function timed(n: number, step: () => void): number[] {
+function timed(n: number, step: () => void): Timing {
   const ms: number[] = [];
+  const cpu: number[] = [];
   for (let s = 0; s < n; s++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     step();
     ms.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  return ms;
+  return { ms, cpu };
 }
 
 // ---- PyTorch side ----------------------------------------------------------------------------
@@ -155,11 +162,11 @@ class TorchPeer {
     return new TorchPeer(child, lines, hello.torch ?? '?');
   }
 
-  async run(n: number): Promise<number[]> {
+  async run(n: number): Promise<Timing> {
     this.child.stdin.write(`run ${n}\n`);
     const r = await this.lines.next();
     if (r.done) throw new Error('the PyTorch peer exited');
-    return (JSON.parse(r.value) as { ms: number[] }).ms;
+    return JSON.parse(r.value) as Timing;
   }
 
   close(): void {
@@ -185,7 +192,7 @@ function cpuName(): string {
 const fmtMs = (x: number): string => x.toFixed(1).padStart(7);
 const sps = (ms: number): string => Math.round((B / ms) * 1000).toString().padStart(7);
 
-async function benchConfig(model: string, threads: number, torchMissing: string | null): Promise<Record<string, number>> {
+async function benchConfig(model: string, threads: number, torchMissing: string | null): Promise<Record<string, { ms: number; cpu: number }>> {
   const steppers: Stepper[] = [];
   for (const k of KERNELS) {
     const engine = createEngine('blas', threads, k);
@@ -193,27 +200,33 @@ async function benchConfig(model: string, threads: number, torchMissing: string 
   }
   steppers.push(gemmStepper(model, createEngine('blas', threads, 'ts')));
   const peer = torchMissing ? torchMissing : await TorchPeer.start(model, threads);
-  const times: Record<string, number[]> = {};
+  const times: Record<string, Timing> = {};
+  const add = (name: string, t: Timing): void => {
+    const x = (times[name] ??= { ms: [], cpu: [] });
+    x.ms.push(...t.ms);
+    x.cpu.push(...t.cpu);
+  };
   for (let r = 0; r < REPS; r++) {
     for (const s of steppers) {
       createEngine('blas', threads, 'ts'); // OpenBLAS threads are global: set them before each repeat
-      (times[s.name] ??= []).push(...s.run(STEPS));
+      add(s.name, s.run(STEPS));
     }
-    if (typeof peer !== 'string') (times.pytorch ??= []).push(...(await peer.run(STEPS)));
+    if (typeof peer !== 'string') add('pytorch', await peer.run(STEPS));
   }
   if (typeof peer !== 'string') peer.close();
-  const med: Record<string, number> = {};
-  for (const [k, v] of Object.entries(times)) med[k] = median(v);
+  const med: Record<string, { ms: number; cpu: number }> = {};
+  for (const [k, v] of Object.entries(times)) med[k] = { ms: median(v.ms), cpu: median(v.cpu) };
   const main = med.hotcold ?? med['hotcold-ts']!;
-  log(`\n${model} model (bot ${ARCH[model]!.bot}, top ${ARCH[model]!.top}), batch ${B}, ${threads} thread${threads > 1 ? 's' : ''}: median ms/step over ${REPS}×${STEPS} interleaved steps`);
-  log(`  ${'what'.padEnd(11)} ${'ms/step'.padStart(7)} ${'samp/s'.padStart(7)}  note`);
+  const ratio = (v: { ms: number; cpu: number }): string => `${(v.ms / main.ms).toFixed(2)}× wall, ${(v.cpu / main.cpu).toFixed(2)}× CPU`;
+  log(`\n${model} model (bot ${ARCH[model]!.bot}, top ${ARCH[model]!.top}), batch ${B}, ${threads} thread${threads > 1 ? 's' : ''}: medians over ${REPS}×${STEPS} interleaved steps`);
+  log(`  ${'what'.padEnd(11)} ${'wall ms'.padStart(7)} ${'samp/s'.padStart(7)} ${'CPU ms'.padStart(7)}  note`);
   for (const [k, v] of Object.entries(med)) {
     let note = '';
     if (k === 'hotcold') note = steppers.find((s) => s.name === k)!.engine.kernels.detail;
-    if (k === 'hotcold-ts') note = `TypeScript kernels; native kernels are ${(v / main).toFixed(2)}× faster`;
-    if (k === 'gemm-only') note = `GEMM-bound limit: hotcold step reaches ${((100 * v) / main).toFixed(0)} % of it`;
-    if (k === 'pytorch') note = `torch ${typeof peer === 'string' ? '' : peer.version}: hotcold / pytorch = ${(v / main).toFixed(2)}× (target ≥ 1.3×)`;
-    log(`  ${k.padEnd(11)} ${fmtMs(v)} ${sps(v)}  ${note}`);
+    if (k === 'hotcold-ts') note = `TypeScript kernels; native kernels are ${ratio(v)} faster`;
+    if (k === 'gemm-only') note = `GEMM-bound limit: the hotcold step reaches ${((100 * v.ms) / main.ms).toFixed(0)} % of it (wall), ${((100 * v.cpu) / main.cpu).toFixed(0)} % (CPU)`;
+    if (k === 'pytorch') note = `torch ${typeof peer === 'string' ? '' : peer.version}: hotcold vs pytorch ${ratio(v)} (target ≥ 1.3×)`;
+    log(`  ${k.padEnd(11)} ${fmtMs(v.ms)} ${sps(v.ms)} ${fmtMs(v.cpu)}  ${note}`);
   }
   if (typeof peer === 'string') log(`  pytorch     skipped: ${peer}`);
   return med;
@@ -259,7 +272,7 @@ async function main(): Promise<void> {
   for (const model of MODELS) {
     for (const t of THREADS) {
       const med = await benchConfig(model, t, torchMissing);
-      if (model === 'kaggle' && t === 1) kaggle1 = med.hotcold;
+      if (model === 'kaggle' && t === 1) kaggle1 = med.hotcold?.ms;
     }
   }
   if (E2E_ROWS > 0) await endToEnd(kaggle1);

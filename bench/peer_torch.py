@@ -8,7 +8,8 @@ layer), BCE on logits, SGD on everything (sparse SGD for the tables).
 Protocol (line-based, so the caller can interleave it with its own steps):
   argv: --bot 13-512-256-64-16 --top 512-256-1 --dim 16 --batch 2048 --threads 1 --rows 100000 --seed 1
   stdout first line: {"ready": true, "torch": "1.13.1", "threads": 1}
-  stdin "run N"  → runs N steps, prints {"ms": [t1, …, tN]} (wall ms per step)
+  stdin "run N"  → runs N steps, prints {"ms": [t1, …, tN], "cpu": [c1, …, cN]} (wall and
+                   process CPU ms per step, all threads)
   stdin "quit"   → exits
 """
 import argparse
@@ -113,13 +114,15 @@ def main():
         if not cmd or cmd[0] == "quit":
             break
         if cmd[0] == "run":
-            ms = []
+            ms, cpu = [], []
             for _ in range(int(cmd[1])):
+                c0 = time.process_time()
                 t0 = time.perf_counter()
                 step(i)
                 ms.append((time.perf_counter() - t0) * 1000.0)
+                cpu.append((time.process_time() - c0) * 1000.0)
                 i += 1
-            print(json.dumps({"ms": ms}), flush=True)
+            print(json.dumps({"ms": ms, "cpu": cpu}), flush=True)
 
 
 if __name__ == "__main__":

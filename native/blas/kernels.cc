@@ -72,29 +72,59 @@ bool Ints(const Napi::CallbackInfo& info, size_t from, size_t n, const char* fn,
 
 // ---- dot interaction ----------------------------------------------------------------------
 
-// One sample's pairs: out[p..] = Z_ij = Σ_k T_ik T_jk for i > j in DLRM's order (1,0), (2,0), (2,1), …
-// Vectorised over j with T transposed into doubles; sums run k = 0, 1, … as in the twins
-// (the d = 16 twin starts from the first product, the any-d twin from 0: firstIsProduct).
+// One sample's pairs, any d: out[p..] = Z_ij = Σ_k T_ik T_jk for i > j in DLRM's order (1,0), (2,0),
+// (2,1), …, vectorised over j with T transposed into doubles; sums run 0 + k = 0, 1, … as the any-d twin.
 HC_CLONES
 void PairsOne(float* __restrict out, const float* __restrict T, double* __restrict Tt, double* __restrict acc,
-              int64_t V, int64_t d, bool firstIsProduct) {
+              int64_t V, int64_t d) {
   for (int64_t k = 0; k < d; k++)
     for (int64_t j = 0; j < V; j++) Tt[k * V + j] = static_cast<double>(T[j * d + k]);
   int64_t p = 0;
   for (int64_t i = 1; i < V; i++) {
     const float* ti = T + i * d;
     const double a0 = ti[0];
-    if (firstIsProduct) {
-      for (int64_t j = 0; j < i; j++) acc[j] = a0 * Tt[j];  // exact: a float times a float fits a double
-    } else {
-      for (int64_t j = 0; j < i; j++) acc[j] = 0.0 + a0 * Tt[j];
-    }
+    for (int64_t j = 0; j < i; j++) acc[j] = 0.0 + a0 * Tt[j];  // exact: a float times a float fits a double
     for (int64_t k = 1; k < d; k++) {
       const double a = ti[k];
       const double* tk = Tt + k * V;
       for (int64_t j = 0; j < i; j++) acc[j] = std::fma(a, tk[j], acc[j]);  // = a·t + acc: the product is exact
     }
     for (int64_t j = 0; j < i; j++) out[p + j] = static_cast<float>(acc[j]);
+    p += i;
+  }
+}
+
+// Four doubles in one vector register (GCC vector extension: AVX/AVX-512 ymm in the v3/v4 clones,
+// two SSE2 halves in the baseline one); unaligned loads through memcpy.
+typedef double V4d __attribute__((vector_size(32)));
+inline V4d LoadV4(const double* p) {
+  V4d v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline V4d Splat(double x) { return V4d{x, x, x, x}; }
+
+// PairsOne for d = 16, register-blocked: T transposed into doubles padded to whole blocks of 4 j,
+// then per row i and block of 4 j the 16 products accumulate in one vector register. Same sums in
+// the same order as the d = 16 twin.
+HC_CLONES
+void PairsOne16(float* __restrict out, const float* __restrict T, double* __restrict Tt, int64_t V) {
+  const int64_t Vp = (V + 3) & ~int64_t{3};
+  for (int64_t k = 0; k < 16; k++) {
+    for (int64_t j = 0; j < V; j++) Tt[k * Vp + j] = static_cast<double>(T[j * 16 + k]);
+    for (int64_t j = V; j < Vp; j++) Tt[k * Vp + j] = 0.0;
+  }
+  int64_t p = 0;
+  for (int64_t i = 1; i < V; i++) {
+    double a[16];
+    for (int k = 0; k < 16; k++) a[k] = static_cast<double>(T[i * 16 + k]);
+    for (int64_t j0 = 0; j0 < i; j0 += 4) {
+      // 4 pairs at once in one vector register; mul then add (= fma here: the product is exact)
+      V4d acc = Splat(a[0]) * LoadV4(Tt + j0);
+      for (int k = 1; k < 16; k++) acc = acc + Splat(a[k]) * LoadV4(Tt + k * Vp + j0);
+      const int64_t n = i - j0 < 4 ? i - j0 : 4;
+      for (int64_t q = 0; q < n; q++) out[p + j0 + q] = static_cast<float>(acc[q]);
+    }
     p += i;
   }
 }
@@ -111,15 +141,15 @@ Napi::Value InteractionForward(const Napi::CallbackInfo& info) {
   if (!Arg(info, 0, napi_float32_array, fn, "out", B * W, &out) || !Arg(info, 1, napi_float32_array, fn, "tcache", B * V * d, &tc) ||
       !Arg(info, 2, napi_float32_array, fn, "bot", B * d, &bot) || !Arg(info, 3, napi_float32_array, fn, "emb", B * F * d, &emb))
     return info.Env().Undefined();
-  std::vector<double> Tt(static_cast<size_t>(V * d)), acc(static_cast<size_t>(V));
-  const bool first = d == 16;
+  std::vector<double> Tt(static_cast<size_t>(((V + 3) & ~int64_t{3}) * d)), acc(static_cast<size_t>(V));
   for (int64_t b = 0; b < B; b++) {
     float* T = tc.data + b * V * d;
     float* r = out.data + b * W;
     std::memcpy(T, bot.data + b * d, sizeof(float) * d);
     std::memcpy(r, bot.data + b * d, sizeof(float) * d);
     std::memcpy(T + d, emb.data + b * F * d, sizeof(float) * F * d);
-    PairsOne(r + d, T, Tt.data(), acc.data(), V, d, first);
+    if (d == 16) PairsOne16(r + d, T, Tt.data(), V);
+    else PairsOne(r + d, T, Tt.data(), acc.data(), V, d);
   }
   return info.Env().Undefined();
 }
@@ -129,9 +159,9 @@ Napi::Value InteractionForward(const Napi::CallbackInfo& info) {
 template <int D>
 HC_CLONES
 void GradOne(float* __restrict dbot, float* __restrict demb, const float* __restrict dr, const float* __restrict T,
-             int64_t V, int64_t dRun, double* __restrict s) {
+             int64_t V) {
   constexpr int64_t d = D;
-  (void)dRun;
+  double s[D];  // a local array: the compiler keeps it in registers
   const float* z = dr + d;  // pair (i, j), i > j, at z[i(i−1)/2 + j]
   for (int64_t i = 0; i < V; i++) {
     for (int64_t k = 0; k < d; k++) s[k] = 0.0;
@@ -195,14 +225,13 @@ Napi::Value InteractionBackward(const Napi::CallbackInfo& info) {
   if (!Arg(info, 0, napi_float32_array, fn, "dbot", B * d, &dbot) || !Arg(info, 1, napi_float32_array, fn, "demb", B * F * d, &demb) ||
       !Arg(info, 2, napi_float32_array, fn, "dout", B * W, &dout) || !Arg(info, 3, napi_float32_array, fn, "tcache", B * V * d, &tc))
     return info.Env().Undefined();
-  std::vector<double> sc(static_cast<size_t>(d));
   std::vector<float> pairs(static_cast<size_t>(V * d));
   for (int64_t b = 0; b < B; b++) {
     float* db = dbot.data + b * d;
     float* de = demb.data + b * F * d;
     const float* dr = dout.data + b * W;
     const float* T = tc.data + b * V * d;
-    if (d == 16) GradOne<16>(db, de, dr, T, V, d, sc.data());
+    if (d == 16) GradOne<16>(db, de, dr, T, V);
     else GradOnePairs(db, de, dr, T, V, d, pairs.data());
   }
   return info.Env().Undefined();

@@ -37,7 +37,7 @@ describe.skipIf(!native)('native kernels vs TypeScript twins', () => {
   const nk = native!;
   it('reports which instruction set runs', () => {
     expect(nk.name).toBe('native');
-    expect(nk.detail).toMatch(/native kernels \((avx512f|avx2|x86-64|generic)\)/);
+    expect(nk.detail).toMatch(/native kernels \((avx512|avx2\+fma|x86-64|generic)\)/);
     expect(blas!.detail).toContain(nk.detail);
   });
 
