@@ -6,6 +6,7 @@
 //   gather(out, tables[], rows Int32Array, cats, B, F, d)        model/sparse-kernels.ts
 //   scatterTable(w, accum|null, touched, rows, d, cols, nc, F, cats, B, grad, lr, eps)
 //   biasRelu(out, bias, B, O, relu)                              model/layers.ts
+//   reluBackward(doutBits, outBits, n)                           model/layers.ts
 //
 // Same arithmetic as the TypeScript twins: JS computes in float64 and rounds to float32 on
 // every store into a Float32Array, so the kernels accumulate in double in the same order and
@@ -440,6 +441,26 @@ Napi::Value BiasRelu(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// reluBackward(doutBits, outBits, n): dout = out > 0 ? dout : 0 on Int32 views, branch-free as the
+// twin (out is a ReLU output ≥ +0, so −bits(out) >> 31 is all ones exactly when out > 0).
+HC_CLONES
+void ReluMask(int32_t* __restrict dout, const int32_t* __restrict out, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    dout[i] = dout[i] & (static_cast<int32_t>(0u - static_cast<uint32_t>(out[i])) >> 31);  // −x without overflow
+}
+
+Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
+  const char* fn = "reluBackward";
+  if (info.Length() != 3) { Fail(info.Env(), fn, "expected 3 arguments"); return info.Env().Undefined(); }
+  int64_t n = 0;
+  if (!Ints(info, 2, 1, fn, &n)) return info.Env().Undefined();
+  View<int32_t> dout, out;
+  if (!Arg(info, 0, napi_int32_array, fn, "doutBits", n, &dout) || !Arg(info, 1, napi_int32_array, fn, "outBits", n, &out))
+    return info.Env().Undefined();
+  ReluMask(dout.data, out.data, n);
+  return info.Env().Undefined();
+}
+
 std::string Isa() {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
   __builtin_cpu_init();
@@ -461,6 +482,7 @@ void RegisterKernels(Napi::Env env, Napi::Object exports) {
   k.Set("gather", Napi::Function::New(env, Gather, "gather"));
   k.Set("scatterTable", Napi::Function::New(env, ScatterTable, "scatterTable"));
   k.Set("biasRelu", Napi::Function::New(env, BiasRelu, "biasRelu"));
+  k.Set("reluBackward", Napi::Function::New(env, ReluBackward, "reluBackward"));
   k.Set("isa", Napi::String::New(env, Isa()));
   exports.Set("kernels", k);
 }

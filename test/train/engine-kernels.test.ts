@@ -161,6 +161,19 @@ describe.skipIf(!native)('native kernels vs TypeScript twins', () => {
   });
 });
 
+describe.skipIf(!native)('native kernels vs TypeScript twins (ReLU backward)', () => {
+  it('masks the gradient where the ReLU output is not positive, bit-identically', () => {
+    for (const n of [1, 7, 4096 + 3]) {
+      const out = rand(n).map((x) => (x < 0 ? 0 : x));
+      const d1 = rand(n), d2 = d1.slice();
+      tsKernels.reluBackward(bitsOf(d1), bitsOf(out), n);
+      native!.reluBackward(bitsOf(d2), bitsOf(out), n);
+      expect(d2).toEqual(d1);
+      for (let i = 0; i < n; i++) if (!(out[i]! > 0)) expect(d2[i]).toBe(0);
+    }
+  });
+});
+
 describe.skipIf(!native)('a trained run with native kernels', () => {
   let d: TrainData;
   beforeAll(() => {

@@ -7,10 +7,10 @@
  *
  *     interactionForward / Backward   model/interaction.ts
  *     gather, scatterTable            model/sparse-kernels.ts (called through model/embedding.ts)
- *     biasRelu                        model/layers.ts (after each GEMM)
+ *     biasRelu, reluBackward          model/layers.ts (after each GEMM, and its backward)
  */
 import { interactionBackward, interactionForward } from '../model/interaction.js';
-import { tsBiasRelu } from '../model/layers.js';
+import { reluBackward, tsBiasRelu } from '../model/layers.js';
 import { tsGather, tsScatterTable } from '../model/sparse-kernels.js';
 
 /** The kernels a model step runs besides the GEMMs. */
@@ -33,6 +33,8 @@ export interface Kernels {
   ): number;
   /** out[b, :] += bias, then ReLU when reluBits (an Int32 view of out) is given (model/layers.ts) */
   biasRelu(out: Float32Array, reluBits: Int32Array | null, bias: Float32Array, B: number, O: number): void;
+  /** ReLU backward in place on Int32 views: dout = out > 0 ? dout : 0 (model/layers.ts) */
+  reluBackward(doutBits: Int32Array, outBits: Int32Array, n: number): void;
 }
 
 /** What kernels.cc exports (as `kernels` of the BLAS addon). */
@@ -45,6 +47,7 @@ export interface NativeKernelsAddon {
     cols: Int32Array, nc: number, F: number, cats: Int32Array, B: number, grad: Float32Array, lr: number, eps: number,
   ): number;
   biasRelu(out: Float32Array, bias: Float32Array, B: number, O: number, relu: boolean): void;
+  reluBackward(doutBits: Int32Array, outBits: Int32Array, n: number): void;
   /** the instruction set the loader chose: 'avx512f', 'avx2', 'x86-64' */
   isa: string;
 }
@@ -58,13 +61,14 @@ export const tsKernels: Kernels = {
   gather: tsGather,
   scatterTable: tsScatterTable,
   biasRelu: tsBiasRelu,
+  reluBackward,
 };
 
 /** True when `x` has every function of {@link NativeKernelsAddon} (an older addon build may lack them). */
 export function isNativeKernels(x: unknown): x is NativeKernelsAddon {
   if (typeof x !== 'object' || x === null) return false;
   const o = x as Record<string, unknown>;
-  return ['interactionForward', 'interactionBackward', 'gather', 'scatterTable', 'biasRelu'].every((k) => typeof o[k] === 'function');
+  return ['interactionForward', 'interactionBackward', 'gather', 'scatterTable', 'biasRelu', 'reluBackward'].every((k) => typeof o[k] === 'function');
 }
 
 /** The native kernels over the addon's exports. */
@@ -78,5 +82,6 @@ export function nativeKernels(k: NativeKernelsAddon): Kernels {
     scatterTable: (w, accum, touched, rows, d, cols, nc, F, cats, B, grad, lr, eps) =>
       k.scatterTable(w, accum, touched, rows, d, cols, nc, F, cats, B, grad, lr, eps),
     biasRelu: (out, reluBits, bias, B, O) => k.biasRelu(out, bias, B, O, reluBits !== null),
+    reluBackward: (doutBits, outBits, n) => k.reluBackward(doutBits, outBits, n),
   };
 }

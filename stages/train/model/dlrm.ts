@@ -12,7 +12,7 @@ import type { Rng } from '../../../pipeline/rng.js';
 import { PipelineError } from '../../../pipeline/errors.js';
 import { type DlrmShape, validateShape } from './arch.js';
 import { interactionWidth } from './interaction.js';
-import { bitsOf, linearBackward, linearForward, reluBackward, sigmoidBceForwardBackward, sigmoidForward } from './layers.js';
+import { bitsOf, linearBackward, linearForward, sigmoidBceForwardBackward, sigmoidForward } from './layers.js';
 
 export { parseArch, validateShape, type DlrmShape } from './arch.js';
 
@@ -202,7 +202,7 @@ export class Dlrm {
     const loss = sigmoidBceForwardBackward(a.prob, a.dtop[last]!, a.top[last]!, labels, B);
     for (let l = last; l >= 0; l--) {
       const L = this.topLayers[l]!;
-      if (l < last) reluBackward(a.dtopBits[l]!, a.topBits[l]!, B * L.O);
+      if (l < last) eng.kernels.reluBackward(a.dtopBits[l]!, a.topBits[l]!, B * L.O);
       const inp = l === 0 ? a.r : a.top[l - 1]!;
       const dinp = l === 0 ? a.dr : a.dtop[l - 1]!;
       linearBackward(eng, dinp, L.dw, L.db, a.dtop[l]!, inp, L.w, a.ones, B, L.I, L.O);
@@ -211,7 +211,7 @@ export class Dlrm {
     eng.kernels.interactionBackward(a.dbot[nb - 1]!, embGrad, a.dr, a.tcache, a.scratch, B, F, d);
     for (let l = nb - 1; l >= 0; l--) {
       const L = this.botLayers[l]!;
-      reluBackward(a.dbotBits[l]!, a.botBits[l]!, B * L.O);
+      eng.kernels.reluBackward(a.dbotBits[l]!, a.botBits[l]!, B * L.O);
       const inp = l === 0 ? a.dense : a.bot[l - 1]!;
       linearBackward(eng, l === 0 ? null : a.dbot[l - 1]!, L.dw, L.db, a.dbot[l]!, inp, L.w, a.ones, B, L.I, L.O);
     }
