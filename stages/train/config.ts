@@ -77,6 +77,8 @@ export const trainConfigSchema = z.strictObject({
       targetAuc: z.number().min(0).max(1).default(0),
       /** write a step line to log.jsonl every N batches */
       logEvery: z.number().int().positive().default(50),
+      /** keep the final model in <out>/model/ (for `hotcold export`, `predict`, `evaluate`) */
+      saveModel: z.boolean().default(true),
     })
     .prefault({}),
   fae: z

@@ -31,6 +31,7 @@ import { Evaluator } from './evaluate.js';
 import { epochSchedule, HOT } from './modes/schedule.js';
 import { Slipstream } from './modes/slipstream.js';
 import { CONFIG_FILE, LOG_FILE, METRICS_FILE, RunLog, writeJson } from './run-files.js';
+import { saveModel } from './saved/model.js';
 import { openInputs } from './setup.js';
 import { Trainer } from './trainer.js';
 
@@ -337,6 +338,11 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   if (val) pos.evals.push(val);
   pos.evals.push(test);
   o.hooks?.onFinish?.(trainer);
+  if (cfg.train.saveModel) {
+    saveModel(out, trainer, cfg, {
+      kind: 'hotcold.model', dataFingerprint: inputs.data.fingerprint, dataDir: resolve(o.data), engine: engineId, samplesTrained: pos.samples, epochs: pos.epoch,
+    });
+  }
   written((await store?.close()) ?? null); // the last checkpoint's write overlapped the final evaluation
   const metrics = buildMetrics(cfg, engineId, pos, device.bytes, slip, val, test, (performance.now() - wall0) / 1000);
   progress.done(`train: ${formatCount(pos.samples)} samples in ${metrics.time.totalSec.toFixed(1)}s (${formatCount(metrics.samplesPerSec)} samples/s); test auc ${test.auc.toFixed(4)}`);
