@@ -41,6 +41,7 @@ export const ARTIFACTS = {
   checkpoint: { magic: 'hotcold.checkpoint', version: 2, regenerate: 'hotcold train --checkpoint-dir' },
   sweep: { magic: 'hotcold.sweep', version: 1, regenerate: 'hotcold sweep' },
   generate: { magic: 'hotcold.generate', version: 1, regenerate: 'hotcold generate' },
+  export: { magic: 'hotcold.export', version: 1, regenerate: 'hotcold export' },
 } as const;
 export type ArtifactKind = keyof typeof ARTIFACTS;
 

@@ -13,6 +13,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PipelineError } from '../../../pipeline/errors.js';
+import { configHash } from '../../../pipeline/hash.js';
 import { hasManifest, readManifest, type ManifestBase } from '../../../pipeline/manifest.js';
 import { CheckpointStore, type CheckpointManifest } from '../checkpoint/index.js';
 import { isFormatError, readCheckpointManifest, resolveChain, committedVersions } from '../checkpoint/manifest.js';
@@ -55,6 +56,8 @@ export interface LoadedModel {
   dataHash: string | null;
   /** 'final' (a run's model/), 'checkpoint' (vN of a chain) or 'initial' (before step 0) */
   stage: 'final' | 'checkpoint' | 'initial';
+  /** identifies these exact weights: the stored version's manifest hash (or config hash + sizes for initial) */
+  id: string;
 }
 
 /**
@@ -75,6 +78,8 @@ export interface LoadOptions {
   initial?: boolean;
   /** @default 'auto' */
   engine?: EngineKind;
+  /** OpenBLAS threads for forward passes @default 1 */
+  threads?: number;
 }
 
 /**
@@ -85,7 +90,7 @@ export function loadModel(o: LoadOptions): LoadedModel {
   if ((o.run === undefined) === (o.checkpoint === undefined)) {
     throw new PipelineError('bad_config', 'give exactly one of --run <dir> or --checkpoint <dir>', { field: o.run ? '--checkpoint' : '--run' });
   }
-  const engine = createEngine(o.engine ?? 'auto', 1);
+  const engine = createEngine(o.engine ?? 'auto', o.threads ?? 1);
   if (o.run !== undefined) {
     const run = resolve(o.run);
     if (!existsSync(run)) throw new PipelineError('not_found', `run directory ${run} does not exist`, { file: run });
@@ -141,7 +146,7 @@ function initialOf(config: TrainConfig, chain: CheckpointManifest[], engine: Ret
   const pos = chain[chain.length - 1]!.position as { dataHash?: unknown };
   return {
     config, model: trainer.model, tables: trainer.device.tables, source, info, dataFingerprint: info?.dataFingerprint ?? null,
-    dataHash: typeof pos.dataHash === 'string' ? pos.dataHash : null, stage: 'initial',
+    dataHash: typeof pos.dataHash === 'string' ? pos.dataHash : null, stage: 'initial', id: configHash({ initial: config, sizes }),
   };
 }
 
@@ -167,7 +172,7 @@ function restoreInto(dir: string, engine: ReturnType<typeof createEngine>, stage
       const pos = last.position as { dataHash?: string };
       return {
         config, model: trainer.model, tables: trainer.device.tables, source: `${source} (v${v})`, info,
-        dataFingerprint: info?.dataFingerprint ?? null, dataHash: typeof pos.dataHash === 'string' ? pos.dataHash : null, stage,
+        dataFingerprint: info?.dataFingerprint ?? null, dataHash: typeof pos.dataHash === 'string' ? pos.dataHash : null, stage, id: last.selfSha256,
       };
     } catch (e) {
       if (isFormatError(e)) throw e;
