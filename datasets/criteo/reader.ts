@@ -218,20 +218,31 @@ function startParser(
   const fields = first.split(delim).map(unquote);
   // a header: first field 'label', or every field a column name (letters, digits, _)
   if (unquote(firstField).toLowerCase() === 'label' || (fields.length > 1 && fields.every((x) => /^[A-Za-z_]\w*$/.test(x)))) {
-    // a header line: accept only the Criteo column names, in order
+    // a header line: accept only the Criteo column names, in order (Kaggle's CSV may lead with an Id column)
     const names = fields.map((x) => x.toLowerCase());
     const want = ALL_COLUMNS.map((s) => s.toLowerCase());
-    if (names.length !== want.length || names.some((n, i) => n !== want[i])) {
-      throw new PipelineError('bad_input', `unexpected header: expected ${ALL_COLUMNS.length} columns ${ALL_COLUMNS.slice(0, 3).join(',')},...,C26`, {
-        file: path,
-        line: 1,
-        actual: first.slice(0, 80),
-      });
-    }
+    const skip = names.length === want.length + 1 && names[0] === 'id' ? 1 : 0;
+    if (names.length !== want.length + skip || names.slice(skip).some((n, i) => n !== want[i])) throw unknownHeader(path, first, fields);
+    parser.skipFields = skip;
     parser.line = 1;
     pos = firstEnd + 1; // buf[firstEnd] is the header's \n
   }
   return { parser, pos };
+}
+
+/** Avazu's header (Kaggle CTR prediction, 2014): id, click, hour, then 21 categorical columns. */
+const AVAZU_HEAD = ['id', 'click', 'hour', 'c1', 'banner_pos', 'site_id'];
+
+/** The refusal of a header that is not Criteo's: says what the file looks like. */
+function unknownHeader(path: string, first: string, fields: string[]): PipelineError {
+  const lower = fields.map((f) => f.toLowerCase());
+  const looks = AVAZU_HEAD.every((h, i) => lower[i] === h) ? 'Avazu' : 'unknown';
+  return new PipelineError('bad_input', `not a Criteo file: looks like ${looks}: ${fields.length} columns, header ${first.slice(0, 80)}${first.length > 80 ? '…' : ''}`, {
+    file: path,
+    line: 1,
+    expected: `${ALL_COLUMNS.length} columns ${ALL_COLUMNS.slice(0, 3).join(',')},...,C26 (optionally after an Id column)`,
+    hint: looks === 'Avazu' ? 'Avazu input is not supported by this build (Criteo layouts only)' : undefined,
+  });
 }
 
 function lineTooLong(path: string, line: number): PipelineError {
