@@ -17,6 +17,7 @@ import { notFound, PipelineError } from '../../pipeline/errors.js';
 import { ioError, isSystemError } from '../../pipeline/io-error.js';
 import { createRowBatch, DEFAULT_BATCH_ROWS, type RowBatch } from './batch.js';
 import { ALL_COLUMNS } from './constants.js';
+import { isParquetFile, readCriteoParquet } from '../parquet/criteo-reader.js';
 import { COMMA, createBadLineLog, CriteoLineParser, TAB, type BadLineLog, type OnBadLine } from './parse.js';
 
 /** Raw text layout: `tsv` (no header) or `csv` (comma separated, header `label,I1..,C26`). */
@@ -47,7 +48,7 @@ export interface ReadStats {
   /** sha256 of the bytes on disk */
   sha256: string;
   gzip: boolean;
-  format: 'tsv' | 'csv';
+  format: 'tsv' | 'csv' | 'parquet';
   /** data lines read, bad lines included */
   lines: number;
   /** good rows yielded */
@@ -88,6 +89,12 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
   if (!st.isFile() && !st.isFIFO()) throw new PipelineError('bad_config', `input is not a file: ${path}`, { file: path });
   stats.path = path;
   stats.bytes = st.size;
+  if (st.isFile() && isParquetFile(path)) {
+    // Criteo-shaped Parquet (datasets/parquet): same raw batches, no text parsing
+    stats.format = 'parquet';
+    yield* readCriteoParquet(path, { batchRows: opts.batchRows, reuseBatch: opts.reuseBatch, allocBatch: opts.allocBatch }, stats);
+    return;
+  }
   stats.gzip = st.isFile() && st.size >= 2 && isGzipFile(path);
   const hash = createHash('sha256');
   const chunkBytes = opts.chunkBytes ?? 1 << 22;
