@@ -38,8 +38,8 @@ const run = join(DIR, 'run-kaggle');
 await train({ config: loadTrainConfig('configs/baseline.json', ['train.maxBatches=5', 'train.evalEvery=0']), data: data.dataDir, out: run, quiet: true });
 const rows = openPreprocessed(data.dataDir).splits.train.rows;
 log(`model: Kaggle 13-512-256-64-16 / 512-256-1, dim 16; scoring the train split (${rows} rows), batch ${BATCH}, median of ${REPEAT}`);
-log('| what | threads | rows/s | vs torch (same threads) |');
-log('|---|---|---|---|');
+log('| what | threads | rows/s wall | rows per CPU-s | wall vs torch (same threads) |');
+log('|---|---|---|---|---|');
 
 const exp = join(DIR, 'export');
 await runExport({ run, out: exp, format: 'safetensors' });
@@ -62,15 +62,22 @@ for (const threads of THREADS) {
   }
   const ev: number[] = [];
   const pr: number[] = [];
+  const evCpu: number[] = [];
+  const prCpu: number[] = [];
+  const cpuSec = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1e6;
   for (let r = 0; r < REPEAT; r++) {
+    let c0 = process.cpuUsage();
     const e = await runEvaluate({ run, split: 'train', threads, batchSize: BATCH });
+    evCpu.push(e.metrics.rows / cpuSec(process.cpuUsage(c0)));
     ev.push(e.metrics.rows / e.sec);
+    c0 = process.cpuUsage();
     const p = await runPredict({ run, split: 'train', threads, batchSize: BATCH, out: join(DIR, 'pred.csv') });
+    prCpu.push(p.rows / cpuSec(process.cpuUsage(c0)));
     pr.push(p.rows / p.sec);
   }
   const vs = (x: number): string => (Number.isNaN(torchRps) ? 'torch absent' : `${(x / torchRps).toFixed(2)}×`);
-  log(`| hotcold evaluate (split → metrics) | ${threads} | ${Math.round(median(ev))} | ${vs(median(ev))} |`);
-  log(`| hotcold predict (split → CSV) | ${threads} | ${Math.round(median(pr))} | ${vs(median(pr))} |`);
-  log(`| PyTorch ${hasTorch ? '' : '(absent) '}forward + sigmoid, one batch | ${threads} | ${Number.isNaN(torchRps) ? '—' : Math.round(torchRps)} | 1.00× |`);
+  log(`| hotcold evaluate (split → metrics) | ${threads} | ${Math.round(median(ev))} | ${Math.round(median(evCpu))} | ${vs(median(ev))} |`);
+  log(`| hotcold predict (split → CSV) | ${threads} | ${Math.round(median(pr))} | ${Math.round(median(prCpu))} | ${vs(median(pr))} |`);
+  log(`| PyTorch ${hasTorch ? '' : '(absent) '}forward + sigmoid, one batch | ${threads} | ${Number.isNaN(torchRps) ? '—' : Math.round(torchRps)} | — | 1.00× |`);
 }
 log(`load after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);

@@ -50,9 +50,9 @@ describe('hotcold export-shards --format parquet', () => {
     for (const { shard } of iterateSplit(data, openPreprocessed(data), 'train')) {
       n += shard.rows;
       for (let r = 0; r < shard.rows; r++) {
-        want[0] += shard.label[r]!;
-        for (let f = 0; f < 13; f++) want[1 + f] += shard.dense[f]![r]!;
-        for (let c = 0; c < 26; c++) want[14 + c] += shard.cats[c]![r]!;
+        want[0] = want[0]! + shard.label[r]!;
+        for (let f = 0; f < 13; f++) want[1 + f] = want[1 + f]! + shard.dense[f]![r]!;
+        for (let c = 0; c < 26; c++) want[14 + c] = want[14 + c]! + shard.cats[c]![r]!;
       }
     }
     const db = await DuckDBInstance.create(':memory:');
