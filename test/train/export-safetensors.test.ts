@@ -133,12 +133,11 @@ describe('hotcold export --format safetensors', () => {
     for (let i = 0; i < z.length; i++) expect(Math.abs(t[i]! - z[i]!)).toBeLessThan(1e-5);
   }, 120_000);
 
-  it('refuses: no model source, a run without a model, other data, onnx not implemented', async () => {
+  it('refuses: no model source, a missing run, a directory that is not a run', async () => {
     const out = join(tmp(), 'x');
     await expectCode(runExport({ out, format: 'safetensors' }), 'bad_config');
     await expectCode(runExport({ run: join(root, 'nope'), out, format: 'safetensors' }), 'not_found');
     await expectCode(runExport({ run: fx.data, out, format: 'safetensors' }), 'bad_manifest');
-    await expectCode(runExport({ run: fx.run, out, format: 'onnx' }), 'not_implemented');
   });
 
   it('safetensorsHeader rejects a tensor whose data does not fit its shape', () => {

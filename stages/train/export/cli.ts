@@ -1,4 +1,4 @@
-/** `hotcold export`: a trained model as safetensors (DLRM state_dict names) + its vocabulary map. */
+/** `hotcold export`: a trained model as safetensors (DLRM state_dict names) or ONNX, + its vocabulary map. */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { action } from '../../../pipeline/cli.js';
@@ -21,12 +21,12 @@ const FORMATS: readonly ExportFormat[] = ['safetensors', 'onnx'];
 export function register(program: Command): void {
   program
     .command('export')
-    .description('export a trained model (run, checkpoint or initial weights) as safetensors with DLRM state_dict names, plus vocab.json')
+    .description('export a trained model (run, checkpoint or initial weights) as safetensors (DLRM state_dict names) or ONNX (inference graph), plus vocab.json')
     .option('--run <dir>', 'train run directory (its final model, <run>/model)')
     .option('--checkpoint <dir>', 'checkpoint directory (its newest valid version)')
     .option('--initial', 'export the weights before step 0 (rebuilt from the config and seed) instead of the trained ones')
     .option('--data <dir>', 'preprocessed dataset the model was trained on (default: the one the run recorded)')
-    .requiredOption('--out <dir>', 'output directory: model.safetensors, vocab.json, manifest.json')
+    .requiredOption('--out <dir>', 'output directory: model.safetensors or model.onnx, vocab.json, manifest.json')
     .option('--format <f>', `safetensors | onnx`, (v: string) => {
       if (!FORMATS.includes(v as ExportFormat)) throw new InvalidArgumentError(`--format must be one of ${FORMATS.join(', ')}, got '${v}'`);
       return v as ExportFormat;
