@@ -69,3 +69,23 @@ describe('hotcold predict / evaluate', () => {
     await expectCode(runPredict({ run: fx.run, input: join(root, 'missing.tsv'), out: join(tmp(), 'x.csv') }), 'not_found');
   });
 });
+
+describe('hotcold predict --out x.parquet', () => {
+  it('writes row, label, probability exactly (read back by DuckDB), equal to the CSV', async () => {
+    const dir = tmp();
+    await runPredict({ run: fx.run, split: 'test', out: join(dir, 'p.csv') });
+    const r = await runPredict({ run: fx.run, split: 'test', out: join(dir, 'p.parquet') });
+    const csv = readCsv(join(dir, 'p.csv'));
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(':memory:');
+    const con = await db.connect();
+    const rows = (await con.runAndReadAll(`SELECT row, label, probability FROM read_parquet('${join(dir, 'p.parquet')}') ORDER BY row`)).getRows();
+    expect(rows.length).toBe(r.rows);
+    for (let i = 0; i < rows.length; i += 97) {
+      expect(Number(rows[i]![0])).toBe(i);
+      expect(Number(rows[i]![1])).toBe(csv[i]!.label);
+      expect(Number(rows[i]![2])).toBe(Math.fround(csv[i]!.p));
+    }
+    con.closeSync();
+  });
+});

@@ -52,8 +52,8 @@ const fmt = (x: number | undefined): string => (x === undefined ? '—' : Number
 
 /** Register `hotcold predict` and `hotcold evaluate`. */
 export function register(program: Command): void {
-  modelOptions(program.command('predict').description('per-row click probabilities of a trained model on a split or a raw file → CSV row,label,probability'))
-    .requiredOption('--out <file>', 'output CSV')
+  modelOptions(program.command('predict').description('per-row click probabilities of a trained model on a split or a raw file → CSV (or .parquet) row,label,probability'))
+    .requiredOption('--out <file>', 'output file: CSV, or Parquet when it ends in .parquet')
     .action(
       action(async (o: CliOptions) => {
         const r = await runPredict({ ...scoreOptions(o), out: o.out! });

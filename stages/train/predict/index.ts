@@ -3,7 +3,8 @@
  * scored on a preprocessed split or a raw Criteo file.
  *
  *     predict   → CSV `row,label,probability` (row = 0-based position in the input, label as
- *                 read, probability of a click with 9 significant digits: float32 round-trips)
+ *                 read, probability of a click with 9 significant digits: float32 round-trips),
+ *                 or Parquet (`--out x.parquet`: row INT32, label INT32, probability FLOAT, exact)
  *     evaluate  → every metric (AUC, AP, logloss, accuracy, NE by training CTR, NE by the
  *                 split's CTR, CTR) on one split
  */
@@ -19,6 +20,7 @@ import type { EngineKind } from '../engine/engine.js';
 import { evalMetrics } from '../metrics.js';
 import { loadModel, type LoadedModel } from '../saved/model.js';
 import { modelData } from '../export/index.js';
+import { writePredictionsParquet } from '../../../datasets/parquet/predictions.js';
 import { rawBatches, splitBatches } from './inputs.js';
 import { Scorer } from './scorer.js';
 
@@ -74,8 +76,9 @@ export interface PredictResult {
   input: string;
 }
 
-/** Score the input and write `out` (CSV) atomically. */
+/** Score the input and write `out` (CSV, or Parquet when it ends in .parquet) atomically. */
 export async function runPredict(o: ScoreOptions & { out: string }): Promise<PredictResult> {
+  if (o.out.toLowerCase().endsWith('.parquet')) return predictParquet(o);
   const x = await open(o);
   const scorer = new Scorer(x.model, o.batchSize ?? 8192);
   const tmp = tmpName(resolve(o.out));
@@ -140,4 +143,40 @@ export async function runEvaluate(o: ScoreOptions): Promise<EvaluateResult> {
   }
   const metrics = evalMetrics(labels.subarray(0, n), probs.subarray(0, n), trainCtr(x.data.manifest));
   return { metrics, source: x.model.source, input: x.what, sec: (performance.now() - t0) / 1000 };
+}
+
+/** {@link runPredict} into a Parquet file: probabilities kept in memory, then written in one go. */
+async function predictParquet(o: ScoreOptions & { out: string }): Promise<PredictResult> {
+  const x = await open(o);
+  const scorer = new Scorer(x.model, o.batchSize ?? 8192);
+  const t0 = performance.now();
+  let labels = new Int32Array(1 << 16);
+  let probs = new Float32Array(1 << 16);
+  let n = 0;
+  for await (const b of x.batches) {
+    const p = scorer.score(b);
+    if (n + b.size > probs.length) {
+      const cap = Math.max(2 * probs.length, n + b.size);
+      const l2 = new Int32Array(cap);
+      l2.set(labels.subarray(0, n));
+      const p2 = new Float32Array(cap);
+      p2.set(probs.subarray(0, n));
+      labels = l2;
+      probs = p2;
+    }
+    for (let r = 0; r < b.size; r++) labels[n + r] = b.labels[r]!;
+    probs.set(p, n);
+    n += b.size;
+  }
+  const out = resolve(o.out);
+  const tmp = tmpName(out);
+  try {
+    writePredictionsParquet(tmp, labels.subarray(0, n), probs.subarray(0, n));
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  renameSync(tmp, out);
+  fsyncDir(dirname(out));
+  return { rows: n, sec: (performance.now() - t0) / 1000, source: x.model.source, input: x.what };
 }
