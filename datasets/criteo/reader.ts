@@ -18,6 +18,7 @@ import { ioError, isSystemError } from '../../pipeline/io-error.js';
 import { createRowBatch, DEFAULT_BATCH_ROWS, type RowBatch } from './batch.js';
 import { ALL_COLUMNS } from './constants.js';
 import { isParquetFile, readCriteoParquet } from '../parquet/criteo-reader.js';
+import { isAvazuHeader, readAvazu, sniffFirstLine } from '../avazu/reader.js';
 import { COMMA, createBadLineLog, CriteoLineParser, TAB, type BadLineLog, type OnBadLine } from './parse.js';
 
 /** Raw text layout: `tsv` (no header) or `csv` (comma separated, header `label,I1..,C26`). */
@@ -48,7 +49,7 @@ export interface ReadStats {
   /** sha256 of the bytes on disk */
   sha256: string;
   gzip: boolean;
-  format: 'tsv' | 'csv' | 'parquet';
+  format: 'tsv' | 'csv' | 'parquet' | 'avazu';
   /** data lines read, bad lines included */
   lines: number;
   /** good rows yielded */
@@ -96,6 +97,13 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
     return;
   }
   stats.gzip = st.isFile() && st.size >= 2 && isGzipFile(path);
+  const first = st.isFile() ? sniffFirstLine(path, stats.gzip) : null;
+  if (first !== null && isAvazuHeader(first)) {
+    // Avazu (datasets/avazu): read into Criteo-shaped rows
+    stats.format = 'avazu';
+    yield* readAvazu(path, stats.gzip, { batchRows: opts.batchRows, reuseBatch: opts.reuseBatch, allocBatch: opts.allocBatch, onBadLine: opts.onBadLine, badLines: opts.badLines }, stats);
+    return;
+  }
   const hash = createHash('sha256');
   const chunkBytes = opts.chunkBytes ?? 1 << 22;
   const raw = createReadStream(path, { highWaterMark: chunkBytes });
@@ -248,7 +256,7 @@ function unknownHeader(path: string, first: string, fields: string[]): PipelineE
     file: path,
     line: 1,
     expected: `${ALL_COLUMNS.length} columns ${ALL_COLUMNS.slice(0, 3).join(',')},...,C26 (optionally after an Id column)`,
-    hint: looks === 'Avazu' ? 'Avazu input is not supported by this build (Criteo layouts only)' : undefined,
+    hint: looks === 'Avazu' ? `an Avazu file is read when its header has the 24 Avazu columns (id,click,hour,C1,…,C21)` : undefined,
   });
 }
 
