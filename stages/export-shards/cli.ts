@@ -23,9 +23,10 @@ export function register(program: Command): void {
       for (const x of s) if (!SPLITS.includes(x as SplitName)) throw new InvalidArgumentError(`--split: '${x}' is not one of ${SPLITS.join(', ')}`);
       return s as SplitName[];
     })
+    .option('--force-clean', 'replace an --out directory that holds files not written by hotcold export-shards (never /, home, the checkout or a directory holding an input)')
     .action(
-      action(async (o: { data: string; out: string; format: ShardFormat; split?: SplitName[] }) => {
-        const m = await runExportShards({ data: o.data, out: o.out, format: o.format, splits: o.split });
+      action(async (o: { data: string; out: string; format: ShardFormat; split?: SplitName[]; forceClean?: boolean }) => {
+        const m = await runExportShards({ data: o.data, out: o.out, format: o.format, splits: o.split, forceClean: o.forceClean });
         const rows = Object.entries(m.splits).map(([k, v]) => `${k} ${v.rows}`).join(', ');
         process.stdout.write(`export-shards: ${m.files.length} Parquet files (${rows} rows) → ${o.out}\n`);
       }),

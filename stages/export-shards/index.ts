@@ -6,11 +6,12 @@
  *     <out>/manifest.json          committed last: source fingerprint, files with sha256
  */
 import { basename, join } from 'node:path';
-import { iterateSplit, openPreprocessed, type SplitName } from '../../datasets/preprocessed.js';
+import { iterateSplit, openPreprocessed, type PreprocessManifest, type SplitName } from '../../datasets/preprocessed.js';
 import { writeShardParquet } from '../../datasets/parquet/shard-writer.js';
 import { PipelineError } from '../../pipeline/errors.js';
 import { configHash } from '../../pipeline/hash.js';
-import { fileEntry, manifestHead, openStageOutput, writeManifest, type FileEntry, type ManifestBase } from '../../pipeline/manifest.js';
+import { fileEntry, manifestHead, type FileEntry, type ManifestBase } from '../../pipeline/manifest.js';
+import { openStagedOutput } from '../../pipeline/outdir.js';
 import { fsyncDir } from '../../pipeline/atomic.js';
 
 export type ShardFormat = 'parquet';
@@ -21,6 +22,8 @@ export interface ExportShardsOptions {
   /** splits to export @default all three */
   splits?: SplitName[];
   format: ShardFormat;
+  /** replace an --out directory that holds files hotcold export-shards did not write */
+  forceClean?: boolean;
 }
 
 export interface ExportShardsManifest extends ManifestBase {
@@ -37,26 +40,36 @@ export async function runExportShards(o: ExportShardsOptions): Promise<ExportSha
   const m = openPreprocessed(o.data);
   const splits = o.splits ?? (['train', 'val', 'test'] as SplitName[]);
   const fingerprint = configHash({ data: m.fingerprint, splits, format: o.format });
-  const out = openStageOutput<ExportShardsManifest>(o.out, 'exportShards', fingerprint);
+  const out = openStagedOutput<ExportShardsManifest>({ dir: o.out, kind: 'exportShards', inputs: [{ flag: '--data', path: o.data }], forceClean: o.forceClean }, fingerprint);
   if (out.reused) return out.reused;
+  try {
+    const manifest = await writeShards(o, m, splits, fingerprint, out.dir, t0);
+    out.commit(manifest);
+    return manifest;
+  } catch (e) {
+    out.abort();
+    throw e;
+  }
+}
+
+async function writeShards(o: ExportShardsOptions, m: PreprocessManifest, splits: SplitName[], fingerprint: string, dir: string, t0: number): Promise<ExportShardsManifest> {
   const files: FileEntry[] = [];
   const bySplit: ExportShardsManifest['splits'] = {};
   for (const split of splits) {
     const entry = { rows: 0, files: [] as string[] };
     for (const { path, shard } of iterateSplit(o.data, m, split)) {
       const rel = basename(path).replace(/\.arrow$/, '') + '.parquet';
-      writeShardParquet(join(out.dir, rel), shard);
-      files.push(await fileEntry(out.dir, rel));
+      writeShardParquet(join(dir, rel), shard);
+      files.push(await fileEntry(dir, rel));
       entry.rows += shard.rows;
       entry.files.push(rel);
     }
     bySplit[split] = entry;
   }
-  fsyncDir(out.dir);
+  fsyncDir(dir);
   const manifest: ExportShardsManifest = {
     ...manifestHead('exportShards', fingerprint, t0, files),
     format: o.format, data: { dir: o.data, fingerprint: m.fingerprint }, splits: bySplit,
   };
-  writeManifest(out.dir, manifest);
   return manifest;
 }

@@ -62,11 +62,14 @@ describe('hotcold predict / evaluate', () => {
     expect(ev.metrics.rows).toBe(b.length);
   });
 
-  it('refuses: split and input together, neither, a checkpoint dir that does not exist', async () => {
+  it('refuses: split and input together, neither, a checkpoint dir that does not exist, an output inside an input', async () => {
     await expectCode(runEvaluate({ run: fx.run }), 'bad_config');
     await expectCode(runEvaluate({ run: fx.run, split: 'test', input: fx.raw }), 'bad_config');
     await expectCode(runEvaluate({ checkpoint: join(root, 'none'), split: 'test' }), 'not_found');
     await expectCode(runPredict({ run: fx.run, input: join(root, 'missing.tsv'), out: join(tmp(), 'x.csv') }), 'not_found');
+    // an output file inside an input directory (here: the preprocessed dataset) is refused before anything is written
+    const e = await expectCode(runPredict({ run: fx.run, split: 'test', out: join(fx.data, 'manifest.json') }), 'unsafe_output');
+    expect(e.message).toMatch(/--out .* lies inside --data/);
   });
 });
 

@@ -13,6 +13,7 @@ interface ExportCliOptions {
   out: string;
   format: ExportFormat;
   engine: string;
+  forceClean?: boolean;
 }
 
 const FORMATS: readonly ExportFormat[] = ['safetensors', 'onnx'];
@@ -32,6 +33,7 @@ export function register(program: Command): void {
       return v as ExportFormat;
     }, 'safetensors')
     .option('--engine <kind>', 'dense engine used to rebuild the model: auto, ts or blas', 'auto')
+    .option('--force-clean', 'replace an --out directory that holds files not written by hotcold export (never /, home, the checkout or a directory holding an input)')
     .action(
       action(async (o: ExportCliOptions) => {
         const m = await runExport({ ...o, engine: o.engine as EngineKind });

@@ -13,7 +13,8 @@ import { openPreprocessed, type PreprocessManifest } from '../../../datasets/pre
 import { readVocabValues } from '../../../datasets/vocab.js';
 import { mismatch, PipelineError } from '../../../pipeline/errors.js';
 import { configHash } from '../../../pipeline/hash.js';
-import { fileEntry, manifestHead, openStageOutput, writeManifest, type ManifestBase } from '../../../pipeline/manifest.js';
+import { fileEntry, manifestHead, type ManifestBase } from '../../../pipeline/manifest.js';
+import { openStagedOutput, type PathArg } from '../../../pipeline/outdir.js';
 import type { EngineKind } from '../engine/engine.js';
 import { loadModel, type LoadedModel } from '../saved/model.js';
 import { dlrmArchMetadata, dlrmTensors } from './dlrm-names.js';
@@ -35,6 +36,8 @@ export interface ExportOptions {
   out: string;
   format: ExportFormat;
   engine?: EngineKind;
+  /** replace an --out directory that holds files hotcold export did not write */
+  forceClean?: boolean;
 }
 
 export interface ExportManifest extends ManifestBase {
@@ -72,8 +75,23 @@ export async function runExport(o: ExportOptions): Promise<ExportManifest> {
   const m = loadModel({ run: o.run, checkpoint: o.checkpoint, initial: o.initial, engine: o.engine });
   const data = modelData(m, o.data);
   const fingerprint = configHash({ format: o.format, model: m.id, data: data.manifest.fingerprint });
-  const out = openStageOutput<ExportManifest>(o.out, 'export', fingerprint);
+  const inputs: PathArg[] = [{ flag: '--data', path: data.dir }];
+  if (o.run !== undefined) inputs.push({ flag: '--run', path: o.run });
+  if (o.checkpoint !== undefined) inputs.push({ flag: '--checkpoint', path: o.checkpoint });
+  const out = openStagedOutput<ExportManifest>({ dir: o.out, kind: 'export', inputs, forceClean: o.forceClean }, fingerprint);
   if (out.reused) return out.reused;
+  try {
+    return await writeExport(o, m, data, fingerprint, out.dir, t0, out.commit);
+  } catch (e) {
+    out.abort();
+    throw e;
+  }
+}
+
+async function writeExport(
+  o: ExportOptions, m: LoadedModel, data: { dir: string; manifest: PreprocessManifest }, fingerprint: string, dir: string, t0: number,
+  commit: (m: ExportManifest) => void,
+): Promise<ExportManifest> {
   const metadata: Record<string, string> = {
     format: 'hotcold.dlrm',
     ...dlrmArchMetadata(m),
@@ -88,14 +106,14 @@ export async function runExport(o: ExportOptions): Promise<ExportManifest> {
     categorical_ids: 'row 0 = missing, row 1 = out-of-vocabulary, rows 2.. = vocab.json',
   };
   const file = o.format === 'safetensors' ? 'model.safetensors' : 'model.onnx';
-  if (o.format === 'safetensors') writeSafetensors(join(out.dir, file), dlrmTensors(m), metadata);
-  else writeOnnx(join(out.dir, file), m, metadata);
-  writeVocabMap(join(out.dir, 'vocab.json'), readVocabValues(data.dir, data.manifest), data.manifest.options.maxIndRange);
-  const files = await Promise.all([file, 'vocab.json'].map((f) => fileEntry(out.dir, f)));
+  if (o.format === 'safetensors') writeSafetensors(join(dir, file), dlrmTensors(m), metadata);
+  else writeOnnx(join(dir, file), m, metadata);
+  writeVocabMap(join(dir, 'vocab.json'), readVocabValues(data.dir, data.manifest), data.manifest.options.maxIndRange);
+  const files = await Promise.all([file, 'vocab.json'].map((f) => fileEntry(dir, f)));
   const manifest: ExportManifest = {
     ...manifestHead('export', fingerprint, t0, files),
     format: o.format, source: m.source, stage: m.stage, data: { dir: data.dir, fingerprint: data.manifest.fingerprint }, metadata,
   };
-  writeManifest(out.dir, manifest);
+  commit(manifest);
   return manifest;
 }

@@ -13,6 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { newReadStats } from '../../../datasets/criteo/reader.js';
 import type { PreprocessManifest, SplitName } from '../../../datasets/preprocessed.js';
 import { fsyncDir, tmpName } from '../../../pipeline/atomic.js';
+import { checkNoOverlap, type PathArg } from '../../../pipeline/outdir.js';
 import { PipelineError } from '../../../pipeline/errors.js';
 import type { EvalMetrics } from '../../../pipeline/run-metrics.js';
 import type { Batch } from '../data/batch.js';
@@ -76,10 +77,20 @@ export interface PredictResult {
   input: string;
 }
 
+/** An output file may not lie inside (or be) any input of the command. */
+function checkOutput(o: ScoreOptions & { out: string }, x: Opened): void {
+  const inputs: PathArg[] = [{ flag: '--data', path: x.data.dir }];
+  if (o.run !== undefined) inputs.push({ flag: '--run', path: o.run });
+  if (o.checkpoint !== undefined) inputs.push({ flag: '--checkpoint', path: o.checkpoint });
+  if (o.input !== undefined) inputs.push({ flag: '--input', path: o.input });
+  checkNoOverlap([{ flag: '--out', path: o.out }], inputs);
+}
+
 /** Score the input and write `out` (CSV, or Parquet when it ends in .parquet) atomically. */
 export async function runPredict(o: ScoreOptions & { out: string }): Promise<PredictResult> {
   if (o.out.toLowerCase().endsWith('.parquet')) return predictParquet(o);
   const x = await open(o);
+  checkOutput(o, x);
   const scorer = new Scorer(x.model, o.batchSize ?? 8192);
   const tmp = tmpName(resolve(o.out));
   const fd = openSync(tmp, 'w');
@@ -148,6 +159,7 @@ export async function runEvaluate(o: ScoreOptions): Promise<EvaluateResult> {
 /** {@link runPredict} into a Parquet file: probabilities kept in memory, then written in one go. */
 async function predictParquet(o: ScoreOptions & { out: string }): Promise<PredictResult> {
   const x = await open(o);
+  checkOutput(o, x);
   const scorer = new Scorer(x.model, o.batchSize ?? 8192);
   const t0 = performance.now();
   let labels = new Int32Array(1 << 16);
