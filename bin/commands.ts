@@ -7,5 +7,8 @@ import { register as segregate } from '../stages/segregate/cli.js';
 import { register as train } from '../stages/train/cli.js';
 import { register as checkpoint } from '../stages/train/checkpoint/cli.js';
 import { register as sweep } from '../stages/sweep/cli.js';
+import { register as exportModel } from '../stages/train/export/cli.js';
+import { register as predict } from '../stages/train/predict/cli.js';
+import { register as exportShards } from '../stages/export-shards/cli.js';
 
-export const commands: ((program: Command) => void)[] = [generate, preprocess, profile, segregate, train, checkpoint, sweep];
+export const commands: ((program: Command) => void)[] = [generate, preprocess, profile, segregate, train, checkpoint, exportModel, predict, exportShards, sweep];

@@ -9,6 +9,8 @@
  *     shards/val-00000.arrow
  *     shards/test-00000.arrow
  *     vocab/counts-C1.bin ...   per-feature Uint32 counts, index = id (little endian)
+ *     vocab/values-C1.bin ...   per-feature Uint32 raw values (after --max-ind-range hashing),
+ *                               index = id − 2 (the vocabulary map; datasets/vocab.ts)
  *
  * Categorical id convention, per feature: id 0 = missing (empty field),
  * id 1 = out-of-vocabulary (values seen fewer than `freqThreshold` times; unused
@@ -78,6 +80,8 @@ export interface PreprocessManifest extends ManifestBase {
     distinct: number[];
     /** per-feature count files, relative paths, in C1..C26 order */
     countFiles: string[];
+    /** per-feature raw-value files (value of id k at index k − 2); absent in datasets written before them */
+    valueFiles?: string[];
   };
   badLines: { count: number; first: BadLineSample[] };
   rowsRead: number;

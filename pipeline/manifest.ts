@@ -41,6 +41,8 @@ export const ARTIFACTS = {
   checkpoint: { magic: 'hotcold.checkpoint', version: 2, regenerate: 'hotcold train --checkpoint-dir' },
   sweep: { magic: 'hotcold.sweep', version: 1, regenerate: 'hotcold sweep' },
   generate: { magic: 'hotcold.generate', version: 1, regenerate: 'hotcold generate' },
+  export: { magic: 'hotcold.export', version: 1, regenerate: 'hotcold export' },
+  exportShards: { magic: 'hotcold.export-shards', version: 1, regenerate: 'hotcold export-shards' },
 } as const;
 export type ArtifactKind = keyof typeof ARTIFACTS;
 

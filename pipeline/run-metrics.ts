@@ -11,10 +11,21 @@ export type TrainMode = 'baseline' | 'fae' | 'slipstream';
 
 export interface EvalMetrics {
   auc: number;
+  /** average precision (area under the precision–recall curve, as sklearn / DLRM's --mlperf-logging) */
+  ap?: number;
   logloss: number;
   accuracy: number;
-  /** normalised entropy: logloss / entropy of the base rate */
+  /**
+   * normalised entropy (He et al. 2014): logloss / entropy of the *training* CTR when the
+   * evaluator knows it, else of the evaluated split's own CTR (see `neSplitCtr`)
+   */
   ne: number;
+  /** logloss / entropy of the evaluated split's own CTR */
+  neSplitCtr?: number;
+  /** positive rate of the evaluated rows */
+  ctr?: number;
+  /** the training CTR `ne` is normalised by (absent: `ne` = `neSplitCtr`) */
+  trainCtr?: number;
   rows: number;
 }
 
@@ -70,4 +81,20 @@ export interface RunMetrics {
     overheadSec: number;
   };
   stoppedEarly: boolean;
+  /** one record per epoch trained: training figures and the evaluation at its end (when one ran) */
+  epochRecords?: EpochRecord[];
+}
+
+/** What one epoch did. */
+export interface EpochRecord {
+  epoch: number;
+  /** batches and samples trained in this epoch */
+  batches: number;
+  samples: number;
+  /** mean training loss over the epoch's batches */
+  trainLoss: number;
+  /** training wall seconds of the epoch (evaluation excluded) */
+  trainSec: number;
+  val: EvalMetrics | null;
+  test: EvalMetrics | null;
 }

@@ -44,6 +44,8 @@ export interface WorkerVocab {
   missing: number;
   /** count per first-appearance index, length `size` */
   counts: Uint32Array;
+  /** (hashed) raw value per first-appearance index, length `size` */
+  keys: Uint32Array;
 }
 
 export interface ReadFilesOptions {

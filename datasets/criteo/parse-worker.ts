@@ -64,9 +64,9 @@ async function main(): Promise<void> {
     if (cat) {
       const vocab: WorkerVocab[] = cat.features.map((feature, k) => {
         const t = tables[k]!;
-        return { feature, size: t.size, missing: t.missing, counts: t.counts.slice(0, t.size) };
+        return { feature, size: t.size, missing: t.missing, counts: t.counts.slice(0, t.size), keys: t.keysByIndex() };
       });
-      post({ type: 'vocab', tables: vocab }, vocab.map((v) => v.counts.buffer as ArrayBuffer));
+      post({ type: 'vocab', tables: vocab }, vocab.flatMap((v) => [v.counts.buffer as ArrayBuffer, v.keys.buffer as ArrayBuffer]));
     }
     post({ type: 'done' });
   } catch (e) {

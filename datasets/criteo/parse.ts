@@ -67,6 +67,8 @@ export class CriteoLineParser {
   dataLines = 0;
   /** lines skipped as bad in this file */
   badLines = 0;
+  /** leading fields to skip on every line (1 for Kaggle's CSV with an `Id` column) */
+  skipFields = 0;
 
   /**
    * @param file path used in error messages
@@ -106,6 +108,10 @@ export class CriteoLineParser {
         continue;
       }
       this.dataLines++;
+      for (let k = this.skipFields; k > 0; k--) {
+        while (buf[p] !== delim && buf[p] !== LF) p++;
+        if (buf[p] === delim) p++;
+      }
       const r = batch.rows;
       let field = 0;
       let fail = OK;

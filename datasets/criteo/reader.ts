@@ -17,6 +17,8 @@ import { notFound, PipelineError } from '../../pipeline/errors.js';
 import { ioError, isSystemError } from '../../pipeline/io-error.js';
 import { createRowBatch, DEFAULT_BATCH_ROWS, type RowBatch } from './batch.js';
 import { ALL_COLUMNS } from './constants.js';
+import { isParquetFile, readCriteoParquet } from '../parquet/criteo-reader.js';
+import { isAvazuHeader, readAvazu, sniffFirstLine } from '../avazu/reader.js';
 import { COMMA, createBadLineLog, CriteoLineParser, TAB, type BadLineLog, type OnBadLine } from './parse.js';
 
 /** Raw text layout: `tsv` (no header) or `csv` (comma separated, header `label,I1..,C26`). */
@@ -47,7 +49,7 @@ export interface ReadStats {
   /** sha256 of the bytes on disk */
   sha256: string;
   gzip: boolean;
-  format: 'tsv' | 'csv';
+  format: 'tsv' | 'csv' | 'parquet' | 'avazu';
   /** data lines read, bad lines included */
   lines: number;
   /** good rows yielded */
@@ -88,7 +90,20 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
   if (!st.isFile() && !st.isFIFO()) throw new PipelineError('bad_config', `input is not a file: ${path}`, { file: path });
   stats.path = path;
   stats.bytes = st.size;
+  if (st.isFile() && isParquetFile(path)) {
+    // Criteo-shaped Parquet (datasets/parquet): same raw batches, no text parsing
+    stats.format = 'parquet';
+    yield* readCriteoParquet(path, { batchRows: opts.batchRows, reuseBatch: opts.reuseBatch, allocBatch: opts.allocBatch }, stats);
+    return;
+  }
   stats.gzip = st.isFile() && st.size >= 2 && isGzipFile(path);
+  const first = st.isFile() ? sniffFirstLine(path, stats.gzip) : null;
+  if (first !== null && isAvazuHeader(first)) {
+    // Avazu (datasets/avazu): read into Criteo-shaped rows
+    stats.format = 'avazu';
+    yield* readAvazu(path, stats.gzip, { batchRows: opts.batchRows, reuseBatch: opts.reuseBatch, allocBatch: opts.allocBatch, onBadLine: opts.onBadLine, badLines: opts.badLines }, stats);
+    return;
+  }
   const hash = createHash('sha256');
   const chunkBytes = opts.chunkBytes ?? 1 << 22;
   const raw = createReadStream(path, { highWaterMark: chunkBytes });
@@ -218,20 +233,31 @@ function startParser(
   const fields = first.split(delim).map(unquote);
   // a header: first field 'label', or every field a column name (letters, digits, _)
   if (unquote(firstField).toLowerCase() === 'label' || (fields.length > 1 && fields.every((x) => /^[A-Za-z_]\w*$/.test(x)))) {
-    // a header line: accept only the Criteo column names, in order
+    // a header line: accept only the Criteo column names, in order (Kaggle's CSV may lead with an Id column)
     const names = fields.map((x) => x.toLowerCase());
     const want = ALL_COLUMNS.map((s) => s.toLowerCase());
-    if (names.length !== want.length || names.some((n, i) => n !== want[i])) {
-      throw new PipelineError('bad_input', `unexpected header: expected ${ALL_COLUMNS.length} columns ${ALL_COLUMNS.slice(0, 3).join(',')},...,C26`, {
-        file: path,
-        line: 1,
-        actual: first.slice(0, 80),
-      });
-    }
+    const skip = names.length === want.length + 1 && names[0] === 'id' ? 1 : 0;
+    if (names.length !== want.length + skip || names.slice(skip).some((n, i) => n !== want[i])) throw unknownHeader(path, first, fields);
+    parser.skipFields = skip;
     parser.line = 1;
     pos = firstEnd + 1; // buf[firstEnd] is the header's \n
   }
   return { parser, pos };
+}
+
+/** Avazu's header (Kaggle CTR prediction, 2014): id, click, hour, then 21 categorical columns. */
+const AVAZU_HEAD = ['id', 'click', 'hour', 'c1', 'banner_pos', 'site_id'];
+
+/** The refusal of a header that is not Criteo's: says what the file looks like. */
+function unknownHeader(path: string, first: string, fields: string[]): PipelineError {
+  const lower = fields.map((f) => f.toLowerCase());
+  const looks = AVAZU_HEAD.every((h, i) => lower[i] === h) ? 'Avazu' : 'unknown';
+  return new PipelineError('bad_input', `not a Criteo file: looks like ${looks}: ${fields.length} columns, header ${first.slice(0, 80)}${first.length > 80 ? '…' : ''}`, {
+    file: path,
+    line: 1,
+    expected: `${ALL_COLUMNS.length} columns ${ALL_COLUMNS.slice(0, 3).join(',')},...,C26 (optionally after an Id column)`,
+    hint: looks === 'Avazu' ? `an Avazu file is read when its header has the 24 Avazu columns (id,click,hour,C1,…,C21)` : undefined,
+  });
 }
 
 function lineTooLong(path: string, line: number): PipelineError {

@@ -237,11 +237,16 @@ async function commit(
   rmSync(join(dir, '.parts'), { recursive: true, force: true });
 
   const countFiles: string[] = [];
+  const valueFiles: string[] = [];
   for (let f = 0; f < CAT_FEATURE_COUNT; f++) {
     const rel = `vocab/counts-${CAT_COLUMNS[f]!}.bin`;
     const c = vocab[f]!.counts;
     countFiles.push(rel);
     final.files.push(writeDataFile(dir, rel, new Uint8Array(c.buffer, c.byteOffset, c.byteLength)));
+    const vrel = `vocab/values-${CAT_COLUMNS[f]!}.bin`;
+    const v = vocab[f]!.values;
+    valueFiles.push(vrel);
+    final.files.push(writeDataFile(dir, vrel, new Uint8Array(v.buffer, v.byteOffset, v.byteLength)));
   }
   fsyncDir(join(dir, 'shards'));
   fsyncDir(join(dir, 'vocab'));
@@ -257,7 +262,7 @@ async function commit(
     inputs,
     options,
     splits: { train: splitInfo('train'), val: splitInfo('val'), test: splitInfo('test') },
-    vocab: { sizes: vocab.map((v) => v.size), distinct, countFiles },
+    vocab: { sizes: vocab.map((v) => v.size), distinct, countFiles, valueFiles },
     badLines: { count: ing.badLines.count, first: ing.badLines.first },
     rowsRead: rows,
   };

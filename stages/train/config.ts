@@ -6,7 +6,8 @@
  * DLRM spellings are accepted: `model.mlpBot: "13-512-256-64-16"`, `model.mlpTop: "512-256-1"`
  * (the top MLP's input width is derived), and the top-level DLRM flag names
  * `arch-mlp-bot`, `arch-mlp-top`, `arch-sparse-feature-size`, `mini-batch-size`, `nepochs`,
- * `learning-rate` are mapped onto their fields before validation.
+ * `learning-rate` (both the dense and the sparse rate, as DLRM's flag) and
+ * `mlperf-auc-threshold` (train.targetAuc) are mapped onto their fields before validation.
  */
 import { z } from 'zod';
 import { applyOverrides, parseConfig, readJsonFile } from '../../pipeline/config.js';
@@ -73,10 +74,18 @@ export const trainConfigSchema = z.strictObject({
       evalRows: z.number().int().min(0).default(0),
       /** batch size of evaluation forward passes */
       evalBatchSize: z.number().int().positive().default(8192),
-      /** stop once validation AUC reaches this; 0 = off */
+      /** stop once validation AUC reaches this; 0 = off (DLRM --mlperf-auc-threshold) */
       targetAuc: z.number().min(0).max(1).default(0),
+      /** also evaluate on the test split at every periodic evaluation (evalRows rows) */
+      evalTest: z.boolean().default(false),
+      /** evaluate at the end of every epoch but the last (the last gets the final evaluation), as DLRM does */
+      evalEpochEnd: z.boolean().default(false),
+      /** shuffle once and keep that order every epoch (DLRM --data-randomize=total); needs shuffle */
+      shuffleOnce: z.boolean().default(false),
       /** write a step line to log.jsonl every N batches */
       logEvery: z.number().int().positive().default(50),
+      /** keep the final model in <out>/model/ (for `hotcold export`, `predict`, `evaluate`) */
+      saveModel: z.boolean().default(true),
     })
     .prefault({}),
   fae: z
@@ -110,22 +119,28 @@ export const trainConfigSchema = z.strictObject({
 /** A resolved, validated train config. */
 export type TrainConfig = z.output<typeof trainConfigSchema>;
 
-/** DLRM flag name → config path. */
-const DLRM_ALIASES: Record<string, string> = {
+/** DLRM flag name → config path(s): `learning-rate` sets both rates, as DLRM's flag does. */
+const DLRM_ALIASES: Record<string, string | string[]> = {
   'arch-mlp-bot': 'model.mlpBot',
   'arch-mlp-top': 'model.mlpTop',
   'arch-sparse-feature-size': 'model.dim',
   'mini-batch-size': 'train.batchSize',
   nepochs: 'train.epochs',
-  'learning-rate': 'optim.dense.lr',
+  'learning-rate': ['optim.dense.lr', 'optim.sparse.lr'],
+  'mlperf-auc-threshold': 'train.targetAuc',
+};
+
+const aliasPaths = (alias: string): string[] => {
+  const p = DLRM_ALIASES[alias];
+  return p === undefined ? [] : typeof p === 'string' ? [p] : p;
 };
 
 /** Move DLRM flag spellings onto their config paths (a clash with the canonical key is an error). */
 function mapAliases(raw: Record<string, unknown>): Record<string, unknown> {
   const out = structuredClone(raw);
-  for (const [alias, path] of Object.entries(DLRM_ALIASES)) {
-    if (!(alias in out)) continue;
-    const value = out[alias];
+  for (const [alias, path] of Object.entries(DLRM_ALIASES).flatMap(([a]) => aliasPaths(a).map((p) => [a, p] as const))) {
+    if (!(alias in raw)) continue;
+    const value = (raw as Record<string, unknown>)[alias];
     delete out[alias];
     const keys = path.split('.');
     let cur = out;
@@ -149,10 +164,10 @@ function mapAliases(raw: Record<string, unknown>): Record<string, unknown> {
  */
 export function resolveTrainConfig(raw: unknown, overrides: string[] = [], source = 'train config'): TrainConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badConfig('', `${source} must be a JSON object`);
-  const sets = overrides.map((o) => {
+  const sets = overrides.flatMap((o) => {
     const eq = o.indexOf('=');
-    const alias = eq > 0 ? DLRM_ALIASES[o.slice(0, eq)] : undefined;
-    return alias ? `${alias}${o.slice(eq)}` : o;
+    const paths = eq > 0 ? aliasPaths(o.slice(0, eq)) : [];
+    return paths.length > 0 ? paths.map((p) => `${p}${o.slice(eq)}`) : [o];
   });
   const merged = applyOverrides(mapAliases(raw as Record<string, unknown>), sets);
   const cfg = parseConfig(trainConfigSchema, merged, source, sets);

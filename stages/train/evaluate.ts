@@ -14,14 +14,15 @@ export class Evaluator {
   private readonly batch: Batch;
   private readonly emb: Float32Array;
 
-  constructor(batchSize: number, dim: number, numTables: number) {
+  /** @param trainCtr the training split's CTR: NE is normalised by it (He et al. 2014) */
+  constructor(batchSize: number, dim: number, numTables: number, private readonly trainCtr?: number) {
     this.batch = allocBatch(batchSize);
     this.emb = new Float32Array(batchSize * numTables * dim);
   }
 
   /**
    * Evaluate on the first `maxRows` rows of `stream` (0 = all).
-   * @returns AUC, logloss, accuracy, NE and the rows scored
+   * @returns AUC, AP, logloss, accuracy, NE (by training CTR and by the split's) and the rows scored
    */
   async run(model: Dlrm, tables: EmbeddingTable[], stream: ShardStream, maxRows = 0): Promise<EvalMetrics> {
     const rows = maxRows > 0 ? Math.min(maxRows, stream.totalRows) : stream.totalRows;
@@ -38,6 +39,6 @@ export class Evaluator {
       labels.set(b.labels.subarray(0, B), n);
       n += B;
     }
-    return evalMetrics(labels.subarray(0, n), probs.subarray(0, n));
+    return evalMetrics(labels.subarray(0, n), probs.subarray(0, n), this.trainCtr);
   }
 }

@@ -13,24 +13,27 @@
  * batches drawn per stream, counters, Slipstream state) is enough to continue exactly.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { PipelineError, mismatch } from '../../pipeline/errors.js';
 import { configHash } from '../../pipeline/hash.js';
 import { ioError } from '../../pipeline/io-error.js';
 import { ARTIFACTS, fileEntry, hasManifest, manifestHead, manifestPath, readManifest, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
 import { Progress, quietSink, formatCount, type ProgressSink } from '../../pipeline/progress.js';
 import { claimRunDirs, noticeSink, type RunClaims } from './run-dirs.js';
-import type { EvalMetrics, EvalPoint, RunMetrics } from '../../pipeline/run-metrics.js';
+import type { EpochRecord, EvalMetrics, EvalPoint, RunMetrics } from '../../pipeline/run-metrics.js';
 import { CheckpointStore, type SaveResult } from './checkpoint/index.js';
 import type { TrainConfig } from './config.js';
 import { NUM_TABLES } from './data/batch.js';
 import { sampleRemaining } from './data/sample.js';
 import type { LinkBytes } from './device.js';
 import { createEngine, type EngineKind } from './engine/engine.js';
+import { addStep, epochRecord, newEpochAcc, trimEval, type EpochAcc } from './epochs.js';
 import { Evaluator } from './evaluate.js';
+import { oneClassWarning } from './metrics.js';
 import { epochSchedule, HOT } from './modes/schedule.js';
 import { Slipstream } from './modes/slipstream.js';
 import { CONFIG_FILE, LOG_FILE, METRICS_FILE, RunLog, writeJson } from './run-files.js';
+import { saveModel } from './saved/model.js';
 import { openInputs } from './setup.js';
 import { Trainer } from './trainer.js';
 
@@ -71,7 +74,7 @@ export interface TrainOptions {
   /** replace an --out (or --checkpoint-dir) that holds files not written by hotcold train */
   forceClean?: boolean;
   /** for tests and tools: called after every step (throwing simulates a crash) and at the end */
-  hooks?: { afterStep?: (batchesDone: number) => void; onFinish?: (trainer: Trainer) => void };
+  hooks?: { afterStep?: (batchesDone: number, trainer: Trainer) => void; onFinish?: (trainer: Trainer) => void };
 }
 
 /** Where a run is and what it has counted: the JSON part of a checkpoint. */
@@ -101,6 +104,9 @@ interface Position {
   stoppedEarly: boolean;
   logBytes: number;
   slipstream: Record<string, unknown> | null;
+  /** finished epochs, and the sums of the current one (absent in checkpoints of older builds) */
+  epochRecords?: EpochRecord[];
+  epochAcc?: EpochAcc;
 }
 
 /**
@@ -154,11 +160,12 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const trainer = new Trainer(cfg, engine, inputs.tableSizes, inputs.hotMap);
   const { device, batch } = trainer;
   const progress = new Progress('train', 'batches', 0, sink);
-  const evaluator = new Evaluator(cfg.train.evalBatchSize, cfg.model.dim, NUM_TABLES);
+  const trainSplit = inputs.data.splits.train;
+  const evaluator = new Evaluator(cfg.train.evalBatchSize, cfg.model.dim, NUM_TABLES, Number.isFinite(trainSplit.positives) ? trainSplit.positives / trainSplit.rows : undefined);
   let pos: Position = {
     configHash: cfgHash, dataHash, engine: engineId, epoch: 0, step: 0, coldIdx: 0, hotIdx: 0, batches: { hot: 0, cold: 0 }, samples: 0,
     stepSec: 0, stepCpuSec: 0, evalSec: 0, checkpointSec: 0, wallSec: 0, lossSum: 0, lossN: 0, evals: [], bytes: { ...device.bytes },
-    stoppedEarly: false, logBytes: 0, slipstream: null,
+    stoppedEarly: false, logBytes: 0, slipstream: null, epochRecords: [], epochAcc: newEpochAcc(),
   };
   let log: RunLog | null = null;
   const early: Record<string, unknown>[] = []; // lines said before log.jsonl is open (checkpoint recovery)
@@ -205,6 +212,9 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       notice(`train: --resume: no checkpoint in ${claims.checkpointDir}, starting from the beginning`);
     }
   }
+  pos.epochRecords ??= [];
+  pos.epochAcc ??= newEpochAcc();
+  const epochAcc = (): EpochAcc => pos.epochAcc!;
   log = opened.log = new RunLog(out, resumed ? pos.logBytes : undefined);
   for (const rec of early.splice(0)) log.write('info', rec);
   info(resumed
@@ -220,6 +230,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   let lastLoss = ''; // mean loss of the last log window, shown on the progress line
   let lastGood: EvalPoint | null = pos.evals[pos.evals.length - 1] ?? null;
 
+  const warned = new Set<string>();
   const evaluate = async (split: 'val' | 'test', rows: number): Promise<EvalPoint> => {
     const t = performance.now();
     device.syncToHost();
@@ -228,7 +239,12 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
     pos.evalSec += (performance.now() - t) / 1000;
     const p: EvalPoint = { ...m, split, epoch: pos.epoch, batch: stepsDone, samples: pos.samples, trainSec: pos.stepSec };
     log!.write('eval', { ...p });
-    progress.log(`eval ${split} @ batch ${stepsDone}: auc ${m.auc.toFixed(4)}, logloss ${m.logloss.toFixed(4)}, accuracy ${m.accuracy.toFixed(4)}, ne ${m.ne.toFixed(4)} (${m.rows} rows)`);
+    progress.log(`eval ${split} @ batch ${stepsDone}: auc ${m.auc.toFixed(4)}, ap ${(m.ap ?? NaN).toFixed(4)}, logloss ${m.logloss.toFixed(4)}, accuracy ${m.accuracy.toFixed(4)}, ne ${m.ne.toFixed(4)} (${m.rows} rows)`);
+    const warning = oneClassWarning(split, m);
+    if (warning && !warned.has(split)) {
+      warned.add(split);
+      info(`train: ${warning}`);
+    }
     return p;
   };
 
@@ -256,7 +272,9 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
 
   const where = (): string => `batch ${stepsDone + 1} (epoch ${pos.epoch}, step ${pos.step}); last good evaluation: ${
     lastGood ? `${lastGood.split} AUC ${lastGood.auc.toFixed(4)} at batch ${lastGood.batch}` : 'none'}`;
-  const sample = (epoch: number, from: number, k: number): Promise<Int32Array> => sampleRemaining(inputs.hot!, epoch, from, k, cfg.seed);
+  // the epoch whose shuffle orders the batches: DLRM's --data-randomize=total keeps the first one
+  const orderEpoch = (epoch: number): number => (cfg.train.shuffleOnce ? 0 : epoch);
+  const sample = (epoch: number, from: number, k: number): Promise<Int32Array> => sampleRemaining(inputs.hot!, orderEpoch(epoch), from, k, cfg.seed);
 
   let done = stepsDone >= totalBatches || pos.stoppedEarly;
   for (; !done && pos.epoch < cfg.train.epochs; pos.epoch++) {
@@ -268,8 +286,8 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       slip?.beginEpoch(pos.epoch, nHot);
     }
     resumed = false;
-    inputs.main.start(pos.epoch, pos.coldIdx);
-    inputs.hot?.start(pos.epoch, pos.hotIdx);
+    inputs.main.start(orderEpoch(pos.epoch), pos.coldIdx);
+    inputs.hot?.start(orderEpoch(pos.epoch), pos.hotIdx);
     while (pos.step < plan.length && !done) {
       const hot = plan[pos.step] === HOT;
       const t = performance.now();
@@ -295,6 +313,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       stepsDone++;
       pos.samples += batch.size;
       pos.stepSec += (performance.now() - t) / 1000;
+      addStep(epochAcc(), batch.size, loss, (performance.now() - t) / 1000);
       const cpu = process.cpuUsage(cpu0);
       pos.stepCpuSec += (cpu.user + cpu.system) / 1e6;
       if (!Number.isNaN(loss)) {
@@ -319,15 +338,24 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
           info(`train: validation AUC ${p.auc.toFixed(4)} reached the target ${cfg.train.targetAuc}; stopping early`);
         }
       }
+      if (cfg.train.evalEvery > 0 && stepsDone % cfg.train.evalEvery === 0 && cfg.train.evalTest) pos.evals.push(await evaluate('test', cfg.train.evalRows));
       if (stepsDone >= totalBatches || pos.stoppedEarly) done = true;
       if (store && ck && ((ck.every > 0 && stepsDone % ck.every === 0) || (ck.everySec > 0 && performance.now() - lastCk >= ck.everySec * 1000))) {
         if (pos.step === plan.length || done) slip?.endEpoch(); // as after the loop, so a resume at this point reports the epoch
         await saveCheckpoint();
       }
-      o.hooks?.afterStep?.(stepsDone);
+      o.hooks?.afterStep?.(stepsDone, trainer);
     }
     if (pos.step === plan.length || done) slip?.endEpoch();
     if (done) break;
+    // an epoch ended and another follows: its record, with an evaluation when asked (DLRM tests at each epoch's end)
+    let ev: { val: EvalPoint | null; test: EvalPoint | null } = { val: null, test: null };
+    if (cfg.train.evalEpochEnd) {
+      ev = { val: inputs.val ? await evaluate('val', cfg.train.evalRows) : null, test: cfg.train.evalTest ? await evaluate('test', cfg.train.evalRows) : null };
+      for (const p of [ev.val, ev.test]) if (p) pos.evals.push(p);
+    }
+    pos.epochRecords!.push(epochRecord(pos.epoch, epochAcc(), ev.val, ev.test));
+    pos.epochAcc = newEpochAcc();
   }
 
   // final evaluation on the full validation and test splits
@@ -336,7 +364,13 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const test = await evaluate('test', 0);
   if (val) pos.evals.push(val);
   pos.evals.push(test);
+  if (epochAcc().batches > 0 || pos.epochRecords!.length === 0) pos.epochRecords!.push(epochRecord(Math.min(pos.epoch, cfg.train.epochs - 1), epochAcc(), val, test));
   o.hooks?.onFinish?.(trainer);
+  if (cfg.train.saveModel) {
+    saveModel(out, trainer, cfg, {
+      kind: 'hotcold.model', dataFingerprint: inputs.data.fingerprint, dataDir: resolve(o.data), engine: engineId, samplesTrained: pos.samples, epochs: pos.epoch,
+    });
+  }
   written((await store?.close()) ?? null); // the last checkpoint's write overlapped the final evaluation
   const metrics = buildMetrics(cfg, engineId, pos, device.bytes, slip, val, test, (performance.now() - wall0) / 1000);
   progress.done(`train: ${formatCount(pos.samples)} samples in ${metrics.time.totalSec.toFixed(1)}s (${formatCount(metrics.samplesPerSec)} samples/s); test auc ${test.auc.toFixed(4)}`);
@@ -357,7 +391,7 @@ function buildMetrics(
   const slipSec = slip?.overheadSec ?? 0;
   const trainSec = Math.max(0, pos.stepSec - slipSec);
   const linkTotal = bytes.gatherIn + bytes.gradOut + bytes.hotSync;
-  const strip = (m: EvalMetrics): EvalMetrics => ({ auc: m.auc, logloss: m.logloss, accuracy: m.accuracy, ne: m.ne, rows: m.rows });
+  const strip = trimEval;
   return {
     magic: 'hotcold.train.metrics', formatVersion: 1, mode: cfg.mode, configHash: configHash(cfg), engine, seed: cfg.seed,
     epochs: cfg.train.epochs, batchSize: cfg.train.batchSize, val: val ? strip(val) : null, test: strip(test), evals: pos.evals,
@@ -373,6 +407,7 @@ function buildMetrics(
         }
       : null,
     stoppedEarly: pos.stoppedEarly,
+    epochRecords: pos.epochRecords ?? [],
   };
 }
 

@@ -205,7 +205,7 @@ describe('Criteo reader on edge cases', () => {
     const p = join(d, 'other.csv');
     writeFileSync(p, 'id,click,hour\n1,0,14102100\n');
     const e = await expectCode(readAll(p), 'bad_input');
-    expect(e.message).toMatch(/unexpected header/);
+    expect(e.message).toMatch(/not a Criteo file: looks like unknown: 3 columns, header id,click,hour/);
   });
 
   it('reports a missing file as not_found', async () => {

@@ -41,6 +41,8 @@ interface TableCounts {
   size: number;
   missing: number;
   counts: Uint32Array;
+  /** (hashed) value per first-appearance index */
+  keysByIndex(): Uint32Array;
 }
 
 /** The vocabulary of one feature after {@link Categorify.finalize}. */
@@ -53,6 +55,8 @@ export interface FeatureVocab {
   counts: Uint32Array;
   /** provisional id → final id, or null when the map is the identity */
   remap: Int32Array | null;
+  /** (hashed) raw value of every final id ≥ 2: `values[id - 2]` (the vocabulary map) */
+  values: Uint32Array;
 }
 
 export class Categorify {
@@ -75,7 +79,7 @@ export class Categorify {
   adopt(vocab: readonly WorkerVocab[]): void {
     for (const v of vocab) {
       if (!this.external[v.feature]) throw new PipelineError('internal', `Categorify.adopt: feature ${v.feature} is not external`);
-      this.adopted[v.feature] = { size: v.size, missing: v.missing, counts: v.counts };
+      this.adopted[v.feature] = { size: v.size, missing: v.missing, counts: v.counts, keysByIndex: () => v.keys };
     }
   }
 
@@ -122,11 +126,12 @@ export class Categorify {
       const t = this.table(f);
       const n = t.size;
       const raw = t.counts;
+      const keys = t.keysByIndex();
       if (freqThreshold <= 1) {
         const counts = new Uint32Array(FIRST_VALUE_ID + n);
         counts[MISSING_ID] = t.missing;
         counts.set(raw.subarray(0, n), FIRST_VALUE_ID);
-        return { size: FIRST_VALUE_ID + n, distinct: n, counts, remap: null };
+        return { size: FIRST_VALUE_ID + n, distinct: n, counts, remap: null, values: keys };
       }
       const remap = new Int32Array(FIRST_VALUE_ID + n);
       remap[MISSING_ID] = MISSING_ID;
@@ -141,13 +146,17 @@ export class Categorify {
         }
       }
       const counts = new Uint32Array(next);
+      const values = new Uint32Array(next - FIRST_VALUE_ID);
       counts[MISSING_ID] = t.missing;
       counts[OOV_ID] = oov;
       for (let i = 0; i < n; i++) {
         const id = remap[FIRST_VALUE_ID + i]!;
-        if (id !== OOV_ID) counts[id] = raw[i]!;
+        if (id !== OOV_ID) {
+          counts[id] = raw[i]!;
+          values[id - FIRST_VALUE_ID] = keys[i]!;
+        }
       }
-      return { size: next, distinct: n, counts, remap };
+      return { size: next, distinct: n, counts, remap, values };
     });
     // release the big tables
     this.tables.length = 0;

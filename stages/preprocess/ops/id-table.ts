@@ -118,6 +118,16 @@ export class U32IndexTable {
     this.missing += missing;
   }
 
+  /** The key of every index, in index (first-insertion) order: `out[index] = key`. */
+  keysByIndex(): Uint32Array {
+    const out = new Uint32Array(this.size);
+    for (let i = 0; i < this.slots.length; i++) {
+      const s = this.slots[i]!;
+      if (s !== 0) out[s - 1] = this.keys[i]!;
+    }
+    return out;
+  }
+
   /** Index of `key`, or -1 when absent. */
   get(key: number): number {
     let i = Math.imul(key, 0x9e3779b1) >>> this.shift;

@@ -184,6 +184,13 @@ export class Dlrm {
     return a.prob.subarray(0, B);
   }
 
+  /** Logits (pre-sigmoid) of the last {@link forward}: a length-B view valid until the next forward. */
+  logits(): Float32Array {
+    const a = this.acts;
+    if (!a || this.lastB === 0) throw new PipelineError('internal', 'Dlrm.logits called before forward');
+    return a.top[this.topLayers.length - 1]!.subarray(0, this.lastB);
+  }
+
   /**
    * Backward pass for the last {@link forward}: zeroes grads, computes the mean BCE against
    * `labels`, fills `grads` and overwrites embGrad[B×F×d] with dLoss/dEmb.

@@ -1,0 +1,119 @@
+/**
+ * `hotcold export`: a trained model (a run's final model, a checkpoint, or the initial weights)
+ * in a standard form, with the vocabulary it was trained on:
+ *
+ *     <out>/model.safetensors   fp32 tensors under DLRM's state_dict names (dlrm-names.ts),
+ *                               __metadata__ = architecture + provenance (string values)
+ *     <out>/model.onnx          (--format onnx) the inference graph: logits and probabilities
+ *     <out>/vocab.json          raw hex value → row id per table (vocab-map.ts)
+ *     <out>/manifest.json       committed last
+ */
+import { join, resolve } from 'node:path';
+import { openPreprocessed, type PreprocessManifest } from '../../../datasets/preprocessed.js';
+import { readVocabValues } from '../../../datasets/vocab.js';
+import { mismatch, PipelineError } from '../../../pipeline/errors.js';
+import { configHash } from '../../../pipeline/hash.js';
+import { fileEntry, manifestHead, type ManifestBase } from '../../../pipeline/manifest.js';
+import { openStagedOutput, type PathArg } from '../../../pipeline/outdir.js';
+import type { EngineKind } from '../engine/engine.js';
+import { loadModel, type LoadedModel } from '../saved/model.js';
+import { dlrmArchMetadata, dlrmTensors } from './dlrm-names.js';
+import { writeOnnx } from './onnx.js';
+import { writeSafetensors } from './safetensors.js';
+import { writeVocabMap } from './vocab-map.js';
+
+export type ExportFormat = 'safetensors' | 'onnx';
+
+export interface ExportOptions {
+  /** a train run directory (its final model) */
+  run?: string;
+  /** a checkpoint directory (its newest valid version) */
+  checkpoint?: string;
+  /** the weights before step 0 instead of the trained ones */
+  initial?: boolean;
+  /** the preprocessed dataset the model was trained on; default: the one the saved model names */
+  data?: string;
+  out: string;
+  format: ExportFormat;
+  engine?: EngineKind;
+  /** replace an --out directory that holds files hotcold export did not write */
+  forceClean?: boolean;
+}
+
+export interface ExportManifest extends ManifestBase {
+  magic: 'hotcold.export';
+  format: ExportFormat;
+  source: string;
+  stage: LoadedModel['stage'];
+  data: { dir: string; fingerprint: string };
+  metadata: Record<string, string>;
+}
+
+/** The preprocessed dataset of a model, checked against what the model was trained on. */
+export function modelData(m: LoadedModel, dataDir: string | undefined): { dir: string; manifest: PreprocessManifest } {
+  const dir = dataDir ?? m.info?.dataDir;
+  if (!dir) {
+    throw new PipelineError('bad_config', `${m.source} does not record its preprocessed dataset: pass --data <dir>`, { field: '--data' });
+  }
+  const manifest = openPreprocessed(dir);
+  if (m.dataFingerprint && m.dataFingerprint !== manifest.fingerprint) {
+    throw mismatch(`${m.source} was trained on preprocessed data ${m.dataFingerprint}, but ${dir} holds ${manifest.fingerprint}`, 'pass the --data directory the model was trained on');
+  }
+  if (!m.dataFingerprint && m.dataHash && m.config.mode === 'baseline' && configHash({ data: manifest.fingerprint, hot: null }) !== m.dataHash) {
+    throw mismatch(`${m.source} was written while training on other data than ${dir}`, 'pass the --data directory the model was trained on');
+  }
+  const sizes = manifest.vocab.sizes;
+  if (sizes.length !== m.tables.length || sizes.some((s, t) => s !== m.tables[t]!.rows)) {
+    throw mismatch(`${dir} has tables of ${sizes.join('/')} rows, the model ${m.tables.map((t) => t.rows).join('/')}`, 'pass the --data directory the model was trained on');
+  }
+  return { dir: resolve(dir), manifest };
+}
+
+/** Export a model; reuses a committed export of the same weights, format and data. */
+export async function runExport(o: ExportOptions): Promise<ExportManifest> {
+  const t0 = performance.now();
+  const m = loadModel({ run: o.run, checkpoint: o.checkpoint, initial: o.initial, engine: o.engine });
+  const data = modelData(m, o.data);
+  const fingerprint = configHash({ format: o.format, model: m.id, data: data.manifest.fingerprint });
+  const inputs: PathArg[] = [{ flag: '--data', path: data.dir }];
+  if (o.run !== undefined) inputs.push({ flag: '--run', path: o.run });
+  if (o.checkpoint !== undefined) inputs.push({ flag: '--checkpoint', path: o.checkpoint });
+  const out = openStagedOutput<ExportManifest>({ dir: o.out, kind: 'export', inputs, forceClean: o.forceClean }, fingerprint);
+  if (out.reused) return out.reused;
+  try {
+    return await writeExport(o, m, data, fingerprint, out.dir, t0, out.commit);
+  } catch (e) {
+    out.abort();
+    throw e;
+  }
+}
+
+async function writeExport(
+  o: ExportOptions, m: LoadedModel, data: { dir: string; manifest: PreprocessManifest }, fingerprint: string, dir: string, t0: number,
+  commit: (m: ExportManifest) => void,
+): Promise<ExportManifest> {
+  const metadata: Record<string, string> = {
+    format: 'hotcold.dlrm',
+    ...dlrmArchMetadata(m),
+    weights: m.stage,
+    source: m.source,
+    seed: String(m.config.seed),
+    train_mode: m.config.mode,
+    samples_trained: String(m.info?.samplesTrained ?? ''),
+    max_ind_range: String(data.manifest.options.maxIndRange),
+    data_fingerprint: data.manifest.fingerprint,
+    dense_transform: 'log(1 + max(x, 0)), missing → 0',
+    categorical_ids: 'row 0 = missing, row 1 = out-of-vocabulary, rows 2.. = vocab.json',
+  };
+  const file = o.format === 'safetensors' ? 'model.safetensors' : 'model.onnx';
+  if (o.format === 'safetensors') writeSafetensors(join(dir, file), dlrmTensors(m), metadata);
+  else writeOnnx(join(dir, file), m, metadata);
+  writeVocabMap(join(dir, 'vocab.json'), readVocabValues(data.dir, data.manifest), data.manifest.options.maxIndRange);
+  const files = await Promise.all([file, 'vocab.json'].map((f) => fileEntry(dir, f)));
+  const manifest: ExportManifest = {
+    ...manifestHead('export', fingerprint, t0, files),
+    format: o.format, source: m.source, stage: m.stage, data: { dir: data.dir, fingerprint: data.manifest.fingerprint }, metadata,
+  };
+  commit(manifest);
+  return manifest;
+}

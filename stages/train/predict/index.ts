@@ -1,0 +1,194 @@
+/**
+ * `hotcold predict` and `hotcold evaluate`: a trained model (run, checkpoint or export source)
+ * scored on a preprocessed split or a raw Criteo file.
+ *
+ *     predict   → CSV `row,label,probability` (row = 0-based position in the input, label as
+ *                 read, probability of a click with 9 significant digits: float32 round-trips),
+ *                 or Parquet (`--out x.parquet`: row INT32, label INT32, probability FLOAT, exact)
+ *     evaluate  → every metric (AUC, AP, logloss, accuracy, NE by training CTR, NE by the
+ *                 split's CTR, CTR) on one split
+ */
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { newReadStats } from '../../../datasets/criteo/reader.js';
+import type { PreprocessManifest, SplitName } from '../../../datasets/preprocessed.js';
+import { fsyncDir, tmpName } from '../../../pipeline/atomic.js';
+import { checkNoOverlap, type PathArg } from '../../../pipeline/outdir.js';
+import { PipelineError } from '../../../pipeline/errors.js';
+import type { EvalMetrics } from '../../../pipeline/run-metrics.js';
+import type { Batch } from '../data/batch.js';
+import type { EngineKind } from '../engine/engine.js';
+import { evalMetrics } from '../metrics.js';
+import { loadModel, type LoadedModel } from '../saved/model.js';
+import { modelData } from '../export/index.js';
+import { writePredictionsParquet } from '../../../datasets/parquet/predictions.js';
+import { rawBatches, splitBatches } from './inputs.js';
+import { Scorer } from './scorer.js';
+
+export interface ScoreOptions {
+  run?: string;
+  checkpoint?: string;
+  initial?: boolean;
+  /** preprocessed dataset (its split is scored, or its vocabulary maps `input`) */
+  data?: string;
+  /** a preprocessed split to score */
+  split?: SplitName;
+  /** a raw Criteo file to score instead of a split */
+  input?: string;
+  /** @default 8192 */
+  batchSize?: number;
+  engine?: EngineKind;
+  /** OpenBLAS threads @default 1 */
+  threads?: number;
+  /** raw input: skip malformed lines instead of stopping @default 'error' */
+  onBadLine?: 'error' | 'skip';
+}
+
+/** A model's training CTR (positives / rows of its dataset's train split). */
+export function trainCtr(m: PreprocessManifest): number | undefined {
+  const t = m.splits.train;
+  return t && t.rows > 0 ? t.positives / t.rows : undefined;
+}
+
+interface Opened {
+  model: LoadedModel;
+  data: { dir: string; manifest: PreprocessManifest };
+  batches: AsyncGenerator<Batch>;
+  what: string;
+}
+
+async function open(o: ScoreOptions): Promise<Opened> {
+  if ((o.split === undefined) === (o.input === undefined)) {
+    throw new PipelineError('bad_config', 'give exactly one of --split <train|val|test> (with --data) or --input <raw file>', { field: o.split ? '--input' : '--split' });
+  }
+  const model = loadModel({ run: o.run, checkpoint: o.checkpoint, initial: o.initial, engine: o.engine, threads: o.threads });
+  const data = modelData(model, o.data);
+  const B = o.batchSize ?? 8192;
+  const batches = o.input !== undefined
+    ? rawBatches(resolve(o.input), data.dir, data.manifest, B, o.onBadLine ?? 'error', newReadStats(o.input))
+    : splitBatches(data.dir, data.manifest, o.split!, B);
+  return { model, data, batches, what: o.input ?? `${data.dir} split ${o.split}` };
+}
+
+export interface PredictResult {
+  rows: number;
+  sec: number;
+  source: string;
+  input: string;
+}
+
+/** An output file may not lie inside (or be) any input of the command. */
+function checkOutput(o: ScoreOptions & { out: string }, x: Opened): void {
+  const inputs: PathArg[] = [{ flag: '--data', path: x.data.dir }];
+  if (o.run !== undefined) inputs.push({ flag: '--run', path: o.run });
+  if (o.checkpoint !== undefined) inputs.push({ flag: '--checkpoint', path: o.checkpoint });
+  if (o.input !== undefined) inputs.push({ flag: '--input', path: o.input });
+  checkNoOverlap([{ flag: '--out', path: o.out }], inputs);
+}
+
+/** Score the input and write `out` (CSV, or Parquet when it ends in .parquet) atomically. */
+export async function runPredict(o: ScoreOptions & { out: string }): Promise<PredictResult> {
+  if (o.out.toLowerCase().endsWith('.parquet')) return predictParquet(o);
+  const x = await open(o);
+  checkOutput(o, x);
+  const scorer = new Scorer(x.model, o.batchSize ?? 8192);
+  const tmp = tmpName(resolve(o.out));
+  const fd = openSync(tmp, 'w');
+  const t0 = performance.now();
+  let rows = 0;
+  try {
+    const write = (s: string): void => {
+      const b = Buffer.from(s, 'latin1');
+      let w = 0;
+      while (w < b.length) w += writeSync(fd, b, w, b.length - w);
+    };
+    write('row,label,probability\n');
+    for await (const b of x.batches) {
+      const p = scorer.score(b);
+      let s = '';
+      for (let r = 0; r < b.size; r++) s += `${rows + r},${b.labels[r]!},${p[r]!.toPrecision(9)}\n`;
+      write(s);
+      rows += b.size;
+    }
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, resolve(o.out));
+  fsyncDir(dirname(resolve(o.out)));
+  return { rows, sec: (performance.now() - t0) / 1000, source: x.model.source, input: x.what };
+}
+
+export interface EvaluateResult {
+  metrics: EvalMetrics;
+  source: string;
+  input: string;
+  sec: number;
+}
+
+/** Every metric of the model on the input (NE normalised by the model's training CTR). */
+export async function runEvaluate(o: ScoreOptions): Promise<EvaluateResult> {
+  const x = await open(o);
+  const scorer = new Scorer(x.model, o.batchSize ?? 8192);
+  const t0 = performance.now();
+  let labels = new Float32Array(1 << 16);
+  let probs = new Float32Array(1 << 16);
+  let n = 0;
+  for await (const b of x.batches) {
+    const p = scorer.score(b);
+    if (n + b.size > labels.length) {
+      const cap = Math.max(2 * labels.length, n + b.size);
+      const l2 = new Float32Array(cap);
+      l2.set(labels.subarray(0, n));
+      const p2 = new Float32Array(cap);
+      p2.set(probs.subarray(0, n));
+      labels = l2;
+      probs = p2;
+    }
+    labels.set(b.labels.subarray(0, b.size), n);
+    probs.set(p, n);
+    n += b.size;
+  }
+  const metrics = evalMetrics(labels.subarray(0, n), probs.subarray(0, n), trainCtr(x.data.manifest));
+  return { metrics, source: x.model.source, input: x.what, sec: (performance.now() - t0) / 1000 };
+}
+
+/** {@link runPredict} into a Parquet file: probabilities kept in memory, then written in one go. */
+async function predictParquet(o: ScoreOptions & { out: string }): Promise<PredictResult> {
+  const x = await open(o);
+  checkOutput(o, x);
+  const scorer = new Scorer(x.model, o.batchSize ?? 8192);
+  const t0 = performance.now();
+  let labels = new Int32Array(1 << 16);
+  let probs = new Float32Array(1 << 16);
+  let n = 0;
+  for await (const b of x.batches) {
+    const p = scorer.score(b);
+    if (n + b.size > probs.length) {
+      const cap = Math.max(2 * probs.length, n + b.size);
+      const l2 = new Int32Array(cap);
+      l2.set(labels.subarray(0, n));
+      const p2 = new Float32Array(cap);
+      p2.set(probs.subarray(0, n));
+      labels = l2;
+      probs = p2;
+    }
+    for (let r = 0; r < b.size; r++) labels[n + r] = b.labels[r]!;
+    probs.set(p, n);
+    n += b.size;
+  }
+  const out = resolve(o.out);
+  const tmp = tmpName(out);
+  try {
+    writePredictionsParquet(tmp, labels.subarray(0, n), probs.subarray(0, n));
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  renameSync(tmp, out);
+  fsyncDir(dirname(out));
+  return { rows: n, sec: (performance.now() - t0) / 1000, source: x.model.source, input: x.what };
+}

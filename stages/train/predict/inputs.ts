@@ -1,0 +1,64 @@
+/**
+ * The inputs `predict` and `evaluate` score, as batches in the model's layout (data/batch.ts):
+ *
+ *     split    a preprocessed split (ids already assigned), rows in file order
+ *     raw      a raw Criteo file (TSV / CSV / .gz): dense → ln(1 + max(x, 0)), categorical
+ *              values → ids through the dataset's vocabulary map (datasets/vocab.ts), with the
+ *              dataset's --max-ind-range hashing first; unseen values → OOV (id 1)
+ */
+import { join } from 'node:path';
+import { readCriteo, newReadStats, type ReadStats } from '../../../datasets/criteo/reader.js';
+import { CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../../datasets/criteo/constants.js';
+import { MISSING_ID, type PreprocessManifest, type SplitName } from '../../../datasets/preprocessed.js';
+import { readVocabValues, VocabLookup } from '../../../datasets/vocab.js';
+import { PipelineError } from '../../../pipeline/errors.js';
+import { verifyFiles } from '../../../pipeline/manifest.js';
+import { splitFiles } from '../../../datasets/preprocessed.js';
+import { allocBatch, type Batch } from '../data/batch.js';
+import { ShardStream } from '../data/shard-stream.js';
+
+/** Batches of a preprocessed split in file order. `batch` is refilled on every step. */
+export async function* splitBatches(dir: string, m: PreprocessManifest, split: SplitName, batchSize: number): AsyncGenerator<Batch> {
+  const s = m.splits[split];
+  if (!s) throw new PipelineError('bad_config', `preprocessed dataset has no '${split}' split`, { field: '--split', file: dir });
+  await verifyFiles(dir, splitFiles(m, split), false);
+  const stream = new ShardStream(s.shards.map((r) => join(dir, r.file)), s.shards.map((r) => r.rows), { batchSize, shuffle: false, seed: 0, salt: 0 });
+  const b = allocBatch(batchSize);
+  stream.start(0, 0);
+  while (await stream.next(b)) yield b;
+}
+
+/** ln(1 + x) for x > 0, else 0 (NaN = missing → 0): the preprocess dense transform. */
+function logDense(x: number): number {
+  return x > 0 ? Math.log1p(x) : 0;
+}
+
+/**
+ * Batches of a raw Criteo file mapped through the vocabulary of the dataset in `dir`.
+ * @param stats filled while reading (rows, bad lines)
+ */
+export async function* rawBatches(
+  path: string, dir: string, m: PreprocessManifest, batchSize: number, onBadLine: 'error' | 'skip', stats: ReadStats = newReadStats(path),
+): AsyncGenerator<Batch> {
+  const lookups = readVocabValues(dir, m).map((v) => new VocabLookup(v));
+  const range = m.options.maxIndRange;
+  const b = allocBatch(batchSize);
+  for await (const rb of readCriteo(path, { onBadLine, batchRows: batchSize }, stats)) {
+    const n = rb.rows;
+    const cap = rb.capacity;
+    for (let r = 0; r < n; r++) {
+      b.labels[r] = rb.label[r]!;
+      for (let f = 0; f < INT_FEATURE_COUNT; f++) b.dense[r * INT_FEATURE_COUNT + f] = logDense(rb.dense[f * cap + r]!);
+      for (let f = 0; f < CAT_FEATURE_COUNT; f++) {
+        const k = f * cap + r;
+        if (rb.catPresent[k] === 0) b.cats[r * CAT_FEATURE_COUNT + f] = MISSING_ID;
+        else {
+          const v = rb.cats[k]!;
+          b.cats[r * CAT_FEATURE_COUNT + f] = lookups[f]!.id(range > 0 ? v % range : v);
+        }
+      }
+    }
+    b.size = n;
+    yield b;
+  }
+}

@@ -1,0 +1,104 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { RowBatch } from '../../datasets/criteo/batch.js';
+import { createBadLineLog } from '../../datasets/criteo/parse.js';
+import { newReadStats, readCriteo, type ReadOptions } from '../../datasets/criteo/reader.js';
+import { expandHour } from '../../datasets/avazu/reader.js';
+import { quietSink } from '../../pipeline/progress.js';
+import { run as preprocess } from '../../stages/preprocess/index.js';
+import { resolveTrainConfig } from '../../stages/train/config.js';
+import { train } from '../../stages/train/train.js';
+import { expectCode, useTempDirs } from '../fixtures/temp.js';
+
+const SAMPLE = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'avazu', 'avazu-train-head-8999.csv');
+const HAVE = existsSync(SAMPLE);
+const tmp = useTempDirs('hotcold-avazu-');
+const HEX = new Set(['site_id', 'site_domain', 'site_category', 'app_id', 'app_domain', 'app_category', 'device_id', 'device_ip', 'device_model']);
+
+async function readAll(path: string, opts: ReadOptions = {}): Promise<number[][]> {
+  const out: number[][] = [];
+  for await (const b of readCriteo(path, opts)) out.push(...flat(b));
+  return out;
+}
+function flat(b: RowBatch): number[][] {
+  const out: number[][] = [];
+  for (let r = 0; r < b.rows; r++) {
+    const row = [b.label[r]!, b.dense[r]!, b.dense[b.capacity + r]!];
+    for (let f = 0; f < 26; f++) row.push(b.catPresent[f * b.capacity + r] ? b.cats[f * b.capacity + r]! : -1);
+    out.push(row);
+  }
+  return out;
+}
+
+/** Oracle: the documented mapping, computed the slow way. */
+function naive(text: string): number[][] {
+  const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
+  const names = lines.shift()!.split(',');
+  return lines.map((l) => {
+    const f = l.split(',');
+    const h = f[2]!;
+    const date = new Date(`20${h.slice(0, 2)}-${h.slice(2, 4)}-${h.slice(4, 6)}T${h.slice(6, 8)}:00:00Z`);
+    const hod = date.getUTCHours();
+    const wd = (date.getUTCDay() + 6) % 7;
+    const cats = f.slice(3).map((s, i) => (HEX.has(names[3 + i]!) ? parseInt(s, 16) : Number(s) >>> 0));
+    return [Number(f[1]), hod, wd, ...cats, hod, wd, -1, -1, -1];
+  });
+}
+
+describe('Avazu reader', () => {
+  it('expands hour YYMMDDHH into hour of day and weekday (Monday = 0)', () => {
+    expect(expandHour('14102100')).toEqual([0, 1]); // 2014-10-21 was a Tuesday
+    expect(expandHour('14102623')).toEqual([23, 6]); // a Sunday
+    expect(expandHour('14023100')).toBeNull(); // 31 February
+    expect(expandHour('1410210')).toBeNull();
+  });
+
+  it.skipIf(!HAVE)('reads the shared sample into Criteo-shaped rows, every value as documented', async () => {
+    const rows = await readAll(SAMPLE);
+    const want = naive(readFileSync(SAMPLE, 'utf8'));
+    expect(rows.length).toBe(8999);
+    expect(rows).toEqual(want);
+    const ctr = rows.reduce((a, r) => a + r[0]!, 0) / rows.length;
+    expect(ctr).toBeGreaterThan(0.17);
+    expect(ctr).toBeLessThan(0.18);
+    // .gz reads the same
+    const gz = join(tmp(), 'a.csv.gz');
+    writeFileSync(gz, gzipSync(readFileSync(SAMPLE)));
+    expect(await readAll(gz)).toEqual(rows);
+  });
+
+  it.skipIf(!HAVE)('preprocess (Slipstream\'s 80/10/10 random split) and train run on it', async () => {
+    const d = tmp();
+    const pre = await preprocess({ inputs: [SAMPLE], out: join(d, 'pre'), options: { split: 'random', ratios: [0.8, 0.1, 0.1], seed: 123 }, parallel: false }, { progress: quietSink });
+    const m = pre.manifest;
+    expect(m.rowsRead).toBe(8999);
+    expect(m.splits.train.rows + m.splits.val.rows + m.splits.test.rows).toBe(8999);
+    expect(m.vocab.sizes[21]).toBeLessThanOrEqual(2 + 24); // hour of day
+    expect(m.vocab.sizes[22]).toBeLessThanOrEqual(2 + 7); // weekday
+    expect(m.vocab.sizes.slice(23)).toEqual([2, 2, 2]); // unused slots: missing + OOV
+    const config = resolveTrainConfig({ model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' }, train: { batchSize: 256, epochs: 2, saveModel: false } });
+    const r = await train({ config, data: join(d, 'pre'), out: join(d, 'run'), quiet: true });
+    expect(r.test.auc).toBeGreaterThan(0.55);
+  }, 60_000);
+
+  it('a malformed line: error naming line and field, or skipped and counted', async () => {
+    const d = tmp();
+    const header = 'id,click,hour,C1,banner_pos,site_id,site_domain,site_category,app_id,app_domain,app_category,device_id,device_ip,device_model,device_type,device_conn_type,C14,C15,C16,C17,C18,C19,C20,C21';
+    const good = '1,0,14102100,1005,0,1fbe01fe,f3845767,28905ebd,ecad2386,7801e8d9,07d7df22,a99f214a,ddd2926e,44956a24,1,2,15706,320,50,1722,0,35,-1,79';
+    const p = join(d, 'bad.csv');
+    writeFileSync(p, [header, good, good.replace('1fbe01fe', 'zzzzzzzz'), good.replace(',79', ''), good].join('\n') + '\n');
+    const e = await expectCode(readAll(p), 'bad_input');
+    expect(e.line).toBe(3);
+    expect(e.message).toMatch(/field site_id: 'zzzzzzzz' is not hex/);
+    const log = createBadLineLog();
+    const stats = newReadStats();
+    const rows: number[][] = [];
+    for await (const b of readCriteo(p, { onBadLine: 'skip', badLines: log }, stats)) rows.push(...flat(b));
+    expect(rows.length).toBe(2);
+    expect(log.count).toBe(2);
+    expect(log.first.map((x) => x.line)).toEqual([3, 4]);
+    expect(stats.format).toBe('avazu');
+  });
+});

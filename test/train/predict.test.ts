@@ -1,0 +1,94 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPreprocessed } from '../../datasets/preprocessed.js';
+import type { RunMetrics } from '../../pipeline/run-metrics.js';
+import { runEvaluate, runPredict } from '../../stages/train/predict/index.js';
+import { makeModelRun, type ModelRun } from '../fixtures/model-run.js';
+import { expectCode, useTempDirs } from '../fixtures/temp.js';
+
+let root = '';
+let fx: ModelRun;
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'hotcold-predict-'));
+  fx = await makeModelRun(root);
+}, 120_000);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const tmp = useTempDirs('hotcold-predict-out-');
+
+function readCsv(path: string): { label: number; p: number }[] {
+  const lines = readFileSync(path, 'utf8').trim().split('\n');
+  expect(lines[0]).toBe('row,label,probability');
+  return lines.slice(1).map((l, i) => {
+    const [row, label, p] = l.split(',');
+    expect(Number(row)).toBe(i);
+    return { label: Number(label), p: Number(p) };
+  });
+}
+
+describe('hotcold predict / evaluate', () => {
+  it('evaluate on the test split reproduces the run\'s final test metrics, plus AP and both NEs', async () => {
+    const run = JSON.parse(readFileSync(join(fx.run, 'metrics.json'), 'utf8')) as RunMetrics;
+    const r = await runEvaluate({ run: fx.run, split: 'test' });
+    expect(r.metrics.rows).toBe(run.test.rows);
+    expect(r.metrics.auc).toBeCloseTo(run.test.auc, 12);
+    expect(r.metrics.logloss).toBeCloseTo(run.test.logloss, 9);
+    expect(r.metrics.ne).toBeCloseTo(run.test.ne, 9);
+    expect(r.metrics.ap).toBeGreaterThan(r.metrics.ctr!);
+    const m = openPreprocessed(fx.data);
+    expect(r.metrics.trainCtr).toBeCloseTo(m.splits.train.positives / m.splits.train.rows, 12);
+  });
+
+  it('predict writes one probability per row; a raw file scored through the vocabulary gives the split\'s probabilities', async () => {
+    const dir = tmp();
+    const split = await runPredict({ run: fx.run, split: 'test', out: join(dir, 'test.csv') });
+    const m = openPreprocessed(fx.data);
+    expect(split.rows).toBe(m.splits.test.rows);
+    const a = readCsv(join(dir, 'test.csv'));
+    const raw = await runPredict({ run: fx.run, input: fx.raw, out: join(dir, 'raw.csv'), batchSize: 1000 });
+    expect(raw.rows).toBe(m.rowsRead);
+    const b = readCsv(join(dir, 'raw.csv'));
+    // Kaggle split: the test half starts after the six training days
+    const off = m.splits.train.rows;
+    let maxDiff = 0;
+    for (let i = 0; i < a.length; i++) {
+      expect(b[off + i]!.label).toBe(a[i]!.label);
+      maxDiff = Math.max(maxDiff, Math.abs(b[off + i]!.p - a[i]!.p));
+    }
+    expect(maxDiff).toBeLessThan(1e-6);
+    // evaluate on the raw file agrees with predict's probabilities
+    const ev = await runEvaluate({ run: fx.run, input: fx.raw });
+    expect(ev.metrics.rows).toBe(b.length);
+  });
+
+  it('refuses: split and input together, neither, a checkpoint dir that does not exist, an output inside an input', async () => {
+    await expectCode(runEvaluate({ run: fx.run }), 'bad_config');
+    await expectCode(runEvaluate({ run: fx.run, split: 'test', input: fx.raw }), 'bad_config');
+    await expectCode(runEvaluate({ checkpoint: join(root, 'none'), split: 'test' }), 'not_found');
+    await expectCode(runPredict({ run: fx.run, input: join(root, 'missing.tsv'), out: join(tmp(), 'x.csv') }), 'not_found');
+    // an output file inside an input directory (here: the preprocessed dataset) is refused before anything is written
+    const e = await expectCode(runPredict({ run: fx.run, split: 'test', out: join(fx.data, 'manifest.json') }), 'unsafe_output');
+    expect(e.message).toMatch(/--out .* lies inside --data/);
+  });
+});
+
+describe('hotcold predict --out x.parquet', () => {
+  it('writes row, label, probability exactly (read back by DuckDB), equal to the CSV', async () => {
+    const dir = tmp();
+    await runPredict({ run: fx.run, split: 'test', out: join(dir, 'p.csv') });
+    const r = await runPredict({ run: fx.run, split: 'test', out: join(dir, 'p.parquet') });
+    const csv = readCsv(join(dir, 'p.csv'));
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(':memory:');
+    const con = await db.connect();
+    const rows = (await con.runAndReadAll(`SELECT row, label, probability FROM read_parquet('${join(dir, 'p.parquet')}') ORDER BY row`)).getRows();
+    expect(rows.length).toBe(r.rows);
+    for (let i = 0; i < rows.length; i += 97) {
+      expect(Number(rows[i]![0])).toBe(i);
+      expect(Number(rows[i]![1])).toBe(csv[i]!.label);
+      expect(Number(rows[i]![2])).toBe(Math.fround(csv[i]!.p));
+    }
+    con.closeSync();
+  });
+});
