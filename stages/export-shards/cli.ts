@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { SplitName } from '../../datasets/preprocessed.js';
 import { action } from '../../pipeline/cli.js';
-import { runExportShards, type ShardFormat } from './index.js';
+import type { ShardFormat } from './index.js';
 
 const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];
 
@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .option('--force-clean', 'replace an --out directory that holds files not written by hotcold export-shards (never /, home, the checkout or a directory holding an input)')
     .action(
       action(async (o: { data: string; out: string; format: ShardFormat; split?: SplitName[]; forceClean?: boolean }) => {
-        const m = await runExportShards({ data: o.data, out: o.out, format: o.format, splits: o.split, forceClean: o.forceClean });
+        const m = await (await import('./index.js')).runExportShards({ data: o.data, out: o.out, format: o.format, splits: o.split, forceClean: o.forceClean });
         const rows = Object.entries(m.splits).map(([k, v]) => `${k} ${v.rows}`).join(', ');
         process.stdout.write(`export-shards: ${m.files.length} Parquet files (${rows} rows) → ${o.out}\n`);
       }),

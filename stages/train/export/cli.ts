@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { action } from '../../../pipeline/cli.js';
 import type { EngineKind } from '../engine/engine.js';
-import { runExport, type ExportFormat } from './index.js';
+import type { ExportFormat } from './index.js';
 
 interface ExportCliOptions {
   run?: string;
@@ -36,7 +36,7 @@ export function register(program: Command): void {
     .option('--force-clean', 'replace an --out directory that holds files not written by hotcold export (never /, home, the checkout or a directory holding an input)')
     .action(
       action(async (o: ExportCliOptions) => {
-        const m = await runExport({ ...o, engine: o.engine as EngineKind });
+        const m = await (await import('./index.js')).runExport({ ...o, engine: o.engine as EngineKind });
         process.stdout.write(`export: ${m.stage} weights of ${m.source} → ${m.files.map((f) => `${o.out}/${f.path}`).join(', ')}\n`);
       }),
     );

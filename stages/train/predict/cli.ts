@@ -5,7 +5,7 @@ import type { SplitName } from '../../../datasets/preprocessed.js';
 import { action, intArg } from '../../../pipeline/cli.js';
 import type { EngineKind } from '../engine/engine.js';
 import { oneClassWarning } from '../metrics.js';
-import { runEvaluate, runPredict, type ScoreOptions } from './index.js';
+import type { ScoreOptions } from './index.js';
 
 interface CliOptions {
   run?: string;
@@ -56,7 +56,7 @@ export function register(program: Command): void {
     .requiredOption('--out <file>', 'output file: CSV, or Parquet when it ends in .parquet')
     .action(
       action(async (o: CliOptions) => {
-        const r = await runPredict({ ...scoreOptions(o), out: o.out! });
+        const r = await (await import('./index.js')).runPredict({ ...scoreOptions(o), out: o.out! });
         process.stderr.write(`predict: ${r.rows} rows of ${r.input} in ${r.sec.toFixed(2)}s (${Math.round(r.rows / Math.max(r.sec, 1e-9))} rows/s) with the ${r.source}\n`);
         process.stdout.write(`${o.out}\n`);
       }),
@@ -65,7 +65,7 @@ export function register(program: Command): void {
     .option('--json', 'print the metrics as JSON')
     .action(
       action(async (o: CliOptions) => {
-        const r = await runEvaluate(scoreOptions(o));
+        const r = await (await import('./index.js')).runEvaluate(scoreOptions(o));
         const m = r.metrics;
         const warn = oneClassWarning(o.split ?? 'input', m);
         if (warn) process.stderr.write(`evaluate: ${warn}\n`);
