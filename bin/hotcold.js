@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 // Entry shim for `npx hotcold`: run the compiled CLI (dist/, built by `npm ci` through the
-// package's `prepare` script, or `npm run build`). Development without a build: `npm run hotcold`.
+// package's `prepare` script, or `npm run build`): the esbuild bundle when present (fastest start),
+// else the plain tsc output. Development without a build: `npm run hotcold`.
 import { existsSync } from 'node:fs';
 
+const bundled = new URL('../dist/bundle/hotcold.js', import.meta.url);
 const compiled = new URL('../dist/bin/hotcold.js', import.meta.url);
-if (existsSync(compiled)) {
+if (existsSync(bundled)) {
+  await import(bundled.href);
+} else if (existsSync(compiled)) {
   await import(compiled.href);
 } else {
   const deps = existsSync(new URL('../node_modules/commander/package.json', import.meta.url));

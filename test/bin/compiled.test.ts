@@ -1,8 +1,9 @@
 /**
- * The compiled command line (`tsc -p tsconfig.build.json` into dist/, which `npm ci` runs through
- * `prepare`): it starts, its help loads none of the heavy modules, and a real train run with a
- * checkpoint (its writer on a worker thread) works from compiled JS. The build here is
- * incremental, so it is quick when dist/ is current and it never tests a stale build.
+ * The compiled command line (`npm run build`: tsc into dist/, then the esbuild bundle in
+ * dist/bundle/; `npm ci` runs it through `prepare`): it starts, its help loads none of the heavy
+ * modules, and a real train run with a checkpoint (its writer on a worker thread) works from both
+ * the tsc output and the bundle. The tsc build here is incremental, so it is quick when dist/ is
+ * current, and it never tests a stale build.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { makeTrainData, type TrainData } from '../fixtures/train-data.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const DIST_BIN = join(ROOT, 'dist', 'bin', 'hotcold.js');
+const BUNDLE_BIN = join(ROOT, 'dist', 'bundle', 'hotcold.js');
 const HEAVY = ['apache-arrow', 'vega', 'vega-lite', '@resvg/resvg-js', 'zod', 'p-queue'];
 
 /** Packages reachable through static (non-type) imports from a compiled module. */
@@ -42,6 +44,7 @@ describe('compiled CLI (dist/)', () => {
   let dir: string;
   beforeAll(() => {
     execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'pipe' });
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { stdio: 'pipe' });
     d = makeTrainData({ trainRows: 1200, evalRows: 300 });
     dir = mkdtempSync(join(tmpdir(), 'hotcold-compiled-'));
   }, 180_000);
@@ -86,18 +89,19 @@ describe('compiled CLI (dist/)', () => {
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 
-  it('trains with a checkpoint written by the compiled writer thread', () => {
+  it.each([['tsc output', DIST_BIN], ['bundle', BUNDLE_BIN]])('trains with a checkpoint written by the compiled writer thread (%s)', (name, bin) => {
+    expect(existsSync(bin), `${bin} was not built`).toBe(true);
     const cfg = join(dir, 'c.json');
     writeFileSync(cfg, JSON.stringify({ mode: 'baseline', model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' }, train: { batchSize: 128 } }));
-    const out = join(dir, 'run');
-    const ck = join(dir, 'ckpt');
-    const r = node([DIST_BIN, 'train', '--config', cfg, '--data', d.dataDir, '--out', out, '--checkpoint-every', '4', '--checkpoint-dir', ck, '--quiet']);
+    const out = join(dir, `run-${name}`);
+    const ck = join(dir, `ckpt-${name}`);
+    const r = node([bin, 'train', '--config', cfg, '--data', d.dataDir, '--out', out, '--checkpoint-every', '4', '--checkpoint-dir', ck, '--quiet']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^baseline: val auc 0\.\d+/);
     expect(existsSync(join(out, 'metrics.json'))).toBe(true);
     expect(readdirSync(ck).length).toBeGreaterThan(0);
-    const ls = node([DIST_BIN, 'checkpoint', 'ls', ck]);
+    const ls = node([bin, 'checkpoint', 'ls', ck]);
     expect(ls.code).toBe(0);
     expect(ls.out).toMatch(/full/);
   });
