@@ -67,7 +67,8 @@ if (!existsSync(DIST) || !existsSync(BUNDLE)) {
   for (const [i, c] of cases.entries()) {
     const w = median(res[i]!.wall);
     const cpu = median(res[i]!.cpu);
-    const tgt = c.target ? `  target ≤ ${c.target} s: ${w <= c.target ? 'met' : 'MISSED'}` : '';
+    const verdict = (x: number): string => (x <= c.target! ? 'met' : 'MISSED');
+    const tgt = c.target ? `  target ≤ ${c.target} s: wall ${verdict(w)}, CPU ${Number.isNaN(cpu) ? '?' : verdict(cpu)}` : '';
     console.log(`  ${c.name.padEnd(32)} wall ${w.toFixed(3)} s  CPU ${Number.isNaN(cpu) ? '?' : cpu.toFixed(2)} s  (${(w / base).toFixed(1)}× node -e 1)${tgt}`);
   }
   console.log(`  load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
