@@ -105,6 +105,10 @@ inline V4d LoadV4(const double* p) {
 }
 inline V4d Splat(double x) { return V4d{x, x, x, x}; }
 
+// The one place contraction is allowed: acc + a·t with a·t exact in double, so the fused
+// multiply-add rounds exactly as the separate multiply and add of the twin.
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
 // PairsOne for d = 16, register-blocked: T transposed into doubles padded to whole blocks of 4 j,
 // then per row i and block of 4 j the 16 products accumulate in one vector register. Same sums in
 // the same order as the d = 16 twin.
@@ -120,7 +124,7 @@ void PairsOne16(float* __restrict out, const float* __restrict T, double* __rest
     double a[16];
     for (int k = 0; k < 16; k++) a[k] = static_cast<double>(T[i * 16 + k]);
     for (int64_t j0 = 0; j0 < i; j0 += 4) {
-      // 4 pairs at once in one vector register; mul then add (= fma here: the product is exact)
+      // 4 pairs at once in one vector register; acc + a·t (fused: the product is exact)
       V4d acc = Splat(a[0]) * LoadV4(Tt + j0);
       for (int k = 1; k < 16; k++) acc = acc + Splat(a[k]) * LoadV4(Tt + k * Vp + j0);
       const int64_t n = i - j0 < 4 ? i - j0 : 4;
@@ -129,6 +133,7 @@ void PairsOne16(float* __restrict out, const float* __restrict T, double* __rest
     p += i;
   }
 }
+#pragma GCC pop_options
 
 Napi::Value InteractionForward(const Napi::CallbackInfo& info) {
   const char* fn = "interactionForward";
@@ -160,8 +165,9 @@ Napi::Value InteractionForward(const Napi::CallbackInfo& info) {
 template <int D>
 HC_CLONES
 void GradOne(float* __restrict dbot, float* __restrict demb, const float* __restrict dr, const float* __restrict T,
-             int64_t V) {
+             int64_t V, double* __restrict Td) {
   constexpr int64_t d = D;
+  for (int64_t k = 0; k < V * d; k++) Td[k] = static_cast<double>(T[k]);  // converted once, read 2(V−1) times
   double s[D];  // a local array: the compiler keeps it in registers
   const float* z = dr + d;  // pair (i, j), i > j, at z[i(i−1)/2 + j]
   for (int64_t i = 0; i < V; i++) {
@@ -169,15 +175,15 @@ void GradOne(float* __restrict dbot, float* __restrict demb, const float* __rest
     const float* zi = z + i * (i - 1) / 2;
     for (int64_t j = 0; j < i; j++) {
       const double g = zi[j];
-      const float* tj = T + j * d;
-      for (int64_t k = 0; k < d; k++) s[k] = std::fma(g, static_cast<double>(tj[k]), s[k]);
+      const double* tj = Td + j * d;
+      for (int64_t k = 0; k < d; k++) s[k] = std::fma(g, tj[k], s[k]);
     }
     int64_t zz = (i + 1) * i / 2 + i;
     for (int64_t j = i + 1; j < V; j++) {
       const double g = z[zz];
       zz += j;
-      const float* tj = T + j * d;
-      for (int64_t k = 0; k < d; k++) s[k] = std::fma(g, static_cast<double>(tj[k]), s[k]);
+      const double* tj = Td + j * d;
+      for (int64_t k = 0; k < d; k++) s[k] = std::fma(g, tj[k], s[k]);
     }
     if (i == 0) {
       for (int64_t k = 0; k < d; k++) dbot[k] = static_cast<float>(static_cast<double>(dr[k]) + s[k]);
@@ -227,12 +233,13 @@ Napi::Value InteractionBackward(const Napi::CallbackInfo& info) {
       !Arg(info, 2, napi_float32_array, fn, "dout", B * W, &dout) || !Arg(info, 3, napi_float32_array, fn, "tcache", B * V * d, &tc))
     return info.Env().Undefined();
   std::vector<float> pairs(static_cast<size_t>(V * d));
+  std::vector<double> td(static_cast<size_t>(V * d));
   for (int64_t b = 0; b < B; b++) {
     float* db = dbot.data + b * d;
     float* de = demb.data + b * F * d;
     const float* dr = dout.data + b * W;
     const float* T = tc.data + b * V * d;
-    if (d == 16) GradOne<16>(db, de, dr, T, V);
+    if (d == 16) GradOne<16>(db, de, dr, T, V, td.data());
     else GradOnePairs(db, de, dr, T, V, d, pairs.data());
   }
   return info.Env().Undefined();
