@@ -19,7 +19,7 @@
 // reordering any sum. The interaction sums use fma(a, b, acc): a·b of two floats is exact in
 // double, so fma rounds exactly as JS's a·b + acc does. Each hot function is built three times
 // (x86-64-v4 = AVX-512, x86-64-v3 = AVX2 + FMA, baseline x86-64) with GCC's target_clones; the
-// loader picks one per CPU at load time (ifunc).
+// loader picks one per CPU at load time (ifunc). -DHC_NO_CLONES builds the baseline only (to test it).
 #include <napi.h>
 
 #include <cmath>
@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(HC_NO_CLONES)
 #define HC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define HC_CLONES
@@ -469,7 +469,9 @@ Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
 }
 
 std::string Isa() {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(HC_NO_CLONES)
+  return "x86-64";
+#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("x86-64-v4")) return "avx512";
   if (__builtin_cpu_supports("x86-64-v3")) return "avx2+fma";
