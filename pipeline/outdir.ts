@@ -28,11 +28,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { fsyncDir, writeFileAtomicSync } from './atomic.js';
 import { PipelineError } from './errors.js';
 import { ioError, withIo } from './io-error.js';
 import { acquireLock, LOCK_SUFFIX, type DirLock } from './lock.js';
+import { PACKAGE_ROOT } from './package-root.js';
 import { ARTIFACTS, hasManifest, manifestPath, readManifest, writeManifest, type ArtifactKind, type ManifestBase } from './manifest.js';
 
 /** Written into an in-place output directory when a stage starts writing it. */
@@ -106,16 +106,6 @@ export function checkNoOverlap(outputs: readonly PathArg[], inputs: readonly Pat
   }
 }
 
-/** The hotcold checkout this code runs from (two levels above pipeline/, or dist/pipeline/). */
-function packageRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    if (existsSync(join(d, 'package.json'))) return d;
-    d = dirname(d);
-  }
-  return dirname(dirname(fileURLToPath(import.meta.url)));
-}
-
 /** The git checkout around the working directory, if any. */
 function cwdCheckout(): string | null {
   let d = process.cwd();
@@ -134,7 +124,7 @@ export function protectedReason(dir: string): string | null {
     ['/', 'the filesystem root'],
     [homedir(), 'your home directory'],
     [process.cwd(), 'the current working directory'],
-    [packageRoot(), 'the hotcold checkout'],
+    [PACKAGE_ROOT, 'the hotcold checkout'],
   ];
   const co = cwdCheckout();
   if (co) guarded.push([co, 'the current checkout']);
