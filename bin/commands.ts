@@ -10,5 +10,6 @@ import { register as sweep } from '../stages/sweep/cli.js';
 import { register as exportModel } from '../stages/train/export/cli.js';
 import { register as predict } from '../stages/train/predict/cli.js';
 import { register as exportShards } from '../stages/export-shards/cli.js';
+import { register as store } from '../stages/train/store/cli.js';
 
-export const commands: ((program: Command) => void)[] = [generate, preprocess, profile, segregate, train, checkpoint, exportModel, predict, exportShards, sweep];
+export const commands: ((program: Command) => void)[] = [generate, preprocess, profile, segregate, train, checkpoint, store, exportModel, predict, exportShards, sweep];

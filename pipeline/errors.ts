@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'unsafe_output' // an output that would overwrite or delete something it must not (inputs, foreign files)
   | 'locked' // an output directory another live hotcold process is writing
   | 'io' // an operating-system I/O failure (disk full, permission denied …), with path and operation
+  | 'unavailable' // an external service (the redis cold store) stopped answering
   | 'not_implemented'
   | 'internal';
 

@@ -83,6 +83,26 @@ export interface RunMetrics {
   stoppedEarly: boolean;
   /** one record per epoch trained: training figures and the evaluation at its end (when one ran) */
   epochRecords?: EpochRecord[];
+  /**
+   * redis cold store only (absent with the memory backend): store traffic of this process
+   * (round trips, rows and bytes read/written, seconds waited) and the share of lookups served hot
+   */
+  coldStore?: {
+    kind: 'memory' | 'redis';
+    address: string;
+    prefix?: string;
+    roundTrips: number;
+    rowsRead: number;
+    rowsWritten: number;
+    bytesRead: number;
+    bytesWritten: number;
+    conflicts: number;
+    waitSec: number;
+    initSec: number;
+    lookups: number;
+    lookupsHot: number;
+    hotShare: number;
+  };
 }
 
 /** What one epoch did. */

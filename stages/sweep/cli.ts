@@ -51,6 +51,7 @@ interface DemoOpts {
   rows?: number;
   tiny?: boolean;
   concurrency?: number;
+  coldStore?: string;
 }
 
 export function register(program: Command): void {
@@ -88,10 +89,11 @@ export function register(program: Command): void {
     .option('--rows <n>', 'rows to generate (default 2000000 as configs/sweep-drop.json; 20000 with --tiny)', intArg('--rows', 1000))
     .option('--tiny', 'CI-sized preset: small data and model, 2 drop targets, under a minute')
     .option('-j, --concurrency <n>', 'train jobs at once (default: number of cores)', intArg('--concurrency', 1, 1024))
+    .option('--cold-store <where>', 'cold embedding rows: memory, redis (starts a local redis-server when it is on PATH) or redis://host:port', 'memory')
     .action(
       action(async (o: DemoOpts) => {
         const { runDemo } = await import('./demo.js');
-        await finish(await runDemo({ out: o.out, rows: o.rows, tiny: o.tiny, concurrency: o.concurrency, log: stderr }));
+        await finish(await runDemo({ out: o.out, rows: o.rows, tiny: o.tiny, concurrency: o.concurrency, log: stderr, coldStore: o.coldStore }));
       }),
     );
 }

@@ -76,6 +76,7 @@ const trainSchema = z
     configs: z.partialRecord(modeSchema, z.string()).default({}).describe('train base config per mode, e.g. {"fae": "fae-small.json"}'),
     set: z.record(z.string(), jsonValue).default({}).describe('`--set key=value` overrides applied to every run before the grid values'),
     engine: z.enum(['auto', 'ts', 'blas']).optional().describe('`--engine` for every run'),
+    coldStore: z.string().optional().describe('`--cold-store` for every run: memory, redis://host:port or redis-cluster://h:p,… (each run gets its own key prefix)'),
     extraArgs: z.array(z.string()).default([]).describe('extra `hotcold train` arguments appended verbatim'),
     checkpointEverySec: z
       .number()

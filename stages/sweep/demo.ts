@@ -12,6 +12,8 @@
 import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../../pipeline/atomic.js';
 import { packagePath } from '../../pipeline/package-root.js';
+import { badConfig } from '../../pipeline/errors.js';
+import { reachable, startLocalRedis, type LocalRedis } from '../../pipeline/local-redis.js';
 import { loadSweepConfig, resolveSweepConfig, type SweepConfig, type SweepConfigInput } from './config.js';
 import { claimSweepDir, runSweep, type SweepOptions, type SweepOutcome } from './index.js';
 
@@ -31,6 +33,8 @@ export interface DemoOptions {
   concurrency?: number;
   launch?: SweepOptions['launch'];
   log?: (line: string) => void;
+  /** cold rows: 'memory' (default), 'redis' (start a local redis-server) or a redis address */
+  coldStore?: string;
 }
 
 /** The embedded train base config of the tiny demo (mode, seed and D come from the grid). */
@@ -65,9 +69,24 @@ export function tinySweepConfig(opts: { rows: number; trainConfig: string }): Sw
 export async function runDemo(opts: DemoOptions = {}): Promise<SweepOutcome> {
   const tiny = opts.tiny ?? false;
   const claim = claimSweepDir(opts.out ?? (tiny ? 'runs/demo-tiny' : 'runs/demo'), []);
+  let local: LocalRedis | null = null;
   try {
-    return await runSweep(demoConfig(claim.dir, tiny, opts), { out: claim.dir, claim, concurrency: opts.concurrency, launch: opts.launch, log: opts.log });
+    const c = demoConfig(claim.dir, tiny, opts);
+    // the cold tier: memory (default), a local redis-server started here, or a given address
+    const cold = opts.coldStore ?? 'memory';
+    if (cold === 'redis') {
+      local = await startLocalRedis();
+      opts.log?.(`demo: started redis-server on ${local.address.slice('redis://'.length)} (pid ${local.pid}, persistence off) for the cold tier; stopped at the end`);
+      c.train = { ...c.train, coldStore: local.address };
+    } else if (cold !== 'memory') {
+      const m = /^redis(?:-cluster)?:\/\/([^:,/?]+):(\d+)/.exec(cold);
+      if (!m) throw badConfig('--cold-store', `'${cold}' is not memory, redis or a redis://host:port address`);
+      if (!(await reachable(m[1]!, Number(m[2])))) throw badConfig('--cold-store', `no redis server reachable at ${m[1]}:${m[2]}`);
+      c.train = { ...c.train, coldStore: cold };
+    }
+    return await runSweep(c, { out: claim.dir, claim, concurrency: opts.concurrency, launch: opts.launch, log: opts.log });
   } finally {
+    await local?.stop();
     claim.release();
   }
 }

@@ -95,6 +95,7 @@ export function trainJob(c: SweepConfig, run: RunSpec, dir: string, data: Prepar
   }
   args.push('--out', runDir, ...setArgs(c.train.set), ...setArgs(run.params));
   if (c.train.engine) args.push('--engine', c.train.engine);
+  if (c.train.coldStore) args.push('--cold-store', c.train.coldStore);
   const ckpt = join(runDir, 'ckpt');
   if (c.train.checkpointEverySec > 0) {
     args.push('--checkpoint-dir', ckpt, '--checkpoint-every-sec', String(c.train.checkpointEverySec));
@@ -106,6 +107,7 @@ export function trainJob(c: SweepConfig, run: RunSpec, dir: string, data: Prepar
     set: c.train.set,
     params: run.params,
     engine: c.train.engine ?? null,
+    ...(c.train.coldStore ? { coldStore: c.train.coldStore } : {}),
     extraArgs: c.train.extraArgs,
     data: data.fingerprints,
   });

@@ -24,6 +24,7 @@ interface TrainCliOptions {
   fullEvery: number;
   resume?: boolean;
   forceClean?: boolean;
+  coldStore: string;
 }
 
 /** Register `hotcold train`. */
@@ -47,6 +48,7 @@ export function register(program: Command): void {
     .option('--full-every <k>', 'a full checkpoint after K increments', intArg('--full-every', 0), DEFAULT_FULL_EVERY)
     .option('--resume', 'continue from the newest checkpoint (bit-identical at threshold 0)')
     .option('--force-clean', 'replace an --out / --checkpoint-dir that holds files not written by hotcold train (never /, home, the checkout or an input)')
+    .option('--cold-store <addr>', 'where the cold embedding rows live: memory, redis://host:port or redis-cluster://h:p,h:p,… (?prefix=P; default prefix from --out)', 'memory')
     .action(
       action(async (o: TrainCliOptions) => {
         const sets = o.seed === undefined ? o.set : [...o.set, `seed=${o.seed}`];
@@ -55,17 +57,21 @@ export function register(program: Command): void {
         const config = loadTrainConfig(o.config, sets);
         const m = await train({
           config, data: o.data, hot: o.hot, out: o.out, engine: o.engine as EngineKind, threads: o.threads, quiet: o.quiet,
-          resume: o.resume, forceClean: o.forceClean,
+          resume: o.resume, forceClean: o.forceClean, coldStore: o.coldStore,
           checkpoint: {
             every: o.checkpointEvery, everySec: o.checkpointEverySec, dir: o.checkpointDir,
             threshold: o.checkpointThreshold, fullEvery: o.fullEvery,
           },
         });
         const val = m.val ? `val auc ${m.val.auc.toFixed(4)}, ` : '';
+        const cs = m.coldStore;
+        const store = cs
+          ? `; cold store ${cs.address}: ${cs.roundTrips} round trips, ${cs.rowsRead} rows read, ${cs.rowsWritten} written, ${(cs.waitSec).toFixed(1)}s waited, ${(100 * cs.hotShare).toFixed(1)}% of lookups hot`
+          : '';
         const drop = m.slipstream ? `, dropped ${(100 * m.slipstream.dropFraction).toFixed(1)}% of hot inputs (T ${m.slipstream.threshold.toExponential(3)})` : '';
         process.stdout.write(
           `${m.mode}: ${val}test auc ${m.test.auc.toFixed(4)}, logloss ${m.test.logloss.toFixed(4)}, accuracy ${m.test.accuracy.toFixed(4)}; ` +
-            `${Math.round(m.samplesPerSec)} samples/s (${m.engine})${drop}\n${o.out}/metrics.json\n`,
+            `${Math.round(m.samplesPerSec)} samples/s (${m.engine})${drop}${store}\n${o.out}/metrics.json\n`,
         );
       }),
     );

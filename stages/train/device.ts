@@ -77,8 +77,8 @@ export class Device {
   readonly hotColumns: EmbeddingTable[];
   readonly bytes: LinkBytes = { gatherIn: 0, gradOut: 0, hotSync: 0 };
   private readonly map: HotMap | null;
-  /** per table: row → hot index, or −1 */
-  private readonly reverse: Int32Array[] | null;
+  /** per table: row → hot index, or −1 (null in baseline mode); read by the cold store */
+  readonly reverse: Int32Array[] | null;
   /** per table: row → last batch stamp that gathered it (for unique-row counts) */
   private readonly stamps: Int32Array[];
   private stamp = 0;
@@ -177,6 +177,11 @@ export class Device {
       dd.add(h);
     }
     this.bytes.hotSync += pushed * this.rowBytes;
+  }
+
+  /** A cold store updated hot row h on the device (its copy is the current one): mark it device-dirty. */
+  markHotUpdated(h: number): void {
+    this.deviceDirty!.add(h);
   }
 
   /** Evaluation / checkpoint: every device-dirty hot row → host. @returns rows copied */

@@ -1,6 +1,7 @@
 /**
  * Evaluation: forward passes over a split (no shuffling) with the host tables, then the
- * exact metrics of metrics.ts. The caller syncs the device's hot rows to the host first.
+ * exact metrics of metrics.ts. The caller syncs the device's hot rows to the host first
+ * (memory backend), or passes the cold store's gather (redis backend).
  */
 import type { EvalMetrics } from '../../pipeline/run-metrics.js';
 import { allocBatch, type Batch } from './data/batch.js';
@@ -8,6 +9,7 @@ import type { ShardStream } from './data/shard-stream.js';
 import { evalMetrics } from './metrics.js';
 import type { Dlrm } from './model/dlrm.js';
 import { gatherBatch, type EmbeddingTable } from './model/embedding.js';
+import type { EvalGather } from './store/types.js';
 
 /** Reusable buffers of an evaluator (one batch and its gathered rows). */
 export class Evaluator {
@@ -24,7 +26,7 @@ export class Evaluator {
    * Evaluate on the first `maxRows` rows of `stream` (0 = all).
    * @returns AUC, AP, logloss, accuracy, NE (by training CTR and by the split's) and the rows scored
    */
-  async run(model: Dlrm, tables: EmbeddingTable[], stream: ShardStream, maxRows = 0): Promise<EvalMetrics> {
+  async run(model: Dlrm, tables: EmbeddingTable[] | EvalGather, stream: ShardStream, maxRows = 0): Promise<EvalMetrics> {
     const rows = maxRows > 0 ? Math.min(maxRows, stream.totalRows) : stream.totalRows;
     const labels = new Float32Array(rows);
     const probs = new Float32Array(rows);
@@ -33,7 +35,8 @@ export class Evaluator {
     let n = 0;
     while (n < rows && (await stream.next(b))) {
       const B = Math.min(b.size, rows - n);
-      gatherBatch(tables, b.cats, B, this.emb, model.engine.kernels);
+      if (typeof tables === 'function') await tables(b.cats, B, this.emb);
+      else gatherBatch(tables, b.cats, B, this.emb, model.engine.kernels);
       const p = model.forward(B, b.dense, this.emb);
       probs.set(p.subarray(0, B), n);
       labels.set(b.labels.subarray(0, B), n);

@@ -35,6 +35,8 @@ import { Slipstream } from './modes/slipstream.js';
 import { CONFIG_FILE, LOG_FILE, METRICS_FILE, RunLog, writeJson } from './run-files.js';
 import { saveModel } from './saved/model.js';
 import { openInputs } from './setup.js';
+import { coldStoreFactory, type StoreReport } from './store/index.js';
+import type { ConnectOptions } from './store/connect.js';
 import { Trainer } from './trainer.js';
 
 /** Checkpoint flags of `hotcold train`. */
@@ -73,6 +75,10 @@ export interface TrainOptions {
   force?: boolean;
   /** replace an --out (or --checkpoint-dir) that holds files not written by hotcold train */
   forceClean?: boolean;
+  /** where the cold embedding rows live: 'memory' (default) or a redis address (store/layout.ts) */
+  coldStore?: string;
+  /** redis backend: reconnect attempts and the write bound (tests shorten them) */
+  storeOptions?: { connect?: ConnectOptions; maxInFlight?: number; fastPath?: boolean };
   /** for tests and tools: called after every step (throwing simulates a crash) and at the end */
   hooks?: { afterStep?: (batchesDone: number, trainer: Trainer) => void; onFinish?: (trainer: Trainer) => void };
 }
@@ -114,12 +120,13 @@ interface Position {
  * A finished run with the same config, data and engine is reused.
  */
 export async function train(o: TrainOptions): Promise<RunMetrics> {
-  const opened: Opened = { store: null, claims: null, log: null };
+  const opened: Opened = { store: null, claims: null, log: null, cold: null };
   try {
     return await trainRun(o, opened);
   } catch (e) {
     // a failed run must not leave a checkpoint write racing a resume in the same process
     await opened.store?.close().catch(() => undefined); // a failed write was logged by settle()
+    await opened.cold?.close().catch(() => undefined);
     throw ioError(e, 'write run output', o.out);
   } finally {
     opened.log?.close(); // idempotent; a failed run must not keep its log open
@@ -133,6 +140,8 @@ interface Opened {
   store: CheckpointStore | null;
   claims: RunClaims | null;
   log: RunLog | null;
+  /** the cold store (redis: connections, writes in flight) */
+  cold: Trainer['cold'] | null;
 }
 
 async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
@@ -145,10 +154,11 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const inputs = await openInputs(cfg, o.data, o.hot);
   const cfgHash = configHash(cfg);
   const dataHash = configHash({ data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null });
-  const fingerprint = configHash({ config: cfg, data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null, engine: engineId });
   const claims = claimRunDirs(o);
   opened.claims = claims;
   const out = claims.out.dir;
+  const coldFactory = await coldStoreFactory(o.coldStore, { cfg, sizes: inputs.tableSizes, dataHash, out, ...o.storeOptions });
+  const fingerprint = configHash({ config: cfg, data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null, engine: engineId, ...(coldFactory ? { cold: 'redis' } : {}) });
   // a finished run with the same fingerprint is reused; --resume keeps the directory (log, checkpoints)
   const prev = hasManifest(out) ? (JSON.parse(readFileSync(manifestPath(out), 'utf8')) as ManifestBase) : null;
   const reused = prev !== null && prev.magic === ARTIFACTS.train.magic && prev.fingerprint === fingerprint && !o.force;
@@ -157,8 +167,11 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   else claims.out.clean();
   writeJson(out, CONFIG_FILE, cfg);
 
-  const trainer = new Trainer(cfg, engine, inputs.tableSizes, inputs.hotMap);
+  const trainer = new Trainer(cfg, engine, inputs.tableSizes, inputs.hotMap, coldFactory);
+  opened.cold = trainer.cold;
+  await trainer.open();
   const { device, batch } = trainer;
+  const coldStream = trainer.cold.wrap(inputs.main); // redis: reads one batch ahead, prefetching its rows
   const progress = new Progress('train', 'batches', 0, sink);
   const trainSplit = inputs.data.splits.train;
   const evaluator = new Evaluator(cfg.train.evalBatchSize, cfg.model.dim, NUM_TABLES, Number.isFinite(trainSplit.positives) ? trainSplit.positives / trainSplit.rows : undefined);
@@ -206,7 +219,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       }
       Object.assign(device.bytes, pos.bytes);
       if (slip && pos.slipstream) slip.restore(pos.slipstream, r.blobs);
-      trainer.afterRestore();
+      await trainer.afterRestore();
       resumed = true;
     } else {
       notice(`train: --resume: no checkpoint in ${claims.checkpointDir}, starting from the beginning`);
@@ -221,6 +234,10 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
     ? `train: resumed at epoch ${pos.epoch}, step ${pos.step} (${pos.batches.hot + pos.batches.cold} batches trained)`
     : `train: mode ${cfg.mode}, engine ${engine.detail}, ${formatCount(inputs.main.totalRows + (inputs.hot?.totalRows ?? 0))} training inputs`, { engine: engine.name });
 
+  if (trainer.cold.kind !== 'memory') {
+    const r = trainer.cold.report();
+    info(`train: cold rows in redis at ${r.address} (key prefix '${r.prefix}'), ${resumed ? 'rebuilt from the checkpoint' : 'seeded'} in ${r.initSec.toFixed(1)}s; hot rows on the device`);
+  }
   const nCold = inputs.main.batchesPerEpoch;
   const nHot = inputs.hot?.batchesPerEpoch ?? 0;
   const perEpoch = nCold + nHot;
@@ -234,8 +251,9 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const evaluate = async (split: 'val' | 'test', rows: number): Promise<EvalPoint> => {
     const t = performance.now();
     device.syncToHost();
+    await trainer.cold.barrier();
     const stream = split === 'val' ? inputs.val! : inputs.test;
-    const m: EvalMetrics = await evaluator.run(trainer.model, device.tables, stream, rows);
+    const m: EvalMetrics = await evaluator.run(trainer.model, trainer.cold.evalSource(), stream, rows);
     pos.evalSec += (performance.now() - t) / 1000;
     const p: EvalPoint = { ...m, split, epoch: pos.epoch, batch: stepsDone, samples: pos.samples, trainSec: pos.stepSec };
     log!.write('eval', { ...p });
@@ -257,6 +275,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
     const t = performance.now();
     written(await store!.settle()); // at most one write in flight; a failed one throws here
     const waitSec = (performance.now() - t) / 1000;
+    await trainer.cold.beforeCheckpoint(); // redis: barrier, then the cold rows into device.tables
     device.syncAll();
     pos.bytes = { ...device.bytes };
     pos.logBytes = log!.bytes;
@@ -286,13 +305,13 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       slip?.beginEpoch(pos.epoch, nHot);
     }
     resumed = false;
-    inputs.main.start(orderEpoch(pos.epoch), pos.coldIdx);
+    coldStream.start(orderEpoch(pos.epoch), pos.coldIdx);
     inputs.hot?.start(orderEpoch(pos.epoch), pos.hotIdx);
     while (pos.step < plan.length && !done) {
       const hot = plan[pos.step] === HOT;
       const t = performance.now();
       const cpu0 = process.cpuUsage();
-      const stream = hot ? inputs.hot! : inputs.main;
+      const stream = hot ? inputs.hot! : coldStream;
       if (!(await stream.next(batch))) throw new PipelineError('internal', `stream ended early at epoch ${pos.epoch}, step ${pos.step}`);
       let loss = NaN;
       if (hot) {
@@ -305,6 +324,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
         await slip?.afterHot(pos.epoch, pos.hotIdx, device, sample);
         pos.hotIdx++;
       } else {
+        await trainer.cold.ready();
         loss = trainer.step(false, where);
         pos.batches.cold++;
         pos.coldIdx++;
@@ -373,6 +393,8 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   }
   written((await store?.close()) ?? null); // the last checkpoint's write overlapped the final evaluation
   const metrics = buildMetrics(cfg, engineId, pos, device.bytes, slip, val, test, (performance.now() - wall0) / 1000);
+  if (trainer.cold.kind !== 'memory') metrics.coldStore = coldReport(trainer.cold.report());
+  await trainer.cold.close();
   progress.done(`train: ${formatCount(pos.samples)} samples in ${metrics.time.totalSec.toFixed(1)}s (${formatCount(metrics.samplesPerSec)} samples/s); test auc ${test.auc.toFixed(4)}`);
   log.write('info', { msg: 'done', testAuc: test.auc, samplesPerSec: metrics.samplesPerSec });
   log.close();
@@ -417,4 +439,9 @@ export function readRunMetrics(dir: string): RunMetrics {
   const p = join(dir, METRICS_FILE);
   if (!existsSync(p)) throw new PipelineError('bad_manifest', `run ${dir} has no ${METRICS_FILE}`, { file: dir });
   return JSON.parse(readFileSync(p, 'utf8')) as RunMetrics;
+}
+
+/** The cold store's counters as metrics.json reports them (this process's share of a resumed run). */
+function coldReport(r: StoreReport): NonNullable<RunMetrics['coldStore']> {
+  return { ...r };
 }

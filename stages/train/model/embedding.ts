@@ -83,7 +83,7 @@ export class EmbeddingTable {
 }
 
 /** w[start..end) = U(−bound, bound) from the xoshiro128** state (4 int32, updated in place). */
-function fillUniform(w: Float32Array, start: number, end: number, state: Int32Array, bound: number): void {
+export function fillUniform(w: Float32Array, start: number, end: number, state: Int32Array, bound: number): void {
   const scale = (2 * bound) / 4294967296;
   let a = state[0]!, b = state[1]!, c = state[2]!, d = state[3]!;
   for (let i = start; i < end; i++) {

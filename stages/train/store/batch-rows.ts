@@ -1,0 +1,283 @@
+/**
+ * One batch's embedding rows on the client of a remote cold store:
+ *
+ *     plan(cats)   de-duplicate the batch's (table, row) ids (first-seen order, b-major then f),
+ *                  split them into hot (served by the device's hot table) and cold (the store),
+ *                  and group the cold ones by shard: one read / one update request per shard
+ *     vals         U × (dim + 1) fp32: each unique row's weights and Adagrad accumulator
+ *     accumulate   sum the batch's gradients per unique row, in the order scatterUpdate sums them
+ *     applyRow     the row-wise optimizer step of model/embedding.ts, the same arithmetic
+ *
+ * No allocation per row: arrays grow to the largest batch seen and are reused.
+ */
+import { PipelineError } from '../../../pipeline/errors.js';
+import type { SparseOptConfig } from '../model/embedding.js';
+import { MAX_KEYS } from './functions.js';
+import { blockKey, ROWS_PER_BLOCK, SHARDS, sentinelKey, shardOf } from './layout.js';
+
+/** Per-shard request of a batch: the keys (sentinel first) and (key index, row in block) pairs. */
+export interface ShardRequest {
+  shard: number;
+  keys: string[];
+  /** int32 LE pairs, 8 bytes per row */
+  pairs: Buffer;
+  /** unique-row index of each requested row, in request order */
+  rows: Int32Array;
+  n: number;
+}
+
+/** Per-table key-string cache (block → key), built lazily. */
+export class KeyCache {
+  private readonly cache: (string | undefined)[][];
+  readonly sentinels: string[];
+  constructor(readonly prefix: string, tables: number) {
+    this.cache = Array.from({ length: tables }, () => []);
+    this.sentinels = Array.from({ length: SHARDS }, (_, s) => sentinelKey(prefix, s));
+  }
+  block(t: number, blk: number): string {
+    const c = this.cache[t]!;
+    let k = c[blk];
+    if (k === undefined) c[blk] = k = blockKey(this.prefix, t, blk);
+    return k;
+  }
+}
+
+export class BatchRows {
+  readonly stride: number;
+  /** unique rows */
+  U = 0;
+  uT = new Int32Array(0);
+  uR = new Int32Array(0);
+  /** hot index of each unique row, or −1 (cold) */
+  uHot = new Int32Array(0);
+  /** B×F: unique-row index of each lookup */
+  local = new Int32Array(0);
+  /** U × stride: weights, then the accumulator */
+  vals = new Float32Array(0);
+  /** U × stride: the cold rows as read, before this batch's update (for hc_update's unchanged-row check) */
+  before = new Float32Array(0);
+  /** U × dim accumulated gradients */
+  acc = new Float32Array(0);
+  /** cold rows grouped by shard */
+  requests: ShardRequest[] = [];
+  cold = 0;
+  hot = 0;
+  lookups = 0;
+  /** the prefetch of this batch's cold rows (resolves when vals holds them) */
+  pending: Promise<void> | null = null;
+  // open-addressing map key = r·F + t → unique index
+  private keys = new Int32Array(0);
+  private slot = new Int32Array(0);
+  private mask = 0;
+  private shardCount = new Int32Array(SHARDS);
+
+  constructor(readonly dim: number, readonly F: number) {
+    this.stride = dim + 1;
+  }
+
+  private ensure(n: number): void {
+    let cap = 16;
+    while (cap < 2 * n) cap <<= 1;
+    if (this.keys.length < cap) {
+      this.keys = new Int32Array(cap).fill(-1);
+      this.slot = new Int32Array(cap);
+    }
+    this.mask = this.keys.length - 1;
+    if (this.uT.length < n) {
+      this.uT = new Int32Array(n);
+      this.uR = new Int32Array(n);
+      this.uHot = new Int32Array(n);
+      this.local = new Int32Array(n);
+      this.vals = new Float32Array(n * this.stride);
+      this.before = new Float32Array(n * this.stride);
+      this.acc = new Float32Array(n * this.dim);
+    }
+  }
+
+  /** Index of (t, r) in this batch, or −1. */
+  find(t: number, r: number): number {
+    const key = r * this.F + t;
+    let h = (Math.imul(key, 0x9e3779b1) >>> 7) & this.mask;
+    for (;;) {
+      const k = this.keys[h]!;
+      if (k === key) return this.slot[h]!;
+      if (k === -1) return -1;
+      h = (h + 1) & this.mask;
+    }
+  }
+
+  /**
+   * De-duplicate and group a batch's ids.
+   * @param reverse per table: row → hot index or −1 (null: no hot table)
+   * @param sizes rows per table (ids are checked against them)
+   */
+  plan(cats: Int32Array, B: number, reverse: Int32Array[] | null, sizes: number[], keys: KeyCache): void {
+    const F = this.F;
+    const n = B * F;
+    this.ensure(n);
+    // empty the previous batch's map slots
+    if (this.U > 0) this.keys.fill(-1);
+    const { keys: hk, slot, mask, uT, uR, uHot, local } = this;
+    let U = 0;
+    let hot = 0;
+    for (let b = 0; b < B; b++) {
+      for (let f = 0; f < F; f++) {
+        const r = cats[b * F + f]!;
+        if (r < 0 || r >= sizes[f]!) {
+          throw new PipelineError('bad_input', `embedding id ${r} of column ${f} in batch row ${b} is outside table rows [0, ${sizes[f]})`, {
+            field: `C${f + 1}`, actual: String(r), expected: `0 ≤ id < ${sizes[f]}`,
+            hint: 'the data and the table sizes come from different preprocess runs',
+          });
+        }
+        const key = r * F + f;
+        let h = (Math.imul(key, 0x9e3779b1) >>> 7) & mask;
+        let u: number;
+        for (;;) {
+          const k = hk[h]!;
+          if (k === key) { u = slot[h]!; break; }
+          if (k === -1) {
+            hk[h] = key;
+            slot[h] = u = U++;
+            uT[u] = f;
+            uR[u] = r;
+            const hi = reverse ? reverse[f]![r]! : -1;
+            uHot[u] = hi;
+            break;
+          }
+          h = (h + 1) & mask;
+        }
+        if (uHot[u]! >= 0) hot++;
+        local[b * F + f] = u;
+      }
+    }
+    this.U = U;
+    this.hot = hot;
+    this.lookups = n;
+    this.buildRequests(keys);
+  }
+
+  private buildRequests(kc: KeyCache): void {
+    const cnt = this.shardCount.fill(0);
+    let cold = 0;
+    for (let u = 0; u < this.U; u++) {
+      if (this.uHot[u]! >= 0) continue;
+      cnt[shardOf(this.uT[u]!, (this.uR[u]! / ROWS_PER_BLOCK) | 0)]!++;
+      cold++;
+    }
+    this.cold = cold;
+    const reqs: ShardRequest[] = [];
+    const open: (ShardRequest | undefined)[] = new Array(SHARDS);
+    const left = Int32Array.from(cnt);
+    const start = (s: number): ShardRequest => {
+      const q: ShardRequest = { shard: s, keys: [kc.sentinels[s]!], pairs: Buffer.allocUnsafe(left[s]! * 8), rows: new Int32Array(left[s]!), n: 0 };
+      open[s] = q;
+      reqs.push(q);
+      return q;
+    };
+    // key index of a block in its shard's open request: block id = blk·F + t → (request, index)
+    const blockReq = new Map<number, ShardRequest>();
+    const blockIdx = new Map<number, number>();
+    for (let u = 0; u < this.U; u++) {
+      if (this.uHot[u]! >= 0) continue;
+      const t = this.uT[u]!;
+      const r = this.uR[u]!;
+      const blk = (r / ROWS_PER_BLOCK) | 0;
+      const s = shardOf(t, blk);
+      let q = open[s] ?? start(s);
+      const id = blk * this.F + t;
+      let ki = blockReq.get(id) === q ? blockIdx.get(id)! : -1;
+      if (ki < 0) {
+        if (q.keys.length >= MAX_KEYS) q = start(s);
+        q.keys.push(kc.block(t, blk));
+        ki = q.keys.length; // Lua: KEYS is 1-based, the sentinel is KEYS[1]
+        blockReq.set(id, q);
+        blockIdx.set(id, ki);
+      }
+      q.pairs.writeInt32LE(ki, q.n * 8);
+      q.pairs.writeInt32LE(r - blk * ROWS_PER_BLOCK, q.n * 8 + 4);
+      q.rows[q.n++] = u;
+      left[s]!--;
+    }
+    for (const q of reqs) {
+      q.pairs = q.pairs.subarray(0, q.n * 8);
+      q.rows = q.rows.subarray(0, q.n);
+    }
+    this.requests = reqs;
+  }
+
+  /** Copy a read reply (rows of `q`, rowBytes each, `nf` floats: dim or dim + 1) into vals. */
+  fill(q: ShardRequest, reply: Buffer, nf: number): void {
+    const rb = nf * 4;
+    if (reply.length !== q.n * rb) throw new PipelineError('internal', `cold store reply of ${reply.length} bytes for ${q.n} rows of ${rb} bytes`);
+    const tmp = new Float32Array(q.n * nf);
+    new Uint8Array(tmp.buffer).set(reply);
+    const { vals, stride } = this;
+    for (let i = 0; i < q.n; i++) {
+      const u = q.rows[i]!;
+      const v0 = u * stride;
+      const s0 = i * nf;
+      for (let k = 0; k < nf; k++) vals[v0 + k] = tmp[s0 + k]!;
+    }
+  }
+
+  /** out[b, f, :] = vals of the batch's lookup (b, f). */
+  gather(B: number, out: Float32Array): void {
+    const { local, vals, stride, dim: d, F } = this;
+    const n = B * F;
+    for (let i = 0; i < n; i++) {
+      const v0 = local[i]! * stride;
+      const o0 = i * d;
+      for (let k = 0; k < d; k++) out[o0 + k] = vals[v0 + k]!;
+    }
+  }
+
+  /** acc[u] = Σ grad over the lookups of u, in scatterUpdate's order (b ascending). */
+  accumulate(B: number, grad: Float32Array): void {
+    const { local, acc, dim: d, F } = this;
+    acc.fill(0, 0, this.U * d);
+    const n = B * F;
+    for (let i = 0; i < n; i++) {
+      const a0 = local[i]! * d;
+      const g0 = i * d;
+      for (let k = 0; k < d; k++) acc[a0 + k] = acc[a0 + k]! + grad[g0 + k]!;
+    }
+  }
+
+  /** `nf` floats per row of `src` (U × stride) for the rows of `q`, fp32 LE, in request order. */
+  rowsOf(q: ShardRequest, src: Float32Array, nf: number): Buffer {
+    const s = this.stride;
+    const out = new Float32Array(q.n * nf);
+    for (let i = 0; i < q.n; i++) out.set(src.subarray(q.rows[i]! * s, q.rows[i]! * s + nf), i * nf);
+    return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  }
+
+  /** Gradients of the rows of `q`, fp32 LE, in request order. */
+  grads(q: ShardRequest): Buffer {
+    const d = this.dim;
+    const out = new Float32Array(q.n * d);
+    for (let i = 0; i < q.n; i++) out.set(this.acc.subarray(q.rows[i]! * d, q.rows[i]! * d + d), i * d);
+    return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  }
+}
+
+/**
+ * The row-wise optimizer step of model/embedding.ts on one row: weights w[w0 .. w0+d),
+ * accumulator accum[ai] (Adagrad), gradient acc[a0 .. a0+d). The same double-precision
+ * expressions in the same order, so results are bit-identical to scatterUpdate.
+ */
+export function applyRow(
+  opt: SparseOptConfig, d: number, w: Float32Array, w0: number, accum: Float32Array | null, ai: number, acc: Float32Array, a0: number,
+): void {
+  const lr = opt.lr;
+  if (opt.kind === 'sgd' || accum === null) {
+    for (let k = 0; k < d; k++) w[w0 + k] = w[w0 + k]! - lr * acc[a0 + k]!;
+    return;
+  }
+  const eps = opt.eps ?? 1e-10;
+  let sq = 0;
+  for (let k = 0; k < d; k++) { const g = acc[a0 + k]!; sq += g * g; }
+  const m = accum[ai]! + sq * (1 / d);
+  accum[ai] = m;
+  const step = lr / (Math.sqrt(m) + eps);
+  for (let k = 0; k < d; k++) w[w0 + k] = w[w0 + k]! - step * acc[a0 + k]!;
+}

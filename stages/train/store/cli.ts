@@ -1,0 +1,74 @@
+/** `hotcold store init|stats|dump|drop`: a run's cold tables in Redis. */
+import type { Command } from 'commander';
+import { action, collect, intArg } from '../../../pipeline/cli.js';
+import { PipelineError } from '../../../pipeline/errors.js';
+
+/** The store tools (ioredis, the train config) load only inside the commands. */
+const tools = (): Promise<typeof import('./tools.js')> => import('./tools.js');
+
+interface Target {
+  coldStore: string;
+  prefix?: string;
+  out?: string;
+}
+
+const target = (c: Command): Command =>
+  c
+    .requiredOption('--cold-store <addr>', 'redis://host:port or redis-cluster://h:p,h:p,… (?prefix=P)')
+    .option('--prefix <p>', 'key prefix of the run\'s tables (default: the one `hotcold train --out <dir>` uses, with --out)')
+    .option('--out <dir>', 'the run directory whose default prefix to use');
+
+function mib(b: number): string {
+  return `${(b / 2 ** 20).toFixed(1)} MiB`;
+}
+
+export function register(program: Command): void {
+  const cmd = program.command('store').description('init, inspect, dump or drop a run\'s cold embedding tables in Redis (`hotcold train --cold-store`)');
+
+  target(cmd.command('init').description('write a run\'s seeded tables (the values `hotcold train` starts from) and its fingerprint'))
+    .option('--config <file>', 'train config JSON')
+    .requiredOption('--data <dir>', 'preprocessed dataset')
+    .option('--hot <dir>', 'segregated dataset (fae / slipstream)')
+    .option('--set <key=value>', 'override a config key (repeatable)', collect, [])
+    .action(action(async (o: Target & { config?: string; data: string; hot?: string; set: string[] }) => {
+      const [{ loadTrainConfig }, { storeInit }] = await Promise.all([import('../config.js'), tools()]);
+      const cfg = loadTrainConfig(o.config, o.set);
+      const r = await storeInit(o.coldStore, o.prefix, cfg, o.data, o.hot, o.out);
+      process.stdout.write(`store init: ${r.rows} rows under prefix '${r.prefix}' in ${r.sec.toFixed(1)}s\n`);
+    }));
+
+  target(cmd.command('stats').description('rows, bytes, keys per node and keyspace hit rates'))
+    .option('--json', 'print JSON')
+    .action(action(async (o: Target & { json?: boolean }) => {
+      const { storeStats } = await tools();
+      const s = await storeStats(o.coldStore, o.prefix, o.out);
+      if (o.json) {
+        process.stdout.write(JSON.stringify(s, null, 2) + '\n');
+        return;
+      }
+      const m = s.meta;
+      process.stdout.write(m
+        ? `store ${s.address} prefix '${s.prefix}': ${s.rows} rows in ${m.sizes.length} tables, dim ${m.dim} (${m.optimizer}), ${mib(s.bytes)}, fingerprint ${m.fingerprint}${m.complete ? '' : ' (init not complete)'}\n`
+        : `store ${s.address} prefix '${s.prefix}': no tables\n`);
+      for (const n of s.nodes) {
+        process.stdout.write(`  ${n.node}: ${n.keys} keys, ${mib(n.bytes)} of rows, used_memory ${mib(n.usedMemory)}, keyspace hit rate ${(100 * n.hitRate).toFixed(1)}% (${n.keyspaceHits} hits, ${n.keyspaceMisses} misses)\n`);
+      }
+    }));
+
+  target(cmd.command('dump').description('rows of one table as JSON lines'))
+    .requiredOption('--table <n>', 'table number, 1…26 (C1…C26)', intArg('--table', 1))
+    .option('--rows <a-b>', 'row range, e.g. 0-9 (default 0-9)', '0-9')
+    .action(action(async (o: Target & { table: number; rows: string }) => {
+      const m = /^(\d+)-(\d+)$/.exec(o.rows);
+      if (!m) throw new PipelineError('bad_config', `--rows '${o.rows}' is not a-b`, { field: '--rows' });
+      const { storeDump } = await tools();
+      for (const r of await storeDump(o.coldStore, o.table - 1, Number(m[1]), Number(m[2]) + 1, o.prefix, o.out)) process.stdout.write(JSON.stringify(r) + '\n');
+    }));
+
+  target(cmd.command('drop').description('delete every key under the run\'s prefix (nothing else)'))
+    .action(action(async (o: Target) => {
+      const { storeDrop } = await tools();
+      const r = await storeDrop(o.coldStore, o.prefix, o.out);
+      process.stdout.write(`store drop: ${r.keys} keys under prefix '${r.prefix}' deleted\n`);
+    }));
+}

@@ -1,0 +1,303 @@
+/**
+ * The redis backend of the cold store. Cold rows live in Redis (layout.ts); the device's hot
+ * table stays in process and is the authoritative copy of the hot rows (a cold batch reads
+ * and updates them there; hot batches never call the store).
+ *
+ * One cold batch j, with the prefetching stream (prefetch.ts) one batch ahead:
+ *
+ *     next(j)     copy j to the trainer's batch; read j+1; plan j+1 and send its reads
+ *     ready(j)    wait until ≤ maxInFlight batch updates are outstanding and j's reads are back;
+ *                 rows j shares with j−1 take j−1's values after its update (j's reads were sent
+ *                 before j−1's update, so those are the only rows they can miss: Redis runs one
+ *                 connection's commands in order, and each key lives on one node)
+ *     gather(j)   hot rows from the hot table, cold rows from the reply → out
+ *     update(j)   gradients summed per unique row; hot rows updated in process; cold rows updated
+ *                 locally (for j+1's patch) and sent to hc_update, one Function call per shard,
+ *                 not awaited, with the rows as read and as computed: the server sets a row it
+ *                 still holds as read to the computed bytes, and applies the gradient to any row
+ *                 another writer changed in between (counted as conflicts)
+ *
+ * barrier() awaits every update (before evaluation and checkpoints). One writer ends with the
+ * memory backend's parameters bit for bit; several writers (the Function applies each update
+ * atomically) lose none, only see each other's updates a batch late.
+ *
+ * Checkpoints: barrier, then every cold row is read into device.tables (calloc'd, so untouched
+ * rows cost no memory until then) and the checkpoint is taken as with the memory backend; hot
+ * rows reach device.tables through Device.syncToHost as always. A restore writes device.tables
+ * back to the store.
+ */
+import type { Rng } from '../../../pipeline/rng.js';
+import { NUM_TABLES } from '../data/batch.js';
+import type { Device } from '../device.js';
+import type { SparseOptConfig } from '../model/embedding.js';
+import { applyRow, BatchRows, KeyCache } from './batch-rows.js';
+import { connectStore, storeError, type ConnectOptions, type StoreClient } from './connect.js';
+import type { StoreAddress } from './layout.js';
+import { PrefetchStream } from './prefetch.js';
+import { RedisTables } from './redis-tables.js';
+import type { BatchSource, ColdStore, EvalGather, StoreReport } from './types.js';
+
+export interface RedisStoreOptions {
+  address: StoreAddress;
+  prefix: string;
+  /** the run's store fingerprint (data, config, dim) */
+  fingerprint: string;
+  sizes: number[];
+  dim: number;
+  opt: SparseOptConfig;
+  batchSize: number;
+  /** batch updates outstanding at most before a cold step waits. @default 4 */
+  maxInFlight?: number;
+  /** false: send gradients only, so the server applies every update with its own arithmetic (tests). @default true */
+  fastPath?: boolean;
+  connect?: ConnectOptions;
+  /** one-line messages */
+  log?: (msg: string) => void;
+}
+
+export class RedisColdStore implements ColdStore {
+  readonly kind = 'redis' as const;
+  private client: StoreClient | null = null;
+  private tables: RedisTables | null = null;
+  private readonly keys: KeyCache;
+  /** three rotating batches: the one being trained, its predecessor (patch source), the prefetched one */
+  private readonly ring: BatchRows[];
+  private readonly queue: BatchRows[] = [];
+  private cur: BatchRows | null = null;
+  private prev: BatchRows | null = null;
+  private readonly evalRows: BatchRows;
+  private readonly inflight: Promise<void>[] = [];
+  private failure: unknown = null;
+  private waitSec = 0;
+  private initSec = 0;
+  private lookups = 0;
+  private lookupsHot = 0;
+  private readonly maxInFlight: number;
+
+  constructor(private readonly device: Device, private readonly o: RedisStoreOptions) {
+    this.keys = new KeyCache(o.prefix, o.sizes.length);
+    this.ring = [0, 1, 2].map(() => new BatchRows(o.dim, NUM_TABLES));
+    this.evalRows = new BatchRows(o.dim, NUM_TABLES);
+    this.maxInFlight = Math.max(1, o.maxInFlight ?? 4);
+  }
+
+  private get t(): RedisTables {
+    return this.tables!;
+  }
+
+  /** Connect, refuse another run's store, bulk-init the seeded rows; the hot rows go to the device. */
+  async open(rng: Rng): Promise<void> {
+    const o = this.o;
+    this.client = await connectStore(o.address, o.connect);
+    this.tables = new RedisTables(this.client, o.address, o.prefix, { fingerprint: o.fingerprint, dim: o.dim, opt: o.opt, sizes: o.sizes });
+    await this.t.check();
+    const t0 = performance.now();
+    const dev = this.device;
+    const rev = dev.reverse;
+    const d = o.dim;
+    const nf = this.t.nf;
+    await this.t.init(rng, (t, r0, n, vals) => {
+      if (!rev) return;
+      const rv = rev[t]!;
+      const tab = dev.tables[t]!;
+      for (let i = 0; i < n; i++) {
+        if (rv[r0 + i]! < 0) continue;
+        tab.weights.set(vals.subarray(i * nf, i * nf + d), (r0 + i) * d);
+        if (tab.accum) tab.accum[r0 + i] = vals[i * nf + d]!;
+      }
+    });
+    dev.loadHot(true);
+    this.initSec += (performance.now() - t0) / 1000;
+    o.log?.(`train: cold store redis ${o.address.spec} (prefix '${o.prefix}'): ${o.sizes.reduce((a, b) => a + b, 0)} rows initialised in ${this.initSec.toFixed(1)}s`);
+  }
+
+  wrap(stream: BatchSource): BatchSource {
+    return new PrefetchStream(stream, this.o.batchSize, (cats, B) => this.prefetch(cats, B), () => this.dropPrefetched());
+  }
+
+  /** Plan a batch read ahead and send its reads. */
+  private prefetch(cats: Int32Array, B: number): void {
+    const rows = this.ring.find((r) => r !== this.cur && r !== this.prev && !this.queue.includes(r))!;
+    rows.plan(cats, B, this.device.reverse, this.o.sizes, this.keys);
+    rows.pending = this.fetch(rows, 'prefetching a cold batch');
+    rows.pending.catch(() => undefined); // awaited in ready()
+    this.queue.push(rows);
+  }
+
+  private fetch(rows: BatchRows, what: string): Promise<void> {
+    const nf = this.t.nf;
+    return Promise.all(rows.requests.map(async (q) => {
+      try {
+        rows.fill(q, await this.t.readRows(q), nf);
+      } catch (e) {
+        throw storeError(this.o.address, what, e);
+      }
+    })).then(() => undefined);
+  }
+
+  /** A new epoch (or the end): prefetched batches are not trained. */
+  private dropPrefetched(): void {
+    this.queue.length = 0;
+  }
+
+  async ready(): Promise<void> {
+    if (this.failure) throw this.failure;
+    const t0 = performance.now();
+    while (this.inflight.length >= this.maxInFlight) await this.inflight.shift();
+    const rows = this.queue.shift();
+    if (!rows) throw storeError(this.o.address, 'starting a cold batch', new Error('no prefetched batch (the cold stream was not wrapped)'));
+    await rows.pending;
+    if (this.failure) throw this.failure;
+    this.waitSec += (performance.now() - t0) / 1000;
+    // rows shared with the previous batch: its reads went out before that batch's update
+    const p = this.prev;
+    if (p) {
+      const s = rows.stride;
+      for (let u = 0; u < rows.U; u++) {
+        if (rows.uHot[u]! >= 0) continue;
+        const j = p.find(rows.uT[u]!, rows.uR[u]!);
+        if (j >= 0) rows.vals.set(p.vals.subarray(j * s, j * s + s), u * s);
+      }
+    }
+    this.cur = rows;
+  }
+
+  /** Hot rows of a batch from the device's hot table into vals. */
+  private fillHot(rows: BatchRows): void {
+    const hot = this.device.hot;
+    if (!hot || rows.hot === 0) return;
+    const d = rows.dim;
+    const s = rows.stride;
+    for (let u = 0; u < rows.U; u++) {
+      const h = rows.uHot[u]!;
+      if (h < 0) continue;
+      rows.vals.set(hot.weights.subarray(h * d, h * d + d), u * s);
+      if (hot.accum) rows.vals[u * s + d] = hot.accum[h]!;
+    }
+  }
+
+  gather(cats: Int32Array, B: number, out: Float32Array): void {
+    const rows = this.cur!;
+    if (rows.lookups !== B * NUM_TABLES || rows.local.length < B * NUM_TABLES) throw storeError(this.o.address, 'gathering a cold batch', new Error('the prefetched batch is not the trained one'));
+    this.fillHot(rows);
+    rows.gather(B, out);
+    this.lookups += rows.lookups;
+    this.lookupsHot += rows.hot;
+    const bytes = rows.U * this.o.dim * 4; // as Device.coldBatch counts the memory backend's link
+    this.device.bytes.gatherIn += bytes;
+    this.device.bytes.gradOut += bytes;
+  }
+
+  update(cats: Int32Array, B: number, grad: Float32Array): void {
+    const rows = this.cur!;
+    rows.accumulate(B, grad);
+    const d = rows.dim;
+    const s = rows.stride;
+    const opt = this.o.opt;
+    const hot = this.device.hot;
+    const ada = opt.kind === 'adagrad';
+    rows.before.set(rows.vals.subarray(0, rows.U * s));
+    for (let u = 0; u < rows.U; u++) {
+      const h = rows.uHot[u]!;
+      if (h >= 0) {
+        applyRow(opt, d, hot!.weights, h * d, hot!.accum, h, rows.acc, u * d);
+        this.device.markHotUpdated(h);
+      } else {
+        applyRow(opt, d, rows.vals, u * s, ada ? rows.vals : null, u * s + d, rows.acc, u * d);
+        const tab = this.device.tables[rows.uT[u]!]!;
+        const r = rows.uR[u]!;
+        tab.touched[r >>> 3] = tab.touched[r >>> 3]! | (1 << (r & 7));
+      }
+    }
+    const nf = this.t.nf;
+    const fast = this.o.fastPath ?? true;
+    const sent = Promise.all(rows.requests.map((q) => this.t.updateRows(q, rows.grads(q), fast ? rows.rowsOf(q, rows.before, nf) : undefined, fast ? rows.rowsOf(q, rows.vals, nf) : undefined))).then(
+      () => undefined,
+      (e: unknown) => {
+        this.failure ??= storeError(this.o.address, 'applying a batch update', e);
+      },
+    );
+    this.inflight.push(sent);
+    this.prev = rows;
+    this.cur = null;
+  }
+
+  countHot(n: number): void {
+    this.lookups += n;
+    this.lookupsHot += n;
+  }
+
+  async barrier(): Promise<void> {
+    const t0 = performance.now();
+    while (this.inflight.length > 0) await this.inflight.shift();
+    this.waitSec += (performance.now() - t0) / 1000;
+    if (this.failure) throw this.failure;
+  }
+
+  evalSource(): EvalGather {
+    return async (cats, B, out) => {
+      await this.barrier();
+      const rows = this.evalRows;
+      rows.plan(cats, B, this.device.reverse, this.o.sizes, this.keys);
+      const t0 = performance.now();
+      await this.fetch(rows, 'reading evaluation rows');
+      this.waitSec += (performance.now() - t0) / 1000;
+      this.fillHot(rows);
+      rows.gather(B, out);
+    };
+  }
+
+  async beforeCheckpoint(): Promise<void> {
+    await this.barrier();
+    const t0 = performance.now();
+    const dev = this.device;
+    const rev = dev.reverse;
+    const d = this.o.dim;
+    const nf = this.t.nf;
+    await this.t.readAll((t, r0, n, vals) => {
+      const tab = dev.tables[t]!;
+      const rv = rev ? rev[t]! : null;
+      for (let i = 0; i < n; i++) {
+        if (rv && rv[r0 + i]! >= 0) continue; // the device's copy is the current one
+        tab.weights.set(vals.subarray(i * nf, i * nf + d), (r0 + i) * d);
+        if (tab.accum) tab.accum[r0 + i] = vals[i * nf + d]!;
+      }
+    });
+    this.waitSec += (performance.now() - t0) / 1000;
+  }
+
+  async afterRestore(): Promise<void> {
+    await this.barrier();
+    const t0 = performance.now();
+    const dev = this.device;
+    const d = this.o.dim;
+    const nf = this.t.nf;
+    await this.t.writeAll((t, r0, n, out) => {
+      const tab = dev.tables[t]!;
+      for (let i = 0; i < n; i++) {
+        out.set(tab.weights.subarray((r0 + i) * d, (r0 + i) * d + d), i * nf);
+        if (tab.accum) out[i * nf + d] = tab.accum[r0 + i]!;
+      }
+    });
+    this.queue.length = 0;
+    this.prev = null;
+    this.cur = null;
+    this.initSec += (performance.now() - t0) / 1000;
+  }
+
+  report(): StoreReport {
+    const c = this.tables?.counters ?? { roundTrips: 0, rowsRead: 0, rowsWritten: 0, bytesRead: 0, bytesWritten: 0, conflicts: 0 };
+    return {
+      kind: 'redis', address: this.o.address.spec, prefix: this.o.prefix, ...c, waitSec: this.waitSec, initSec: this.initSec,
+      lookups: this.lookups, lookupsHot: this.lookupsHot, hotShare: this.lookups > 0 ? this.lookupsHot / this.lookups : 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.inflight);
+    this.inflight.length = 0;
+    const c = this.client;
+    this.client = null;
+    if (c) await c.quit().catch(() => c.disconnect());
+  }
+}
