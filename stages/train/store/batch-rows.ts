@@ -156,6 +156,18 @@ export class BatchRows {
     this.buildRequests(keys);
   }
 
+  /** Plan reads of the cold rows (ts[i], rs[i]), i < n (no batch: checkpoints' touched rows). */
+  planRows(ts: Int32Array, rs: Int32Array, n: number, kc: KeyCache): void {
+    this.ensure(n);
+    this.U = n;
+    this.uT.set(ts.subarray(0, n));
+    this.uR.set(rs.subarray(0, n));
+    this.uHot.fill(-1, 0, n);
+    this.hot = 0;
+    this.lookups = 0;
+    this.buildRequests(kc);
+  }
+
   private buildRequests(kc: KeyCache): void {
     const cnt = this.shardCount.fill(0);
     let cold = 0;

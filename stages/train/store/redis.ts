@@ -21,10 +21,11 @@
  * memory backend's parameters bit for bit; several writers (the Function applies each update
  * atomically) lose none, only see each other's updates a batch late.
  *
- * Checkpoints: barrier, then every cold row is read into device.tables (calloc'd, so untouched
- * rows cost no memory until then) and the checkpoint is taken as with the memory backend; hot
- * rows reach device.tables through Device.syncToHost as always. A restore writes device.tables
- * back to the store.
+ * Checkpoints: barrier, then the cold rows are read into device.tables (calloc'd, so untouched
+ * rows cost no memory until then) — all of them at the first checkpoint, only the rows touched
+ * since at later ones — and the checkpoint is taken as with the memory backend; hot rows reach
+ * device.tables through Device.syncToHost as always. A restore writes device.tables back to the
+ * store.
  */
 import type { Rng } from '../../../pipeline/rng.js';
 import { NUM_TABLES } from '../data/batch.js';
@@ -73,6 +74,9 @@ export class RedisColdStore implements ColdStore {
   private lookups = 0;
   private lookupsHot = 0;
   private readonly maxInFlight: number;
+  /** device.tables hold every cold row as of the last checkpoint (or restore) */
+  private materialized = false;
+  private ckRows: BatchRows | null = null;
 
   constructor(private readonly device: Device, private readonly o: RedisStoreOptions) {
     this.keys = new KeyCache(o.prefix, o.sizes.length);
@@ -247,9 +251,65 @@ export class RedisColdStore implements ColdStore {
     };
   }
 
+  /**
+   * Barrier, then the store's cold rows into device.tables: all of them the first time (and
+   * after nothing was materialised), afterwards only the touched ones — a row untouched since
+   * the last checkpoint holds there what the store holds (touched bits are set by every cold
+   * update and cleared only for rows a checkpoint stored).
+   */
   async beforeCheckpoint(): Promise<void> {
     await this.barrier();
     const t0 = performance.now();
+    if (this.materialized) await this.readTouched();
+    else await this.readEverything();
+    this.materialized = true;
+    this.waitSec += (performance.now() - t0) / 1000;
+  }
+
+  /** Touched cold rows of device.tables re-read from the store. */
+  private async readTouched(): Promise<void> {
+    const dev = this.device;
+    const rev = dev.reverse;
+    const d = this.o.dim;
+    let ts: Int32Array = new Int32Array(1024);
+    let rs: Int32Array = new Int32Array(1024);
+    let n = 0;
+    for (let t = 0; t < dev.tables.length; t++) {
+      const tab = dev.tables[t]!;
+      const rv = rev ? rev[t]! : null;
+      const bits = tab.touched;
+      for (let byte = 0; byte < bits.length; byte++) {
+        const b = bits[byte]!;
+        if (b === 0) continue;
+        for (let k = 0; k < 8; k++) {
+          if ((b & (1 << k)) === 0) continue;
+          const r = byte * 8 + k;
+          if (r >= tab.rows || (rv && rv[r]! >= 0)) continue;
+          if (n === ts.length) {
+            const grow = (a: Int32Array): Int32Array => { const x = new Int32Array(a.length * 2); x.set(a); return x; };
+            ts = grow(ts);
+            rs = grow(rs);
+          }
+          ts[n] = t;
+          rs[n++] = r;
+        }
+      }
+    }
+    if (n === 0) return;
+    const rows = (this.ckRows ??= new BatchRows(d, NUM_TABLES));
+    rows.planRows(ts, rs, n, this.keys);
+    await this.fetch(rows, 'reading the touched rows for a checkpoint');
+    const s = rows.stride;
+    for (let u = 0; u < n; u++) {
+      const tab = dev.tables[rows.uT[u]!]!;
+      const r = rows.uR[u]!;
+      tab.weights.set(rows.vals.subarray(u * s, u * s + d), r * d);
+      if (tab.accum) tab.accum[r] = rows.vals[u * s + d]!;
+    }
+  }
+
+  /** Every cold row of device.tables read from the store. */
+  private async readEverything(): Promise<void> {
     const dev = this.device;
     const rev = dev.reverse;
     const d = this.o.dim;
@@ -263,7 +323,6 @@ export class RedisColdStore implements ColdStore {
         if (tab.accum) tab.accum[r0 + i] = vals[i * nf + d]!;
       }
     });
-    this.waitSec += (performance.now() - t0) / 1000;
   }
 
   async afterRestore(): Promise<void> {
@@ -282,6 +341,7 @@ export class RedisColdStore implements ColdStore {
     this.queue.length = 0;
     this.prev = null;
     this.cur = null;
+    this.materialized = true; // device.tables = the restored checkpoint = the store now
     this.initSec += (performance.now() - t0) / 1000;
   }
 
