@@ -20,7 +20,7 @@ export interface FileBatch {
 
 /**
  * Categorify work for the worker thread (parallel mode only): the worker maps
- * these features' values to ids (`stages/preprocess/ops/id-table.ts`, same
+ * these features' values to ids (`datasets/criteo/id-table.ts`, same
  * first-appearance order as on the main thread) and returns the ids in place
  * of the values in `batch.cats` (int32 bit patterns); the vocabularies come back
  * in {@link ReadFilesOptions.vocab} at the end. Moves part of the main thread's

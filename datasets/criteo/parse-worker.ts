@@ -13,8 +13,8 @@ import { createRowBatch, type RowBatch } from './batch.js';
 import { createBadLineLog } from './parse.js';
 import { newReadStats, readCriteo } from './reader.js';
 import type { WorkerJob, WorkerMessage, WorkerVocab } from './parallel.js';
-import { modulo } from '../../stages/preprocess/ops/modulo-hash.js';
-import { U32IndexTable } from '../../stages/preprocess/ops/id-table.js';
+import { modulo } from './modulo-hash.js';
+import { U32IndexTable } from './id-table.js';
 
 const port = parentPort!;
 const job = workerData as WorkerJob;

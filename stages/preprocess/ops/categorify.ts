@@ -22,8 +22,8 @@ import type { WorkerVocab } from '../../../datasets/criteo/parallel.js';
 import { CAT_FEATURE_COUNT } from '../../../datasets/criteo/constants.js';
 import { FIRST_VALUE_ID, MISSING_ID, OOV_ID } from '../../../datasets/preprocessed.js';
 import { PipelineError } from '../../../pipeline/errors.js';
-import { modulo } from './modulo-hash.js';
-import { U32IndexTable } from './id-table.js';
+import { modulo } from '../../../datasets/criteo/modulo-hash.js';
+import { U32IndexTable } from '../../../datasets/criteo/id-table.js';
 
 export interface CategorifyOptions {
   /** hash values to `value % maxIndRange` first; 0 = off @default 0 */
