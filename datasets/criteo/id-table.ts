@@ -5,6 +5,8 @@
  * The full Kaggle file (10.1M distinct values in C3) needs 2^25 slots = 256 MiB.
  */
 
+import type { ParseAddon } from './native.js';
+
 const MAX_LOAD = 0.6;
 
 export class U32IndexTable {
@@ -20,9 +22,18 @@ export class U32IndexTable {
   private mask: number;
   private shift: number;
   private limit: number;
+  /** the native loop's in/out state: [size, missing, mask, shift, limit] */
+  private readonly nativeState = new Float64Array(5);
 
-  /** @param initialCapacity slots, rounded up to a power of two @default 1024 */
-  constructor(initialCapacity = 1024) {
+  /**
+   * @param initialCapacity slots, rounded up to a power of two @default 1024
+   * @param native the parse addon: {@link U32IndexTable.mapAndCount} runs its C++ loop
+   *   (same ids, counts and growth); null = TypeScript only
+   */
+  constructor(
+    initialCapacity = 1024,
+    readonly native: ParseAddon | null = null,
+  ) {
     let cap = 16;
     while (cap < initialCapacity) cap *= 2;
     this.keys = new Uint32Array(cap);
@@ -61,15 +72,32 @@ export class U32IndexTable {
    * `counts[index]++`; otherwise `out[outOff + r] = 0` and `missing++`.
    * The hot loop of categorify.
    */
-  mapAndCount(
-    vals: Uint32Array,
-    present: Uint8Array,
-    base: number,
-    n: number,
-    out: Int32Array,
-    outOff: number,
-    firstId: number,
-  ): void {
+  mapAndCount(vals: Uint32Array, present: Uint8Array, base: number, n: number, out: Int32Array, outOff: number, firstId: number): void {
+    const nat = this.native;
+    if (!nat) {
+      this.mapAndCountTs(vals, present, base, n, out, outOff, firstId);
+      return;
+    }
+    const st = this.nativeState;
+    for (let r = 0; r < n; ) {
+      st[0] = this.size;
+      st[1] = this.missing;
+      st[2] = this.mask;
+      st[3] = this.shift;
+      st[4] = this.limit;
+      r += nat.mapAndCount(vals, present, base + r, n - r, out, outOff + r, firstId, this.keys, this.slots, this.counts, st);
+      this.size = st[0]!;
+      this.missing = st[1]!;
+      if (r < n) {
+        // row r brings a key that needs more room: the TypeScript loop inserts it and grows
+        this.mapAndCountTs(vals, present, base + r, 1, out, outOff + r, firstId);
+        r++;
+      }
+    }
+  }
+
+  /** {@link U32IndexTable.mapAndCount} in TypeScript (the reference the native loop matches). */
+  private mapAndCountTs(vals: Uint32Array, present: Uint8Array, base: number, n: number, out: Int32Array, outOff: number, firstId: number): void {
     let counts = this.counts;
     let missing = 0;
     let keys = this.keys;

@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { PipelineError, type ErrorCode } from '../../pipeline/errors.js';
 import { DEFAULT_BATCH_ROWS, type RowBatch } from './batch.js';
+import type { ParserChoice } from './native.js';
 import type { BadLineLog, OnBadLine } from './parse.js';
 import { newReadStats, readCriteo, type CriteoFormat, type ReadStats } from './reader.js';
 
@@ -60,6 +61,8 @@ export interface ReadFilesOptions {
   categorify?: WorkerCategorify;
   /** filled with the worker's vocabularies when `categorify` was honoured */
   vocab?: WorkerVocab[];
+  /** native parse/categorify loops (see `native.ts`) @default 'auto' */
+  parser?: ParserChoice;
 }
 
 /** @internal the worker's job description */
@@ -70,6 +73,7 @@ export interface WorkerJob {
   batchRows: number;
   poolSize: number;
   categorify?: WorkerCategorify;
+  parser?: ParserChoice;
 }
 
 /** @internal messages from the worker */
@@ -92,7 +96,7 @@ export async function* readCriteoFiles(paths: string[], opts: ReadFilesOptions, 
   for (let i = 0; i < paths.length; i++) {
     const st = newReadStats(paths[i]);
     stats[i] = st;
-    const r = readCriteo(paths[i]!, { format: opts.format, onBadLine: opts.onBadLine, badLines: opts.badLines, batchRows: opts.batchRows }, st);
+    const r = readCriteo(paths[i]!, { format: opts.format, onBadLine: opts.onBadLine, badLines: opts.badLines, batchRows: opts.batchRows, parser: opts.parser }, st);
     for await (const batch of r) yield { file: i, batch };
   }
 }
@@ -108,7 +112,7 @@ function startWorker(job: WorkerJob): Worker {
 }
 
 async function* readInWorker(paths: string[], opts: ReadFilesOptions, stats: ReadStats[]): AsyncGenerator<FileBatch> {
-  const worker = startWorker({ paths, format: opts.format, onBadLine: opts.onBadLine, batchRows: opts.batchRows ?? DEFAULT_BATCH_ROWS, poolSize: 4, categorify: opts.categorify });
+  const worker = startWorker({ paths, format: opts.format, onBadLine: opts.onBadLine, batchRows: opts.batchRows ?? DEFAULT_BATCH_ROWS, poolSize: 4, categorify: opts.categorify, parser: opts.parser });
   const queue: WorkerMessage[] = [];
   let failure: unknown = null;
   let exited = false;

@@ -15,6 +15,7 @@ import { newReadStats, readCriteo } from './reader.js';
 import type { WorkerJob, WorkerMessage, WorkerVocab } from './parallel.js';
 import { modulo } from './modulo-hash.js';
 import { U32IndexTable } from './id-table.js';
+import { resolveParser } from './native.js';
 
 const port = parentPort!;
 const job = workerData as WorkerJob;
@@ -34,7 +35,7 @@ function post(m: WorkerMessage, transfer: ArrayBuffer[] = []): void {
 }
 
 const cat = job.categorify;
-const tables = cat ? cat.features.map(() => new U32IndexTable(1 << 12)) : [];
+let tables: U32IndexTable[] = [];
 
 /** Categorify the job's features in place: values → ids (int32 bit patterns in `cats`). */
 function categorify(b: RowBatch): void {
@@ -50,9 +51,11 @@ function categorify(b: RowBatch): void {
 async function main(): Promise<void> {
   const log = createBadLineLog();
   try {
+    const native = resolveParser(job.parser);
+    tables = cat ? cat.features.map(() => new U32IndexTable(1 << 12, native)) : [];
     for (let i = 0; i < job.paths.length; i++) {
       const stats = newReadStats(job.paths[i]);
-      const opts = { format: job.format, onBadLine: job.onBadLine, badLines: log, batchRows: job.batchRows, reuseBatch: false, allocBatch: () => pool.pop() };
+      const opts = { format: job.format, onBadLine: job.onBadLine, badLines: log, batchRows: job.batchRows, parser: job.parser, reuseBatch: false, allocBatch: () => pool.pop() };
       for await (const b of readCriteo(job.paths[i]!, opts, stats)) {
         categorify(b);
         const transfer = [b.label.buffer, b.dense.buffer, b.cats.buffer, b.catPresent.buffer] as ArrayBuffer[];

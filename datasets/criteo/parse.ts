@@ -17,6 +17,7 @@ import { badField, badLine, type PipelineError } from '../../pipeline/errors.js'
 import type { BadLineSample } from '../preprocessed.js';
 import type { RowBatch } from './batch.js';
 import { CAT_COLUMNS, FIELD_COUNT, INT_COLUMNS, INT_FEATURE_COUNT } from './constants.js';
+import type { ParseAddon } from './native.js';
 
 export const TAB = 9;
 export const COMMA = 44;
@@ -69,18 +70,23 @@ export class CriteoLineParser {
   badLines = 0;
   /** leading fields to skip on every line (1 for Kaggle's CSV with an `Id` column) */
   skipFields = 0;
+  /** the native loop's in/out state: [rows, lines, data lines, stopped at a bad line] */
+  private readonly nativeState = new Int32Array(4);
 
   /**
    * @param file path used in error messages
    * @param delimiter TAB or COMMA
    * @param onBadLine throw a located PipelineError, or skip the line into `log`
    * @param log where skipped lines are counted and sampled
+   * @param native the parse addon (`native.ts`): its C++ loop parses the good lines, this
+   *   class the malformed ones (same batches, counts and messages); null = TypeScript only
    */
   constructor(
     readonly file: string,
     readonly delimiter: number,
     readonly onBadLine: OnBadLine,
     readonly log: BadLineLog = createBadLineLog(),
+    readonly native: ParseAddon | null = null,
   ) {}
 
   /**
@@ -91,6 +97,29 @@ export class CriteoLineParser {
    * @returns the position after the last line consumed
    */
   parse(buf: Uint8Array, pos: number, end: number, batch: RowBatch): number {
+    const nat = this.native;
+    // the native loop knows no leading fields to skip (Kaggle's CSV with an Id column): TS takes those files
+    if (!nat || this.skipFields > 0) return this.parseTs(buf, pos, end, batch);
+    const st = this.nativeState;
+    let p = pos;
+    while (p < end && batch.rows < batch.capacity) {
+      st[0] = batch.rows;
+      p = nat.parseLines(buf, p, end, this.delimiter, batch.label, batch.dense, batch.cats, batch.catPresent, batch.capacity, st);
+      batch.rows = st[0]!;
+      this.line += st[1]!;
+      this.dataLines += st[2]!;
+      if (st[3] === 1) {
+        // a malformed line starts at p: the TypeScript loop takes it (throws, or skips and logs it)
+        let eol = p;
+        while (buf[eol] !== LF) eol++;
+        p = this.parseTs(buf, p, eol + 1, batch);
+      }
+    }
+    return p;
+  }
+
+  /** {@link CriteoLineParser.parse} in TypeScript (the reference the native loop matches). */
+  private parseTs(buf: Uint8Array, pos: number, end: number, batch: RowBatch): number {
     const cap = batch.capacity;
     const label = batch.label;
     const dense = batch.dense;

@@ -19,6 +19,7 @@ import { createRowBatch, DEFAULT_BATCH_ROWS, type RowBatch } from './batch.js';
 import { ALL_COLUMNS } from './constants.js';
 import { isParquetFile, readCriteoParquet } from '../parquet/criteo-reader.js';
 import { isAvazuHeader, readAvazu, sniffFirstLine } from '../avazu/reader.js';
+import { resolveParser, type ParseAddon, type ParserChoice } from './native.js';
 import { COMMA, createBadLineLog, CriteoLineParser, TAB, type BadLineLog, type OnBadLine } from './parse.js';
 
 /** Raw text layout: `tsv` (no header) or `csv` (comma separated, header `label,I1..,C26`). */
@@ -39,6 +40,8 @@ export interface ReadOptions {
   allocBatch?: () => RowBatch | undefined;
   /** bytes per read @default 4 MiB */
   chunkBytes?: number;
+  /** native line loop when built (`auto`), always (`native`, an error when not built) or never (`ts`) @default 'auto' */
+  parser?: ParserChoice;
 }
 
 /** What a finished read learned about one file. */
@@ -104,6 +107,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
     yield* readAvazu(path, stats.gzip, { batchRows: opts.batchRows, reuseBatch: opts.reuseBatch, allocBatch: opts.allocBatch, onBadLine: opts.onBadLine, badLines: opts.badLines }, stats);
     return;
   }
+  const native = resolveParser(opts.parser);
   const hash = createHash('sha256');
   const chunkBytes = opts.chunkBytes ?? 1 << 22;
   const raw = createReadStream(path, { highWaterMark: chunkBytes });
@@ -160,7 +164,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
       if (!parser) {
         const nl = buf.indexOf(10, pos);
         if (nl < 0 || nl >= fill) continue;
-        ({ parser, pos } = startParser(path, buf, pos, nl, opts, log, stats));
+        ({ parser, pos } = startParser(path, buf, pos, nl, opts, log, stats, native));
       }
       const last = buf.lastIndexOf(10, fill - 1);
       if (last < pos) {
@@ -184,7 +188,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
       }
       buf[fill++] = 10;
     }
-    if (!parser && fill > pos) ({ parser, pos } = startParser(path, buf, pos, fill - 1, opts, log, stats));
+    if (!parser && fill > pos) ({ parser, pos } = startParser(path, buf, pos, fill - 1, opts, log, stats, native));
     if (parser) {
       if (fill - pos > MAX_LINE_BYTES) throw lineTooLong(path, parser.line + 1);
       while (pos < fill) {
@@ -219,6 +223,7 @@ function startParser(
   opts: ReadOptions,
   log: BadLineLog,
   stats: ReadStats,
+  native: ParseAddon | null,
 ): { parser: CriteoLineParser; pos: number } {
   // a UTF-8 byte order mark is not part of the data
   if (buf[pos] === 0xef && buf[pos + 1] === 0xbb && buf[pos + 2] === 0xbf) pos += 3;
@@ -226,7 +231,7 @@ function startParser(
   let format = opts.format ?? 'auto';
   if (format === 'auto') format = !first.includes('\t') && first.includes(',') ? 'csv' : 'tsv';
   stats.format = format;
-  const parser = new CriteoLineParser(path, format === 'csv' ? COMMA : TAB, opts.onBadLine ?? 'error', log);
+  const parser = new CriteoLineParser(path, format === 'csv' ? COMMA : TAB, opts.onBadLine ?? 'error', log, native);
   const delim = format === 'csv' ? ',' : '\t';
   const firstField = first.split(delim, 1)[0] ?? '';
   const unquote = (x: string) => x.trim().replace(/^"|"$/g, '');

@@ -2,6 +2,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { action, intArg } from '../../pipeline/cli.js';
 import type { PreprocessManifest, PreprocessOptions } from '../../datasets/preprocessed.js';
+import type { ParserChoice } from '../../datasets/criteo/native.js';
 import { DEFAULT_OPTIONS } from './defaults.js';
 
 /** The stage, loaded only when the command runs (keeps `hotcold --help` fast). */
@@ -20,6 +21,7 @@ interface CliOptions {
   format: PreprocessOptions['format'];
   force?: boolean;
   forceClean?: boolean;
+  parser: ParserChoice;
 }
 
 function ratiosArg(v: string): [number, number, number] {
@@ -91,6 +93,11 @@ export function register(program: Command): void {
     .addOption(new Option('--format <fmt>', 'input text format (auto: tabs → tsv, commas → csv with header)').choices(['auto', 'tsv', 'csv']).default(DEFAULT_OPTIONS.format))
     .option('--force', 'rewrite the output even if a finished one with the same fingerprint exists')
     .option('--force-clean', 'replace an --out directory that holds files not written by this stage (never /, home, the checkout or a directory holding an input)')
+    .addOption(
+      new Option('--parser <kind>', 'auto: the C++ parse/categorify loops of native/parse when built, else TypeScript; native: fail when not built; ts: TypeScript only (same output)')
+        .choices(['auto', 'native', 'ts'])
+        .default('auto'),
+    )
     .action(
       action(async (o: CliOptions) => {
         const options: Partial<PreprocessOptions> = {
@@ -105,7 +112,7 @@ export function register(program: Command): void {
           options.ratios = o.ratios;
           options.seed = o.seed;
         }
-        const r = await run({ inputs: o.input, out: o.out, options, force: o.force, forceClean: o.forceClean });
+        const r = await run({ inputs: o.input, out: o.out, options, force: o.force, forceClean: o.forceClean, parser: o.parser });
         process.stdout.write(formatSummary(r.manifest, r.dir, r.reused) + '\n');
       }),
     );

@@ -16,6 +16,7 @@ import { DEFAULT_BATCH_ROWS } from '../../datasets/criteo/batch.js';
 import { CAT_COLUMNS, CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../datasets/criteo/constants.js';
 import { readCriteoFiles, type WorkerVocab } from '../../datasets/criteo/parallel.js';
 import type { ReadStats } from '../../datasets/criteo/reader.js';
+import { resolveParser, type ParseAddon, type ParserChoice } from '../../datasets/criteo/native.js';
 import { FIRST_VALUE_ID } from '../../datasets/preprocessed.js';
 import type { InputFileInfo, PreprocessManifest, PreprocessOptions, SplitName } from '../../datasets/preprocessed.js';
 import { fsyncDir } from '../../pipeline/atomic.js';
@@ -51,6 +52,12 @@ export interface PreprocessRequest {
    * @default 'auto' (on when the inputs hold ≥ 32 MiB)
    */
   parallel?: boolean | 'auto';
+  /**
+   * native parse + categorify loops (`native/parse`) when built (`auto`), always
+   * (`native`: an error when not built) or never (`ts`); does not change the output.
+   * @default 'auto'
+   */
+  parser?: ParserChoice;
 }
 
 export interface PreprocessIo {
@@ -96,6 +103,8 @@ export async function run(req: PreprocessRequest, io: PreprocessIo = {}): Promis
   for (const p of req.inputs) if (!existsSync(p)) throw notFound('input file', p);
   const inputs = req.inputs.map((p) => resolve(p));
   const fingerprint = preprocessFingerprint(inputs, options);
+  const parser = req.parser ?? 'auto';
+  const native = resolveParser(parser);
   const out = openStagedOutput<PreprocessManifest>(
     { dir: req.out, kind: 'preprocess', inputs: inputs.map((path) => ({ flag: '--input', path })), forceClean: req.forceClean },
     fingerprint,
@@ -113,7 +122,7 @@ export async function run(req: PreprocessRequest, io: PreprocessIo = {}): Promis
     : [new PartStream(partsDir, 'rows', options.rowsPerShard, writer)];
   try {
     const progress = new Progress('preprocess', 'rows', 0, io.progress);
-    const ing = await ingest(inputs, options, streams, random, parallel, totalBytes, progress);
+    const ing = await ingest(inputs, options, streams, random, parallel, totalBytes, progress, { parser, native });
     const manifest = await commit(out, ing, options, streams, random, fingerprint, t0);
     progress.done(`preprocess: ${ing.rows} rows in ${manifest.elapsedSec.toFixed(1)}s (${Math.round(ing.rows / Math.max(manifest.elapsedSec, 1e-9))} rows/s)`);
     return { dir: out.final, manifest, reused: false };
@@ -144,10 +153,11 @@ async function ingest(
   parallel: boolean,
   totalBytes: number,
   progress: Progress,
+  kernels: { parser: ParserChoice; native: ParseAddon | null },
 ): Promise<Ingested> {
   // with a parse worker, it also categorifies a few large-vocabulary features (balances the two threads)
   const external = parallel ? WORKER_CAT_FEATURES : [];
-  const categorify = new Categorify({ maxIndRange: options.maxIndRange, external });
+  const categorify = new Categorify({ maxIndRange: options.maxIndRange, external, native: kernels.native });
   const vocab: WorkerVocab[] = [];
   const badLines = createBadLineLog();
   // staging columns for one parsed batch (transformed, provisional ids)
@@ -162,6 +172,7 @@ async function ingest(
       onBadLine: options.onBadLine,
       badLines,
       parallel,
+      parser: kernels.parser,
       batchRows: DEFAULT_BATCH_ROWS,
       categorify: parallel ? { features: external, maxIndRange: options.maxIndRange, firstId: FIRST_VALUE_ID } : undefined,
       vocab,

@@ -24,6 +24,7 @@ import { FIRST_VALUE_ID, MISSING_ID, OOV_ID } from '../../../datasets/preprocess
 import { PipelineError } from '../../../pipeline/errors.js';
 import { modulo } from '../../../datasets/criteo/modulo-hash.js';
 import { U32IndexTable } from '../../../datasets/criteo/id-table.js';
+import type { ParseAddon } from '../../../datasets/criteo/native.js';
 
 export interface CategorifyOptions {
   /** hash values to `value % maxIndRange` first; 0 = off @default 0 */
@@ -34,6 +35,8 @@ export interface CategorifyOptions {
    * come in through {@link Categorify.adopt} before `finalize`.
    */
   external?: readonly number[];
+  /** the parse addon: hash-table loops in C++ (same ids and counts); null/absent = TypeScript */
+  native?: ParseAddon | null;
 }
 
 /** What finalize needs of a feature's table. */
@@ -72,7 +75,7 @@ export class Categorify {
     }
     this.external = Array.from({ length: CAT_FEATURE_COUNT }, (_, f) => options.external?.includes(f) ?? false);
     this.adopted = this.external.map(() => null);
-    this.tables = this.external.map((ext) => new U32IndexTable(ext ? 16 : 1 << 12));
+    this.tables = this.external.map((ext) => new U32IndexTable(ext ? 16 : 1 << 12, options.native ?? null));
   }
 
   /** Install the vocabularies of the external features (built on the worker). */

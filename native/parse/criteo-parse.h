@@ -1,0 +1,171 @@
+// The Criteo line loop of the parse addon, free of N-API (so a C++ harness can time it).
+// See parse.cc for the contract.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+namespace hotcold {
+
+constexpr int kIntFeatures = 13;
+constexpr int kFields = 40;
+constexpr uint8_t LF = 10, CR = 13, MINUS = 45, DOT = 46;
+
+// hex digit value per byte, -1 for non-hex (internal linkage: no GOT load in the loop)
+struct HexTable {
+  int8_t v[256];
+  constexpr HexTable() : v() {
+    for (int i = 0; i < 256; i++) v[i] = -1;
+    for (int i = 0; i < 10; i++) v['0' + i] = static_cast<int8_t>(i);
+    for (int i = 0; i < 6; i++) {
+      v['A' + i] = static_cast<int8_t>(10 + i);
+      v['a' + i] = static_cast<int8_t>(10 + i);
+    }
+  }
+};
+static constexpr HexTable kHex{};
+#define HEX kHex.v
+
+inline void InitHex() {}
+
+// Eight bytes, first digit at the lowest address: true and *out = their value when all are
+// hex digits (either case). SWAR: no table lookups, no per-byte branches.
+inline bool Hex8(const uint8_t* p, uint32_t* out) {
+  uint64_t x;
+  __builtin_memcpy(&x, p, 8);
+  constexpr uint64_t ones = 0x0101010101010101ull;
+  constexpr uint64_t high = 0x8080808080808080ull;
+  const uint64_t lower = x | (0x20 * ones);  // 'A'-'F' → 'a'-'f'; digits keep their codes
+  // byte in [lo, hi] (bytes < 0x80): the high bit of (b + 0x7f - hi) is clear and of (b + 0x80 - lo) set
+  auto in = [&](uint64_t b, uint64_t lo, uint64_t hi) {
+    return ~(b + (0x7f - hi) * ones) & (b + (0x80 - lo) * ones) & high;
+  };
+  const uint64_t digit = in(x & ~high, '0', '9');
+  const uint64_t alpha = in(lower & ~high, 'a', 'f');
+  if (((digit | alpha) & ~x & high) != high) return false;  // a byte ≥ 0x80 or not hex
+  // nibble per byte: digits c & 15; letters (c & 15) + 9
+  uint64_t n = (x & (15 * ones)) + ((alpha >> 7) * 9);
+  // pack: byte pairs → n0<<4 | n1, then gather the four bytes; the first digit is most significant
+  n = ((n & 0x000F000F000F000Full) << 4) | ((n & 0x0F000F000F000F00ull) >> 8);
+  n = (n | (n >> 8)) & 0x0000FFFF0000FFFFull;
+  n = (n | (n >> 16)) & 0xFFFFFFFFull;
+  *out = __builtin_bswap32(static_cast<uint32_t>(n));
+  return true;
+}
+
+inline bool IsDigit(uint8_t c) { return static_cast<unsigned>(c - 48) <= 9; }
+
+// One pass over lines; returns the position after the last line consumed.
+inline size_t ParseLines(const uint8_t* buf, size_t pos, size_t end, uint8_t delim, int8_t* label, double* dense,
+                  uint32_t* cats, uint8_t* present, int64_t cap, int32_t* state) {
+  int64_t rows = state[0];
+  int32_t lines = 0, dataLines = 0;
+  state[3] = 0;
+  const double kNaN = std::numeric_limits<double>::quiet_NaN();
+  size_t p = pos;
+  while (p < end && rows < cap) {
+    const size_t lineStart = p;
+    uint8_t c = buf[p];
+    if (c == LF || (c == CR && buf[p + 1] == LF)) {
+      p += c == CR ? 2 : 1;
+      lines++;
+      continue;
+    }
+    const int64_t r = rows;
+    int field = 0;
+    bool bad = false;
+    for (;;) {
+      if (field <= kIntFeatures) {
+        const size_t fstart = p;
+        bool neg = false;
+        if (buf[p] == MINUS) {
+          neg = true;
+          p++;
+        }
+        double v = 0;
+        int nd = 0;
+        while (IsDigit(buf[p])) {
+          v = v * 10 + (buf[p] - 48);
+          nd++;
+          p++;
+        }
+        if (buf[p] == DOT) {
+          p++;
+          double scale = 0.1;
+          while (IsDigit(buf[p])) {
+            v += (buf[p] - 48) * scale;
+            scale *= 0.1;
+            nd++;
+            p++;
+          }
+        }
+        c = buf[p];
+        const bool terminated = c == delim || c == LF || (c == CR && buf[p + 1] == LF);
+        if (field == 0) {
+          if (!terminated || nd == 0 || neg || (v != 0 && v != 1)) { bad = true; break; }
+          label[r] = static_cast<int8_t>(v);
+        } else {
+          if (!terminated || (nd == 0 && p != fstart)) { bad = true; break; }
+          dense[(field - 1) * cap + r] = nd == 0 ? kNaN : neg ? -v : v;
+        }
+      } else if (field < kFields) {
+        uint32_t v = 0;
+        int nd = 0;
+        // fast path for exactly 8 digits, terminator at +8 (p + 8 >= end: the line's '\n' lies
+        // within the 8 bytes, so the slow loop gives the same answer without reading past end)
+        bool eight = false;
+        const uint8_t t8 = p + 8 < end ? buf[p + 8] : 0;
+        if ((t8 == delim || t8 == LF || t8 == CR) && Hex8(buf + p, &v)) eight = true;
+        if (eight) {
+          nd = 8;
+          p += 8;
+        } else {
+          for (;;) {
+            const int d = HEX[buf[p]];
+            if (d < 0) break;
+            v = (v << 4) | static_cast<uint32_t>(d);
+            nd++;
+            p++;
+          }
+        }
+        c = buf[p];
+        const bool terminated = c == delim || c == LF || (c == CR && buf[p + 1] == LF);
+        if (!terminated || nd > 8) { bad = true; break; }
+        const int64_t k = (field - 1 - kIntFeatures) * cap + r;
+        cats[k] = v;
+        present[k] = nd == 0 ? 0 : 1;
+      } else {
+        bad = true;
+        break;
+      }
+      if (c == delim) {
+        p++;
+        field++;
+        continue;
+      }
+      break;
+    }
+    if (bad) {
+      // the TS parser takes this line (error or skip, with its message)
+      state[3] = 1;
+      p = lineStart;
+      break;
+    }
+    for (int f = field + 1; f < kFields; f++) {
+      if (f <= kIntFeatures) dense[(f - 1) * cap + r] = kNaN;
+      else present[(f - 1 - kIntFeatures) * cap + r] = 0;
+    }
+    if (c == CR) p++;
+    p++;
+    rows = r + 1;
+    lines++;
+    dataLines++;
+  }
+  state[0] = static_cast<int32_t>(rows);
+  state[1] = lines;
+  state[2] = dataLines;
+  return p;
+}
+
+
+}  // namespace hotcold

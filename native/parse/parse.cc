@@ -1,0 +1,193 @@
+// hotcold parse addon: the Criteo line splitter/parser and the categorify hash-table kernel,
+// C++ twins of datasets/criteo/parse.ts (CriteoLineParser.parse) and
+// datasets/criteo/id-table.ts (U32IndexTable.mapAndCount). Both stop short of anything
+// unusual and hand it back to the TypeScript code, which stays the one place that knows
+// about errors and growth:
+//
+//   parseLines(buf, pos, end, delim, label, dense, cats, present, cap, state) -> pos
+//     Parses complete lines from buf[pos, end) (buf[end-1] must be '\n') into the batch
+//     columns, from row state[0] on, until the range is used up, the batch is full, or a
+//     malformed line starts: then it returns that line's start and sets state[3] = 1, and
+//     the TS parser handles that one line (error or skip, same message as ever).
+//     state (Int32Array): [rows, lines consumed, data lines, stopped at a bad line].
+//
+//   mapAndCount(vals, present, base, n, out, outOff, firstId, keys, slots, counts, state) -> r
+//     The id-table loop over rows [0, n); stops at the first row whose insertion would need
+//     the counts array or the table to grow (the TS side grows and resumes).
+//     state (Float64Array): [size, missing, mask, shift, limit].
+//
+// Values are computed with the same double operations in the same order as the TS parser
+// (built with -ffp-contract=off), so both produce the same bits.
+#include <napi.h>
+
+#include "criteo-parse.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+namespace {
+
+using hotcold::ParseLines;
+using hotcold::InitHex;
+constexpr int kIntFeatures = hotcold::kIntFeatures;
+constexpr uint8_t LF = hotcold::LF;
+
+template <typename T>
+bool Typed(const Napi::Value& v, napi_typedarray_type type, T** data, size_t* len) {
+  if (!v.IsTypedArray()) return false;
+  Napi::TypedArray t = v.As<Napi::TypedArray>();
+  if (t.TypedArrayType() != type) return false;
+  napi_typedarray_type ty;
+  size_t length;
+  void* p;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(v.Env(), v, &ty, &length, &p, &ab, &off) != napi_ok) return false;
+  *data = static_cast<T*>(p);
+  *len = length;
+  return true;
+}
+
+Napi::Value Fail(Napi::Env env, const char* msg) {
+  Napi::TypeError::New(env, std::string("hotcold parse addon: ") + msg).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value ParseLinesJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 10) return Fail(env, "parseLines expects 10 arguments");
+  uint8_t* buf;
+  size_t bufLen;
+  int8_t* label;
+  size_t labelLen;
+  double* dense;
+  size_t denseLen;
+  uint32_t* cats;
+  size_t catsLen;
+  uint8_t* present;
+  size_t presentLen;
+  int32_t* state;
+  size_t stateLen;
+  if (!Typed(info[0], napi_uint8_array, &buf, &bufLen)) return Fail(env, "buf must be a Uint8Array");
+  if (!Typed(info[4], napi_int8_array, &label, &labelLen)) return Fail(env, "label must be an Int8Array");
+  if (!Typed(info[5], napi_float64_array, &dense, &denseLen)) return Fail(env, "dense must be a Float64Array");
+  if (!Typed(info[6], napi_uint32_array, &cats, &catsLen)) return Fail(env, "cats must be a Uint32Array");
+  if (!Typed(info[7], napi_uint8_array, &present, &presentLen)) return Fail(env, "present must be a Uint8Array");
+  if (!Typed(info[9], napi_int32_array, &state, &stateLen) || stateLen < 4) return Fail(env, "state must be an Int32Array(4)");
+  const int64_t pos = info[1].As<Napi::Number>().Int64Value();
+  const int64_t end = info[2].As<Napi::Number>().Int64Value();
+  const int64_t delim = info[3].As<Napi::Number>().Int64Value();
+  const int64_t cap = info[8].As<Napi::Number>().Int64Value();
+  if (pos < 0 || end < pos || static_cast<size_t>(end) > bufLen) return Fail(env, "range outside the buffer");
+  if (end > pos && buf[end - 1] != LF) return Fail(env, "the range must end with a newline");
+  if (cap <= 0 || labelLen < static_cast<size_t>(cap) || denseLen < static_cast<size_t>(kIntFeatures * cap) ||
+      catsLen < static_cast<size_t>(26 * cap) || presentLen < static_cast<size_t>(26 * cap))
+    return Fail(env, "batch columns shorter than the capacity");
+  if (state[0] < 0 || state[0] > cap) return Fail(env, "state[0] (rows) outside [0, capacity]");
+  if (delim != 9 && delim != 44) return Fail(env, "delimiter must be tab or comma");
+  if (pos == end) {
+    state[1] = state[2] = state[3] = 0;
+    return Napi::Number::New(env, static_cast<double>(pos));
+  }
+  const size_t p = ParseLines(buf, static_cast<size_t>(pos), static_cast<size_t>(end), static_cast<uint8_t>(delim), label,
+                              dense, cats, present, cap, state);
+  return Napi::Number::New(env, static_cast<double>(p));
+}
+
+constexpr uint32_t kGolden = 0x9e3779b1u;
+
+Napi::Value MapAndCountJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 11) return Fail(env, "mapAndCount expects 11 arguments");
+  uint32_t* vals;
+  size_t valsLen;
+  uint8_t* present;
+  size_t presentLen;
+  int32_t* out;
+  size_t outLen;
+  uint32_t* keys;
+  size_t keysLen;
+  int32_t* slots;
+  size_t slotsLen;
+  uint32_t* counts;
+  size_t countsLen;
+  double* state;
+  size_t stateLen;
+  if (!Typed(info[0], napi_uint32_array, &vals, &valsLen)) return Fail(env, "vals must be a Uint32Array");
+  if (!Typed(info[1], napi_uint8_array, &present, &presentLen)) return Fail(env, "present must be a Uint8Array");
+  if (!Typed(info[4], napi_int32_array, &out, &outLen)) return Fail(env, "out must be an Int32Array");
+  if (!Typed(info[7], napi_uint32_array, &keys, &keysLen)) return Fail(env, "keys must be a Uint32Array");
+  if (!Typed(info[8], napi_int32_array, &slots, &slotsLen)) return Fail(env, "slots must be an Int32Array");
+  if (!Typed(info[9], napi_uint32_array, &counts, &countsLen)) return Fail(env, "counts must be a Uint32Array");
+  if (!Typed(info[10], napi_float64_array, &state, &stateLen) || stateLen < 5) return Fail(env, "state must be a Float64Array(5)");
+  const int64_t base = info[2].As<Napi::Number>().Int64Value();
+  const int64_t n = info[3].As<Napi::Number>().Int64Value();
+  const int64_t outOff = info[5].As<Napi::Number>().Int64Value();
+  const int32_t firstId = info[6].As<Napi::Number>().Int32Value();
+  if (base < 0 || n < 0 || static_cast<size_t>(base + n) > valsLen || static_cast<size_t>(base + n) > presentLen)
+    return Fail(env, "rows outside vals/present");
+  if (outOff < 0 || static_cast<size_t>(outOff + n) > outLen) return Fail(env, "rows outside out");
+  int64_t size = static_cast<int64_t>(state[0]);
+  int64_t missing = static_cast<int64_t>(state[1]);
+  const uint32_t mask = static_cast<uint32_t>(state[2]);
+  const int shift = static_cast<int>(state[3]);
+  const int64_t limit = static_cast<int64_t>(state[4]);
+  if (keysLen != slotsLen || static_cast<size_t>(mask) + 1 != slotsLen || (slotsLen & mask) != 0 || shift < 1 || shift > 31)
+    return Fail(env, "table arrays do not match mask/shift");
+  if (size < 0 || size > limit || limit >= static_cast<int64_t>(slotsLen)) return Fail(env, "table size outside [0, limit]");
+  const uint32_t* v = vals + base;
+  const uint8_t* pr = present + base;
+  int32_t* o = out + outOff;
+  int64_t r = 0;
+  constexpr int64_t kAhead = 16;
+  for (; r < n; r++) {
+    if (r + kAhead < n) {
+      const uint32_t h = (v[r + kAhead] * kGolden) >> shift;
+      __builtin_prefetch(slots + h);
+      __builtin_prefetch(keys + h);
+    }
+    if (pr[r] == 0) {
+      o[r] = 0;
+      missing++;
+      continue;
+    }
+    const uint32_t key = v[r];
+    uint32_t i = (key * kGolden) >> shift;
+    int64_t idx = -1;
+    for (;;) {
+      const int32_t s = slots[i];
+      if (s == 0) break;
+      if (keys[i] == key) {
+        idx = s - 1;
+        break;
+      }
+      i = (i + 1) & mask;
+    }
+    if (idx < 0) {
+      // a new key: hand back when it needs a bigger counts array or table
+      if (size >= static_cast<int64_t>(countsLen) || size + 1 > limit) break;
+      idx = size++;
+      keys[i] = key;
+      slots[i] = static_cast<int32_t>(idx + 1);
+    }
+    counts[idx]++;
+    o[r] = firstId + static_cast<int32_t>(idx);
+  }
+  state[0] = static_cast<double>(size);
+  state[1] = static_cast<double>(missing);
+  return Napi::Number::New(env, static_cast<double>(r));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InitHex();
+  exports.Set("parseLines", Napi::Function::New(env, ParseLinesJs));
+  exports.Set("mapAndCount", Napi::Function::New(env, MapAndCountJs));
+  exports.Set("version", Napi::Number::New(env, 1));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(parse, Init)

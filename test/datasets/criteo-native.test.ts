@@ -1,0 +1,207 @@
+/**
+ * The native parse addon (native/parse) against its TypeScript twins: the same
+ * batches bit for bit (dense as float64 bits, NaN included), the same line and
+ * bad-line counts and messages, the same hash-table ids and counts, and a
+ * byte-identical preprocess output. Skips with a message when the addon is not built.
+ */
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { RowBatch } from '../../datasets/criteo/batch.js';
+import { U32IndexTable } from '../../datasets/criteo/id-table.js';
+import { loadParseAddon, resolveParser } from '../../datasets/criteo/native.js';
+import { createBadLineLog } from '../../datasets/criteo/parse.js';
+import { newReadStats, readCriteo, type ReadOptions } from '../../datasets/criteo/reader.js';
+import { Rng } from '../../pipeline/rng.js';
+import { quietSink } from '../../pipeline/progress.js';
+import { run } from '../../stages/preprocess/index.js';
+import { useTempDirs } from '../fixtures/temp.js';
+
+const DATA = process.env.HOTCOLD_CRITEO_SAMPLES ?? resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'criteo');
+const REAL = ['kaggle-train-head-8000.tsv', 'kaggle-stripped-trailing-tabs-1000.tsv', 'kaggle-header-200.csv'].map((n) => join(DATA, n));
+const HAVE_SAMPLES = REAL.every((p) => existsSync(p));
+const { addon, error } = loadParseAddon();
+if (!addon) console.warn(`criteo-native tests skipped: the parse addon is not built (${error}); run \`npm run build:addon\``);
+
+const tmp = useTempDirs('hotcold-native-');
+
+/** Everything a read yields that the output depends on, as comparable plain data. */
+interface ReadResult {
+  rows: number[][];
+  stats: ReturnType<typeof newReadStats>;
+  log: ReturnType<typeof createBadLineLog>;
+  error: string | null;
+}
+
+function rowsOf(b: RowBatch): number[][] {
+  const bits = new BigUint64Array(b.dense.buffer, b.dense.byteOffset, b.dense.length);
+  const out: number[][] = [];
+  for (let r = 0; r < b.rows; r++) {
+    const row: number[] = [b.label[r]!];
+    // dense compared as float64 bit patterns (NaN payloads, -0 included)
+    for (let f = 0; f < 13; f++) row.push(Number(bits[f * b.capacity + r]! >> 32n), Number(bits[f * b.capacity + r]! & 0xffffffffn));
+    for (let f = 0; f < 26; f++) row.push(b.catPresent[f * b.capacity + r] ? b.cats[f * b.capacity + r]! : -1);
+    out.push(row);
+  }
+  return out;
+}
+
+async function readWith(path: string, parser: 'ts' | 'native', opts: ReadOptions = {}): Promise<ReadResult> {
+  const stats = newReadStats();
+  const log = createBadLineLog();
+  const rows: number[][] = [];
+  let error: string | null = null;
+  try {
+    for await (const b of readCriteo(path, { ...opts, parser, badLines: log }, stats)) rows.push(...rowsOf(b));
+  } catch (e) {
+    const pe = e as Error & { file?: string; line?: number; field?: string };
+    error = `${pe.file}:${pe.line}: ${pe.field}: ${pe.message}`;
+  }
+  return { rows, stats, log, error };
+}
+
+async function expectSameRead(path: string, opts: ReadOptions = {}): Promise<ReadResult> {
+  const ts = await readWith(path, 'ts', opts);
+  const nat = await readWith(path, 'native', opts);
+  expect(nat.error).toBe(ts.error);
+  expect(nat.rows.length).toBe(ts.rows.length);
+  expect(nat.rows).toEqual(ts.rows);
+  expect(nat.stats).toEqual(ts.stats);
+  expect(nat.log).toEqual(ts.log);
+  return ts;
+}
+
+const HEX = '0123456789abcdefABCDEF';
+
+/** A random Criteo-ish line with the awkward cases mixed in. */
+function randomLine(rng: Rng, delim: string): string {
+  const f: string[] = [];
+  const u = () => rng.float();
+  f.push(u() < 0.95 ? (u() < 0.5 ? '0' : '1') : ['1.0', '0.0', '2', '-0', '0.5', '', 'x', '01'][Math.floor(u() * 8)]!);
+  for (let i = 0; i < 13; i++) {
+    const k = u();
+    if (k < 0.2) f.push('');
+    else if (k < 0.75) f.push(String(Math.floor(u() ** 3 * 3000)));
+    else if (k < 0.82) f.push(String(-Math.floor(u() * 5)));
+    else if (k < 0.88) f.push(`${Math.floor(u() * 400)}.${Math.floor(u() * 100)}`);
+    else if (k < 0.92) f.push(String(Math.floor(u() * 1e12)) + '123456789');
+    else if (k < 0.94) f.push(['-', '.', '1.', '.5', '-.5', '1e5', '12a', ' 3'][Math.floor(u() * 8)]!);
+    else f.push(String(Math.floor(u() * 20000)));
+  }
+  for (let i = 0; i < 26; i++) {
+    const k = u();
+    if (k < 0.12) f.push('');
+    else if (k < 0.9) f.push(Array.from({ length: 8 }, () => HEX[Math.floor(u() * 16)]).join(''));
+    else if (k < 0.95) f.push(Array.from({ length: 1 + Math.floor(u() * 7) }, () => HEX[Math.floor(u() * HEX.length)]).join(''));
+    else if (k < 0.97) f.push(Array.from({ length: 8 }, () => HEX[Math.floor(u() * HEX.length)]).join(''));
+    else if (k < 0.985) f.push(['123456789', 'zz12', 'g0000000', '0000000g', '1234567 ', '-1', 'ffffffff', 'FFFFFFFF'][Math.floor(u() * 8)]!);
+    else f.push('\x80\xff12345'.slice(0, 1 + Math.floor(u() * 7)));
+  }
+  // missing trailing fields, one too many
+  const k = u();
+  if (k < 0.05) f.length = 1 + Math.floor(u() * 39);
+  else if (k < 0.07) f.push('extra');
+  return f.join(delim);
+}
+
+function randomFile(rng: Rng, lines: number, delim: string): string {
+  const out: string[] = [];
+  for (let i = 0; i < lines; i++) {
+    const k = rng.float();
+    if (k < 0.02) out.push('');
+    out.push(randomLine(rng, delim) + (k > 0.9 ? '\r' : ''));
+  }
+  return out.join('\n') + (rng.float() < 0.5 ? '\n' : '');
+}
+
+describe.skipIf(!addon)('native parse addon = TypeScript parser', () => {
+  it('resolveParser: ts → null, native/auto → the addon', () => {
+    expect(resolveParser('ts')).toBeNull();
+    expect(resolveParser('native')).toBe(addon);
+    expect(resolveParser('auto')).toBe(addon);
+  });
+
+  it.skipIf(!HAVE_SAMPLES)('the real Criteo samples: same rows, counts and hashes (also with lines split across tiny chunks)', async () => {
+    for (const p of REAL) {
+      const r = await expectSameRead(p, { batchRows: 777 });
+      expect(r.error).toBeNull();
+      expect(r.rows.length).toBeGreaterThan(100);
+      await expectSameRead(p, { chunkBytes: 97, batchRows: 64 });
+    }
+  });
+
+  it('random lines with bad fields, CRLF, blank and short lines, decimals, 260.0: same under skip and error', async () => {
+    const d = tmp();
+    const rng = new Rng(11);
+    for (let t = 0; t < 8; t++) {
+      const csv = t % 4 === 3;
+      const header = csv ? ['label', ...Array.from({ length: 13 }, (_, i) => `I${i + 1}`), ...Array.from({ length: 26 }, (_, i) => `C${i + 1}`)].join(',') + '\n' : '';
+      const p = join(d, `r${t}.${csv ? 'csv' : 'tsv'}`);
+      writeFileSync(p, header + randomFile(rng, 3000, csv ? ',' : '\t'), 'latin1');
+      const skip = await expectSameRead(p, { onBadLine: 'skip', batchRows: 500 + t * 300 });
+      expect(skip.log.count).toBeGreaterThan(0);
+      expect(skip.rows.length).toBeGreaterThan(1000);
+      await expectSameRead(p, { onBadLine: 'skip', chunkBytes: 1000 + t, batchRows: 97 });
+      const strict = await expectSameRead(p, { onBadLine: 'error' });
+      expect(strict.error).toMatch(/:\d+: .*(is not|too many fields)/);
+    }
+  });
+
+  it('U32IndexTable: same ids, counts, missing and growth as the TypeScript loop', () => {
+    const rng = new Rng(5);
+    const ts = new U32IndexTable(16, null);
+    const nat = new U32IndexTable(16, addon);
+    for (let b = 0; b < 40; b++) {
+      const n = 1 + Math.floor(rng.float() * 3000);
+      const base = Math.floor(rng.float() * 50);
+      const vals = new Uint32Array(base + n);
+      const present = new Uint8Array(base + n);
+      const card = 10 ** (1 + Math.floor(rng.float() * 5));
+      for (let i = 0; i < vals.length; i++) {
+        vals[i] = Math.imul(Math.floor(rng.float() ** 2 * card) + 1, 0x85ebca6b) >>> 0;
+        present[i] = rng.float() < 0.85 ? 1 : 0;
+      }
+      const o1 = new Int32Array(n + 7);
+      const o2 = new Int32Array(n + 7);
+      ts.mapAndCount(vals, present, base, n, o1, 7, 2);
+      nat.mapAndCount(vals, present, base, n, o2, 7, 2);
+      expect(o2).toEqual(o1);
+    }
+    expect(nat.size).toBe(ts.size);
+    expect(nat.missing).toBe(ts.missing);
+    expect(nat.capacity).toBe(ts.capacity);
+    expect(nat.counts.slice(0, nat.size)).toEqual(ts.counts.slice(0, ts.size));
+    expect(ts.size).toBeGreaterThan(10_000);
+  });
+
+  it('preprocess writes byte-identical shards, vocabularies and manifests with either parser, on one thread and with the worker', async () => {
+    const d = tmp();
+    const rng = new Rng(3);
+    const gen = join(d, 'gen.tsv');
+    // generated lines (with bad ones) + the real samples when present
+    writeFileSync(gen, randomFile(rng, 6000, '\t'), 'latin1');
+    const inputs = [gen, ...(HAVE_SAMPLES ? REAL : [])];
+    for (const parallel of [false, true]) {
+      const outs: string[] = [];
+      for (const parser of ['ts', 'native'] as const) {
+        const out = join(d, `out-${parser}-${parallel}`);
+        await run({ inputs, out, options: { split: 'kaggle', onBadLine: 'skip', rowsPerShard: 4096 }, parallel, parser }, { progress: quietSink });
+        outs.push(out);
+      }
+      const files = (dir: string): string[] =>
+        readdirSync(dir, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+          .sort();
+      expect(files(outs[1]!)).toEqual(files(outs[0]!));
+      for (const f of files(outs[0]!)) {
+        const a = readFileSync(join(outs[0]!, f));
+        const b = readFileSync(join(outs[1]!, f));
+        if (f === 'manifest.json') {
+          const strip = (x: Buffer) => JSON.stringify({ ...JSON.parse(x.toString()), createdAt: 0, elapsedSec: 0 });
+          expect(strip(b)).toBe(strip(a));
+        } else expect(b.equals(a), f).toBe(true);
+      }
+    }
+  });
+});
