@@ -12,6 +12,7 @@ import { makeTable, tableFromIPC, tableToIPC, type Table, type Vector } from 'ap
 import { PipelineError } from '../pipeline/errors.js';
 import { writeFileSynced } from '../pipeline/atomic.js';
 import { CAT_COLUMNS, CAT_FEATURE_COUNT, INT_COLUMNS, INT_FEATURE_COUNT, LABEL_COLUMN } from './criteo/constants.js';
+import { encodeLearning } from './shard-layout.js';
 
 /** One shard's data, column by column. All arrays have length `rows`. */
 export interface ShardColumns {
@@ -24,8 +25,18 @@ export interface ShardColumns {
   cats: Int32Array[];
 }
 
-/** Encode a shard as Arrow IPC file bytes. */
-export function encodeShard(cols: ShardColumns): Uint8Array {
+/**
+ * Encode a shard as Arrow IPC file bytes: apache-arrow's bytes exactly, through
+ * the template learnt by `shard-layout.ts` from an earlier shard of the same row count.
+ * @param target a buffer to reuse when it has exactly the encoded length
+ */
+export function encodeShard(cols: ShardColumns, target?: Uint8Array): Uint8Array {
+  checkShape(cols);
+  return encodeLearning(cols, target);
+}
+
+/** {@link encodeShard} through apache-arrow's writer (the reference; used when no template fits). */
+export function encodeShardArrow(cols: ShardColumns): Uint8Array {
   checkShape(cols);
   const data: Record<string, Int8Array | Float32Array | Int32Array> = { [LABEL_COLUMN]: cols.label };
   for (let i = 0; i < INT_FEATURE_COUNT; i++) data[INT_COLUMNS[i]!] = cols.dense[i]!;

@@ -133,7 +133,7 @@ export class PartStream {
     mkdirSync(this.dir, { recursive: true });
     const abs = join(this.dir, `${this.name}-${String(this.parts.length).padStart(5, '0')}.arrow`);
     const cols = this.current();
-    const bytes = encodeShard(cols);
+    const bytes = encodeShard(cols, this.writer.takeBuffer());
     const part: PartFile = { abs, start: this.written, rows: n, bytes: bytes.byteLength, sha256: '', positives: countPositives(cols.label, n) };
     this.parts.push(part);
     this.written += n;

@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readShardFile, ShardBuilder, writeShardFile } from '../../datasets/shards.js';
+import { cachedLayout } from '../../datasets/shard-layout.js';
+import { decodeShard, encodeShard, encodeShardArrow, readShardFile, ShardBuilder, writeShardFile, type ShardColumns } from '../../datasets/shards.js';
+import { Rng } from '../../pipeline/rng.js';
 
 describe('Arrow shards', () => {
   it('round-trips rows through the builder and an IPC file', () => {
@@ -31,6 +33,32 @@ describe('Arrow shards', () => {
       expect(() => readShardFile(join(d, 'bad.arrow'))).toThrow(/bad\.arrow|Arrow/);
     } finally {
       rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('the learnt-template encoder writes apache-arrow\'s bytes exactly, into a reused buffer too', () => {
+    const rng = new Rng(9);
+    const random = (n: number): ShardColumns => ({
+      rows: n,
+      label: Int8Array.from({ length: n }, () => (rng.float() < 0.25 ? 1 : 0)),
+      dense: Array.from({ length: 13 }, () => Float32Array.from({ length: n }, () => rng.float() * 10)),
+      cats: Array.from({ length: 26 }, () => Int32Array.from({ length: n }, () => Math.floor(rng.float() * 2 ** 31) - 2 ** 30)),
+    });
+    for (const n of [1, 2, 3, 5, 7, 8, 9, 63, 64, 1000, 4097]) {
+      encodeShard(random(n)); // learns the layout for n rows
+      expect(cachedLayout(n), `layout for ${n} rows`).toBeDefined();
+      const cols = random(n);
+      const want = encodeShardArrow(cols);
+      const got = encodeShard(cols);
+      expect(Buffer.from(got).equals(Buffer.from(want)), `${n} rows`).toBe(true);
+      const reused = encodeShard(random(n));
+      const again = encodeShard(cols, reused);
+      expect(again.buffer).toBe(reused.buffer);
+      expect(Buffer.from(again).equals(Buffer.from(want)), `${n} rows, reused buffer`).toBe(true);
+      const back = decodeShard(again);
+      expect(back.rows).toBe(n);
+      expect(back.cats[25]).toEqual(cols.cats[25]);
+      expect(back.dense[0]).toEqual(cols.dense[0]);
     }
   });
 });
