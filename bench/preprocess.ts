@@ -1,18 +1,29 @@
 /**
- * Preprocess throughput: write a 1M-row Criteo-like TSV (the project's synthetic
- * generator when present, else a small skewed writer below), then time
- * `hotcold preprocess` (Kaggle split) on it, next to `wc -l` on the same file.
+ * Preprocess throughput, whole process and in-process, beside `wc -l` on the same
+ * file in the same invocation. For each size: write a Criteo-like TSV (the
+ * project's synthetic generator), then, interleaved per run:
  *
- *     npm run bench:preprocess [-- --rows 1000000 --runs 3 --keep]
+ * - `wc -l` on the file (the disk/page-cache floor);
+ * - whole process: `node bin/hotcold.js preprocess --input F --out fresh-dir`
+ *   (Kaggle split), with the native parser when built and with `--parser ts`;
+ *   wall, CPU and peak RSS from /usr/bin/time when present;
+ * - in-process: the stage's `run()` (no start-up), native and TS parser;
+ * - start-up: `node bin/hotcold.js --help` against `node -e 0` (what every
+ *   whole-process figure pays before reading a byte; under tsx, the transpiler).
+ *
+ *     npm run bench:preprocess [-- --rows 1000000,10000000 --runs 3 --keep]
+ *     npm run bench:preprocess -- --input data/train.txt --runs 1
  *     npm run bench:preprocess -- --vocab-memory   (vocabulary memory at full Kaggle scale)
  *
- * Prints the median of the runs in rows/s and MB/s, and the ratio to `wc -l`.
+ * Prints medians (rows/s, MB/s, CPU-s per 1M rows), the ratio to `wc -l`, the CPU
+ * model and the load average before and after (a shared machine is noisy).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { KAGGLE_CARDINALITIES } from '../datasets/criteo/constants.js';
+import { loadParseAddon } from '../datasets/criteo/native.js';
 import { quietSink } from '../pipeline/progress.js';
 import { Rng } from '../pipeline/rng.js';
 import { createRowBatch, DEFAULT_BATCH_ROWS } from '../datasets/criteo/batch.js';
@@ -20,9 +31,13 @@ import { run } from '../stages/preprocess/index.js';
 import { Categorify } from '../stages/preprocess/ops/categorify.js';
 import { arg, flag, median } from './args.js';
 
-const ROWS = Number(arg('rows', '1000000'));
+const SIZES = arg('rows', '1000000').split(',').map(Number);
+const INPUT = arg('input', '');
 const RUNS = Number(arg('runs', '3'));
 const KEEP = flag('keep');
+const ROOT = resolve(import.meta.dirname, '..');
+const CLI = join(ROOT, 'bin', 'hotcold.js');
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 
 /**
  * Fallback writer: Criteo layout, per-feature cardinality ∝ Kaggle's (scaled to
@@ -59,21 +74,21 @@ async function writeSkewedTsv(path: string, rows: number, seed: number): Promise
   await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
 }
 
-async function writeInput(path: string): Promise<string> {
+async function writeInput(path: string, rows: number): Promise<string> {
   const synth = join(import.meta.dirname, '..', 'datasets', 'synthetic', 'index.ts');
   if (existsSync(synth)) {
     try {
       type Gen = (o: { rows: number; seed: number; out: string; force?: boolean; progress?: typeof quietSink }) => Promise<unknown>;
       const mod = (await import(synth)) as { generateToFile?: Gen };
       if (typeof mod.generateToFile === 'function') {
-        await mod.generateToFile({ rows: ROWS, seed: 7, out: path, force: true, progress: quietSink });
+        await mod.generateToFile({ rows, seed: 7, out: path, force: true, progress: quietSink });
         return 'datasets/synthetic generateToFile (default scale)';
       }
     } catch (e) {
       process.stderr.write(`bench: synthetic generator not usable (${(e as Error).message}); using the fallback writer\n`);
     }
   }
-  await writeSkewedTsv(path, ROWS, 7);
+  await writeSkewedTsv(path, rows, 7);
   return 'bench fallback skewed writer';
 }
 
@@ -116,46 +131,112 @@ if (flag('vocab-memory')) {
   process.exit(0);
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'hotcold-bench-pre-'));
-try {
-  const input = join(dir, 'train.tsv');
-  const tGen = performance.now();
-  const source = await writeInput(input);
-  const bytes = statSync(input).size;
-  console.log(`input: ${ROWS} rows, ${(bytes / 1e6).toFixed(1)} MB from ${source} (${((performance.now() - tGen) / 1000).toFixed(1)}s)`);
+/** One timed child process: wall seconds, CPU seconds (user + sys) and peak RSS (MiB) when /usr/bin/time is there. */
+interface Timed {
+  wall: number;
+  cpu: number;
+  rssMiB: number;
+}
 
+function timeChild(cmd: string, args: string[]): Timed {
+  const full = TIME ? [TIME, ['-f', 'TIME %e %U %S %M', cmd, ...args]] as const : [cmd, args] as const;
+  const t = performance.now();
+  const r = spawnSync(full[0], full[1], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const wall = (performance.now() - t) / 1000;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr ?? '');
+  return m ? { wall, cpu: Number(m[2]) + Number(m[3]), rssMiB: Number(m[4]) / 1024 } : { wall, cpu: NaN, rssMiB: NaN };
+}
+
+const fmtLoad = (): string => loadavg().map((x) => x.toFixed(1)).join(' / ');
+
+interface Mode {
+  name: string;
+  wall: number[];
+  cpu: number[];
+  rss: number[];
+  once: (out: string) => Promise<Timed>;
+}
+
+async function benchFile(input: string, rows: number, dir: string): Promise<void> {
+  const bytes = statSync(input).size;
+  const native = loadParseAddon().addon !== null;
+  const cli = (parser: string) => async (out: string): Promise<Timed> =>
+    timeChild(process.execPath, [CLI, 'preprocess', '--input', input, '--out', out, '--split', 'kaggle', '--parser', parser]);
+  const inproc = (parser: 'native' | 'ts') => async (out: string): Promise<Timed> => {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const r = await run({ inputs: [input], out, options: { split: 'kaggle' }, parser }, { progress: quietSink });
+    const cu = process.cpuUsage(c0);
+    if (r.manifest.rowsRead !== rows) throw new Error(`expected ${rows} rows, read ${r.manifest.rowsRead}`);
+    return { wall: (performance.now() - t0) / 1000, cpu: (cu.user + cu.system) / 1e6, rssMiB: process.resourceUsage().maxRSS / 1024 };
+  };
+  const modes: Mode[] = [];
+  const add = (name: string, once: Mode['once']) => modes.push({ name, wall: [], cpu: [], rss: [], once });
+  if (native) add('whole process, native parser', cli('native'));
+  add('whole process, TS parser', cli('ts'));
+  if (native) add('in-process, native parser', inproc('native'));
+  add('in-process, TS parser', inproc('ts'));
   const wc: number[] = [];
-  const modes = [
-    { name: 'worker thread (2 cores)', parallel: true, wall: [] as number[], cpu: [] as number[] },
-    { name: 'one thread', parallel: false, wall: [] as number[], cpu: [] as number[] },
-  ];
+  const startup: number[] = [];
+  const bare: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const t = performance.now();
+    let t = performance.now();
     execFileSync('wc', ['-l', input]);
     wc.push((performance.now() - t) / 1000);
+    t = performance.now();
+    execFileSync(process.execPath, ['-e', '0']);
+    bare.push((performance.now() - t) / 1000);
+    t = performance.now();
+    execFileSync(process.execPath, [CLI, '--help'], { stdio: 'ignore' });
+    startup.push((performance.now() - t) / 1000);
     for (const m of modes) {
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      const r = await run({ inputs: [input], out: join(dir, 'out'), options: { split: 'kaggle' }, force: true, parallel: m.parallel }, { progress: quietSink });
-      m.wall.push((performance.now() - t0) / 1000);
-      const cu = process.cpuUsage(c0);
-      m.cpu.push((cu.user + cu.system) / 1e6);
-      if (r.manifest.rowsRead !== ROWS) throw new Error(`expected ${ROWS} rows, read ${r.manifest.rowsRead}`);
+      const out = join(dir, 'out');
+      rmSync(out, { recursive: true, force: true }); // a fresh output directory, outside the timing
+      const r = await m.once(out);
+      m.wall.push(r.wall);
+      m.cpu.push(r.cpu);
+      m.rss.push(r.rssMiB);
     }
   }
   const w = median(wc);
+  console.log(`${rows} rows, ${(bytes / 1e6).toFixed(1)} MB, median of ${RUNS} (load average now ${fmtLoad()}):`);
   for (const m of modes) {
     const p = median(m.wall);
+    const cpu = median(m.cpu);
+    const rss = Math.max(...m.rss);
     console.log(
-      `preprocess, kaggle split, TSV → shards, ${m.name}, median of ${RUNS}: ${p.toFixed(2)}s  ` +
-        `${(ROWS / p / 1e6).toFixed(2)}M rows/s  ${(bytes / p / 1e6).toFixed(0)} MB/s  ` +
-        `(CPU ${median(m.cpu).toFixed(2)}s = ${(median(m.cpu) / (ROWS / 1e6)).toFixed(2)}s per 1M rows, all threads; ${(p / w).toFixed(0)}× wc -l)`,
+      `  ${m.name.padEnd(30)} ${p.toFixed(2).padStart(6)}s  ${(rows / p / 1e6).toFixed(2)}M rows/s  ${(bytes / p / 1e6).toFixed(0).padStart(4)} MB/s  ` +
+        `CPU ${Number.isFinite(cpu) ? `${(cpu / (rows / 1e6)).toFixed(2)}s per 1M rows` : 'n/a'}  ` +
+        `${Number.isFinite(rss) ? `peak RSS ${rss.toFixed(0)} MiB  ` : ''}${(p / w).toFixed(0)}× wc -l   runs ${m.wall.map((x) => x.toFixed(2)).join(' ')}`,
     );
   }
-  console.log(`wc -l on the same file, median of ${RUNS}: ${w.toFixed(3)}s  ${(bytes / w / 1e6).toFixed(0)} MB/s`);
-  console.log(`runs (s): ${modes.map((m) => `${m.name}: ${m.wall.map((x) => x.toFixed(2)).join(' ')}`).join(' | ')} | wc ${wc.map((x) => x.toFixed(3)).join(' ')}`);
-  const load = (await import('node:os')).loadavg()[0]!;
-  console.log(`machine load average (1 min) at the end: ${load.toFixed(1)} on ${(await import('node:os')).cpus().length} cores`);
+  console.log(`  ${'wc -l, same file'.padEnd(30)} ${w.toFixed(3).padStart(6)}s  ${(rows / w / 1e6).toFixed(1)}M rows/s  ${(bytes / w / 1e6).toFixed(0)} MB/s`);
+  const su = median(startup) - median(bare);
+  console.log(
+    `  start-up: \`node bin/hotcold.js --help\` ${median(startup).toFixed(2)}s vs \`node -e 0\` ${median(bare).toFixed(2)}s: ${su.toFixed(2)}s of every whole-process figure above ` +
+      `(without it the native whole-process median would be ${native ? `${(rows / Math.max(median(modes[0]!.wall) - su, 1e-3) / 1e6).toFixed(2)}M rows/s` : 'n/a'})`,
+  );
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'hotcold-bench-pre-'));
+try {
+  console.log(`CPU: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}; load average (1/5/15 min) at the start: ${fmtLoad()}`);
+  console.log(`parse addon: ${loadParseAddon().addon ? 'built (native parser used by default)' : `not built (${loadParseAddon().error})`}`);
+  if (INPUT) {
+    const rows = Number(execFileSync('wc', ['-l', INPUT], { encoding: 'utf8' }).trim().split(/\s+/)[0]);
+    await benchFile(INPUT, rows, dir);
+  } else {
+    for (const rows of SIZES) {
+      const input = join(dir, `train-${rows}.tsv`);
+      const tGen = performance.now();
+      const source = await writeInput(input, rows);
+      console.log(`input: ${rows} rows, ${(statSync(input).size / 1e6).toFixed(1)} MB from ${source} (${((performance.now() - tGen) / 1000).toFixed(1)}s)`);
+      await benchFile(input, rows, dir);
+      if (!KEEP) rmSync(input, { force: true });
+    }
+  }
+  console.log(`load average (1/5/15 min) at the end: ${fmtLoad()} on ${cpus().length} cores`);
 } finally {
   if (!KEEP) rmSync(dir, { recursive: true, force: true });
   else console.log(`kept ${dir}`);

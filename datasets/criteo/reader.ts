@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { notFound, PipelineError } from '../../pipeline/errors.js';
@@ -110,17 +111,34 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
   const native = resolveParser(opts.parser);
   const hash = createHash('sha256');
   const chunkBytes = opts.chunkBytes ?? 1 << 22;
-  const raw = createReadStream(path, { highWaterMark: chunkBytes });
+  const raw = stats.gzip ? createReadStream(path, { highWaterMark: chunkBytes }) : null;
   async function* hashed(): AsyncGenerator<Buffer> {
-    for await (const c of raw) {
+    for await (const c of raw!) {
       const b = c as Buffer;
       hash.update(b);
       stats.bytesRead += b.length;
       yield b;
     }
   }
-  const source: AsyncIterable<Buffer> = stats.gzip ? Readable.from(hashed()).pipe(createGunzip({ chunkSize: 1 << 20 })) : hashed();
-  if (stats.gzip) {
+  /** Plain files: read into one reused chunk (the consumer copies it out before asking for the next). */
+  async function* plain(): AsyncGenerator<Buffer> {
+    const fh = await open(path, 'r');
+    const chunk = Buffer.allocUnsafe(chunkBytes);
+    try {
+      for (;;) {
+        const { bytesRead } = await fh.read(chunk, 0, chunkBytes, null);
+        if (bytesRead === 0) return;
+        const b = chunk.subarray(0, bytesRead);
+        hash.update(b);
+        stats.bytesRead += bytesRead;
+        yield b;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  const source: AsyncIterable<Buffer> = raw ? Readable.from(hashed()).pipe(createGunzip({ chunkSize: 1 << 20 })) : plain();
+  if (raw) {
     // errors of the file stream do not cross .pipe(); forward them
     raw.on('error', (e) => (source as Readable).destroy(e));
   }
@@ -201,7 +219,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
     if (e instanceof PipelineError) throw e;
     throw readError(path, e, stats.gzip);
   } finally {
-    raw.destroy();
+    raw?.destroy();
   }
   stats.sha256 = hash.digest('hex');
   stats.lines = parser?.dataLines ?? 0;
