@@ -55,6 +55,34 @@ inline bool Hex8(const uint8_t* p, uint32_t* out) {
 
 inline bool IsDigit(uint8_t c) { return static_cast<unsigned>(c - 48) <= 9; }
 
+// Up to 7 decimal digits followed by a field terminator, read as one 8-byte word:
+// *len = number of leading digits (0..8), *value = their integer value (exact, so the
+// same double the digit-by-digit loop builds). Returns false when no non-digit byte
+// lies within the word (8 digits or more: the caller's loop takes it).
+inline bool Digits8(const uint8_t* p, int* len, uint64_t* value) {
+  uint64_t x;
+  __builtin_memcpy(&x, p, 8);
+  constexpr uint64_t ones = 0x0101010101010101ull;
+  constexpr uint64_t high = 0x8080808080808080ull;
+  const uint64_t b = x & ~high;
+  const uint64_t digit = ~(b + (0x7f - '9') * ones) & (b + (0x80 - '0') * ones) & ~x & high;
+  const uint64_t other = ~digit & high;
+  if (other == 0) return false;
+  const int n = __builtin_ctzll(other) >> 3;
+  *len = n;
+  if (n == 0) {
+    *value = 0;
+    return true;
+  }
+  // the n digits to the high end (leading zeros below), then the classic SWAR reduction
+  uint64_t d = (x - 0x30 * ones) << (8 * (8 - n));
+  d = (d * 10 + (d >> 8)) & 0x00FF00FF00FF00FFull;
+  d = (d * 100 + (d >> 16)) & 0x0000FFFF0000FFFFull;
+  d = (d * 10000 + (d >> 32)) & 0xFFFFFFFFull;
+  *value = d;
+  return true;
+}
+
 // One pass over lines; returns the position after the last line consumed.
 inline size_t ParseLines(const uint8_t* buf, size_t pos, size_t end, uint8_t delim, int8_t* label, double* dense,
                   uint32_t* cats, uint8_t* present, int64_t cap, int32_t* state) {
@@ -77,6 +105,24 @@ inline size_t ParseLines(const uint8_t* buf, size_t pos, size_t end, uint8_t del
     for (;;) {
       if (field <= kIntFeatures) {
         const size_t fstart = p;
+        // fast path: 0-7 plain digits and a terminator, one word, no per-digit branches
+        if (p + 8 <= end) {
+          int n;
+          uint64_t iv;
+          if (Digits8(buf + p, &n, &iv)) {
+            c = buf[p + n];
+            if (c == delim || c == LF || (c == CR && buf[p + n + 1] == LF)) {
+              p += n;
+              if (field == 0) {
+                if (n == 0 || iv > 1) { bad = true; break; }
+                label[r] = static_cast<int8_t>(iv);
+              } else {
+                dense[(field - 1) * cap + r] = n == 0 ? kNaN : static_cast<double>(iv);
+              }
+              goto terminated_field;
+            }
+          }
+        }
         bool neg = false;
         if (buf[p] == MINUS) {
           neg = true;
@@ -138,6 +184,7 @@ inline size_t ParseLines(const uint8_t* buf, size_t pos, size_t end, uint8_t del
         bad = true;
         break;
       }
+    terminated_field:
       if (c == delim) {
         p++;
         field++;

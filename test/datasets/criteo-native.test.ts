@@ -133,14 +133,14 @@ describe.skipIf(!addon)('native parse addon = TypeScript parser', () => {
   it('random lines with bad fields, CRLF, blank and short lines, decimals, 260.0: same under skip and error', async () => {
     const d = tmp();
     const rng = new Rng(11);
-    for (let t = 0; t < 8; t++) {
-      const csv = t % 4 === 3;
+    for (let t = 0; t < 6; t++) {
+      const csv = t % 3 === 2;
       const header = csv ? ['label', ...Array.from({ length: 13 }, (_, i) => `I${i + 1}`), ...Array.from({ length: 26 }, (_, i) => `C${i + 1}`)].join(',') + '\n' : '';
       const p = join(d, `r${t}.${csv ? 'csv' : 'tsv'}`);
-      writeFileSync(p, header + randomFile(rng, 3000, csv ? ',' : '\t'), 'latin1');
+      writeFileSync(p, header + randomFile(rng, 2000, csv ? ',' : '\t'), 'latin1');
       const skip = await expectSameRead(p, { onBadLine: 'skip', batchRows: 500 + t * 300 });
       expect(skip.log.count).toBeGreaterThan(0);
-      expect(skip.rows.length).toBeGreaterThan(1000);
+      expect(skip.rows.length).toBeGreaterThan(700);
       await expectSameRead(p, { onBadLine: 'skip', chunkBytes: 1000 + t, batchRows: 97 });
       const strict = await expectSameRead(p, { onBadLine: 'error' });
       expect(strict.error).toMatch(/:\d+: .*(is not|too many fields)/);
