@@ -120,27 +120,10 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
       yield b;
     }
   }
-  /** Plain files: read into one reused chunk (the consumer copies it out before asking for the next). */
-  async function* plain(): AsyncGenerator<Buffer> {
-    const fh = await open(path, 'r');
-    const chunk = Buffer.allocUnsafe(chunkBytes);
-    try {
-      for (;;) {
-        const { bytesRead } = await fh.read(chunk, 0, chunkBytes, null);
-        if (bytesRead === 0) return;
-        const b = chunk.subarray(0, bytesRead);
-        hash.update(b);
-        stats.bytesRead += bytesRead;
-        yield b;
-      }
-    } finally {
-      await fh.close();
-    }
-  }
-  const source: AsyncIterable<Buffer> = raw ? Readable.from(hashed()).pipe(createGunzip({ chunkSize: 1 << 20 })) : plain();
+  const gunzipped: AsyncIterable<Buffer> | null = raw ? Readable.from(hashed()).pipe(createGunzip({ chunkSize: 1 << 20 })) : null;
   if (raw) {
     // errors of the file stream do not cross .pipe(); forward them
-    raw.on('error', (e) => (source as Readable).destroy(e));
+    raw.on('error', (e) => (gunzipped as Readable).destroy(e));
   }
 
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
@@ -165,20 +148,50 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
     else batch = alloc();
   };
 
-  try {
-    for await (const chunk of source) {
-      if (fill + chunk.length > buf.length) {
-        buf.copyWithin(0, pos, fill);
-        fill -= pos;
-        pos = 0;
-        if (fill + chunk.length > buf.length) {
-          const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, fill + chunk.length));
-          buf.copy(bigger, 0, 0, fill);
-          buf = bigger;
-        }
+  /** Make room for `n` more bytes at `buf[fill..]`: drop consumed bytes, grow when still short. */
+  const room = (n: number): void => {
+    if (fill + n <= buf.length) return;
+    buf.copyWithin(0, pos, fill);
+    fill -= pos;
+    pos = 0;
+    if (fill + n > buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, fill + n));
+      buf.copy(bigger, 0, 0, fill);
+      buf = bigger;
+    }
+  };
+  /**
+   * Append the next piece of text to `buf`; yields its length. Plain files are
+   * read straight into `buf` (no chunk buffer, no copy) and hashed there.
+   */
+  async function* appended(): AsyncGenerator<number> {
+    if (gunzipped) {
+      for await (const chunk of gunzipped) {
+        room(chunk.length);
+        chunk.copy(buf, fill);
+        fill += chunk.length;
+        yield chunk.length;
       }
-      chunk.copy(buf, fill);
-      fill += chunk.length;
+      return;
+    }
+    const fh = await open(path, 'r');
+    try {
+      for (;;) {
+        room(chunkBytes);
+        const { bytesRead } = await fh.read(buf, fill, chunkBytes, null);
+        if (bytesRead === 0) return;
+        hash.update(buf.subarray(fill, fill + bytesRead));
+        stats.bytesRead += bytesRead;
+        fill += bytesRead;
+        yield bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  try {
+    for await (const got of appended()) {
       if (!parser) {
         const nl = buf.indexOf(10, pos);
         if (nl < 0 || nl >= fill) continue;
@@ -195,7 +208,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
         if (batch.rows === batch.capacity) yield* flush();
       }
       // hand over what this chunk completed (a slow pipe must not stall the consumer)
-      if (stats.gzip || chunk.length < chunkBytes) yield* flush();
+      if (stats.gzip || got < chunkBytes) yield* flush();
     }
     // the last line may lack a newline: add one (the parser relies on a final \n)
     if (fill > pos && buf[fill - 1] !== 10) {

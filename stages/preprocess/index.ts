@@ -155,8 +155,9 @@ async function ingest(
   progress: Progress,
   kernels: { parser: ParserChoice; native: ParseAddon | null },
 ): Promise<Ingested> {
-  // with a parse worker, it also categorifies a few large-vocabulary features (balances the two threads)
-  const external = parallel ? WORKER_CAT_FEATURES : [];
+  // with a parse worker (TS kernels) it also categorifies a few large-vocabulary features, to balance
+  // the two threads; with the native kernels the worker is the busier thread already (parse + sha256)
+  const external = parallel && !kernels.native ? WORKER_CAT_FEATURES : [];
   const categorify = new Categorify({ maxIndRange: options.maxIndRange, external, native: kernels.native });
   const vocab: WorkerVocab[] = [];
   const badLines = createBadLineLog();
