@@ -37,7 +37,7 @@ export function register(program: Command): void {
     .action(
       action(async (o: ExportCliOptions) => {
         const m = await (await import('./index.js')).runExport({ ...o, engine: o.engine as EngineKind });
-        process.stdout.write(`export: ${m.stage} weights of ${m.source} → ${m.files.map((f) => `${o.out}/${f.path}`).join(', ')}\n`);
+        process.stdout.write(`export: ${m.source} → ${m.files.map((f) => `${o.out}/${f.path}`).join(', ')}\n`);
       }),
     );
 }

@@ -1,0 +1,73 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { register as exportShards } from '../../stages/export-shards/cli.js';
+import { register as exportModel } from '../../stages/train/export/cli.js';
+import { register as predict } from '../../stages/train/predict/cli.js';
+import { makeModelRun, type ModelRun } from '../fixtures/model-run.js';
+
+let root = '';
+let fx: ModelRun;
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'hotcold-interop-cli-'));
+  fx = await makeModelRun(root);
+}, 120_000);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const program = new Command().exitOverride();
+  for (const r of [exportModel, predict, exportShards]) r(program);
+  let out = '';
+  let err = '';
+  const so = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+  const se = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  process.exitCode = 0;
+  let code = 0;
+  try {
+    await program.parseAsync(['node', 'hotcold', ...args]);
+  } catch (e) {
+    code = (e as { exitCode?: number }).exitCode ?? 1; // commander usage errors (exitOverride)
+  } finally {
+    so.mockRestore();
+    se.mockRestore();
+  }
+  code = code || Number(process.exitCode ?? 0);
+  process.exitCode = 0;
+  return { code, out, err };
+}
+
+describe('export / predict / evaluate / export-shards on the command line', () => {
+  it('export writes the files it names; evaluate --json prints every metric', async () => {
+    const r = await cli(['export', '--run', fx.run, '--out', join(root, 'exp')]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/model\.safetensors, .*vocab\.json/);
+    expect(existsSync(join(root, 'exp', 'manifest.json'))).toBe(true);
+    const e = await cli(['evaluate', '--run', fx.run, '--split', 'val', '--json']);
+    expect(e.code).toBe(0);
+    const m = JSON.parse(e.out) as Record<string, number>;
+    for (const k of ['auc', 'ap', 'logloss', 'accuracy', 'ne', 'neSplitCtr', 'ctr', 'trainCtr', 'rows']) expect(typeof m[k]).toBe('number');
+  });
+
+  it('predict prints the output path and a rows/s line; export-shards writes Parquet', async () => {
+    const p = await cli(['predict', '--run', fx.run, '--split', 'test', '--out', join(root, 'p.csv')]);
+    expect(p.code).toBe(0);
+    expect(p.err).toMatch(/predict: \d+ rows of .* rows\/s/);
+    expect(readFileSync(join(root, 'p.csv'), 'utf8').split('\n')[0]).toBe('row,label,probability');
+    const s = await cli(['export-shards', '--data', fx.data, '--out', join(root, 'pq'), '--split', 'test']);
+    expect(s.code).toBe(0);
+    expect(s.out).toMatch(/export-shards: 1 Parquet files \(test \d+ rows\)/);
+  });
+
+  it('refusals: exit 2 with the message for usage errors, 1 for a missing model', async () => {
+    const a = await cli(['predict', '--run', fx.run, '--out', join(root, 'x.csv')]);
+    expect(a.code).toBe(2);
+    expect(a.err).toMatch(/give exactly one of --split .* or --input/);
+    const b = await cli(['export', '--run', fx.run, '--format', 'pt', '--out', join(root, 'y')]);
+    expect(b.code).not.toBe(0);
+    const c = await cli(['evaluate', '--run', join(root, 'nope'), '--split', 'test']);
+    expect(c.code).toBe(1);
+    expect(c.err).toMatch(/run directory .*nope does not exist/);
+  });
+});
