@@ -71,3 +71,19 @@ describe('hotcold export --format onnx (read back by onnxruntime-node)', () => {
     expect(enc(-1)).toEqual([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
   });
 });
+
+describe('ONNX external data (how a model over 2 GiB is written)', () => {
+  it('tables in model.onnx.data, 64-byte aligned; onnxruntime loads them from beside the model', async () => {
+    const out = join(tmp(), 'onnx-ext');
+    const man = await runExport({ run: fx.run, out, format: 'onnx', onnxInlineLimit: 0 });
+    expect(man.files.map((f) => f.path)).toEqual(['model.onnx', 'model.onnx.data', 'vocab.json']);
+    const m = loadModel({ run: fx.run });
+    const tableBytes = m.tables.reduce((a, t) => a + t.weights.byteLength, 0);
+    const data = man.files.find((f) => f.path === 'model.onnx.data')!;
+    expect(data.bytes).toBeGreaterThanOrEqual(tableBytes);
+    expect(data.bytes).toBeLessThan(tableBytes + 64 * 26);
+    expect(man.files[0]!.bytes).toBeLessThan(tableBytes); // the tables are not inline
+    const r = await both(m, join(out, 'model.onnx'), 200);
+    expect(maxDiff(r.oz, r.z)).toBeLessThan(1e-5);
+  });
+});

@@ -5,6 +5,7 @@
  *     <out>/model.safetensors   fp32 tensors under DLRM's state_dict names (dlrm-names.ts),
  *                               __metadata__ = architecture + provenance (string values)
  *     <out>/model.onnx          (--format onnx) the inference graph: logits and probabilities
+ *     <out>/model.onnx.data     its embedding tables, when they pass 1 GiB (ONNX external data)
  *     <out>/vocab.json          raw hex value → row id per table (vocab-map.ts)
  *     <out>/manifest.json       committed last
  */
@@ -38,6 +39,8 @@ export interface ExportOptions {
   engine?: EngineKind;
   /** replace an --out directory that holds files hotcold export did not write */
   forceClean?: boolean;
+  /** ONNX: tables above this many bytes go to model.onnx.data @default onnx.ts INLINE_LIMIT (1 GiB) */
+  onnxInlineLimit?: number;
 }
 
 export interface ExportManifest extends ManifestBase {
@@ -74,7 +77,7 @@ export async function runExport(o: ExportOptions): Promise<ExportManifest> {
   const t0 = performance.now();
   const m = loadModel({ run: o.run, checkpoint: o.checkpoint, initial: o.initial, engine: o.engine });
   const data = modelData(m, o.data);
-  const fingerprint = configHash({ format: o.format, model: m.id, data: data.manifest.fingerprint });
+  const fingerprint = configHash({ format: o.format, model: m.id, data: data.manifest.fingerprint, inlineLimit: o.onnxInlineLimit ?? null });
   const inputs: PathArg[] = [{ flag: '--data', path: data.dir }];
   if (o.run !== undefined) inputs.push({ flag: '--run', path: o.run });
   if (o.checkpoint !== undefined) inputs.push({ flag: '--checkpoint', path: o.checkpoint });
@@ -105,11 +108,15 @@ async function writeExport(
     dense_transform: 'log(1 + max(x, 0)), missing → 0',
     categorical_ids: 'row 0 = missing, row 1 = out-of-vocabulary, rows 2.. = vocab.json',
   };
-  const file = o.format === 'safetensors' ? 'model.safetensors' : 'model.onnx';
-  if (o.format === 'safetensors') writeSafetensors(join(dir, file), dlrmTensors(m), metadata);
-  else writeOnnx(join(dir, file), m, metadata);
+  let written: string[];
+  if (o.format === 'safetensors') {
+    writeSafetensors(join(dir, 'model.safetensors'), dlrmTensors(m), metadata);
+    written = ['model.safetensors'];
+  } else {
+    written = writeOnnx(join(dir, 'model.onnx'), m, metadata, o.onnxInlineLimit);
+  }
   writeVocabMap(join(dir, 'vocab.json'), readVocabValues(data.dir, data.manifest), data.manifest.options.maxIndRange);
-  const files = await Promise.all([file, 'vocab.json'].map((f) => fileEntry(dir, f)));
+  const files = await Promise.all([...written, 'vocab.json'].map((f) => fileEntry(dir, f)));
   const manifest: ExportManifest = {
     ...manifestHead('export', fingerprint, t0, files),
     format: o.format, source: m.source, stage: m.stage, data: { dir: data.dir, fingerprint: data.manifest.fingerprint }, metadata,

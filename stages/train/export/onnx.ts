@@ -15,11 +15,13 @@
  *     Zflat = Gather(Reshape(Z, [-1, (F+1)²]), lower-triangle indices i·(F+1)+j, i > j, axis 1)
  *     logit = top MLP(Concat(x, Zflat))             Relu after every layer but the last
  *
- * Initializers are stored inline, so the file must stay under protobuf's 2 GiB: larger models
- * (the full Kaggle tables are 2.2 GB) are refused with a hint to use safetensors.
+ * Small initializers are stored inline. The embedding tables go to a sidecar `<model>.onnx.data`
+ * (ONNX external data: `data_location = EXTERNAL`, `location`/`offset`/`length`, 64-byte aligned)
+ * when the model would pass {@link INLINE_LIMIT} bytes, so a model of any size stays under
+ * protobuf's 2 GiB (the full Kaggle tables are 2.2 GB); onnxruntime reads them from beside the file.
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fsyncDir, tmpName } from '../../../pipeline/atomic.js';
 import { PipelineError } from '../../../pipeline/errors.js';
 import type { LoadedModel } from '../saved/model.js';
@@ -33,14 +35,32 @@ const ATTR_INT = 2;
 const ATTR_INTS = 7;
 /** protobuf's hard limit on one message */
 const MAX_BYTES = 2 ** 31 - 1;
+/** Above this many bytes of tables, they are written as external data. */
+export const INLINE_LIMIT = 1 << 30;
+const EXTERNAL_ALIGN = 64;
 
-function tensor(name: string, dims: number[], type: number, raw: Uint8Array): Message {
+/** Where an external tensor's bytes go: the sidecar file name and the chunks appended to it. */
+interface External {
+  location: string;
+  chunks: Uint8Array[];
+  size: number;
+}
+
+function tensor(name: string, dims: number[], type: number, raw: Uint8Array, ext: External | null = null): Message {
   const t = new Message();
   for (const d of dims) t.varint(1, d);
   t.varint(2, type);
   t.string(8, name);
-  t.bytes(9, raw);
-  return t;
+  if (!ext) return t.bytes(9, raw);
+  const pad = (EXTERNAL_ALIGN - (ext.size % EXTERNAL_ALIGN)) % EXTERNAL_ALIGN;
+  if (pad > 0) ext.chunks.push(new Uint8Array(pad));
+  const offset = ext.size + pad;
+  ext.chunks.push(raw);
+  ext.size = offset + raw.length;
+  for (const [k, v] of [['location', ext.location], ['offset', String(offset)], ['length', String(raw.length)]] as const) {
+    t.message(13, new Message().string(1, k).string(2, v));
+  }
+  return t.varint(14, 1); // data_location = EXTERNAL
 }
 
 const f32Bytes = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -78,14 +98,17 @@ class Graph {
     return o;
   }
 
-  init(name: string, dims: number[], type: number, raw: Uint8Array): string {
-    this.inits.push(tensor(name, dims, type, raw));
+  init(name: string, dims: number[], type: number, raw: Uint8Array, ext: External | null = null): string {
+    this.inits.push(tensor(name, dims, type, raw, ext));
     return name;
   }
 }
 
-/** Build the ModelProto of `m`. */
-export function onnxModel(m: LoadedModel, metadata: Record<string, string>): Message {
+/**
+ * Build the ModelProto of `m`.
+ * @param ext where the embedding tables go when stored outside the model (null: inline)
+ */
+export function onnxModel(m: LoadedModel, metadata: Record<string, string>, ext: External | null = null): Message {
   const { dim: d, numTables: F, bot, top } = m.model.shape;
   const views = m.model.paramViews();
   const g = new Graph();
@@ -102,7 +125,7 @@ export function onnxModel(m: LoadedModel, metadata: Record<string, string>): Mes
   const embs: string[] = [];
   for (let k = 0; k < F; k++) {
     const t = m.tables[k]!;
-    const table = g.init(`emb_l.${k}.weight`, [t.rows, t.dim], FLOAT, f32Bytes(t.weights));
+    const table = g.init(`emb_l.${k}.weight`, [t.rows, t.dim], FLOAT, f32Bytes(t.weights), ext);
     const col = g.init(`col_${k}`, [], INT64, i64Bytes([k]));
     const ids = g.node('Gather', ['cats', col], [{ name: 'axis', i: 1 }]);
     embs.push(g.node('Gather', [table, ids], [{ name: 'axis', i: 0 }]));
@@ -137,20 +160,33 @@ export function onnxModel(m: LoadedModel, metadata: Record<string, string>): Mes
   return model;
 }
 
-/** Write the ONNX model atomically. @returns bytes written */
-export function writeOnnx(path: string, m: LoadedModel, metadata: Record<string, string>): number {
-  const model = onnxModel(m, metadata);
+/**
+ * Write the ONNX model atomically; the tables go to `<path>.data` when they pass `inlineLimit` bytes.
+ * @returns the files written (base names)
+ */
+export function writeOnnx(path: string, m: LoadedModel, metadata: Record<string, string>, inlineLimit = INLINE_LIMIT): string[] {
+  const tableBytes = m.tables.reduce((a, t) => a + t.weights.byteLength, 0);
+  const ext: External | null = tableBytes > inlineLimit ? { location: `${basename(path)}.data`, chunks: [], size: 0 } : null;
+  const model = onnxModel(m, metadata, ext);
   if (model.byteLength > MAX_BYTES) {
-    throw new PipelineError('not_implemented', `the ONNX model would be ${(model.byteLength / 2 ** 30).toFixed(2)} GiB, over protobuf's 2 GiB limit (external tensor data is not written yet)`, {
-      hint: 'use --format safetensors for models this large, or train with --max-ind-range to cap the tables',
+    throw new PipelineError('not_implemented', `the ONNX model would be ${(model.byteLength / 2 ** 30).toFixed(2)} GiB of dense parameters, over protobuf's 2 GiB limit`, {
+      hint: 'use --format safetensors for a model this large',
     });
   }
+  writeChunks(path, model.chunks());
+  if (ext) writeChunks(join(dirname(path), ext.location), ext.chunks);
+  return ext ? [basename(path), ext.location] : [basename(path)];
+}
+
+function writeChunks(path: string, chunks: readonly Uint8Array[]): void {
   const tmp = tmpName(path);
   const fd = openSync(tmp, 'w');
   try {
-    for (const c of model.chunks()) {
-      let o = 0;
-      while (o < c.length) o += writeSync(fd, c, o, c.length - o);
+    for (const c of chunks) {
+      for (let o = 0; o < c.length; ) {
+        const n = Math.min(c.length - o, 1 << 26);
+        o += writeSync(fd, c, o, n);
+      }
     }
     fsyncSync(fd);
   } catch (e) {
@@ -161,5 +197,4 @@ export function writeOnnx(path: string, m: LoadedModel, metadata: Record<string,
   closeSync(fd);
   renameSync(tmp, path);
   fsyncDir(dirname(path));
-  return model.byteLength;
 }
