@@ -10,6 +10,7 @@ import { splitBatches } from '../../stages/train/predict/inputs.js';
 import { Scorer } from '../../stages/train/predict/scorer.js';
 import { loadModel } from '../../stages/train/saved/model.js';
 import { makeModelRun, type ModelRun } from '../fixtures/model-run.js';
+import { randomSplit, writePreprocessedFixture } from '../fixtures/preprocessed.js';
 import { expectCode, useTempDirs } from '../fixtures/temp.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -133,11 +134,17 @@ describe('hotcold export --format safetensors', () => {
     for (let i = 0; i < z.length; i++) expect(Math.abs(t[i]! - z[i]!)).toBeLessThan(1e-5);
   }, 120_000);
 
-  it('refuses: no model source, a missing run, a directory that is not a run', async () => {
+  it('refuses: no model source, a missing run, a directory that is not a run, other data', async () => {
     const out = join(tmp(), 'x');
     await expectCode(runExport({ out, format: 'safetensors' }), 'bad_config');
     await expectCode(runExport({ run: join(root, 'nope'), out, format: 'safetensors' }), 'not_found');
     await expectCode(runExport({ run: fx.data, out, format: 'safetensors' }), 'bad_manifest');
+    // another preprocessed dataset than the one the run was trained on
+    const other = join(tmp(), 'other');
+    const sizes = Array.from({ length: 26 }, () => 10);
+    await writePreprocessedFixture(other, { sizes, train: randomSplit(100, sizes, 1), test: randomSplit(50, sizes, 2) });
+    const e = await expectCode(runExport({ run: fx.run, data: other, out, format: 'safetensors' }), 'mismatch');
+    expect(e.message).toMatch(/was trained on preprocessed data .* but .* holds/);
   });
 
   it('safetensorsHeader rejects a tensor whose data does not fit its shape', () => {

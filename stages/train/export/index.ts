@@ -9,14 +9,14 @@
  *     <out>/vocab.json          raw hex value → row id per table (vocab-map.ts)
  *     <out>/manifest.json       committed last
  */
-import { join, resolve } from 'node:path';
-import { openPreprocessed, type PreprocessManifest } from '../../../datasets/preprocessed.js';
+import { join } from 'node:path';
+import type { PreprocessManifest } from '../../../datasets/preprocessed.js';
 import { readVocabValues } from '../../../datasets/vocab.js';
-import { mismatch, PipelineError } from '../../../pipeline/errors.js';
 import { configHash } from '../../../pipeline/hash.js';
 import { fileEntry, manifestHead, type ManifestBase } from '../../../pipeline/manifest.js';
 import { openStagedOutput, type PathArg } from '../../../pipeline/outdir.js';
 import type { EngineKind } from '../engine/engine.js';
+import { modelData } from '../saved/data.js';
 import { loadModel, type LoadedModel } from '../saved/model.js';
 import { dlrmArchMetadata, dlrmTensors } from './dlrm-names.js';
 import { writeOnnx } from './onnx.js';
@@ -50,26 +50,6 @@ export interface ExportManifest extends ManifestBase {
   stage: LoadedModel['stage'];
   data: { dir: string; fingerprint: string };
   metadata: Record<string, string>;
-}
-
-/** The preprocessed dataset of a model, checked against what the model was trained on. */
-export function modelData(m: LoadedModel, dataDir: string | undefined): { dir: string; manifest: PreprocessManifest } {
-  const dir = dataDir ?? m.info?.dataDir;
-  if (!dir) {
-    throw new PipelineError('bad_config', `${m.source} does not record its preprocessed dataset: pass --data <dir>`, { field: '--data' });
-  }
-  const manifest = openPreprocessed(dir);
-  if (m.dataFingerprint && m.dataFingerprint !== manifest.fingerprint) {
-    throw mismatch(`${m.source} was trained on preprocessed data ${m.dataFingerprint}, but ${dir} holds ${manifest.fingerprint}`, 'pass the --data directory the model was trained on');
-  }
-  if (!m.dataFingerprint && m.dataHash && m.config.mode === 'baseline' && configHash({ data: manifest.fingerprint, hot: null }) !== m.dataHash) {
-    throw mismatch(`${m.source} was written while training on other data than ${dir}`, 'pass the --data directory the model was trained on');
-  }
-  const sizes = manifest.vocab.sizes;
-  if (sizes.length !== m.tables.length || sizes.some((s, t) => s !== m.tables[t]!.rows)) {
-    throw mismatch(`${dir} has tables of ${sizes.join('/')} rows, the model ${m.tables.map((t) => t.rows).join('/')}`, 'pass the --data directory the model was trained on');
-  }
-  return { dir: resolve(dir), manifest };
 }
 
 /** Export a model; reuses a committed export of the same weights, format and data. */

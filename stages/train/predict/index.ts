@@ -20,7 +20,7 @@ import type { Batch } from '../data/batch.js';
 import type { EngineKind } from '../engine/engine.js';
 import { evalMetrics } from '../metrics.js';
 import { loadModel, type LoadedModel } from '../saved/model.js';
-import { modelData } from '../export/index.js';
+import { modelData } from '../saved/data.js';
 import { writePredictionsParquet } from '../../../datasets/parquet/predictions.js';
 import { rawBatches, splitBatches } from './inputs.js';
 import { Scorer } from './scorer.js';
