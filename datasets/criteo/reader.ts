@@ -18,7 +18,7 @@ import { notFound, PipelineError } from '../../pipeline/errors.js';
 import { ioError, isSystemError } from '../../pipeline/io-error.js';
 import { createRowBatch, DEFAULT_BATCH_ROWS, type RowBatch } from './batch.js';
 import { ALL_COLUMNS } from './constants.js';
-import { isParquetFile, readCriteoParquet } from '../parquet/criteo-reader.js';
+import { isParquetFile } from '../parquet/sniff.js';
 import { isAvazuHeader, readAvazu, sniffFirstLine } from '../avazu/reader.js';
 import { resolveParser, type ParseAddon, type ParserChoice } from './native.js';
 import { COMMA, createBadLineLog, CriteoLineParser, TAB, type BadLineLog, type OnBadLine } from './parse.js';
@@ -97,6 +97,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
   if (st.isFile() && isParquetFile(path)) {
     // Criteo-shaped Parquet (datasets/parquet): same raw batches, no text parsing
     stats.format = 'parquet';
+    const { readCriteoParquet } = await import('../parquet/criteo-reader.js'); // hyparquet loads only for Parquet input
     yield* readCriteoParquet(path, { batchRows: opts.batchRows, reuseBatch: opts.reuseBatch, allocBatch: opts.allocBatch }, stats);
     return;
   }

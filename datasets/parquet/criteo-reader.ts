@@ -14,24 +14,13 @@
  * Dictionary-encoded columns decode like plain ones. A file whose columns do not fit is a
  * `bad_input` error naming the column; a bad value names the row and column.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { PipelineError } from '../../pipeline/errors.js';
 import { sha256File } from '../../pipeline/hash.js';
 import { createRowBatch, DEFAULT_BATCH_ROWS, type RowBatch } from '../criteo/batch.js';
 import { CAT_COLUMNS, CAT_FEATURE_COUNT, INT_COLUMNS, INT_FEATURE_COUNT, LABEL_COLUMN } from '../criteo/constants.js';
-
-/** True when the file starts with Parquet's magic `PAR1`. */
-export function isParquetFile(path: string): boolean {
-  const fd = openSync(path, 'r');
-  try {
-    const b = Buffer.alloc(4);
-    return readSync(fd, b, 0, 4, 0) === 4 && b.toString('latin1') === 'PAR1';
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** What {@link readCriteoParquet} reports (the fields of the text reader's ReadStats it fills). */
 export interface ParquetReadStats {
