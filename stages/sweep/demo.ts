@@ -42,7 +42,7 @@ export function tinyTrainConfig(): Record<string, unknown> {
   return {
     model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' },
     // a handful of validation points per run for the time-to-accuracy chart
-    train: { batchSize: 256, epochs: 1, evalEvery: 20, evalRows: 2000 },
+    train: { batchSize: 256, epochs: 1, evalEvery: 20, evalRows: 2000, saveModel: false }, // a sweep keeps metrics, not models
     slipstream: { windowStart: 5 },
   };
 }

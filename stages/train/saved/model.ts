@@ -96,7 +96,7 @@ export function loadModel(o: LoadOptions): LoadedModel {
     if (!existsSync(run)) throw new PipelineError('not_found', `run directory ${run} does not exist`, { file: run });
     const modelDir = join(run, MODEL_DIR);
     if (o.initial) {
-      // config from the run; sizes from its model or, when none was saved, from nothing we can trust
+      // the config from the run, the table sizes from its saved model (the initial weights are rebuilt, not stored)
       const cfgPath = join(run, CONFIG_FILE);
       if (!existsSync(cfgPath)) throw new PipelineError('bad_manifest', `run ${run} has no ${CONFIG_FILE}`, { file: run });
       const chain = newestChain(modelDir, `run ${run} has no saved model`);
