@@ -387,6 +387,9 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   if (epochAcc().batches > 0 || pos.epochRecords!.length === 0) pos.epochRecords!.push(epochRecord(Math.min(pos.epoch, cfg.train.epochs - 1), epochAcc(), val, test));
   o.hooks?.onFinish?.(trainer);
   if (cfg.train.saveModel) {
+    // as before a checkpoint: the cold store's rows (redis) into the host tables, the hot rows in sync
+    await trainer.cold.beforeCheckpoint();
+    device.syncAll();
     saveModel(out, trainer, cfg, {
       kind: 'hotcold.model', dataFingerprint: inputs.data.fingerprint, dataDir: resolve(o.data), engine: engineId, samplesTrained: pos.samples, epochs: pos.epoch,
     });

@@ -3,6 +3,7 @@ import { resolveTrainConfig } from '../../../stages/train/config.js';
 import { REDIS_MISSING, startCluster, startRedis, type RedisHandle } from '../../fixtures/redis.js';
 import { makeTrainData, type TrainData } from '../../fixtures/train-data.js';
 import { firstDiff, outDir, runTo, TINY } from './helpers.js';
+import { loadModel } from '../../../stages/train/saved/model.js';
 
 if (REDIS_MISSING) console.warn(REDIS_MISSING);
 
@@ -32,6 +33,10 @@ describe.skipIf(REDIS_MISSING !== null)('redis cold store: same parameters as th
         const fastPath = !(mode === 'fae' && where === 'standalone');
         const red = await runTo(d, { config, hot, out: outDir(d, `${mode}-${where}-redis`), coldStore: `${server.address}?prefix=t-${mode}-${where}`, storeOptions: { fastPath } });
         expect(firstDiff(red.p, mem.p)).toBe(-1);
+        // the saved final model (hotcold export / predict read it) holds the cold rows from the server too
+        const [sm, sr] = [loadModel({ run: outDir(d, `${mode}-${where}-mem`) }), loadModel({ run: outDir(d, `${mode}-${where}-redis`) })];
+        expect(sr.model.params).toEqual(sm.model.params);
+        for (let t = 0; t < sm.tables.length; t++) expect(sr.tables[t]!.weights).toEqual(sm.tables[t]!.weights);
         expect(red.m.test).toEqual(mem.m.test);
         expect(red.m.evals.map((e) => e.auc)).toEqual(mem.m.evals.map((e) => e.auc));
         // rows gathered to the device are the same; hot rows never sync host↔device with redis (the device's copy is the only one)
