@@ -73,6 +73,8 @@ export interface RunMetrics {
   slipstream: null | {
     targetDrop: number;
     alpha: number;
+    /** 'rebatch' (kept hot inputs packed into full batches) or 'shrink'; absent in older runs (= shrink) */
+    dropMode?: 'rebatch' | 'shrink';
     /** per epoch: threshold found and drop achieved */
     epochs: { epoch: number; threshold: number; dropFraction: number; inBand: boolean; candidates: number; dropped: number }[];
     /** dropped / hot inputs over the whole run */
@@ -103,6 +105,10 @@ export interface RunMetrics {
     lookupsHot: number;
     hotShare: number;
   };
+  /** counted work (identical on every repeat of the same config and data); absent in older runs */
+  work?: RunWork;
+  /** per-step timing distribution; absent in older runs */
+  steps?: StepTiming;
 }
 
 /** What one epoch did. */
@@ -117,4 +123,67 @@ export interface EpochRecord {
   trainSec: number;
   val: EvalMetrics | null;
   test: EvalMetrics | null;
+}
+
+/**
+ * What a run did, counted rather than timed: identical on every repeat of the same
+ * config, data and engine, so ratios of these survive a busy machine.
+ *
+ * FLOPs (per sample, summed over the samples each step trains), for a linear layer I→O:
+ * forward 2·I·O (GEMM) + O (bias); backward 2·I·O (input gradient, skipped for the first
+ * bottom layer) + 2·I·O (weight gradient) + 2·O (bias gradient). Interaction over V = F+1
+ * vectors of width d and P = V(V−1)/2 pairs: forward 2·d·P, backward 4·d·P. Element-wise
+ * ReLU / sigmoid / BCE are not counted.
+ */
+export interface RunWork {
+  samplesTrained: number;
+  /** hot inputs Slipstream dropped */
+  samplesDropped: number;
+  /** optimizer steps (dense update + sparse update), hot and cold */
+  optimizerSteps: { hot: number; cold: number; total: number };
+  denseFlops: {
+    forward: number;
+    backward: number;
+    total: number;
+    /** per layer (bot.0 … top.N, and `interaction`): FLOPs per sample */
+    perSample: { name: string; forward: number; backward: number }[];
+  };
+  /** dense parameters updated: optimizer steps × parameter count */
+  denseParamUpdates: number;
+  embedding: {
+    /** row lookups gathered (duplicates included): samples × 26 */
+    rowsGathered: number;
+    /** distinct rows updated, summed over steps (duplicates within a step merged, as scatterUpdate does) */
+    rowsUpdated: number;
+    /** of rowsGathered / rowsUpdated: served by the device's hot table */
+    hotGathered: number;
+    hotUpdated: number;
+  };
+  /** bytes across the host↔device boundary (as hostDeviceBytes) */
+  deviceBytes: number;
+  slipstream: null | {
+    /** hot-table bytes copied into snapshots, and read (twice) to compute Δ */
+    snapshotBytes: number;
+    deltaBytes: number;
+    /** threshold search: sampled inputs × bisection steps (key comparisons) */
+    searchEvals: number;
+    /** sampled inputs × 26 lookups to build the drop keys */
+    keyLookups: number;
+    /** hot inputs classified × 26 (Δ lookups of the filter) */
+    filterLookups: number;
+    /** staleness re-checks run (accuracy-budgeted mode) */
+    rechecks: number;
+  };
+}
+
+/** Per-step timing: medians are robust to the odd step slowed by another process. */
+export interface StepTiming {
+  /** optimizer steps timed */
+  count: number;
+  /** median wall seconds per trained sample over the steps (1 % buckets) */
+  medianWallPerSample: number;
+  /** median process-CPU seconds per trained sample over the steps (1 % buckets) */
+  medianCpuPerSample: number;
+  /** what the CPU time covers */
+  cpuClock: 'process';
 }

@@ -112,6 +112,13 @@ export const trainConfigSchema = z.strictObject({
       sampleSize: z.number().int().positive().default(20000),
       /** bisection steps of the threshold search */
       maxIters: z.number().int().positive().default(60),
+      /**
+       * what happens to a hot batch once its stale inputs are dropped: 'rebatch' packs the kept
+       * inputs into full batches (fewer optimizer steps, each a mean over B inputs; the paper's
+       * code), 'shrink' trains each batch with its kept rows (same step count, each kept input's
+       * gradient weighted B/B_kept); see stages/train/README.md
+       */
+      dropMode: z.enum(['rebatch', 'shrink']).default('rebatch'),
     })
     .prefault({}),
 });

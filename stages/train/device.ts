@@ -31,6 +31,14 @@ export interface LinkBytes {
   hotSync: number;
 }
 
+/** Embedding row lookups of the training batches (Device.rows). */
+export interface RowCounts {
+  hotGathered: number;
+  hotUnique: number;
+  coldGathered: number;
+  coldUnique: number;
+}
+
 /** The hot set: hot index → (table, row), as datasets/segregated.ts `readHotMap` gives it. */
 export interface HotMap {
   table: Int32Array;
@@ -76,12 +84,16 @@ export class Device {
   /** the hot table once per column, as gatherBatch / scatterUpdate want it */
   readonly hotColumns: EmbeddingTable[];
   readonly bytes: LinkBytes = { gatherIn: 0, gradOut: 0, hotSync: 0 };
+  /** row lookups of the training batches (duplicates included) and distinct rows per batch, summed */
+  readonly rows: RowCounts = { hotGathered: 0, hotUnique: 0, coldGathered: 0, coldUnique: 0 };
   private readonly map: HotMap | null;
   /** per table: row → hot index, or −1 (null in baseline mode); read by the cold store */
   readonly reverse: Int32Array[] | null;
   /** per table: row → last batch stamp that gathered it (for unique-row counts) */
   private readonly stamps: Int32Array[];
   private stamp = 0;
+  /** hot index → last hot-batch stamp that read it */
+  private readonly hotStamps: Int32Array;
   private readonly deviceDirty: DirtySet | null;
   private readonly hostDirty: DirtySet | null;
   private readonly rowBytes: number;
@@ -103,7 +115,9 @@ export class Device {
       for (let h = 0; h < H; h++) this.reverse[hotMap.table[h]!]![hotMap.row[h]!] = h;
       this.deviceDirty = new DirtySet(H);
       this.hostDirty = new DirtySet(H);
+      this.hotStamps = new Int32Array(Math.max(1, H));
     } else {
+      this.hotStamps = new Int32Array(0);
       this.hot = null;
       this.hotColumns = [];
       this.reverse = null;
@@ -156,6 +170,8 @@ export class Device {
       }
     }
     const dim = this.tables[0]!.dim;
+    this.rows.coldGathered += B * NUM_TABLES;
+    this.rows.coldUnique += unique;
     this.bytes.gatherIn += unique * dim * 4;
     this.bytes.gradOut += unique * dim * 4;
     this.bytes.hotSync += pulled * this.rowBytes;
@@ -166,9 +182,16 @@ export class Device {
     const dd = this.deviceDirty!;
     const hd = this.hostDirty!;
     const n = B * NUM_TABLES;
+    const stamps = this.hotStamps;
+    const st = ++this.stamp;
     let pushed = 0;
+    let unique = 0;
     for (let i = 0; i < n; i++) {
       const h = cats[i]!;
+      if (stamps[h] !== st) {
+        stamps[h] = st;
+        unique++;
+      }
       if (hd.isDirty(h)) {
         this.copyRow(h, false);
         hd.remove(h);
@@ -176,6 +199,8 @@ export class Device {
       }
       dd.add(h);
     }
+    this.rows.hotGathered += n;
+    this.rows.hotUnique += unique;
     this.bytes.hotSync += pushed * this.rowBytes;
   }
 

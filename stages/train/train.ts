@@ -25,19 +25,22 @@ import { CheckpointStore, type SaveResult } from './checkpoint/index.js';
 import type { TrainConfig } from './config.js';
 import { NUM_TABLES } from './data/batch.js';
 import { sampleRemaining } from './data/sample.js';
-import type { LinkBytes } from './device.js';
+import type { LinkBytes, RowCounts } from './device.js';
 import { createEngine, type EngineKind } from './engine/engine.js';
 import { addStep, epochRecord, newEpochAcc, trimEval, type EpochAcc } from './epochs.js';
 import { Evaluator } from './evaluate.js';
 import { oneClassWarning } from './metrics.js';
 import { epochSchedule, HOT } from './modes/schedule.js';
+import { Packer } from './modes/rebatch.js';
 import { Slipstream } from './modes/slipstream.js';
+import { StatusWriter } from '../../pipeline/run-status.js';
 import { CONFIG_FILE, LOG_FILE, METRICS_FILE, RunLog, writeJson } from './run-files.js';
 import { saveModel } from './saved/model.js';
 import { openInputs } from './setup.js';
 import { coldStoreFactory, type StoreReport } from './store/index.js';
 import type { ConnectOptions } from './store/connect.js';
 import { Trainer } from './trainer.js';
+import { WorkMeter } from './work.js';
 
 /** Checkpoint flags of `hotcold train`. */
 export interface CheckpointFlags {
@@ -107,6 +110,10 @@ interface Position {
   lossN: number;
   evals: EvalPoint[];
   bytes: LinkBytes;
+  /** row lookups counted by the Device, the WorkMeter's state, re-batched rows pending */
+  rows: RowCounts;
+  work: unknown;
+  pending: number;
   stoppedEarly: boolean;
   logBytes: number;
   slipstream: Record<string, unknown> | null;
@@ -178,7 +185,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   let pos: Position = {
     configHash: cfgHash, dataHash, engine: engineId, epoch: 0, step: 0, coldIdx: 0, hotIdx: 0, batches: { hot: 0, cold: 0 }, samples: 0,
     stepSec: 0, stepCpuSec: 0, evalSec: 0, checkpointSec: 0, wallSec: 0, lossSum: 0, lossN: 0, evals: [], bytes: { ...device.bytes },
-    stoppedEarly: false, logBytes: 0, slipstream: null, epochRecords: [], epochAcc: newEpochAcc(),
+    rows: { ...device.rows }, work: null, pending: 0, stoppedEarly: false, logBytes: 0, slipstream: null, epochRecords: [], epochAcc: newEpochAcc(),
   };
   let log: RunLog | null = null;
   const early: Record<string, unknown>[] = []; // lines said before log.jsonl is open (checkpoint recovery)
@@ -196,6 +203,9 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
     (o.quiet ? noticeSink(o.sink) : progress).log(msg);
   };
   const slip = cfg.mode === 'slipstream' ? new Slipstream(cfg.slipstream, cfg.train.batchSize, info) : null;
+  const packer = slip && cfg.slipstream.dropMode === 'rebatch' ? new Packer(cfg.train.batchSize) : null;
+  const meter = new WorkMeter(trainer.model.shape);
+  const status = StatusWriter.fromEnv();
 
   // checkpoints: open the store, and on --resume continue from its newest version
   const ck = o.checkpoint;
@@ -218,6 +228,9 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
         pos.engine = engineId;
       }
       Object.assign(device.bytes, pos.bytes);
+      Object.assign(device.rows, pos.rows);
+      meter.restore(pos.work);
+      packer?.restore(pos.pending, r.blobs);
       if (slip && pos.slipstream) slip.restore(pos.slipstream, r.blobs);
       await trainer.afterRestore();
       resumed = true;
@@ -278,12 +291,16 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
     await trainer.cold.beforeCheckpoint(); // redis: barrier, then the cold rows into device.tables
     device.syncAll();
     pos.bytes = { ...device.bytes };
+    pos.rows = { ...device.rows };
+    pos.work = meter.save();
     pos.logBytes = log!.bytes;
     const s = slip?.save();
     pos.slipstream = s ? s.position : null;
+    const pk = packer?.save();
+    pos.pending = pk?.size ?? 0;
     const position = { ...pos, wallSec: pos.wallSec + (t - wall0) / 1000 };
     // snapshot now; the write, fsyncs and commit run on the checkpoint writer thread
-    store!.beginSave(trainer.state(cfg, position as unknown as Record<string, unknown>, s ? s.blobs : {}));
+    store!.beginSave(trainer.state(cfg, position as unknown as Record<string, unknown>, { ...(s ? s.blobs : {}), ...(pk?.blobs ?? {}) }));
     ck0 = { batch: stepsDone, waitSec };
     pos.checkpointSec += (performance.now() - t) / 1000;
     lastCk = performance.now();
@@ -294,6 +311,17 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   // the epoch whose shuffle orders the batches: DLRM's --data-randomize=total keeps the first one
   const orderEpoch = (epoch: number): number => (cfg.train.shuffleOnce ? 0 : epoch);
   const sample = (epoch: number, from: number, k: number): Promise<Int32Array> => sampleRemaining(inputs.hot!, orderEpoch(epoch), from, k, cfg.seed);
+  /** one optimizer step on `batch`; @returns its loss */
+  const trainStep = (hot: boolean): number => {
+    const loss = trainer.step(hot, where);
+    meter.onStep(hot, batch.size);
+    // the memory cold store counts its rows in Device.coldBatch; another store bypasses it, so count the lookups here
+    if (!hot && trainer.cold.kind !== 'memory') device.rows.coldGathered += batch.size * NUM_TABLES;
+    if (hot) pos.batches.hot++;
+    else pos.batches.cold++;
+    pos.samples += batch.size;
+    return loss;
+  };
 
   let done = stepsDone >= totalBatches || pos.stoppedEarly;
   for (; !done && pos.epoch < cfg.train.epochs; pos.epoch++) {
@@ -314,30 +342,42 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       const stream = hot ? inputs.hot! : coldStream;
       if (!(await stream.next(batch))) throw new PipelineError('internal', `stream ended early at epoch ${pos.epoch}, step ${pos.step}`);
       let loss = NaN;
+      let losses = 0;
+      const samples0 = pos.samples;
       if (hot) {
         slip?.beforeHot(pos.hotIdx, device);
         slip?.filter(batch);
-        if (batch.size > 0) {
-          loss = trainer.step(true, where);
-          pos.batches.hot++;
+        if (packer) {
+          // re-batch: kept rows wait for a full batch; the epoch's last hot batch flushes the rest
+          packer.push(batch);
+          while (packer.pop(batch, pos.hotIdx + 1 === nHot)) {
+            const l = trainStep(true);
+            loss = losses === 0 ? l : loss + l;
+            losses++;
+          }
+        } else if (batch.size > 0) {
+          loss = trainStep(true);
+          losses = 1;
         }
         await slip?.afterHot(pos.epoch, pos.hotIdx, device, sample);
         pos.hotIdx++;
       } else {
         await trainer.cold.ready();
-        loss = trainer.step(false, where);
-        pos.batches.cold++;
+        loss = trainStep(false);
+        losses = 1;
         pos.coldIdx++;
       }
       pos.step++;
       stepsDone++;
-      pos.samples += batch.size;
-      pos.stepSec += (performance.now() - t) / 1000;
-      addStep(epochAcc(), batch.size, loss, (performance.now() - t) / 1000);
+      const wallSec = (performance.now() - t) / 1000;
+      pos.stepSec += wallSec;
+      addStep(epochAcc(), pos.samples - samples0, losses > 0 ? loss / losses : NaN, wallSec);
       const cpu = process.cpuUsage(cpu0);
-      pos.stepCpuSec += (cpu.user + cpu.system) / 1e6;
-      if (!Number.isNaN(loss)) {
-        pos.lossSum += loss;
+      const cpuSec = (cpu.user + cpu.system) / 1e6;
+      pos.stepCpuSec += cpuSec;
+      meter.onSlot(pos.samples - samples0, wallSec, cpuSec);
+      if (losses > 0) {
+        pos.lossSum += loss / losses;
         pos.lossN++;
       }
       const sps = pos.samples / Math.max(pos.stepSec, 1e-9);
@@ -349,6 +389,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
         pos.lossN = 0;
       }
       progress.update(stepsDone, `${formatCount(sps)} samples/s${lastLoss}`); // redraws at most 5×/s
+      status?.update(stepsDone, totalBatches, pos.samples, pos.stepSec);
       if (cfg.train.evalEvery > 0 && stepsDone % cfg.train.evalEvery === 0 && inputs.val) {
         const p = await evaluate('val', cfg.train.evalRows);
         pos.evals.push(p);
@@ -378,6 +419,10 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
     pos.epochAcc = newEpochAcc();
   }
 
+  // re-batched rows still pending when the run stopped early are trained before the final evaluation
+  if (packer) while (packer.pop(batch, true)) trainStep(true);
+  status?.update(stepsDone, totalBatches, pos.samples, pos.stepSec, true);
+
   // final evaluation on the full validation and test splits
   device.syncToHost();
   const val = inputs.val ? await evaluate('val', 0) : null;
@@ -395,10 +440,11 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
     });
   }
   written((await store?.close()) ?? null); // the last checkpoint's write overlapped the final evaluation
-  const metrics = buildMetrics(cfg, engineId, pos, device.bytes, slip, val, test, (performance.now() - wall0) / 1000);
+  const metrics: RunMetrics = { ...buildMetrics(cfg, engineId, pos, device.bytes, slip, val, test, (performance.now() - wall0) / 1000), ...meter.build(device, slip) };
   if (trainer.cold.kind !== 'memory') metrics.coldStore = coldReport(trainer.cold.report());
   await trainer.cold.close();
   progress.done(`train: ${formatCount(pos.samples)} samples in ${metrics.time.totalSec.toFixed(1)}s (${formatCount(metrics.samplesPerSec)} samples/s); test auc ${test.auc.toFixed(4)}`);
+  log.write('info', { msg: 'work', work: metrics.work, steps: metrics.steps });
   log.write('info', { msg: 'done', testAuc: test.auc, samplesPerSec: metrics.samplesPerSec });
   log.close();
   writeJson(out, METRICS_FILE, metrics);
@@ -426,7 +472,7 @@ function buildMetrics(
     hostDeviceBytes: { ...bytes, total: linkTotal, perBatch: total > 0 ? linkTotal / total : 0 },
     slipstream: slip
       ? {
-          targetDrop: cfg.slipstream.targetDrop, alpha: cfg.slipstream.alpha, epochs: slip.epochs,
+          targetDrop: cfg.slipstream.targetDrop, alpha: cfg.slipstream.alpha, dropMode: cfg.slipstream.dropMode, epochs: slip.epochs,
           dropFraction: slip.hotSeen > 0 ? slip.dropped / slip.hotSeen : 0,
           threshold: slip.epochs.length > 0 ? slip.epochs[slip.epochs.length - 1]!.threshold : 0, overheadSec: slipSec,
         }

@@ -27,6 +27,8 @@ export interface ThresholdSearch {
   dropFraction: number;
   inBand: boolean;
   iters: number;
+  /** drop fractions evaluated (each one pass over the keys) */
+  evals: number;
 }
 
 /** Per-epoch report (RunMetrics.slipstream.epochs). */
@@ -78,21 +80,54 @@ export function searchThreshold(keys: Float32Array, target: number, tol: number,
   let max = 0;
   for (let i = 0; i < keys.length; i++) if (keys[i]! > max) max = keys[i]!;
   let hi = 2 * max + 1e-30;
-  let best: ThresholdSearch = { threshold: lo, dropFraction: dropAt(keys, lo), inBand: false, iters: 0 };
+  let evals = 1;
+  let best: ThresholdSearch = { threshold: lo, dropFraction: dropAt(keys, lo), inBand: false, iters: 0, evals };
   const consider = (T: number, f: number, it: number): boolean => {
     const inBand = Math.abs(f - target) <= tol;
-    if (inBand || Math.abs(f - target) < Math.abs(best.dropFraction - target)) best = { threshold: T, dropFraction: f, inBand, iters: it };
+    if (inBand || Math.abs(f - target) < Math.abs(best.dropFraction - target)) best = { threshold: T, dropFraction: f, inBand, iters: it, evals };
+    best.evals = evals;
     return inBand;
   };
-  if (consider(lo, best.dropFraction, 0) || consider(hi, dropAt(keys, hi), 0)) return best;
+  if (consider(lo, best.dropFraction, 0)) return best;
+  evals++;
+  if (consider(hi, dropAt(keys, hi), 0)) return best;
   for (let it = 1; it <= maxIters; it++) {
     const mid = 0.5 * (lo + hi);
+    evals++;
     const f = dropAt(keys, mid);
     if (consider(mid, f, it)) return best;
     if (f < target) lo = mid;
     else hi = mid;
   }
   return best;
+}
+
+/**
+ * The filter kernel: keep[r] = 0 when at least `need` of input r's 26 lookups have Δ < T.
+ * @param cats n×26 hot indices
+ * @returns inputs marked for dropping
+ */
+export function markStale(keep: Uint8Array, cats: Int32Array, n: number, delta: Float32Array, T: number, need: number): number {
+  let dropped = 0;
+  for (let r = 0; r < n; r++) {
+    let stale = 0;
+    const o = r * NUM_TABLES;
+    for (let f = 0; f < NUM_TABLES; f++) if (delta[cats[o + f]!]! < T) stale++;
+    const drop = stale >= need;
+    keep[r] = drop ? 0 : 1;
+    if (drop) dropped++;
+  }
+  return dropped;
+}
+
+/** Counted Slipstream overhead (RunWork.slipstream). */
+export interface SlipWork {
+  snapshotBytes: number;
+  deltaBytes: number;
+  searchEvals: number;
+  keyLookups: number;
+  filterLookups: number;
+  rechecks: number;
 }
 
 /** Samples `k` not-yet-trained hot inputs of an epoch from hot batch `fromBatch` on; returns k×26 hot indices. */
@@ -107,6 +142,7 @@ export class Slipstream {
   /** hot inputs drawn from the stream (trained or dropped), and dropped, over the run */
   hotSeen = 0;
   dropped = 0;
+  readonly work: SlipWork = { snapshotBytes: 0, deltaBytes: 0, searchEvals: 0, keyLookups: 0, filterLookups: 0, rechecks: 0 };
   private phase: Phase = 'off';
   private start = 0;
   private len = 0;
@@ -146,6 +182,7 @@ export class Slipstream {
     const t0 = performance.now();
     device.syncToDevice(); // the snapshot sees every hot row's current value
     this.snapshot = device.hot!.weights.slice();
+    this.work.snapshotBytes += this.snapshot.byteLength;
     this.phase = 'window';
     this.overheadSec += (performance.now() - t0) / 1000;
   }
@@ -169,12 +206,15 @@ export class Slipstream {
       }
       delta[h] = m;
     }
+    this.work.deltaBytes += 2 * snap.byteLength;
     this.snapshot = null;
     this.delta = delta;
     const cats = await sample(epoch, i + 1, this.cfg.sampleSize);
     const n = cats.length / NUM_TABLES;
     const keys = inputKeys(cats, n, delta, this.cfg.alpha);
     const s = searchThreshold(keys, this.cfg.targetDrop, this.cfg.tolerance, this.cfg.maxIters);
+    this.work.keyLookups += n * NUM_TABLES;
+    this.work.searchEvals += n * s.evals;
     const cur = this.cur!;
     cur.threshold = s.threshold;
     cur.inBand = s.inBand;
@@ -195,23 +235,13 @@ export class Slipstream {
     this.hotSeen += batch.size;
     if (this.phase !== 'filter') return 0;
     const t0 = performance.now();
-    const { cats } = batch;
-    const delta = this.delta!;
-    const T = this.cur!.threshold;
-    const keep = this.keep;
-    let dropped = 0;
-    for (let r = 0; r < batch.size; r++) {
-      let stale = 0;
-      for (let f = 0; f < NUM_TABLES; f++) if (delta[cats[r * NUM_TABLES + f]!]! < T) stale++;
-      const drop = stale >= this.need;
-      keep[r] = drop ? 0 : 1;
-      if (drop) dropped++;
-    }
+    const dropped = markStale(this.keep, batch.cats, batch.size, this.delta!, this.cur!.threshold, this.need);
+    this.work.filterLookups += batch.size * NUM_TABLES;
     const cur = this.cur!;
     cur.candidates += batch.size;
     cur.dropped += dropped;
     this.dropped += dropped;
-    if (dropped > 0) compactBatch(batch, keep);
+    if (dropped > 0) compactBatch(batch, this.keep);
     this.overheadSec += (performance.now() - t0) / 1000;
     return dropped;
   }
@@ -241,7 +271,7 @@ export class Slipstream {
     if (this.delta) blobs['slipstream.delta'] = this.delta;
     return {
       position: {
-        epochs: this.epochs, overheadSec: this.overheadSec, hotSeen: this.hotSeen, dropped: this.dropped,
+        epochs: this.epochs, overheadSec: this.overheadSec, hotSeen: this.hotSeen, dropped: this.dropped, work: { ...this.work },
         phase: this.phase, start: this.start, len: this.len, cur: this.cur,
       },
       blobs,
@@ -258,6 +288,7 @@ export class Slipstream {
     this.overheadSec = get('overheadSec') as number;
     this.hotSeen = get('hotSeen') as number;
     this.dropped = get('dropped') as number;
+    Object.assign(this.work, get('work') as SlipWork);
     this.phase = get('phase') as Phase;
     this.start = get('start') as number;
     this.len = get('len') as number;

@@ -1,0 +1,67 @@
+/**
+ * The cost model that turns counted work (pipeline/run-metrics.ts `RunWork`) into seconds:
+ *
+ *     modelled seconds = denseFlops · flop + denseParamUpdates · paramUpdate
+ *                      + rowsGathered · rowGathered + rowsUpdated · rowUpdated
+ *                      + (filterLookups + keyLookups + searchEvals) · filterLookup
+ *                      + (snapshotBytes + deltaBytes + hot-sync bytes) · byteCopied
+ *
+ * Unit costs come from a short seeded calibration (`hotcold calibrate`, run inside every
+ * sweep under the same load as its runs), so a run's *modelled time* is its work priced at
+ * this machine's rates. {@link REFERENCE_COSTS} are one such calibration, frozen: pricing
+ * work with them gives the *work speedup*, identical on every repeat.
+ */
+import type { RunWork } from './run-metrics.js';
+
+/** Seconds per unit of work. */
+export interface UnitCosts {
+  /** per dense FLOP (GEMMs + interaction, forward and backward) */
+  flop: number;
+  /** per dense parameter updated by the optimizer */
+  paramUpdate: number;
+  /** per embedding row lookup gathered (duplicates included; host bookkeeping included) */
+  rowGathered: number;
+  /** per distinct embedding row updated (gradient accumulation + row-wise optimizer) */
+  rowUpdated: number;
+  /** per Slipstream Δ lookup (filter, drop keys, search comparisons) */
+  filterLookup: number;
+  /** per byte copied (snapshots, Δ reads, hot-row syncs) */
+  byteCopied: number;
+}
+
+export const UNIT_NAMES: readonly (keyof UnitCosts)[] = ['flop', 'paramUpdate', 'rowGathered', 'rowUpdated', 'filterLookup', 'byteCopied'];
+
+/**
+ * A calibration frozen in the source (`hotcold calibrate --config configs/baseline-small.json`,
+ * blas engine, 1 thread, Intel Xeon of the project machine, 2026-12-01). Only ratios of
+ * totals priced with these are used (the work speedup), so their absolute scale does not matter.
+ */
+export const REFERENCE_COSTS: UnitCosts = {
+  flop: 2.5e-11,
+  paramUpdate: 2.0e-9,
+  rowGathered: 6.0e-9,
+  rowUpdated: 1.6e-8,
+  filterLookup: 2.0e-9,
+  byteCopied: 2.5e-10,
+};
+
+/** Units of work per unit cost, in the order of {@link UNIT_NAMES}. */
+export function workUnits(w: RunWork, hotSyncBytes = 0): Record<keyof UnitCosts, number> {
+  const s = w.slipstream;
+  return {
+    flop: w.denseFlops.total,
+    paramUpdate: w.denseParamUpdates,
+    rowGathered: w.embedding.rowsGathered,
+    rowUpdated: w.embedding.rowsUpdated,
+    filterLookup: s ? s.filterLookups + s.keyLookups + s.searchEvals : 0,
+    byteCopied: (s ? s.snapshotBytes + s.deltaBytes : 0) + hotSyncBytes,
+  };
+}
+
+/** Work priced at `costs`: seconds the model expects the training steps to take. */
+export function modelledSec(w: RunWork, costs: UnitCosts, hotSyncBytes = 0): number {
+  const u = workUnits(w, hotSyncBytes);
+  let t = 0;
+  for (const k of UNIT_NAMES) t += u[k] * costs[k];
+  return t;
+}
