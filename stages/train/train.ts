@@ -280,9 +280,9 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   };
 
   let lastCk = performance.now();
-  let ck0 = { batch: 0, waitSec: 0 }; // of the checkpoint being written in the background
+  let ck0 = { batch: 0, waitSec: 0, pending: 0 }; // of the checkpoint being written in the background
   const written = (r: SaveResult | null): void => {
-    if (r) log!.write('info', { msg: 'checkpoint', version: r.version, type: r.kind, bytes: r.bytes, rows: r.rows, pauseSec: r.pauseSec, waitSec: ck0.waitSec, writeSec: r.writeSec, batch: ck0.batch });
+    if (r) log!.write('info', { msg: 'checkpoint', version: r.version, type: r.kind, bytes: r.bytes, rows: r.rows, pauseSec: r.pauseSec, waitSec: ck0.waitSec, writeSec: r.writeSec, batch: ck0.batch, pending: ck0.pending });
   };
   const saveCheckpoint = async (): Promise<void> => {
     const t = performance.now();
@@ -301,7 +301,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
     const position = { ...pos, wallSec: pos.wallSec + (t - wall0) / 1000 };
     // snapshot now; the write, fsyncs and commit run on the checkpoint writer thread
     store!.beginSave(trainer.state(cfg, position as unknown as Record<string, unknown>, { ...(s ? s.blobs : {}), ...(pk?.blobs ?? {}) }));
-    ck0 = { batch: stepsDone, waitSec };
+    ck0 = { batch: stepsDone, waitSec, pending: pos.pending };
     pos.checkpointSec += (performance.now() - t) / 1000;
     lastCk = performance.now();
   };

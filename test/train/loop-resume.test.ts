@@ -52,7 +52,14 @@ describe('checkpoint resume', () => {
       expect(resumed.m.samplesTrained).toBe(ref.m.samplesTrained);
       expect(resumed.m.evals.map((e) => [e.batch, e.auc])).toEqual(ref.m.evals.map((e) => [e.batch, e.auc]));
       expect(resumed.m.hostDeviceBytes).toEqual(ref.m.hostDeviceBytes);
+      expect(resumed.m.work).toEqual(ref.m.work); // counted work is part of the position
       if (mode === 'slipstream') expect(resumed.m.slipstream!.epochs).toEqual(ref.m.slipstream!.epochs);
+      if (mode === 'slipstream' && crashAt === 20) {
+        // re-batching: the checkpoint the run resumed from (batch 20; same in the uninterrupted run) held kept rows waiting for a full batch
+        const cks = readFileSync(join(d.root, `${mode}-${crashAt}-ref`, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg?: string; batch?: number; pending?: number })
+          .filter((l) => l.msg === 'checkpoint' && l.batch === 20);
+        expect(cks[0]?.pending).toBeGreaterThan(0);
+      }
       // the log has no lines from batches after the checkpoint twice
       const steps = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; batch?: number })
         .filter((l) => l.kind === 'step').map((l) => l.batch);
