@@ -2,7 +2,8 @@
  * The cost model that turns counted work (pipeline/run-metrics.ts `RunWork`) into seconds:
  *
  *     modelled seconds = denseFlops · flop + denseParamUpdates · paramUpdate
- *                      + rowsGathered · rowGathered + rowsUpdated · rowUpdated
+ *                      + cold rows gathered · rowGathered + cold rows updated · rowUpdated
+ *                      + hot rows gathered · hotRowGathered + hot rows updated · hotRowUpdated
  *                      + (filterLookups + keyLookups + searchEvals) · filterLookup
  *                      + (snapshotBytes + deltaBytes + hot-sync bytes) · byteCopied
  *
@@ -19,17 +20,20 @@ export interface UnitCosts {
   flop: number;
   /** per dense parameter updated by the optimizer */
   paramUpdate: number;
-  /** per embedding row lookup gathered (duplicates included; host bookkeeping included) */
+  /** per host-table row lookup gathered (duplicates included; host bookkeeping included) */
   rowGathered: number;
-  /** per distinct embedding row updated (gradient accumulation + row-wise optimizer) */
+  /** per distinct host-table row updated (gradient accumulation + row-wise optimizer) */
   rowUpdated: number;
+  /** the same on the device's hot table (small and cache-resident: cheaper on a CPU) */
+  hotRowGathered: number;
+  hotRowUpdated: number;
   /** per Slipstream Δ lookup (filter, drop keys, search comparisons) */
   filterLookup: number;
   /** per byte copied (snapshots, Δ reads, hot-row syncs) */
   byteCopied: number;
 }
 
-export const UNIT_NAMES: readonly (keyof UnitCosts)[] = ['flop', 'paramUpdate', 'rowGathered', 'rowUpdated', 'filterLookup', 'byteCopied'];
+export const UNIT_NAMES: readonly (keyof UnitCosts)[] = ['flop', 'paramUpdate', 'rowGathered', 'rowUpdated', 'hotRowGathered', 'hotRowUpdated', 'filterLookup', 'byteCopied'];
 
 /**
  * A calibration frozen in the source (`hotcold calibrate --config configs/baseline-small.json`,
@@ -41,6 +45,8 @@ export const REFERENCE_COSTS: UnitCosts = {
   paramUpdate: 2.0e-9,
   rowGathered: 6.0e-9,
   rowUpdated: 1.6e-8,
+  hotRowGathered: 3.0e-9,
+  hotRowUpdated: 8.0e-9,
   filterLookup: 2.0e-9,
   byteCopied: 2.5e-10,
 };
@@ -51,8 +57,10 @@ export function workUnits(w: RunWork, hotSyncBytes = 0): Record<keyof UnitCosts,
   return {
     flop: w.denseFlops.total,
     paramUpdate: w.denseParamUpdates,
-    rowGathered: w.embedding.rowsGathered,
-    rowUpdated: w.embedding.rowsUpdated,
+    rowGathered: w.embedding.rowsGathered - w.embedding.hotGathered,
+    rowUpdated: w.embedding.rowsUpdated - w.embedding.hotUpdated,
+    hotRowGathered: w.embedding.hotGathered,
+    hotRowUpdated: w.embedding.hotUpdated,
     filterLookup: s ? s.filterLookups + s.keyLookups + s.searchEvals : 0,
     byteCopied: (s ? s.snapshotBytes + s.deltaBytes : 0) + hotSyncBytes,
   };

@@ -75,4 +75,26 @@ export function register(program: Command): void {
         );
       }),
     );
+
+  program
+    .command('calibrate')
+    .description("measure this machine's unit costs (per dense FLOP, embedding row, Slipstream lookup, byte copied) on real batches; sweeps run it to model time from counted work")
+    .option('--config <file>', 'train config JSON (model, batch size, optimizers)')
+    .requiredOption('--data <dir>', 'preprocessed dataset')
+    .option('--hot <dir>', 'segregated dataset (hot-table costs)')
+    .requiredOption('--out <file>', 'calibration JSON to write')
+    .option('--set <key=value>', 'override a config key (repeatable)', collect, [])
+    .option('--engine <kind>', 'dense engine: auto, ts or blas', 'auto')
+    .option('--threads <n>', 'OpenBLAS threads', intArg('--threads', 1, 256), 1)
+    .option('--batches <n>', 'batches of real data measured', intArg('--batches', 1, 1000), 6)
+    .option('--reps <n>', 'repetitions over those batches', intArg('--reps', 1, 1000), 3)
+    .action(
+      action(async (o: { config?: string; data: string; hot?: string; out: string; set: string[]; engine: string; threads: number; batches: number; reps: number }) => {
+        const [{ loadTrainConfig }, { calibrateToFile }] = await Promise.all([import('./config.js'), import('./calibrate.js')]);
+        const config = loadTrainConfig(o.config, o.set);
+        const c = await calibrateToFile({ config, data: o.data, hot: o.hot, engine: o.engine as EngineKind, threads: o.threads, batches: o.batches, reps: o.reps }, o.out);
+        const line = Object.entries(c.costs).map(([k, v]) => `${k} ${v.toExponential(2)}s`).join(', ');
+        process.stdout.write(`calibrate (${c.engine}, ${c.threads} thread(s), ${c.cpuModel}): ${line}\n${o.out}\n`);
+      }),
+    );
 }
