@@ -1,7 +1,8 @@
 /**
  * The cost model that turns counted work (pipeline/run-metrics.ts `RunWork`) into seconds:
  *
- *     modelled seconds = denseFlops · flop + denseParamUpdates · paramUpdate
+ *     modelled seconds = inputs drawn (trained + dropped) · inputRead
+ *                      + denseFlops · flop + denseParamUpdates · paramUpdate
  *                      + cold rows gathered · rowGathered + cold rows updated · rowUpdated
  *                      + hot rows gathered · hotRowGathered + hot rows updated · hotRowUpdated
  *                      + (filterLookups + keyLookups + searchEvals) · filterLookup
@@ -16,6 +17,8 @@ import type { RunWork } from './run-metrics.js';
 
 /** Seconds per unit of work. */
 export interface UnitCosts {
+  /** per input drawn from a training stream (shard decode, shuffle, copy into the batch) */
+  inputRead: number;
   /** per dense FLOP (GEMMs + interaction, forward and backward) */
   flop: number;
   /** per dense parameter updated by the optimizer */
@@ -33,7 +36,7 @@ export interface UnitCosts {
   byteCopied: number;
 }
 
-export const UNIT_NAMES: readonly (keyof UnitCosts)[] = ['flop', 'paramUpdate', 'rowGathered', 'rowUpdated', 'hotRowGathered', 'hotRowUpdated', 'filterLookup', 'byteCopied'];
+export const UNIT_NAMES: readonly (keyof UnitCosts)[] = ['inputRead', 'flop', 'paramUpdate', 'rowGathered', 'rowUpdated', 'hotRowGathered', 'hotRowUpdated', 'filterLookup', 'byteCopied'];
 
 /**
  * A calibration frozen in the source (`hotcold calibrate --config configs/baseline-small.json`,
@@ -41,6 +44,7 @@ export const UNIT_NAMES: readonly (keyof UnitCosts)[] = ['flop', 'paramUpdate', 
  * totals priced with these are used (the work speedup), so their absolute scale does not matter.
  */
 export const REFERENCE_COSTS: UnitCosts = {
+  inputRead: 1e-7,
   flop: 2.5e-11,
   paramUpdate: 2.0e-9,
   rowGathered: 6.0e-9,
@@ -55,6 +59,7 @@ export const REFERENCE_COSTS: UnitCosts = {
 export function workUnits(w: RunWork, hotSyncBytes = 0): Record<keyof UnitCosts, number> {
   const s = w.slipstream;
   return {
+    inputRead: w.samplesTrained + w.samplesDropped,
     flop: w.denseFlops.total,
     paramUpdate: w.denseParamUpdates,
     rowGathered: w.embedding.rowsGathered - w.embedding.hotGathered,

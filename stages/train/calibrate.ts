@@ -3,6 +3,7 @@
  * (pipeline/cost-model.ts `UnitCosts`), taken on real batches of the data a sweep trains on,
  * with the same model, engine and thread count, under whatever load the machine has now.
  *
+ *     reading      the training stream's next()                → seconds per input drawn
  *     dense        Dlrm forward + backward on a batch          → seconds per dense FLOP
  *                  DenseOptimizer.step                         → seconds per parameter update
  *     cold rows    Device.coldBatch + gatherBatch              → seconds per row gathered
@@ -57,7 +58,7 @@ export interface CalibrateOptions {
   threads?: number;
   /** batches of real data measured; @default 6 */
   batches?: number;
-  /** repetitions over those batches; @default 3 */
+  /** repetitions over those batches; @default 5 */
   reps?: number;
 }
 
@@ -84,8 +85,12 @@ async function readBatches(stream: { start(e: number, b?: number): void; next(b:
   return out;
 }
 
-/** Per-unit seconds of `work` (units per call) timed `reps` × over the items; median of the per-rep rates. */
+/**
+ * Per-unit seconds of `work` (units per call) timed `reps` × over the items, after two untimed
+ * passes (so the JIT has compiled the kernels, as it has in a run); median of the per-call rates.
+ */
 function rate<T>(items: T[], reps: number, units: (x: T) => number, work: (x: T) => void): number {
+  for (let r = 0; r < 2; r++) for (const x of items) work(x);
   const rates: number[] = [];
   for (let r = 0; r < reps; r++) {
     for (const x of items) {
@@ -105,7 +110,7 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
   const cfg = o.config;
   const B = cfg.train.batchSize;
   const nb = o.batches ?? 6;
-  const reps = o.reps ?? 3;
+  const reps = o.reps ?? 5;
   const engine = createEngine(o.engine ?? 'auto', o.threads ?? 1);
   const shape = parseArch(cfg.model.mlpBot, cfg.model.mlpTop, cfg.model.dim, NUM_TABLES);
   const rng = Rng.derive(cfg.seed, 21);
@@ -115,6 +120,17 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
 
   const base = await openInputs({ ...cfg, mode: 'baseline' }, o.data);
   const cold = await readBatches(base.main, nb, B);
+  // reading: the stream's decode + shuffle + copy, per input drawn (shard loads included)
+  const scratch = allocBatch(B);
+  const readRates: number[] = [];
+  for (let r = 0; r < reps + 2; r++) {
+    const t0 = cpuNow();
+    base.main.start(0, 0);
+    let n = 0;
+    for (let i = 0; i < cold.length && (await base.main.next(scratch)); i++) n += scratch.size;
+    if (r >= 2 && n > 0) readRates.push((cpuNow() - t0) / n); // two untimed passes first
+  }
+  const inputRead = readRates.length > 0 ? median(readRates) : 0;
   const dev = new Device(base.tableSizes, d, { ...cfg.optim.sparse }, null);
   dev.init(Rng.derive(cfg.seed, 12));
   const emb = new Float32Array(B * NUM_TABLES * d);
@@ -140,7 +156,7 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
   }
   const rowUpdated = rate(cold, reps, (b) => uniq.get(b)!, (b) => scatterUpdate(dev.tables, b.cats, b.size, grad));
 
-  let costs: UnitCosts = { flop, paramUpdate, rowGathered, rowUpdated, hotRowGathered: rowGathered, hotRowUpdated: rowUpdated, filterLookup: 0, byteCopied: 0 };
+  let costs: UnitCosts = { inputRead, flop, paramUpdate, rowGathered, rowUpdated, hotRowGathered: rowGathered, hotRowUpdated: rowUpdated, filterLookup: 0, byteCopied: 0 };
   let copySrc: Float32Array = new Float32Array(1 << 22);
   if (o.hot) {
     const fae = await openInputs({ ...cfg, mode: 'fae' }, o.data, o.hot);

@@ -87,7 +87,7 @@ export function register(program: Command): void {
     .option('--engine <kind>', 'dense engine: auto, ts or blas', 'auto')
     .option('--threads <n>', 'OpenBLAS threads', intArg('--threads', 1, 256), 1)
     .option('--batches <n>', 'batches of real data measured', intArg('--batches', 1, 1000), 6)
-    .option('--reps <n>', 'repetitions over those batches', intArg('--reps', 1, 1000), 3)
+    .option('--reps <n>', 'repetitions over those batches', intArg('--reps', 1, 1000), 5)
     .action(
       action(async (o: { config?: string; data: string; hot?: string; out: string; set: string[]; engine: string; threads: number; batches: number; reps: number }) => {
         const [{ loadTrainConfig }, { calibrateToFile }] = await Promise.all([import('./config.js'), import('./calibrate.js')]);
