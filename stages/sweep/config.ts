@@ -86,10 +86,27 @@ const trainSchema = z
   })
   .strict();
 
+/** The speedups a sweep measures; the goal verdict uses one of them. */
+export const SPEEDUP_BASES = ['modelled', 'work', 'cpu', 'wall'] as const;
+export type SpeedupBasis = (typeof SPEEDUP_BASES)[number];
+
 const goalSchema = z
   .object({
     speedup: z.number().positive().default(1.3).describe('Slipstream goal: at least this speedup over baseline'),
     deltaAuc: z.number().default(-0.001).describe('… at a test-AUC change vs baseline of at least this'),
+    basis: z
+      .enum(SPEEDUP_BASES)
+      .default('modelled')
+      .describe("speedup the verdict uses: 'modelled' (counted work × this sweep's calibrated unit costs; falls back to 'work' without a calibration), 'work' (counted work × the frozen reference costs, identical on every repeat), 'cpu' (training CPU seconds) or 'wall' (training wall seconds)"),
+  })
+  .strict();
+
+const scheduleSchema = z
+  .object({
+    repeats: z.number().int().positive().default(1).describe('runs of every configuration (repeat r > 0 with a seed derived from the grid seed); `--repeats` overrides'),
+    seed: z.number().int().min(0).default(1).describe('seed of the run order'),
+    order: z.enum(['random', 'grid']).default('random').describe("'random': each block of repeats shuffled (seeded); 'grid': grid order"),
+    calibrate: z.boolean().default(true).describe('run `hotcold calibrate` once per block of repeats, so each run also gets a modelled time'),
   })
   .strict();
 
@@ -113,7 +130,8 @@ export const sweepConfigSchema = z
       .default({})
       .describe('grid key → modes it applies to; default: "slipstream.*" → slipstream, "fae.*" → fae+slipstream, "baseline.*" → baseline, else all'),
     concurrency: z.number().int().positive().optional().describe('train jobs at once; default = number of cores (each job single-threaded)'),
-    goal: goalSchema.default({ speedup: 1.3, deltaAuc: -0.001 }),
+    goal: goalSchema.default({ speedup: 1.3, deltaAuc: -0.001, basis: 'modelled' }),
+    schedule: scheduleSchema.default({ repeats: 1, seed: 1, order: 'random', calibrate: true }),
   })
   .strict()
   .refine((c) => (c.generate === undefined) !== (c.input === undefined), {

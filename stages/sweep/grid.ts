@@ -19,6 +19,8 @@ export interface RunSpec {
   mode: TrainMode;
   /** train-config key → value for this run (`mode` included, grid key order) */
   params: Record<string, unknown>;
+  /** repeat index (schedule.ts); absent = 0 */
+  repeat?: number;
 }
 
 /** Short names used in run ids; other keys use their last path segment. */

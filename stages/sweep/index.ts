@@ -13,7 +13,7 @@
  *     manifest.json            the sweep manifest (committed last)
  */
 import { existsSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../../pipeline/atomic.js';
 import { readJsonFile } from '../../pipeline/config.js';
@@ -22,6 +22,7 @@ import { configHash } from '../../pipeline/hash.js';
 import { fileEntry, manifestHead, nowIso, writeManifest, type ManifestBase } from '../../pipeline/manifest.js';
 import { acquireLock } from '../../pipeline/lock.js';
 import { claimDir, type DirClaim } from '../../pipeline/outdir.js';
+import type { ProgressSink } from '../../pipeline/progress.js';
 import { baseConfigFor, type SweepConfig } from './config.js';
 import { prepareData, type PreparedData } from './data.js';
 import { expandGrid, type RunSpec } from './grid.js';
@@ -44,6 +45,9 @@ import {
   type SweepResults,
 } from './results.js';
 import { childLauncher, runTrainJobs, type JobOutcome, type Launcher, type TrainJob } from './runner.js';
+import { repeatSeed, scheduleRuns, tableOrder } from './schedule.js';
+import { JobWatch } from './watch.js';
+import { CALIBRATION_DIR, CALIBRATION_FILE, LOAD_FILE, type LoadInfo } from './results.js';
 
 /** The sweep manifest (`<sweep>/manifest.json`). */
 export interface SweepManifest extends ManifestBase {
@@ -67,6 +71,10 @@ export interface SweepOptions {
   claim?: DirClaim;
   /** replace a sweep directory that holds files not written by hotcold sweep */
   forceClean?: boolean;
+  /** repeats of every configuration; @default config.schedule.repeats */
+  repeats?: number;
+  /** live per-job progress lines go here (a TTY redraws them); @default none */
+  sink?: ProgressSink;
 }
 
 /** What a sweep produced. */
@@ -114,6 +122,34 @@ export function trainJob(c: SweepConfig, run: RunSpec, dir: string, data: Prepar
   return { run, dir: runDir, args, fingerprint, keepPartial: c.train.checkpointEverySec > 0 };
 }
 
+/** The calibration job of block `r` (`hotcold calibrate` on the baseline config and the sweep's data). */
+export function calibrationJob(c: SweepConfig, r: number, dir: string, data: PreparedData): TrainJob {
+  const mode = c.grid.mode!.includes('baseline') ? 'baseline' : (c.grid.mode![0] as RunSpec['mode']);
+  const base = baseConfigFor(c, mode);
+  const jobDir = join(dir, CALIBRATION_DIR, `r${r}`);
+  const seed = repeatSeed(c.schedule.seed, r);
+  const args = ['calibrate', '--config', base, '--data', data.preprocessed];
+  if (data.segregated) args.push('--hot', data.segregated);
+  args.push('--out', join(jobDir, CALIBRATION_FILE), ...setArgs(c.train.set), '--set', `seed=${seed}`);
+  if (c.train.engine) args.push('--engine', c.train.engine);
+  const fingerprint = configHash({ calibrate: readJsonFile(base), set: c.train.set, seed, engine: c.train.engine ?? null, data: data.fingerprints });
+  return { run: { id: `calibrate-r${r}`, mode, params: { seed } }, dir: jobDir, args, fingerprint, doneFile: CALIBRATION_FILE };
+}
+
+/** Samples the 1-minute load average every `everyMs` until stopped. */
+function sampleLoad(everyMs = 5000): { stop(): LoadInfo } {
+  const xs: number[] = [loadavg()[0] ?? 0];
+  const t = setInterval(() => xs.push(loadavg()[0] ?? 0), everyMs);
+  t.unref();
+  return {
+    stop(): LoadInfo {
+      clearInterval(t);
+      xs.push(loadavg()[0] ?? 0);
+      return { samples: xs.length, mean: xs.reduce((a, b) => a + b, 0) / xs.length, max: Math.max(...xs), min: Math.min(...xs) };
+    },
+  };
+}
+
 /**
  * Run a sweep end to end (see the module comment for the layout).
  * Failed runs do not stop the sweep; they are listed in the outcome.
@@ -140,9 +176,13 @@ export function claimSweepDir(out: string, rawInputs: readonly string[], forceCl
   return claimDir({ dir: out, kind: 'sweep', inputs, forceClean, recognise: (names) => names.includes(PLAN_FILE) });
 }
 
-async function sweepInto(c: SweepConfig, dir: string, opts: SweepOptions, t0: number): Promise<SweepOutcome> {
+async function sweepInto(config: SweepConfig, dir: string, opts: SweepOptions, t0: number): Promise<SweepOutcome> {
+  let c = config;
   const log = opts.log ?? (() => {});
-  const runs = expandGrid(c.grid, c.appliesTo);
+  const repeats = opts.repeats ?? c.schedule.repeats;
+  c = { ...c, schedule: { ...c.schedule, repeats } };
+  const grid = expandGrid(c.grid, c.appliesTo);
+  const runs = scheduleRuns(grid, repeats, c.schedule.seed, c.schedule.order); // execution order
   const concurrency = opts.concurrency ?? c.concurrency ?? availableParallelism();
   const data = await prepareData(c, dir, runs.some((r) => r.mode !== 'baseline'), opts.launch ?? childLauncher, log);
 
@@ -151,15 +191,30 @@ async function sweepInto(c: SweepConfig, dir: string, opts: SweepOptions, t0: nu
     formatVersion: 1,
     name: c.name,
     config: c,
-    runs,
+    runs: tableOrder(runs, grid),
+    order: runs.map((r) => r.id),
     bayes: data.bayes,
     data: { preprocessed: data.preprocessed, segregated: data.segregated },
-    machine: { cpus: availableParallelism(), concurrency, loadAvgStart: loadavg()[0] ?? 0, node: process.version },
+    machine: {
+      cpus: availableParallelism(), concurrency, loadAvgStart: loadavg()[0] ?? 0, node: process.version,
+      cpuModel: cpus()[0]?.model.trim() ?? 'unknown', threads: 1,
+    },
   };
   writeFileAtomicSync(join(dir, PLAN_FILE), JSON.stringify(plan, null, 2) + '\n');
 
-  const jobs = runs.map((r) => trainJob(c, r, dir, data));
-  const outcomes = await runTrainJobs(jobs, { concurrency, launch: opts.launch, log });
+  // one calibration at the head of each block of repeats, so unit costs are measured under the sweep's own load
+  const jobs: TrainJob[] = [];
+  for (const r of runs) {
+    if (c.schedule.calibrate && (jobs.length === 0 || r.repeat !== runs[runs.indexOf(r) - 1]!.repeat)) jobs.push(calibrationJob(c, r.repeat ?? 0, dir, data));
+    jobs.push(trainJob(c, r, dir, data));
+  }
+  const watch = opts.sink ? new JobWatch({ sink: opts.sink }) : undefined;
+  const load = sampleLoad();
+  const all = await runTrainJobs(jobs, { concurrency, launch: opts.launch, log, watch });
+  writeFileAtomicSync(join(dir, LOAD_FILE), JSON.stringify(load.stop(), null, 2) + '\n');
+  const calFailed = all.filter((o) => o.id.startsWith('calibrate-') && o.status === 'failed');
+  if (calFailed.length > 0) log(`sweep: ${calFailed.length} calibration(s) failed (${calFailed.map((o) => o.id).join(', ')}): modelled times use the others, or are absent`);
+  const outcomes = all.filter((o) => !o.id.startsWith('calibrate-'));
 
   const results = collectResults(plan, dir);
   writeResults(dir, results);

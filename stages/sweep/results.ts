@@ -7,11 +7,12 @@
  *     <sweep>/results.json   SweepResults (rows + time-to-accuracy curves)
  *     <sweep>/results.csv    the rows, one line per run
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../../pipeline/atomic.js';
 import { badManifest, notFound } from '../../pipeline/errors.js';
 import { toCsv, type Datum } from '../../pipeline/plots.js';
+import { modelledSec, REFERENCE_COSTS, UNIT_NAMES, type UnitCosts } from '../../pipeline/cost-model.js';
 import type { RunMetrics, TrainMode } from '../../pipeline/run-metrics.js';
 import type { SweepConfig } from './config.js';
 import type { BayesRef } from './data.js';
@@ -30,7 +31,10 @@ export interface SweepPlan {
   formatVersion: 1;
   name: string;
   config: SweepConfig;
+  /** in table order (grid order, repeats of a run together) */
   runs: RunSpec[];
+  /** run ids in the order they were launched (seeded, stages/sweep/schedule.ts) */
+  order?: string[];
   bayes: BayesRef | null;
   data: { preprocessed: string; segregated: string | null };
   /** where timings were taken: they only compare within one sweep on one machine */
@@ -43,11 +47,39 @@ export interface MachineInfo {
   concurrency: number;
   loadAvgStart: number;
   node: string;
+  /** CPU model name (os.cpus()) */
+  cpuModel?: string;
+  /** BLAS threads per job */
+  threads?: number;
 }
+
+/** 1-minute load average sampled every few seconds while the runs trained (`<sweep>/load.json`). */
+export interface LoadInfo {
+  samples: number;
+  mean: number;
+  max: number;
+  min: number;
+}
+
+/** The unit costs a sweep's modelled times use: the median of its calibrations. */
+export interface SweepCalibration {
+  costs: UnitCosts;
+  /** calibrations found (one per block of repeats) */
+  runs: number;
+  engine: string;
+  threads: number;
+  cpuModel: string;
+}
+
+export const LOAD_FILE = 'load.json';
+export const CALIBRATION_DIR = 'calibration';
+export const CALIBRATION_FILE = 'calibration.json';
 
 /** One row of results.csv / results.json. Times in seconds; fractions in [0, 1]. */
 export interface ResultRow {
   runId: string;
+  /** repeat index of the run (0 … repeats−1) */
+  repeat: number;
   /** finished | failed (last attempt) | pending (not run yet) */
   status: 'ok' | 'failed' | 'pending';
   mode: TrainMode;
@@ -91,6 +123,22 @@ export interface ResultRow {
   speedupTotal: number | null;
   /** testAuc − baseline testAuc */
   deltaAuc: number | null;
+  /** counted work (RunMetrics.work) */
+  optimizerSteps: number | null;
+  denseFlops: number | null;
+  rowsGathered: number | null;
+  /** counted work priced at the frozen reference costs (identical on every repeat) */
+  workSec: number | null;
+  /** counted work priced at this sweep's calibrated unit costs */
+  modelledSec: number | null;
+  /** modelledSec / trainCpuSec: how well the cost model explains the measured CPU time */
+  modelFit: number | null;
+  /** median process-CPU seconds per trained sample over the steps */
+  medianCpuPerSample: number | null;
+  /** baseline workSec / this workSec */
+  speedupWork: number | null;
+  /** baseline modelledSec / this modelledSec */
+  speedupModelled: number | null;
   error: string | null;
 }
 
@@ -107,18 +155,32 @@ export interface SweepResults {
   formatVersion: 1;
   name: string;
   createdAt: string;
-  goal: { speedup: number; deltaAuc: number };
+  goal: { speedup: number; deltaAuc: number; basis?: SpeedupBasisName };
   bayes: BayesRef | null;
   machine?: MachineInfo;
+  load?: LoadInfo | null;
+  calibration?: SweepCalibration | null;
+  /** dense engine(s) the runs reported */
+  engines?: string[];
+  repeats?: number;
   rows: ResultRow[];
   curves: Curve[];
+}
+
+/** The speedups a row carries, by the name the goal's `basis` uses. */
+export type SpeedupBasisName = 'modelled' | 'work' | 'cpu' | 'wall';
+
+/** The speedup of a row on a basis. */
+export function speedupOn(x: ResultRow, basis: SpeedupBasisName): number | null {
+  return basis === 'modelled' ? x.speedupModelled : basis === 'work' ? x.speedupWork : basis === 'cpu' ? x.speedupCpu : x.speedup;
 }
 
 /** Columns of results.csv, in order. */
 export const CSV_COLUMNS = [
   'runId', 'status', 'mode', 'seed', 'targetDrop', 'alpha', 'achievedDrop', 'threshold',
   'testAuc', 'testLogloss', 'testAccuracy', 'valAuc', 'trainSec', 'trainCpuSec', 'slipstreamSec', 'totalSec', 'samplesTrained',
-  'samplesPerSec', 'hostDeviceBytes', 'speedup', 'speedupCpu', 'speedupTotal', 'deltaAuc', 'baselineRun', 'params', 'error',
+  'samplesPerSec', 'hostDeviceBytes', 'optimizerSteps', 'denseFlops', 'rowsGathered', 'workSec', 'modelledSec', 'modelFit',
+  'medianCpuPerSample', 'speedup', 'speedupCpu', 'speedupTotal', 'speedupWork', 'speedupModelled', 'deltaAuc', 'baselineRun', 'repeat', 'params', 'error',
 ] as const;
 
 function num(v: unknown): number | null {
@@ -132,10 +194,15 @@ export function readRunMetrics(dir: string): RunMetrics | null {
 }
 
 /** Build a row (references not yet filled) from a run's spec and metrics. */
-export function rowFromMetrics(run: RunSpec, m: RunMetrics | null, error: string | null = null): ResultRow {
+export function rowFromMetrics(run: RunSpec, m: RunMetrics | null, error: string | null = null, costs: UnitCosts | null = null): ResultRow {
   const s = m?.slipstream ?? null;
+  const w = m?.work ?? null;
+  const hotSync = m?.hostDeviceBytes.hotSync ?? 0;
+  const modelled = w && costs ? modelledSec(w, costs, hotSync) : null;
+  const cpu = num(m?.time.trainCpuSec);
   return {
     runId: run.id,
+    repeat: run.repeat ?? 0,
     status: m ? 'ok' : error !== null ? 'failed' : 'pending',
     mode: m?.mode ?? run.mode,
     seed: num(m?.seed) ?? num(run.params['seed']),
@@ -160,6 +227,15 @@ export function rowFromMetrics(run: RunSpec, m: RunMetrics | null, error: string
     speedupCpu: null,
     speedupTotal: null,
     deltaAuc: null,
+    optimizerSteps: num(w?.optimizerSteps.total),
+    denseFlops: num(w?.denseFlops.total),
+    rowsGathered: num(w?.embedding.rowsGathered),
+    workSec: w ? modelledSec(w, REFERENCE_COSTS, hotSync) : null,
+    modelledSec: modelled,
+    modelFit: modelled !== null && cpu !== null && cpu > 0 ? modelled / cpu : null,
+    medianCpuPerSample: num(m?.steps?.medianCpuPerSample),
+    speedupWork: null,
+    speedupModelled: null,
     error: m ? null : error,
   };
 }
@@ -198,6 +274,8 @@ export function addReferences(rows: ResultRow[], runs: RunSpec[], appliesTo: Rec
     if (b.trainSec !== null && row.trainSec !== null && row.trainSec > 0) row.speedup = b.trainSec / row.trainSec;
     if (b.trainCpuSec !== null && row.trainCpuSec !== null && row.trainCpuSec > 0) row.speedupCpu = b.trainCpuSec / row.trainCpuSec;
     if (b.totalSec !== null && row.totalSec !== null && row.totalSec > 0) row.speedupTotal = b.totalSec / row.totalSec;
+    if (b.workSec !== null && row.workSec !== null && row.workSec > 0) row.speedupWork = b.workSec / row.workSec;
+    if (b.modelledSec !== null && row.modelledSec !== null && row.modelledSec > 0) row.speedupModelled = b.modelledSec / row.modelledSec;
     if (b.testAuc !== null && row.testAuc !== null) row.deltaAuc = row.testAuc - b.testAuc;
   }
 }
@@ -206,12 +284,17 @@ export function addReferences(rows: ResultRow[], runs: RunSpec[], appliesTo: Rec
 export function collectResults(plan: SweepPlan, sweepDir: string): SweepResults {
   const rows: ResultRow[] = [];
   const curves: Curve[] = [];
+  const calibration = readCalibrations(sweepDir);
+  const engines = new Set<string>();
   for (const run of plan.runs) {
     const dir = join(sweepDir, 'runs', run.id);
     const m = readRunMetrics(dir);
     const failed = m ? null : readFailed(dir);
-    rows.push(rowFromMetrics(run, m, failed?.error ?? null));
-    if (m) curves.push(curveFromMetrics(run.id, m));
+    rows.push(rowFromMetrics(run, m, failed?.error ?? null, calibration?.costs ?? null));
+    if (m) {
+      curves.push(curveFromMetrics(run.id, m));
+      engines.add(m.engine);
+    }
   }
   addReferences(rows, plan.runs, plan.config.appliesTo);
   return {
@@ -219,9 +302,13 @@ export function collectResults(plan: SweepPlan, sweepDir: string): SweepResults 
     formatVersion: 1,
     name: plan.name,
     createdAt: new Date().toISOString(),
-    goal: { speedup: plan.config.goal.speedup, deltaAuc: plan.config.goal.deltaAuc },
+    goal: { speedup: plan.config.goal.speedup, deltaAuc: plan.config.goal.deltaAuc, basis: plan.config.goal.basis ?? 'modelled' },
     bayes: plan.bayes,
     machine: plan.machine,
+    load: readJsonOrNull<LoadInfo>(join(sweepDir, LOAD_FILE)),
+    calibration,
+    engines: [...engines].sort(),
+    repeats: plan.config.schedule?.repeats ?? 1,
     rows,
     curves,
   };
@@ -264,4 +351,25 @@ export function readPlan(dir: string): SweepPlan | null {
   const plan = JSON.parse(readFileSync(p, 'utf8')) as SweepPlan;
   if (plan.magic !== PLAN_MAGIC) throw badManifest(p, `not a sweep plan (magic '${String(plan.magic)}')`, 'run `hotcold sweep` again');
   return plan;
+}
+
+/** Element-wise median of the unit costs in `<sweep>/calibration/<block>/calibration.json`; null when none. */
+export function readCalibrations(sweepDir: string): SweepCalibration | null {
+  const root = join(sweepDir, CALIBRATION_DIR);
+  if (!existsSync(root)) return null;
+  const found: { costs: UnitCosts; engine: string; threads: number; cpuModel: string }[] = [];
+  for (const d of readdirSync(root).sort()) {
+    const c = readJsonOrNull<{ magic?: string; costs: UnitCosts; engine: string; threads: number; cpuModel: string }>(join(root, d, CALIBRATION_FILE));
+    if (c?.magic === 'hotcold.calibration' && UNIT_NAMES.every((k) => typeof c.costs[k] === 'number')) found.push(c);
+  }
+  if (found.length === 0) return null;
+  const med = (xs: number[]): number => {
+    const v = [...xs].sort((a, b) => a - b);
+    const m = v.length >> 1;
+    return v.length % 2 === 1 ? v[m]! : 0.5 * (v[m - 1]! + v[m]!);
+  };
+  const costs = {} as UnitCosts;
+  for (const k of UNIT_NAMES) costs[k] = med(found.map((f) => f.costs[k]));
+  const f0 = found[0]!;
+  return { costs, runs: found.length, engine: f0.engine, threads: f0.threads, cpuModel: f0.cpuModel };
 }

@@ -19,8 +19,10 @@ import { liveHolder, type LockInfo } from '../../pipeline/lock.js';
 import { EXIT_WITH_PARENT_ENV } from '../../pipeline/parent-watch.js';
 import { hotcoldCommand } from '../../pipeline/package-root.js';
 import { formatDuration } from '../../pipeline/progress.js';
+import { STATUS_ENV } from '../../pipeline/run-status.js';
 import { METRICS_FILE } from '../train/run-files.js';
 import type { RunSpec } from './grid.js';
+import type { JobWatch } from './watch.js';
 
 /** The command line the jobs run: compiled `dist/bin/hotcold.js`, or the TS entry through tsx when this process runs from source. */
 export const HOTCOLD_COMMAND = hotcoldCommand();
@@ -35,6 +37,8 @@ export const TRAIN_LOG = 'train.log';
 export interface LaunchSpec {
   args: string[];
   logFile: string;
+  /** live status file the child writes (pipeline/run-status.ts), when someone watches */
+  statusFile?: string;
 }
 
 /** How a child process ended. */
@@ -63,7 +67,8 @@ export const childLauncher: Launcher = (spec) =>
   new Promise((resolvePromise, reject) => {
     mkdirSync(dirname(spec.logFile), { recursive: true });
     const fd = openSync(spec.logFile, 'a');
-    const child = spawn(process.execPath, [...HOTCOLD_COMMAND, ...spec.args], { stdio: ['ignore', fd, fd, 'ipc'], env: jobEnv() });
+    const env = spec.statusFile ? { ...jobEnv(), [STATUS_ENV]: spec.statusFile } : jobEnv();
+    const child = spawn(process.execPath, [...HOTCOLD_COMMAND, ...spec.args], { stdio: ['ignore', fd, fd, 'ipc'], env });
     child.channel?.unref(); // the open channel alone must not keep the sweep alive
     child.on('error', (e) => {
       closeSync(fd);
@@ -93,6 +98,8 @@ export interface TrainJob {
   fingerprint: string;
   /** keep a partial run directory (it holds checkpoints to resume from) */
   keepPartial?: boolean;
+  /** the file whose existence marks the job finished; @default metrics.json */
+  doneFile?: string;
 }
 
 /** What happened to one job. */
@@ -137,8 +144,8 @@ function readJob(dir: string, name = JOB_FILE): JobRecord | null {
  * True when the run directory holds a finished run of this job: `metrics.json`
  * exists and `job.json` (when present) carries the same fingerprint.
  */
-export function isFinished(dir: string, fingerprint: string): boolean {
-  if (!existsSync(join(dir, METRICS_FILE))) return false;
+export function isFinished(dir: string, fingerprint: string, doneFile = METRICS_FILE): boolean {
+  if (!existsSync(join(dir, doneFile))) return false;
   const job = readJob(dir);
   return job === null || job.fingerprint === fingerprint;
 }
@@ -158,6 +165,8 @@ export interface RunJobsOptions {
   log?: (line: string) => void;
   /** how long to wait for run directories still held by live trainers (an earlier sweep's); @default 30 */
   waitSec?: number;
+  /** live per-job lines; when given, `log` lines go through it */
+  watch?: JobWatch;
 }
 
 /**
@@ -192,9 +201,9 @@ export async function waitForLiveRuns(jobs: readonly TrainJob[], log: (line: str
  * (`runs/<id>.train.log`, `runs/.<id>.job.json`) until the child exits, and are
  * then moved inside as `train.log` and `job.json`.
  */
-function livePaths(job: TrainJob): { log: string; job: string } {
+function livePaths(job: TrainJob): { log: string; job: string; status: string } {
   const parent = dirname(job.dir);
-  return { log: join(parent, `${job.run.id}.${TRAIN_LOG}`), job: join(parent, `.${job.run.id}.${JOB_FILE}`) };
+  return { log: join(parent, `${job.run.id}.${TRAIN_LOG}`), job: join(parent, `.${job.run.id}.${JOB_FILE}`), status: join(parent, `.${job.run.id}.status.json`) };
 }
 
 /** Prepare a fresh attempt: clear what the last attempt left (unless resumable) and record the job. */
@@ -216,6 +225,7 @@ function settleRunDir(job: TrainJob): string {
   const log = join(job.dir, TRAIN_LOG);
   if (existsSync(live.log)) renameSync(live.log, log);
   if (existsSync(live.job)) renameSync(live.job, join(job.dir, JOB_FILE));
+  rmSync(live.status, { force: true });
   return log;
 }
 
@@ -233,12 +243,13 @@ function recordFailure(job: TrainJob, r: LaunchResult, sec: number, error: strin
  */
 export async function runTrainJobs(jobs: TrainJob[], opts: RunJobsOptions = {}): Promise<JobOutcome[]> {
   const launch = opts.launch ?? childLauncher;
-  const log = opts.log ?? (() => {});
+  const watch = opts.watch;
+  const log = watch ? (l: string): void => watch.log(l) : opts.log ?? (() => {});
   const concurrency = Math.max(1, opts.concurrency ?? availableParallelism());
   const outcomes = new Map<string, JobOutcome>();
 
   const todo = jobs.filter((j) => {
-    if (!isFinished(j.dir, j.fingerprint)) return true;
+    if (!isFinished(j.dir, j.fingerprint, j.doneFile)) return true;
     outcomes.set(j.run.id, { id: j.run.id, status: 'skipped', sec: 0 });
     return false;
   });
@@ -251,19 +262,23 @@ export async function runTrainJobs(jobs: TrainJob[], opts: RunJobsOptions = {}):
   let failed = 0;
   let busySec = 0;
   const queue = new PQueue({ concurrency });
+  watch?.start();
   for (const job of todo) {
     void queue.add(async () => {
       const t0 = performance.now();
       let outcome: JobOutcome;
       try {
         prepareRunDir(job);
-        const r = await launch({ args: job.args, logFile: livePaths(job).log });
+        const live = livePaths(job);
+        watch?.add(job.run.id, live.status);
+        const r = await launch({ args: job.args, logFile: live.log, statusFile: watch ? live.status : undefined }).finally(() => watch?.remove(job.run.id));
         const sec = (performance.now() - t0) / 1000;
         const logFile = settleRunDir(job);
-        if (r.exitCode === 0 && existsSync(join(job.dir, METRICS_FILE))) {
+        const doneFile = job.doneFile ?? METRICS_FILE;
+        if (r.exitCode === 0 && existsSync(join(job.dir, doneFile))) {
           outcome = { id: job.run.id, status: 'done', sec };
         } else {
-          const why = r.exitCode === 0 ? 'exited 0 without writing metrics.json' : r.signal ? `killed by ${r.signal}` : `exit code ${String(r.exitCode)}`;
+          const why = r.exitCode === 0 ? `exited 0 without writing ${doneFile}` : r.signal ? `killed by ${r.signal}` : `exit code ${String(r.exitCode)}`;
           outcome = recordFailure(job, r, sec, `${why}\n${logTail(logFile)}`.trim());
         }
       } catch (e) {
@@ -282,5 +297,6 @@ export async function runTrainJobs(jobs: TrainJob[], opts: RunJobsOptions = {}):
     });
   }
   await queue.onIdle();
+  watch?.stop();
   return jobs.map((j) => outcomes.get(j.run.id)!);
 }

@@ -15,7 +15,9 @@
  * Every piece is timed in process CPU seconds (less disturbed by other processes than wall
  * time) `reps` times over `batches` batches; the median per unit is kept.
  */
+import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { dirname } from 'node:path';
 import { writeFileAtomicSync } from '../../pipeline/atomic.js';
 import type { UnitCosts } from '../../pipeline/cost-model.js';
 import { Rng } from '../../pipeline/rng.js';
@@ -206,6 +208,7 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
 /** Calibrate and write the result to `path` (atomically). */
 export async function calibrateToFile(o: CalibrateOptions, path: string): Promise<Calibration> {
   const c = await calibrate(o);
+  mkdirSync(dirname(path), { recursive: true });
   writeFileAtomicSync(path, JSON.stringify(c, null, 2) + '\n');
   return c;
 }

@@ -14,18 +14,21 @@ const commands = readFileSync(join(import.meta.dirname, '..', '..', 'bin', 'comm
 const ready = /synthetic\/cli\.js/.test(commands) && /train\/cli\.js/.test(commands);
 
 describe.skipIf(!ready)('hotcold demo --tiny', () => {
-  it('runs the whole pipeline and writes the report', async () => {
+  it('runs the whole pipeline (calibration included) and writes the report', async () => {
     const out = mkdtempSync(join(tmpdir(), 'hotcold-demo-'));
     try {
       // how long it takes is measured by hand (README), not asserted: the machines are shared
       const o = await runDemo({ tiny: true, out, concurrency: 2 });
       expect(o.failed, o.outcomes.map((x) => x.error ?? '').join('\n')).toEqual([]);
       const r = readResults(out);
-      expect(r.rows.map((x) => x.runId)).toEqual(['baseline-s1', 'fae-s1', 'slipstream-D0.2-s1', 'slipstream-D0.5-s1']);
+      expect(r.rows.map((x) => x.runId)).toEqual(['baseline-s1', 'fae-s1', 'slipstream-D0.2-s1', 'slipstream-D0.5-s1']); // table order, whatever the run order
+      expect(r.calibration?.runs).toBe(1);
       for (const x of r.rows) {
         expect(x.status).toBe('ok');
         expect(x.testAuc).toBeGreaterThan(0.5);
         expect(x.speedup).toBeGreaterThan(0);
+        expect(x.speedupWork).toBeGreaterThan(0);
+        expect(x.speedupModelled).toBeGreaterThan(0);
       }
       for (const x of r.rows.filter((y) => y.mode === 'slipstream')) expect(x.achievedDrop).not.toBeNull();
       expect(r.bayes?.auc).toBeGreaterThan(0.5);

@@ -90,7 +90,7 @@ describe('runSweep (fake stages)', () => {
     const { launch, calls } = fakeLauncher({ failIds: ['slipstream-D0.5-s2'] });
     const o = await runSweep(c, { launch, concurrency: 2 });
     const sw = join(dir, 'sw');
-    expect(calls.filter((x) => x.args[0] !== 'train').map((x) => x.args[0])).toEqual(['generate', 'preprocess', 'profile', 'segregate']);
+    expect(calls.filter((x) => x.args[0] !== 'train').map((x) => x.args[0])).toEqual(['generate', 'preprocess', 'profile', 'segregate', 'calibrate']);
     expect(calls.filter((x) => x.args[0] === 'train')).toHaveLength(10);
     const train = calls.find((x) => x.args.includes(join(sw, 'runs', 'fae-s1')))!;
     expect(train.args).toContain('--hot');
@@ -118,7 +118,7 @@ describe('runSweep (fake stages)', () => {
     // resume: generate reused, only the failed run trains again
     const again = fakeLauncher();
     const o2 = await runSweep(c, { launch: again.launch });
-    expect(again.calls.map((x) => x.args[0])).toEqual(['preprocess', 'profile', 'segregate', 'train']);
+    expect(again.calls.map((x) => x.args[0])).toEqual(['preprocess', 'profile', 'segregate', 'train']); // the calibration is reused too
     expect(o2.failed).toEqual([]);
     expect(o2.outcomes.filter((x) => x.status === 'skipped')).toHaveLength(9);
   });
@@ -128,6 +128,6 @@ describe('runSweep (fake stages)', () => {
     const c = resolveSweepConfig({ out: 'sw', generate: { rows: 100 }, train: { config: 'train.json' }, grid: { mode: ['baseline'], seed: [1] } }, dir);
     const { launch, calls } = fakeLauncher();
     await runSweep(c, { launch });
-    expect(calls.map((x) => x.args[0])).toEqual(['generate', 'preprocess', 'train']);
+    expect(calls.map((x) => x.args[0])).toEqual(['generate', 'preprocess', 'calibrate', 'train']);
   });
 });
