@@ -18,15 +18,18 @@ function shown(p: string): string {
 
 /** Headline lines for the terminal. */
 async function printHeadline(r: SweepResults, reportHtml: string, reportMd: string): Promise<void> {
-  const { fmt, summarize } = await import('./report.js');
+  const [{ summarize }, { fmtEstimate }] = await Promise.all([import('./report.js'), import('./stats.js')]);
   const h = summarize(r);
   const lines = [''];
+  const basis = h.basis;
   for (const x of h.rows) {
+    const sp = h.basis === 'modelled' ? x.speedupModelled : h.basis === 'work' ? x.speedupWork : h.basis === 'cpu' ? x.speedupCpu : x.speedup;
     lines.push(
-      `  ${x.label.padEnd(18)} speedup ${x.speedup === null ? '–' : `${fmt(x.speedup, 2)}×`}  ΔAUC ${x.deltaAuc === null ? '–' : `${x.deltaAuc >= 0 ? '+' : ''}${fmt(x.deltaAuc, 4)}`}` +
-        (x.achievedDrop !== null ? `  drop ${(100 * x.achievedDrop).toFixed(1)} %` : ''),
+      `  ${x.label.padEnd(18)} ${basis} ${fmtEstimate(sp, 2, '×')}  (wall ${fmtEstimate(x.speedup, 2, '×')})  ΔAUC ${fmtEstimate(x.deltaAuc, 4)}` +
+        (x.achievedDrop.mean !== null ? `  drop ${(100 * x.achievedDrop.mean).toFixed(1)} %` : '') + (x.mode === 'slipstream' ? `  ${x.verdict}` : ''),
     );
   }
+  if (h.basisNote) lines.push(`  note: ${h.basisNote}`);
   lines.push(`  ${h.verdict}`, '', `report: ${shown(reportHtml)}  (also ${shown(reportMd)})`, '');
   process.stdout.write(lines.join('\n'));
 }
@@ -44,7 +47,11 @@ interface SweepOpts {
   out?: string;
   concurrency?: number;
   forceClean?: boolean;
+  repeats?: number;
 }
+
+/** Live per-job lines on stderr (redrawn on a TTY, every 10 s otherwise). */
+const stderrSink = { isTTY: Boolean(process.stderr.isTTY), write: (s: string): void => void process.stderr.write(s) };
 
 interface DemoOpts {
   out?: string;
@@ -52,6 +59,7 @@ interface DemoOpts {
   tiny?: boolean;
   concurrency?: number;
   coldStore?: string;
+  repeats?: number;
 }
 
 export function register(program: Command): void {
@@ -62,11 +70,12 @@ export function register(program: Command): void {
     .option('--out <dir>', 'sweep directory (overrides "out" in the config)')
     .option('-j, --concurrency <n>', 'train jobs at once (default: config, else number of cores)', intArg('--concurrency', 1, 1024))
     .option('--force-clean', 'use a sweep directory that holds files not written by hotcold sweep (never /, home or the checkout)')
+    .option('--repeats <n>', 'runs of every configuration, with derived seeds (default: config schedule.repeats, else 1)', intArg('--repeats', 1, 1000))
     .action(
       action(async (o: SweepOpts) => {
         const [{ loadSweepConfig }, { runSweep }] = await Promise.all([import('./config.js'), import('./index.js')]);
         const c = loadSweepConfig(o.config);
-        await finish(await runSweep(c, { out: o.out, concurrency: o.concurrency, log: stderr, forceClean: o.forceClean }));
+        await finish(await runSweep(c, { out: o.out, concurrency: o.concurrency, repeats: o.repeats, log: stderr, sink: stderrSink, forceClean: o.forceClean }));
       }),
     );
 
@@ -84,16 +93,17 @@ export function register(program: Command): void {
 
   program
     .command('demo')
-    .description('run the whole pipeline on a generated synthetic dataset (generate → preprocess → profile → segregate → drop sweep → report)')
+    .description('run the whole pipeline on a generated synthetic dataset (generate → preprocess → profile → segregate → calibrate → drop sweep, 2 repeats → report)')
     .option('--out <dir>', 'demo directory (default runs/demo, runs/demo-tiny with --tiny)')
-    .option('--rows <n>', 'rows to generate (default 2000000 as configs/sweep-drop.json; 20000 with --tiny)', intArg('--rows', 1000))
+    .option('--rows <n>', 'rows to generate (default 400000 as configs/sweep-demo.json; 20000 with --tiny)', intArg('--rows', 1000))
     .option('--tiny', 'CI-sized preset: small data and model, 2 drop targets, under a minute')
     .option('-j, --concurrency <n>', 'train jobs at once (default: number of cores)', intArg('--concurrency', 1, 1024))
     .option('--cold-store <where>', 'cold embedding rows: memory, redis (starts a local redis-server when it is on PATH) or redis://host:port', 'memory')
+    .option('--repeats <n>', 'runs of every configuration (default 2; 1 with --tiny)', intArg('--repeats', 1, 1000))
     .action(
       action(async (o: DemoOpts) => {
         const { runDemo } = await import('./demo.js');
-        await finish(await runDemo({ out: o.out, rows: o.rows, tiny: o.tiny, concurrency: o.concurrency, log: stderr, coldStore: o.coldStore }));
+        await finish(await runDemo({ out: o.out, rows: o.rows, tiny: o.tiny, concurrency: o.concurrency, repeats: o.repeats, log: stderr, sink: stderrSink, coldStore: o.coldStore }));
       }),
     );
 }

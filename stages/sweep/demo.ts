@@ -4,10 +4,11 @@
  * sweep (baseline, fae, slipstream at several D) and the report.
  *
  * Two sizes:
- * - default: the headline experiment of `configs/sweep-drop.json` (2M planted rows, the
- *   `*-small` train presets, a 256 MiB hot budget, D ∈ {0.1 … 0.5}) with one seed;
- *   about 3–4 minutes on an idle 2-core machine;
- * - `tiny`: {@link TINY_ROWS} rows, D ∈ {0.2, 0.5}, a smaller model; under a minute (CI).
+ * - default: `configs/sweep-demo.json` (600k planted rows, the `*-small` train presets, a
+ *   256 MiB hot budget, D ∈ {0.3, 0.5}, every configuration twice with derived seeds, a
+ *   calibration per repeat block); sized for about 2 minutes on an idle 2-core machine;
+ *   the full headline grid is `configs/sweep-drop.json` (`hotcold sweep`);
+ * - `tiny`: {@link TINY_ROWS} rows, D ∈ {0.2, 0.5}, a smaller model, one repeat (CI).
  */
 import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../../pipeline/atomic.js';
@@ -17,8 +18,8 @@ import { reachable, startLocalRedis, type LocalRedis } from '../../pipeline/loca
 import { loadSweepConfig, resolveSweepConfig, type SweepConfig, type SweepConfigInput } from './config.js';
 import { claimSweepDir, runSweep, type SweepOptions, type SweepOutcome } from './index.js';
 
-/** The sweep the default demo runs (with one seed): the project's headline experiment. */
-export const DEMO_SWEEP = packagePath('configs', 'sweep-drop.json');
+/** The sweep the default demo runs. */
+export const DEMO_SWEEP = packagePath('configs', 'sweep-demo.json');
 /** Rows of the tiny (CI) demo dataset. */
 export const TINY_ROWS = 20_000;
 
@@ -26,15 +27,18 @@ export const TINY_ROWS = 20_000;
 export interface DemoOptions {
   /** @default 'runs/demo' (or 'runs/demo-tiny' when tiny) */
   out?: string;
-  /** rows to generate; @default the rows of configs/sweep-drop.json, TINY_ROWS when tiny */
+  /** rows to generate; @default the rows of configs/sweep-demo.json, TINY_ROWS when tiny */
   rows?: number;
   /** CI-sized preset */
   tiny?: boolean;
   concurrency?: number;
+  /** runs of every configuration; @default the preset's (2; 1 when tiny) */
+  repeats?: number;
   launch?: SweepOptions['launch'];
   log?: (line: string) => void;
   /** cold rows: 'memory' (default), 'redis' (start a local redis-server) or a redis address */
   coldStore?: string;
+  sink?: SweepOptions['sink'];
 }
 
 /** The embedded train base config of the tiny demo (mode, seed and D come from the grid). */
@@ -84,7 +88,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<SweepOutcome> {
       if (!(await reachable(m[1]!, Number(m[2])))) throw badConfig('--cold-store', `no redis server reachable at ${m[1]}:${m[2]}`);
       c.train = { ...c.train, coldStore: cold };
     }
-    return await runSweep(c, { out: claim.dir, claim, concurrency: opts.concurrency, launch: opts.launch, log: opts.log });
+    return await runSweep(c, { out: claim.dir, claim, concurrency: opts.concurrency, repeats: opts.repeats, launch: opts.launch, log: opts.log, sink: opts.sink });
   } finally {
     await local?.stop();
     claim.release();
@@ -101,12 +105,7 @@ function demoConfig(out: string, tiny: boolean, opts: DemoOptions): SweepConfig 
   } else {
     const base = loadSweepConfig(DEMO_SWEEP);
     if (!base.generate) throw new Error(`${DEMO_SWEEP} has no generate block`); // the committed preset has one
-    c = {
-      ...base,
-      name: 'demo: Slipstream drop sweep (configs/sweep-drop.json, one seed)',
-      generate: { ...base.generate, rows: opts.rows ?? base.generate.rows },
-      grid: { ...base.grid, seed: [1] },
-    };
+    c = { ...base, generate: { ...base.generate, rows: opts.rows ?? base.generate.rows } };
   }
   return c;
 }

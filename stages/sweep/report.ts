@@ -9,87 +9,11 @@
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../../pipeline/atomic.js';
 import { buildCharts, writeCharts, type NamedChart } from './charts.js';
+import { BASIS_TEXT, summarize, type HeadlineRow } from './headline.js';
 import type { ResultRow, SweepResults } from './results.js';
+import { fmtEstimate, type Estimate } from './stats.js';
 
-/** One line of the headline: a mode (and D) averaged over seeds. */
-export interface HeadlineRow {
-  label: string;
-  mode: string;
-  targetDrop: number | null;
-  alpha: number | null;
-  runs: number;
-  achievedDrop: number | null;
-  speedup: number | null;
-  speedupCpu: number | null;
-  speedupTotal: number | null;
-  deltaAuc: number | null;
-  /** speedup ≥ goal and ΔAUC ≥ goal (null when not measurable) */
-  meetsGoal: boolean | null;
-}
-
-export interface Headline {
-  rows: HeadlineRow[];
-  /** one sentence on where Slipstream stands against the goal */
-  verdict: string;
-}
-
-function mean(xs: (number | null)[]): number | null {
-  const v = xs.filter((x): x is number => x !== null);
-  return v.length === 0 ? null : v.reduce((a, b) => a + b, 0) / v.length;
-}
-
-/** Average fae and each Slipstream (D, α) over seeds and judge it against the goal. */
-export function summarize(r: SweepResults): Headline {
-  const groups = new Map<string, ResultRow[]>();
-  for (const x of r.rows) {
-    if (x.status !== 'ok' || x.mode === 'baseline') continue;
-    const key = x.mode === 'slipstream' ? `slipstream|${x.targetDrop}|${x.alpha}` : x.mode;
-    groups.set(key, [...(groups.get(key) ?? []), x]);
-  }
-  const alphas = new Set(r.rows.filter((x) => x.mode === 'slipstream' && x.alpha !== null).map((x) => x.alpha));
-  const rows: HeadlineRow[] = [...groups.values()].map((g) => {
-    const first = g[0]!;
-    const speedup = mean(g.map((x) => x.speedup));
-    const deltaAuc = mean(g.map((x) => x.deltaAuc));
-    let label: string = first.mode;
-    if (first.mode === 'slipstream') label += ` D=${first.targetDrop ?? '?'}${alphas.size > 1 ? ` α=${first.alpha}` : ''}`;
-    return {
-      label,
-      mode: first.mode,
-      targetDrop: first.targetDrop,
-      alpha: first.alpha,
-      runs: g.length,
-      achievedDrop: mean(g.map((x) => x.achievedDrop)),
-      speedup,
-      speedupCpu: mean(g.map((x) => x.speedupCpu)),
-      speedupTotal: mean(g.map((x) => x.speedupTotal)),
-      deltaAuc,
-      meetsGoal: speedup === null || deltaAuc === null ? null : speedup >= r.goal.speedup && deltaAuc >= r.goal.deltaAuc,
-    };
-  });
-  rows.sort((a, b) => (a.mode === b.mode ? (a.targetDrop ?? 0) - (b.targetDrop ?? 0) || (a.alpha ?? 0) - (b.alpha ?? 0) : a.mode < b.mode ? -1 : 1));
-
-  const goal = `≥ ${r.goal.speedup}× at ΔAUC ≥ ${signed(r.goal.deltaAuc, 3).replace('+', '')}`;
-  const slip = rows.filter((x) => x.mode === 'slipstream' && x.meetsGoal !== null);
-  let verdict: string;
-  if (slip.length === 0) verdict = `Slipstream vs goal (${goal}): no Slipstream run with a baseline to compare yet.`;
-  else {
-    const met = slip.filter((x) => x.meetsGoal);
-    if (met.length > 0) {
-      const best = met.reduce((a, b) => ((b.speedup ?? 0) > (a.speedup ?? 0) ? b : a));
-      verdict = `Slipstream meets the goal (${goal}) at ${met.map((x) => x.label.replace('slipstream ', '')).join(', ')}; best ${fmt(best.speedup, 2)}× at ${best.label.replace('slipstream ', '')} (ΔAUC ${signed(best.deltaAuc)}).`;
-    } else {
-      const okAuc = slip.filter((x) => (x.deltaAuc ?? -Infinity) >= r.goal.deltaAuc);
-      const best = (okAuc.length > 0 ? okAuc : slip).reduce((a, b) => ((b.speedup ?? 0) > (a.speedup ?? 0) ? b : a));
-      verdict =
-        `Slipstream does not meet the goal (${goal}) at any D; ` +
-        (okAuc.length > 0
-          ? `best within the AUC budget: ${fmt(best.speedup, 2)}× at ${best.label.replace('slipstream ', '')} (ΔAUC ${signed(best.deltaAuc)}).`
-          : `every D loses more AUC than allowed; fastest: ${fmt(best.speedup, 2)}× at ${best.label.replace('slipstream ', '')} (ΔAUC ${signed(best.deltaAuc)}).`);
-    }
-  }
-  return { rows, verdict };
-}
+export { summarize, type Headline, type HeadlineRow } from './headline.js';
 
 /** `0.12345` → `0.1235` (digits), null → `–`. */
 export function fmt(v: number | null, digits: number): string {
@@ -104,25 +28,37 @@ function pct(v: number | null): string {
 function mb(v: number | null): string {
   return v === null ? '–' : (v / 1e6).toFixed(1);
 }
-function goalMark(v: boolean | null): string {
-  return v === null ? '–' : v ? 'yes' : 'no';
+function times(v: number | null | undefined): string {
+  return v === null || v === undefined ? '–' : `${v.toFixed(2)}×`;
+}
+function nz(v: number | null | undefined): number | null {
+  return v === undefined ? null : v;
 }
 
-const TABLE_HEAD = ['run', 'mode', 'D', 'α', 'seed', 'drop', 'T', 'test AUC', 'ΔAUC', 'logloss', 'accuracy', 'train s', 'samples/s', 'host↔dev MB', 'speedup', 'status'];
+const TABLE_HEAD = ['run', 'mode', 'D', 'α', 'seed', 'drop', 'T', 'test AUC', 'ΔAUC', 'logloss', 'train wall s', 'train CPU s', 'modelled s',
+  'steps', 'GFLOP', 'samples/s', 'host↔dev MB', 'speedup wall', 'CPU', 'work', 'modelled', 'status'];
 
 function tableCells(x: ResultRow): string[] {
   return [
     x.runId, x.mode, fmt(x.targetDrop, 2), fmt(x.alpha, 2), x.seed === null ? '–' : String(x.seed), pct(x.achievedDrop),
     x.threshold === null ? '–' : x.threshold.toExponential(2), fmt(x.testAuc, 4), signed(x.deltaAuc), fmt(x.testLogloss, 4),
-    pct(x.testAccuracy), fmt(x.trainSec, 1), x.samplesPerSec === null ? '–' : Math.round(x.samplesPerSec).toString(),
-    mb(x.hostDeviceBytes), x.speedup === null ? '–' : `${x.speedup.toFixed(2)}×`, x.status,
+    fmt(x.trainSec, 1), fmt(nz(x.trainCpuSec), 1), fmt(nz(x.modelledSec), 1), nz(x.optimizerSteps) === null ? '–' : String(x.optimizerSteps),
+    nz(x.denseFlops) === null ? '–' : (x.denseFlops! / 1e9).toFixed(1), x.samplesPerSec === null ? '–' : Math.round(x.samplesPerSec).toString(),
+    mb(x.hostDeviceBytes), times(x.speedup), times(x.speedupCpu), times(x.speedupWork), times(x.speedupModelled), x.status,
   ];
 }
 
-const HEAD_HEAD = ['', 'runs', 'achieved drop', 'speedup (train)', 'speedup (train CPU)', 'speedup (end to end)', 'ΔAUC', 'meets goal'];
+const HEAD_HEAD = ['', 'runs', 'achieved drop', 'speedup: modelled', 'work', 'train CPU', 'train wall', 'end to end (wall)', 'ΔAUC', 'verdict'];
+
+function est(e: Estimate, d = 2, unit = '×'): string {
+  return fmtEstimate(e, d, unit);
+}
 
 function headCells(h: HeadlineRow): string[] {
-  return [h.label, String(h.runs), pct(h.achievedDrop), h.speedup === null ? '–' : `${h.speedup.toFixed(2)}×`, h.speedupCpu === null ? '–' : `${h.speedupCpu.toFixed(2)}×`, h.speedupTotal === null ? '–' : `${h.speedupTotal.toFixed(2)}×`, signed(h.deltaAuc), goalMark(h.meetsGoal)];
+  const drop = h.achievedDrop.mean === null ? '–' : `${(100 * h.achievedDrop.mean).toFixed(1)} %`;
+  const dAuc = h.deltaAuc.mean === null ? '–' : fmtEstimate(h.deltaAuc, 4).replace(/-/g, '−');
+  return [h.label, String(h.runs), drop, est(h.speedupModelled), est(h.speedupWork), est(h.speedupCpu), est(h.speedup), est(h.speedupTotal), dAuc,
+    h.mode === 'slipstream' ? h.verdict : '–'];
 }
 
 function mdTable(head: string[], rows: string[][]): string {
@@ -139,8 +75,25 @@ function counts(r: SweepResults): string {
 function machineNote(r: SweepResults): string | null {
   const m = r.machine;
   if (!m) return null;
-  const busy = m.loadAvgStart > m.cpus ? ` The machine was busy (load ${m.loadAvgStart.toFixed(1)} on ${m.cpus} cores at the start): timings, and so speedups, are noisy.` : '';
-  return `Timed on ${m.cpus} cores with ${m.concurrency} job(s) at a time (Node ${m.node}).${busy}`;
+  const engines = r.engines && r.engines.length > 0 ? r.engines.join(', ') : 'not recorded';
+  const load = r.load
+    ? ` Load average over the sweep: mean ${r.load.mean.toFixed(1)}, max ${r.load.max.toFixed(1)} (${r.load.samples} samples) on ${m.cpus} cores` +
+      (r.load.mean > m.cpus ? ': the machine was busy, so wall and CPU times are noisy; counted work is not.' : '.')
+    : m.loadAvgStart > m.cpus ? ` The machine was busy (load ${m.loadAvgStart.toFixed(1)} on ${m.cpus} cores at the start): timings, and so speedups, are noisy.` : '';
+  const cal = r.calibration
+    ? ` Unit costs: median of ${r.calibration.runs} calibration(s) in this sweep (${r.calibration.engine}, ${r.calibration.threads} thread(s)).`
+    : ' No calibration in this sweep: modelled times are absent.';
+  return `Engine: ${engines}; ${m.threads ?? 1} BLAS thread(s) per job, ${m.concurrency} job(s) at a time; CPU: ${m.cpuModel ?? 'not recorded'} (${m.cpus} cores); Node ${m.node}.${load}${cal}`;
+}
+
+/** What each number means, one line each. */
+function legendLines(r: SweepResults, basis: string, basisNote: string): string[] {
+  return [
+    `Verdict basis: ${BASIS_TEXT[basis as keyof typeof BASIS_TEXT] ?? basis}${basisNote ? ` — ${basisNote}` : ''}. A verdict needs the 95 % interval (Student t over ${r.repeats ?? 1} repeat(s) × seeds) to clear the goal; otherwise "not shown".`,
+    'Speedups are baseline / run, paired by seed: modelled = counted work priced at this sweep\'s calibrated unit costs; work = counted work priced at frozen reference costs (the same on every repeat); train CPU = process CPU seconds of the training steps; train wall = wall seconds of the training steps (Slipstream overhead included, evaluation excluded); end to end = whole-run wall time.',
+    'T (Slipstream staleness threshold): a hot embedding row is stale when its largest change over the snapshot window, ‖Δ‖∞, is below T; T is searched each epoch so the share of hot inputs dropped matches the target D.',
+    'α (stale fraction): an input is dropped when at least α of its 26 lookups are stale (α = 1: all of them). drop = dropped / hot inputs achieved; ΔAUC = run test AUC − baseline test AUC.',
+  ];
 }
 
 /** The Markdown report. Chart images are linked relative to the report (plots/<name>.svg). */
@@ -152,7 +105,7 @@ export function reportMarkdown(r: SweepResults, charts: { name: string; title: s
   const note = machineNote(r);
   if (note) parts.push(note, '');
   parts.push('## Runs', '', mdTable(TABLE_HEAD, r.rows.map(tableCells)), '');
-  parts.push('Speedup = baseline train time / run train time (same seed and shared settings; train time includes Slipstream overhead, excludes evaluation); train CPU = the same on the process CPU seconds of the training steps, which other load on a shared machine disturbs less than wall time; end to end = the same on whole-run wall time; ΔAUC = run test AUC − baseline test AUC.', '');
+  for (const l of legendLines(r, h.basis, h.basisNote)) parts.push(l, '');
   for (const c of charts) parts.push(`## ${c.title}`, '', `![${c.title}](plots/${c.name}.svg)`, '');
   const failed = r.rows.filter((x) => x.status === 'failed');
   if (failed.length > 0) {
@@ -199,7 +152,7 @@ export function reportHtml(r: SweepResults, charts: { name: string; title: strin
   const note = machineNote(r);
   if (note) parts.push(`<p>${esc(note)}</p>`);
   parts.push('<h2>Runs</h2>', htmlTable(TABLE_HEAD, r.rows.map(tableCells)));
-  parts.push('<p>Speedup = baseline train time / run train time (same seed and shared settings; train time includes Slipstream overhead, excludes evaluation); train CPU = the same on the process CPU seconds of the training steps, which other load on a shared machine disturbs less than wall time; end to end = the same on whole-run wall time; ΔAUC = run test AUC − baseline test AUC.</p>');
+  for (const l of legendLines(r, h.basis, h.basisNote)) parts.push(`<p>${esc(l)}</p>`);
   for (const c of charts) parts.push(`<figure><h2>${esc(c.title)}</h2>\n${inlineSvg(c.svg)}</figure>`);
   const failed = r.rows.filter((x) => x.status === 'failed');
   if (failed.length > 0) {
