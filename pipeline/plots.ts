@@ -62,6 +62,11 @@ export interface LineChartSpec {
   refLines?: RefLine[];
   /** @default 'line' */
   mark?: 'line' | 'point' | 'line+point';
+  /**
+   * vertical error bars from field `lo` to field `hi` at each point (rows where either is
+   * null get none), coloured like their series (one legend entry per series still)
+   */
+  errorBars?: { lo: string; hi: string };
   /** plot area in px; @default 480 × 300 */
   width?: number;
   height?: number;
@@ -141,6 +146,20 @@ export function lineChartSpec(c: LineChartSpec): TopLevelSpec {
       encoding,
     },
   ];
+  if (c.errorBars) {
+    const { lo, hi } = c.errorBars;
+    const bars: Record<string, unknown> = {
+      x: encodeAxis(c.x),
+      y: encodeAxis({ ...c.y, field: lo }),
+      y2: { field: hi },
+    };
+    if (c.series) bars['color'] = { field: c.series, type: 'nominal', title: c.seriesTitle ?? c.series }; // the same scale: merged into the one legend
+    layers.push({
+      transform: [{ filter: `isValid(datum['${lo}']) && isValid(datum['${hi}'])` }],
+      mark: { type: 'rule', strokeWidth: 1.5 },
+      encoding: bars,
+    });
+  }
   for (const r of c.refLines ?? []) {
     const onY = r.y !== undefined;
     const v = onY ? r.y : r.x;

@@ -3,19 +3,22 @@
  *
  * - `auc-vs-d`: Slipstream test AUC against the target drop D, with baseline,
  *   fae and the generator's Bayes-optimal AUC as labelled reference lines;
- * - `speedup-vs-d`: Slipstream speedup over baseline against D, with fae, 1×
- *   and the goal as reference lines;
+ * - `speedup-vs-drop`: Slipstream speedup over baseline against the *achieved* drop, one
+ *   series per speedup (modelled, work, train CPU, train wall), 95 % error bars over
+ *   seeds × repeats, with fae (on the verdict's basis), 1× and the goal as reference lines;
  * - `time-to-accuracy`: validation AUC against training seconds, one line per run.
  *
- * Values are means over seeds. A chart without data is left out.
+ * Values are means over seeds and repeats. A chart without data is left out.
  */
 import { join } from 'node:path';
 import { lineChart, writePlot, type Chart, type Datum, type RefLine } from '../../pipeline/plots.js';
-import type { ResultRow, SweepResults } from './results.js';
+import { effectiveBasis } from './headline.js';
+import { speedupOn, type ResultRow, type SpeedupBasisName, type SweepResults } from './results.js';
+import { estimate } from './stats.js';
 
 /** A rendered chart and its file base name (under <dir>/plots/). */
 export interface NamedChart {
-  name: 'auc-vs-d' | 'speedup-vs-d' | 'time-to-accuracy';
+  name: 'auc-vs-d' | 'speedup-vs-drop' | 'time-to-accuracy';
   title: string;
   chart: Chart;
 }
@@ -92,7 +95,39 @@ function slipstreamByD(r: SweepResults, f: (x: ResultRow) => number | null): Dat
     g.vals.push(v);
     groups.set(key, g);
   }
-  return [...groups.values()].map((g) => ({ D: g.D, value: mean(g.vals), series: g.series })).sort((a, b) => a.D - b.D);
+  return [...groups.values()].map((g) => {
+    const e = estimate(g.vals);
+    return { D: g.D, value: e.mean, lo: e.lo, hi: e.hi, series: g.series };
+  }).sort((a, b) => a.D - b.D);
+}
+
+const BASIS_SERIES: [SpeedupBasisName, string][] = [['modelled', 'modelled'], ['work', 'work'], ['cpu', 'train CPU'], ['wall', 'train wall']];
+
+/**
+ * Speedup against achieved drop: per Slipstream configuration (D, α) and speedup basis, the
+ * mean achieved drop (x) and the mean speedup with its 95 % interval (y). One series per
+ * basis that has numbers (and per α when α varies).
+ */
+function speedupByDrop(r: SweepResults, verdictBasis: SpeedupBasisName): Datum[] {
+  const rows = okRows(r, 'slipstream').filter((x) => x.targetDrop !== null);
+  const alphas = new Set(rows.map((x) => x.alpha));
+  const groups = new Map<string, ResultRow[]>();
+  for (const x of rows) {
+    const key = JSON.stringify(Object.entries(x.params).filter(([k]) => k !== 'seed'));
+    groups.set(key, [...(groups.get(key) ?? []), x]);
+  }
+  const out: Datum[] = [];
+  for (const [basis, name] of BASIS_SERIES) {
+    for (const g of groups.values()) {
+      const sp = estimate(g.map((x) => speedupOn(x, basis) ?? null));
+      const drop = estimate(g.map((x) => x.achievedDrop));
+      if (sp.mean === null || drop.mean === null) continue;
+      let series = basis === verdictBasis ? `${name} (verdict)` : name;
+      if (alphas.size > 1) series += ` α=${g[0]!.alpha}`;
+      out.push({ drop: drop.mean, value: sp.mean, lo: sp.lo, hi: sp.hi, series });
+    }
+  }
+  return out.sort((a, b) => (a.series as string).localeCompare(b.series as string) || (a.drop as number) - (b.drop as number));
 }
 
 /**
@@ -133,29 +168,33 @@ export async function buildCharts(r: SweepResults): Promise<NamedChart[]> {
       series: 'series',
       seriesTitle: 'mode',
       data: auc,
-      refLines: mergeRefLines(refs, auc.map((d) => d.value as number)),
+      refLines: mergeRefLines(refs, auc.flatMap((d) => [d.value, d.lo, d.hi]).filter((v): v is number => typeof v === 'number')),
+      errorBars: { lo: 'lo', hi: 'hi' },
       mark: 'line+point',
     });
     out.push({ name: 'auc-vs-d', title, chart });
   }
 
-  const sp = slipstreamByD(r, (x) => x.speedup);
+  const { basis } = effectiveBasis(r);
+  const sp = speedupByDrop(r, basis);
   if (sp.length > 0) {
     const refs: RefLine[] = [{ y: 1, label: 'baseline 1×' }, { y: r.goal.speedup, label: `goal ${r.goal.speedup}×` }];
-    const f = modeMean(r, 'fae', (x) => x.speedup);
-    if (f !== null) refs.push({ y: f, label: `fae ${f.toFixed(2)}×` });
-    const title = 'Speedup over baseline vs target drop D';
+    const f = modeMean(r, 'fae', (x) => speedupOn(x, basis) ?? null);
+    if (f !== null) refs.push({ y: f, label: `fae ${f.toFixed(2)}× (${basis})` });
+    const title = 'Slipstream speedup over baseline vs achieved drop';
+    const ys = sp.flatMap((d) => [d.value, d.lo, d.hi]).filter((v): v is number => typeof v === 'number');
     const chart = await lineChart({
       title,
-      x: { field: 'D', title: 'target drop D', format: '.0%' },
-      y: { field: 'value', title: 'speedup (baseline train time / run train time)', format: '.2f' },
+      x: { field: 'drop', title: 'achieved drop (share of hot inputs skipped)', format: '.0%' },
+      y: { field: 'value', title: 'speedup (baseline / run), mean and 95 % interval', format: '.2f' },
       series: 'series',
-      seriesTitle: 'mode',
+      seriesTitle: 'speedup',
       data: sp,
-      refLines: mergeRefLines(refs, sp.map((d) => d.value as number)),
+      errorBars: { lo: 'lo', hi: 'hi' },
+      refLines: mergeRefLines(refs, ys),
       mark: 'line+point',
     });
-    out.push({ name: 'speedup-vs-d', title, chart });
+    out.push({ name: 'speedup-vs-drop', title, chart });
   }
 
   const tta = timeToAccuracy(r);

@@ -109,7 +109,7 @@ describe('runSweep (fake stages)', () => {
     const csv = readFileSync(join(sw, 'results.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toBe(CSV_COLUMNS.join(','));
     expect(csv).toHaveLength(11);
-    for (const f of ['report.md', 'report.html', 'manifest.json', 'sweep.json', 'plots/auc-vs-d.svg', 'plots/speedup-vs-d.png', 'plots/time-to-accuracy.svg']) {
+    for (const f of ['report.md', 'report.html', 'manifest.json', 'sweep.json', 'plots/auc-vs-d.svg', 'plots/speedup-vs-drop.png', 'plots/time-to-accuracy.svg']) {
       expect(existsSync(join(sw, f)), f).toBe(true);
     }
     const manifest = JSON.parse(readFileSync(join(sw, 'manifest.json'), 'utf8')) as { magic: string; runs: { ok: number; failed: number } };
