@@ -119,6 +119,15 @@ export const trainConfigSchema = z.strictObject({
        * gradient weighted B/B_kept); see stages/train/README.md
        */
       dropMode: z.enum(['rebatch', 'shrink']).default('rebatch'),
+      /**
+       * accuracy-budgeted Slipstream (modes/budget.ts): > 0 = move D online to the largest drop
+       * whose AUC loss vs a no-drop reference stays within this; 0 = the fixed targetDrop.
+       * The controller exists and is tested; the trainer's reference windows do not yet
+       * (a run with maxAucLoss > 0 stops with not_implemented)
+       */
+      maxAucLoss: z.number().min(0).max(0.5).default(0),
+      /** accuracy-budgeted: staleness / AUC re-checks per epoch */
+      rechecks: z.number().int().positive().default(4),
     })
     .prefault({}),
 });

@@ -154,6 +154,11 @@ interface Opened {
 async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const wall0 = performance.now();
   const cfg = o.config;
+  if (cfg.mode === 'slipstream' && cfg.slipstream.maxAucLoss > 0) {
+    throw new PipelineError('not_implemented', 'slipstream.maxAucLoss > 0: accuracy-budgeted Slipstream has its D controller (modes/budget.ts) but not yet the no-drop reference windows in the trainer', {
+      field: 'slipstream.maxAucLoss', hint: 'use a fixed slipstream.targetDrop (maxAucLoss 0)',
+    });
+  }
   const sink = o.quiet ? quietSink : o.sink;
   const engine = createEngine(o.engine ?? 'auto', o.threads ?? 1);
   // GEMM results are bit-identical for one engine and thread count, not across them
