@@ -4,7 +4,7 @@
  * sweep (baseline, fae, slipstream at several D) and the report.
  *
  * Two sizes:
- * - default: `configs/sweep-demo.json` (600k planted rows, the `*-small` train presets, a
+ * - default: `configs/sweep-demo.json` (400k planted rows, the `*-small` train presets, a
  *   256 MiB hot budget, D ∈ {0.3, 0.5}, every configuration twice with derived seeds, a
  *   calibration per repeat block); sized for about 2 minutes on an idle 2-core machine;
  *   the full headline grid is `configs/sweep-drop.json` (`hotcold sweep`);

@@ -124,12 +124,14 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
   const cold = await readBatches(base.main, nb, B);
   // reading: the stream's decode + shuffle + copy, per input drawn (shard loads included)
   const scratch = allocBatch(B);
+  // (≥ 64 batches, so a shard's decode and shuffle are spread over the inputs it serves, as in a run)
+  const readBatchesN = Math.max(cold.length, 64);
   const readRates: number[] = [];
   for (let r = 0; r < reps + 2; r++) {
     const t0 = cpuNow();
     base.main.start(0, 0);
     let n = 0;
-    for (let i = 0; i < cold.length && (await base.main.next(scratch)); i++) n += scratch.size;
+    for (let i = 0; i < readBatchesN && (await base.main.next(scratch)); i++) n += scratch.size;
     if (r >= 2 && n > 0) readRates.push((cpuNow() - t0) / n); // two untimed passes first
   }
   const inputRead = readRates.length > 0 ? median(readRates) : 0;
