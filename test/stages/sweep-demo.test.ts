@@ -38,5 +38,5 @@ describe.skipIf(!ready)('hotcold demo --tiny', () => {
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
-  });
+  }, 300_000); // ~11 child processes (calibration included); slow when the shared machine is busy
 });

@@ -60,7 +60,8 @@ describe('sweep config', () => {
     expect(c.train.config).toBe('/cfg/train.json');
     expect(c.grid).toEqual({ mode: ['baseline', 'fae', 'slipstream'], seed: [1] });
     expect(c.profile.sampleRate).toBe(0.05);
-    expect(c.goal).toEqual({ speedup: 1.3, deltaAuc: -0.001 });
+    expect(c.goal).toEqual({ speedup: 1.3, deltaAuc: -0.001, basis: 'modelled' });
+    expect(c.schedule).toEqual({ repeats: 1, seed: 1, order: 'random', calibrate: true });
   });
 
   it('reports every problem: two data sources, unknown keys, missing per-mode config', () => {
