@@ -89,22 +89,7 @@ export interface RunMetrics {
    * redis cold store only (absent with the memory backend): store traffic of this process
    * (round trips, rows and bytes read/written, seconds waited) and the share of lookups served hot
    */
-  coldStore?: {
-    kind: 'memory' | 'redis';
-    address: string;
-    prefix?: string;
-    roundTrips: number;
-    rowsRead: number;
-    rowsWritten: number;
-    bytesRead: number;
-    bytesWritten: number;
-    conflicts: number;
-    waitSec: number;
-    initSec: number;
-    lookups: number;
-    lookupsHot: number;
-    hotShare: number;
-  };
+  coldStore?: ColdStoreReport;
   /** counted work (identical on every repeat of the same config and data); absent in older runs */
   work?: RunWork;
   /** per-step timing distribution; absent in older runs */
@@ -186,4 +171,30 @@ export interface StepTiming {
   medianCpuPerSample: number;
   /** what the CPU time covers */
   cpuClock: 'process';
+}
+
+/** Traffic and waiting of a cold store, for metrics.json (`coldStore`). */
+export interface ColdStoreReport {
+  kind: 'memory' | 'redis';
+  /** the address as given (redis), or 'memory' */
+  address: string;
+  /** key prefix of the run's tables (redis) */
+  prefix?: string;
+  /** commands sent (reads, Function calls, bulk SET/GET); pipelined commands count one each */
+  roundTrips: number;
+  rowsRead: number;
+  rowsWritten: number;
+  bytesRead: number;
+  bytesWritten: number;
+  /** rows whose update found them changed by another writer (applied on the server from their current value) */
+  conflicts: number;
+  /** seconds the trainer waited on the store (prefetch not ready, write bound, barriers, eval reads) */
+  waitSec: number;
+  /** seconds of the bulk init (or the restore's bulk write) */
+  initSec: number;
+  /** embedding lookups of every trained batch, and those served by the device's hot table */
+  lookups: number;
+  lookupsHot: number;
+  /** lookupsHot / lookups */
+  hotShare: number;
 }

@@ -20,6 +20,7 @@
 import type { EmbeddingTable } from '../model/embedding.js';
 import type { Rng } from '../../../pipeline/rng.js';
 import type { Batch } from '../data/batch.js';
+import type { ColdStoreReport } from '../../../pipeline/run-metrics.js';
 
 /** What a stream of training batches offers the loop (ShardStream, or a prefetching wrapper of one). */
 export interface BatchSource {
@@ -30,31 +31,8 @@ export interface BatchSource {
 /** Gathers evaluation rows: out[b, f, :] = row cats[b, f] of table f. */
 export type EvalGather = (cats: Int32Array, B: number, out: Float32Array) => Promise<void>;
 
-/** Traffic and waiting of a cold store, for metrics.json (`coldStore`). */
-export interface StoreReport {
-  kind: 'memory' | 'redis';
-  /** the address as given (redis), or 'memory' */
-  address: string;
-  /** key prefix of the run's tables (redis) */
-  prefix?: string;
-  /** commands sent (reads, Function calls, bulk SET/GET); pipelined commands count one each */
-  roundTrips: number;
-  rowsRead: number;
-  rowsWritten: number;
-  bytesRead: number;
-  bytesWritten: number;
-  /** rows whose update found them changed by another writer (applied on the server from their current value) */
-  conflicts: number;
-  /** seconds the trainer waited on the store (prefetch not ready, write bound, barriers, eval reads) */
-  waitSec: number;
-  /** seconds of the bulk init (or the restore's bulk write) */
-  initSec: number;
-  /** embedding lookups of every trained batch, and those served by the device's hot table */
-  lookups: number;
-  lookupsHot: number;
-  /** lookupsHot / lookups */
-  hotShare: number;
-}
+/** Traffic and waiting of a cold store, for metrics.json (`coldStore`); defined with the run-metrics contract. */
+export type StoreReport = ColdStoreReport;
 
 /** The cold tier behind the trainer (see the module comment for the call order). */
 export interface ColdStore {
