@@ -140,9 +140,13 @@ export function lineChartSpec(c: LineChartSpec): TopLevelSpec {
   const mark = c.mark ?? 'line';
   const encoding: Record<string, unknown> = { x: encodeAxis(c.x), y: encodeAxis(c.y) };
   if (c.series) encoding['color'] = { field: c.series, type: 'nominal', title: c.seriesTitle ?? c.series };
+  // error bars wider than a fixed axis domain are clipped to the plot area (only then: a clip
+  // path's id comes from a per-process counter, so clipping every chart would make the SVG
+  // bytes depend on how many charts the process drew before)
+  const clip = c.errorBars !== undefined && (c.x.domain !== undefined || c.y.domain !== undefined);
   const layers: Record<string, unknown>[] = [
     {
-      mark: mark === 'point' ? { type: 'point', filled: true } : { type: 'line', point: mark === 'line+point', strokeWidth: 2 },
+      mark: mark === 'point' ? { type: 'point', filled: true, clip } : { type: 'line', point: mark === 'line+point', strokeWidth: 2, clip },
       encoding,
     },
   ];
@@ -156,7 +160,7 @@ export function lineChartSpec(c: LineChartSpec): TopLevelSpec {
     if (c.series) bars['color'] = { field: c.series, type: 'nominal', title: c.seriesTitle ?? c.series }; // the same scale: merged into the one legend
     layers.push({
       transform: [{ filter: `isValid(datum['${lo}']) && isValid(datum['${hi}'])` }],
-      mark: { type: 'rule', strokeWidth: 1.5 },
+      mark: { type: 'rule', strokeWidth: 1.5, clip },
       encoding: bars,
     });
   }

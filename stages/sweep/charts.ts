@@ -183,10 +183,16 @@ export async function buildCharts(r: SweepResults): Promise<NamedChart[]> {
     if (f !== null) refs.push({ y: f, label: `fae ${f.toFixed(2)}× (${basis})` });
     const title = 'Slipstream speedup over baseline vs achieved drop';
     const ys = sp.flatMap((d) => [d.value, d.lo, d.hi]).filter((v): v is number => typeof v === 'number');
+    // the axis follows the means and the goal, not the intervals: with few repeats a wall-time
+    // interval can span [−1, 3.5] and would flatten every series; wider bars are clipped
+    const means = sp.map((d) => d.value).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    const top = Math.max(r.goal.speedup, ...means, f ?? 1);
+    const bottom = Math.min(1, ...means);
+    const domain: [number, number] = [Math.max(0, bottom - 0.25 * (top - bottom + 0.2)), top + 0.25 * (top - bottom + 0.2)];
     const chart = await lineChart({
       title,
       x: { field: 'drop', title: 'achieved drop (share of hot inputs skipped)', format: '.0%' },
-      y: { field: 'value', title: 'speedup (baseline / run), mean and 95 % interval', format: '.2f' },
+      y: { field: 'value', title: 'speedup (baseline / run), mean and 95 % interval (clipped)', format: '.2f', domain },
       series: 'series',
       seriesTitle: 'speedup',
       data: sp,
