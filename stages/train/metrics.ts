@@ -18,6 +18,26 @@ import type { EvalMetrics } from '../../pipeline/run-metrics.js';
 /** Probability clip used by {@link logloss}. */
 export const LOGLOSS_CLIP = 1e-7;
 
+/**
+ * The first `n` scores split by label (`P` positives) and sorted ascending, for the
+ * rank-based metrics; null when a score is NaN (the metric is then NaN).
+ */
+function sortedByLabel(labels: ArrayLike<number>, scores: ArrayLike<number>, n: number, P: number): { pos: Float64Array; neg: Float64Array } | null {
+  const pos = new Float64Array(P);
+  const neg = new Float64Array(n - P);
+  let ip = 0;
+  let ineg = 0;
+  for (let i = 0; i < n; i++) {
+    const s = scores[i]!;
+    if (Number.isNaN(s)) return null;
+    if (labels[i]! > 0.5) pos[ip++] = s;
+    else neg[ineg++] = s;
+  }
+  pos.sort();
+  neg.sort();
+  return { pos, neg };
+}
+
 /** Exact ROC AUC with ties counted ½. labels are 0/1 (anything > 0.5 counts as positive). */
 export function auc(labels: ArrayLike<number>, scores: ArrayLike<number>): number {
   const n = Math.min(labels.length, scores.length);
@@ -25,18 +45,9 @@ export function auc(labels: ArrayLike<number>, scores: ArrayLike<number>): numbe
   for (let i = 0; i < n; i++) if (labels[i]! > 0.5) P++;
   const N = n - P;
   if (P === 0 || N === 0) return NaN;
-  const pos = new Float64Array(P);
-  const neg = new Float64Array(N);
-  let ip = 0;
-  let ineg = 0;
-  for (let i = 0; i < n; i++) {
-    const s = scores[i]!;
-    if (Number.isNaN(s)) return NaN;
-    if (labels[i]! > 0.5) pos[ip++] = s;
-    else neg[ineg++] = s;
-  }
-  pos.sort();
-  neg.sort();
+  const split = sortedByLabel(labels, scores, n, P);
+  if (split === null) return NaN;
+  const { pos, neg } = split;
   // U = Σ over positives of (#neg below + ½ #neg equal)
   let u = 0;
   let lo = 0; // neg[0..lo) < s
@@ -94,18 +105,9 @@ export function averagePrecision(labels: ArrayLike<number>, scores: ArrayLike<nu
   let P = 0;
   for (let i = 0; i < n; i++) if (labels[i]! > 0.5) P++;
   if (P === 0) return NaN;
-  const pos = new Float64Array(P);
-  const neg = new Float64Array(n - P);
-  let ip = 0;
-  let ineg = 0;
-  for (let i = 0; i < n; i++) {
-    const s = scores[i]!;
-    if (Number.isNaN(s)) return NaN;
-    if (labels[i]! > 0.5) pos[ip++] = s;
-    else neg[ineg++] = s;
-  }
-  pos.sort();
-  neg.sort();
+  const split = sortedByLabel(labels, scores, n, P);
+  if (split === null) return NaN;
+  const { pos, neg } = split;
   // walk thresholds from the highest score down: tp, fp = counts with score ≥ threshold
   let a = P - 1;
   let b = neg.length - 1;
