@@ -129,11 +129,9 @@ export interface EvaluateResult {
   sec: number;
 }
 
-/** Every metric of the model on the input (NE normalised by the model's training CTR). */
-export async function runEvaluate(o: ScoreOptions): Promise<EvaluateResult> {
-  const x = await open(o);
-  const scorer = new Scorer(x.model, o.batchSize ?? 8192);
-  const t0 = performance.now();
+/** Score every row of the input, keeping labels and probabilities in memory (grown by doubling). */
+async function scoreAll(x: Opened, batchSize = 8192): Promise<{ labels: Float32Array; probs: Float32Array }> {
+  const scorer = new Scorer(x.model, batchSize);
   let labels = new Float32Array(1 << 16);
   let probs = new Float32Array(1 << 16);
   let n = 0;
@@ -152,7 +150,15 @@ export async function runEvaluate(o: ScoreOptions): Promise<EvaluateResult> {
     probs.set(p, n);
     n += b.size;
   }
-  const metrics = evalMetrics(labels.subarray(0, n), probs.subarray(0, n), trainCtr(x.data.manifest));
+  return { labels: labels.subarray(0, n), probs: probs.subarray(0, n) };
+}
+
+/** Every metric of the model on the input (NE normalised by the model's training CTR). */
+export async function runEvaluate(o: ScoreOptions): Promise<EvaluateResult> {
+  const x = await open(o);
+  const t0 = performance.now();
+  const { labels, probs } = await scoreAll(x, o.batchSize);
+  const metrics = evalMetrics(labels, probs, trainCtr(x.data.manifest));
   return { metrics, source: x.model.source, input: x.what, sec: (performance.now() - t0) / 1000 };
 }
 
@@ -160,30 +166,13 @@ export async function runEvaluate(o: ScoreOptions): Promise<EvaluateResult> {
 async function predictParquet(o: ScoreOptions & { out: string }): Promise<PredictResult> {
   const x = await open(o);
   checkOutput(o, x);
-  const scorer = new Scorer(x.model, o.batchSize ?? 8192);
   const t0 = performance.now();
-  let labels = new Int32Array(1 << 16);
-  let probs = new Float32Array(1 << 16);
-  let n = 0;
-  for await (const b of x.batches) {
-    const p = scorer.score(b);
-    if (n + b.size > probs.length) {
-      const cap = Math.max(2 * probs.length, n + b.size);
-      const l2 = new Int32Array(cap);
-      l2.set(labels.subarray(0, n));
-      const p2 = new Float32Array(cap);
-      p2.set(probs.subarray(0, n));
-      labels = l2;
-      probs = p2;
-    }
-    for (let r = 0; r < b.size; r++) labels[n + r] = b.labels[r]!;
-    probs.set(p, n);
-    n += b.size;
-  }
+  const { labels, probs } = await scoreAll(x, o.batchSize);
+  const n = probs.length;
   const out = resolve(o.out);
   const tmp = tmpName(out);
   try {
-    writePredictionsParquet(tmp, labels.subarray(0, n), probs.subarray(0, n));
+    writePredictionsParquet(tmp, Int32Array.from(labels), probs);
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
