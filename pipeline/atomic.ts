@@ -71,3 +71,30 @@ export function writeFileSynced(path: string, data: Uint8Array | string): void {
     closeSync(fd);
   }
 }
+
+/**
+ * Write `chunks` in order to `path` atomically (temporary name, fsync, rename, fsync dir),
+ * each writeSync at most 64 MiB (it takes at most 2 GiB at once). For files too large to
+ * concatenate in memory first (model exports).
+ * @returns bytes written
+ */
+export function writeChunksAtomicSync(path: string, chunks: Iterable<Uint8Array>): number {
+  const tmp = tmpName(path);
+  const fd = openSync(tmp, 'w');
+  let bytes = 0;
+  try {
+    for (const c of chunks) {
+      for (let o = 0; o < c.length; ) o += writeSync(fd, c, o, Math.min(c.length - o, 1 << 26));
+      bytes += c.length;
+    }
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+  fsyncDir(dirname(path));
+  return bytes;
+}

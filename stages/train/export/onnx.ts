@@ -20,9 +20,8 @@
  * when the model would pass {@link INLINE_LIMIT} bytes, so a model of any size stays under
  * protobuf's 2 GiB (the full Kaggle tables are 2.2 GB); onnxruntime reads them from beside the file.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { fsyncDir, tmpName } from '../../../pipeline/atomic.js';
+import { writeChunksAtomicSync } from '../../../pipeline/atomic.js';
 import { PipelineError } from '../../../pipeline/errors.js';
 import type { LoadedModel } from '../saved/model.js';
 import { Message } from './protobuf.js';
@@ -173,28 +172,8 @@ export function writeOnnx(path: string, m: LoadedModel, metadata: Record<string,
       hint: 'use --format safetensors for a model this large',
     });
   }
-  writeChunks(path, model.chunks());
-  if (ext) writeChunks(join(dirname(path), ext.location), ext.chunks);
+  writeChunksAtomicSync(path, model.chunks());
+  if (ext) writeChunksAtomicSync(join(dirname(path), ext.location), ext.chunks);
   return ext ? [basename(path), ext.location] : [basename(path)];
 }
 
-function writeChunks(path: string, chunks: readonly Uint8Array[]): void {
-  const tmp = tmpName(path);
-  const fd = openSync(tmp, 'w');
-  try {
-    for (const c of chunks) {
-      for (let o = 0; o < c.length; ) {
-        const n = Math.min(c.length - o, 1 << 26);
-        o += writeSync(fd, c, o, n);
-      }
-    }
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-  fsyncDir(dirname(path));
-}

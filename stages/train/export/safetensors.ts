@@ -10,9 +10,7 @@
  * is padded with spaces so the data starts 8-byte aligned. Tensors are written straight from
  * their Float32Arrays (no copy), so a 2 GB model needs no 2 GB buffer.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { fsyncDir, tmpName } from '../../../pipeline/atomic.js';
+import { writeChunksAtomicSync } from '../../../pipeline/atomic.js';
 import { PipelineError } from '../../../pipeline/errors.js';
 
 /** One fp32 tensor, row-major. */
@@ -51,29 +49,5 @@ export function safetensorsHeader(tensors: readonly Tensor[], metadata: Record<s
  */
 export function writeSafetensors(path: string, tensors: readonly Tensor[], metadata: Record<string, string>): number {
   const head = safetensorsHeader(tensors, metadata);
-  const tmp = tmpName(path);
-  const fd = openSync(tmp, 'w');
-  let bytes = 0;
-  try {
-    const put = (b: Uint8Array): void => {
-      let o = 0;
-      while (o < b.length) o += writeSync(fd, b, o, b.length - o);
-      bytes += b.length;
-    };
-    put(head);
-    const CHUNK = 1 << 26; // writeSync takes at most 2 GiB at once
-    for (const t of tensors) {
-      const all = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-      for (let o = 0; o < all.length; o += CHUNK) put(all.subarray(o, Math.min(all.length, o + CHUNK)));
-    }
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-  fsyncDir(dirname(path));
-  return bytes;
+  return writeChunksAtomicSync(path, [head, ...tensors.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))]);
 }
