@@ -7,6 +7,11 @@
  *     <run>/config.json    the resolved train config
  */
 
+/** Names of the files in a train run directory (written by stages/train, read by sweep and report). */
+export const LOG_FILE = 'log.jsonl';
+export const CONFIG_FILE = 'config.json';
+export const METRICS_FILE = 'metrics.json';
+
 export type TrainMode = 'baseline' | 'fae' | 'slipstream';
 
 export interface EvalMetrics {

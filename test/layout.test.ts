@@ -1,6 +1,7 @@
 /**
  * Layering rule of the source tree (see the common brief): `datasets/` and
- * `pipeline/` never import a stage, `bin/` or `bench/`.
+ * `pipeline/` never import a stage, `bin/` or `bench/`; a stage never imports
+ * another stage (nor `bin/` or `bench/`).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname } from 'node:path';
@@ -34,6 +35,21 @@ describe('source layout', () => {
     for (const layer of ['datasets', 'pipeline']) {
       for (const f of sources(join(ROOT, layer))) {
         for (const i of imports(f)) if (/^(stages|bin|bench)\//.test(i)) bad.push(`${relative(ROOT, f)} → ${i}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('a stage never imports another stage, bin or bench', () => {
+    const bad: string[] = [];
+    for (const stage of readdirSync(join(ROOT, 'stages'))) {
+      const dir = join(ROOT, 'stages', stage);
+      if (!statSync(dir).isDirectory()) continue;
+      for (const f of sources(dir)) {
+        for (const i of imports(f)) {
+          const m = /^stages\/([^/]+)\//.exec(i);
+          if ((m && m[1] !== stage) || /^(bin|bench)\//.test(i)) bad.push(`${relative(ROOT, f)} → ${i}`);
+        }
       }
     }
     expect(bad).toEqual([]);

@@ -20,7 +20,7 @@ import { EXIT_WITH_PARENT_ENV } from '../../pipeline/parent-watch.js';
 import { hotcoldCommand } from '../../pipeline/package-root.js';
 import { formatDuration } from '../../pipeline/progress.js';
 import { STATUS_ENV } from '../../pipeline/run-status.js';
-import { METRICS_FILE } from '../train/run-files.js';
+import { METRICS_FILE } from '../../pipeline/run-metrics.js';
 import type { RunSpec } from './grid.js';
 import type { JobWatch } from './watch.js';
 

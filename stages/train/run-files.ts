@@ -8,10 +8,9 @@
 import { closeSync, existsSync, ftruncateSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../../pipeline/atomic.js';
+import { LOG_FILE } from '../../pipeline/run-metrics.js';
 
-export const LOG_FILE = 'log.jsonl';
-export const CONFIG_FILE = 'config.json';
-export const METRICS_FILE = 'metrics.json';
+export { CONFIG_FILE, LOG_FILE, METRICS_FILE } from '../../pipeline/run-metrics.js';
 
 /** Append-only JSON-lines log; its byte length is part of a checkpoint's position. */
 export class RunLog {
