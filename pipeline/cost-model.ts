@@ -7,6 +7,9 @@
  *                      + hot rows gathered · hotRowGathered + hot rows updated · hotRowUpdated
  *                      + (filterLookups + keyLookups + searchEvals) · filterLookup
  *                      + (snapshotBytes + deltaBytes + hot-sync bytes) · byteCopied
+ *                      + accuracy-budgeted runs: the no-drop reference's work (its FLOPs,
+ *                        parameter updates, rows, the state it copies) and the re-checks'
+ *                        forward passes and lookups (RunWork.reference), unless left out
  *
  * Unit costs come from a short seeded calibration (`hotcold calibrate`, run inside every
  * sweep under the same load as its runs), so a run's *modelled time* is its work priced at
@@ -55,10 +58,16 @@ export const REFERENCE_COSTS: UnitCosts = {
   byteCopied: 2.5e-10,
 };
 
+/** Pricing options: `reference: false` leaves an accuracy-budgeted run's reference and re-checks out. */
+export interface PriceOptions {
+  /** @default true */
+  reference?: boolean;
+}
+
 /** Units of work per unit cost, in the order of {@link UNIT_NAMES}. */
-export function workUnits(w: RunWork, hotSyncBytes = 0): Record<keyof UnitCosts, number> {
+export function workUnits(w: RunWork, hotSyncBytes = 0, o: PriceOptions = {}): Record<keyof UnitCosts, number> {
   const s = w.slipstream;
-  return {
+  const u = {
     inputRead: w.samplesTrained + w.samplesDropped,
     flop: w.denseFlops.total,
     paramUpdate: w.denseParamUpdates,
@@ -69,11 +78,22 @@ export function workUnits(w: RunWork, hotSyncBytes = 0): Record<keyof UnitCosts,
     filterLookup: s ? s.filterLookups + s.keyLookups + s.searchEvals : 0,
     byteCopied: (s ? s.snapshotBytes + s.deltaBytes : 0) + hotSyncBytes,
   };
+  const r = w.reference;
+  if (r && o.reference !== false) {
+    u.flop += r.denseFlops + r.recheckFlops;
+    u.paramUpdate += r.denseParamUpdates;
+    u.rowGathered += r.rowsGathered - r.hotGathered + r.recheckRows * 26; // evaluation gathers from the host tables
+    u.rowUpdated += r.rowsUpdated - r.hotUpdated;
+    u.hotRowGathered += r.hotGathered;
+    u.hotRowUpdated += r.hotUpdated;
+    u.byteCopied += r.copyBytes;
+  }
+  return u;
 }
 
 /** Work priced at `costs`: seconds the model expects the training steps to take. */
-export function modelledSec(w: RunWork, costs: UnitCosts, hotSyncBytes = 0): number {
-  const u = workUnits(w, hotSyncBytes);
+export function modelledSec(w: RunWork, costs: UnitCosts, hotSyncBytes = 0, o: PriceOptions = {}): number {
+  const u = workUnits(w, hotSyncBytes, o);
   let t = 0;
   for (const k of UNIT_NAMES) t += u[k] * costs[k];
   return t;

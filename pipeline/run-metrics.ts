@@ -71,6 +71,11 @@ export interface RunMetrics {
      * excluded): less sensitive than wall time to other work on a shared machine
      */
     trainCpuSec?: number;
+    /**
+     * accuracy-budgeted Slipstream: wall seconds of the no-drop reference (state copies, its
+     * training steps) and the re-check evaluations; already inside trainSec and trainCpuSec
+     */
+    referenceSec?: number;
   };
   batches: { hot: number; cold: number; total: number };
   /** bytes that would cross the host↔device link */
@@ -86,6 +91,8 @@ export interface RunMetrics {
     dropFraction: number;
     threshold: number;
     overheadSec: number;
+    /** accuracy-budgeted runs (slipstream.maxAucLoss > 0): the D trajectory; absent for a fixed D */
+    budget?: BudgetReport;
   };
   stoppedEarly: boolean;
   /** one record per epoch trained: training figures and the evaluation at its end (when one ran) */
@@ -164,6 +171,64 @@ export interface RunWork {
     /** staleness re-checks run (accuracy-budgeted mode) */
     rechecks: number;
   };
+  /** accuracy-budgeted Slipstream: the no-drop reference and the re-checks (absent otherwise) */
+  reference?: ReferenceWork | null;
+}
+
+/** One re-check window of an accuracy-budgeted run (RunMetrics.slipstream.budget.windows). */
+export interface BudgetWindow {
+  epoch: number;
+  /** window index within the epoch, and the hot batches it covered [hotFrom, hotTo] */
+  window: number;
+  hotFrom: number;
+  hotTo: number;
+  /** D and staleness threshold T used over the window */
+  drop: number;
+  threshold: number;
+  /** dropped / hot inputs drawn in the window */
+  achievedDrop: number;
+  /** validation-slice AUC of the run and of its no-drop reference at the window's end */
+  aucRun: number;
+  aucRef: number;
+  /** aucRun − aucRef (≤ 0: the run lost accuracy) */
+  deltaAuc: number;
+  decision: 'raise' | 'lower' | 'hold';
+  /** D and T for the next window (T null when the epoch has no later window to search for) */
+  next: number;
+  nextThreshold: number | null;
+}
+
+/** The D trajectory of an accuracy-budgeted run. */
+export interface BudgetReport {
+  maxAucLoss: number;
+  rechecks: number;
+  /** rows of the validation slice each re-check scores (both models) */
+  sliceRows: number;
+  startDrop: number;
+  finalDrop: number;
+  windows: BudgetWindow[];
+}
+
+/**
+ * Work of accuracy-budgeted Slipstream's no-drop reference and re-checks (modes/reference.ts):
+ * priced by the cost model like the run's own work, so work and modelled speedups include it.
+ */
+export interface ReferenceWork {
+  windows: number;
+  samplesTrained: number;
+  optimizerSteps: number;
+  denseFlops: number;
+  denseParamUpdates: number;
+  rowsGathered: number;
+  rowsUpdated: number;
+  hotGathered: number;
+  hotUpdated: number;
+  deviceBytes: number;
+  /** run state copied into the reference at window starts (and the hot-row syncs it needed) */
+  copyBytes: number;
+  /** validation rows scored by the re-checks (both models) and their forward FLOPs */
+  recheckRows: number;
+  recheckFlops: number;
 }
 
 /** Per-step timing: medians are robust to the odd step slowed by another process. */

@@ -16,6 +16,8 @@ interface TrainCliOptions {
   engine: string;
   threads: number;
   seed?: number;
+  maxAucLoss?: number;
+  rechecks?: number;
   quiet?: boolean;
   checkpointEvery: number;
   checkpointEverySec: number;
@@ -40,6 +42,8 @@ export function register(program: Command): void {
     .option('--engine <kind>', 'dense engine: auto (blas when built), ts or blas', 'auto')
     .option('--threads <n>', 'OpenBLAS threads for the dense layers (sweeps use 1 per job; a lone run may use 2)', intArg('--threads', 1, 256), 1)
     .option('--seed <n>', 'shortcut for --set seed=N', intArg('--seed', 0))
+    .option('--max-auc-loss <eps>', 'accuracy-budgeted Slipstream: shortcut for --set slipstream.maxAucLoss=EPS (D moves online to stay within EPS of a no-drop reference)', floatArg('--max-auc-loss', 0))
+    .option('--rechecks <n>', 'accuracy-budgeted Slipstream: shortcut for --set slipstream.rechecks=N (re-check windows per epoch)', intArg('--rechecks', 1))
     .option('--quiet', 'no progress or evaluation lines')
     .option('--checkpoint-every <n>', 'checkpoint every N batches (0 = off)', intArg('--checkpoint-every', 0), 0)
     .option('--checkpoint-every-sec <s>', 'checkpoint every S seconds (0 = off)', floatArg('--checkpoint-every-sec', 0), 0)
@@ -51,7 +55,10 @@ export function register(program: Command): void {
     .option('--cold-store <addr>', 'where the cold embedding rows live: memory, redis://host:port or redis-cluster://h:p,h:p,… (?prefix=P; default prefix from --out)', 'memory')
     .action(
       action(async (o: TrainCliOptions) => {
-        const sets = o.seed === undefined ? o.set : [...o.set, `seed=${o.seed}`];
+        const sets = [
+          ...o.set, ...(o.seed === undefined ? [] : [`seed=${o.seed}`]),
+          ...(o.maxAucLoss === undefined ? [] : [`slipstream.maxAucLoss=${o.maxAucLoss}`]), ...(o.rechecks === undefined ? [] : [`slipstream.rechecks=${o.rechecks}`]),
+        ];
         // the trainer (zod, apache-arrow, the addon) loads only when the command runs, so `--help` starts fast
         const [{ loadTrainConfig }, { train }] = await Promise.all([import('./config.js'), import('./train.js')]);
         const config = loadTrainConfig(o.config, sets);
@@ -68,7 +75,9 @@ export function register(program: Command): void {
         const store = cs
           ? `; cold store ${cs.address}: ${cs.roundTrips} round trips, ${cs.rowsRead} rows read, ${cs.rowsWritten} written, ${(cs.waitSec).toFixed(1)}s waited, ${(100 * cs.hotShare).toFixed(1)}% of lookups hot`
           : '';
-        const drop = m.slipstream ? `, dropped ${(100 * m.slipstream.dropFraction).toFixed(1)}% of hot inputs (T ${m.slipstream.threshold.toExponential(3)})` : '';
+        const b = m.slipstream?.budget;
+        const budget = b ? `; budget ε ${b.maxAucLoss}: D ${b.startDrop} → ${b.finalDrop} over ${b.windows.length} re-checks` : '';
+        const drop = m.slipstream ? `, dropped ${(100 * m.slipstream.dropFraction).toFixed(1)}% of hot inputs (T ${m.slipstream.threshold.toExponential(3)})${budget}` : '';
         process.stdout.write(
           `${m.mode}: ${val}test auc ${m.test.auc.toFixed(4)}, logloss ${m.test.logloss.toFixed(4)}, accuracy ${m.test.accuracy.toFixed(4)}; ` +
             `${Math.round(m.samplesPerSec)} samples/s (${m.engine})${drop}${store}\n${o.out}/metrics.json\n`,

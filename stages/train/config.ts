@@ -120,14 +120,19 @@ export const trainConfigSchema = z.strictObject({
        */
       dropMode: z.enum(['rebatch', 'shrink']).default('rebatch'),
       /**
-       * accuracy-budgeted Slipstream (modes/budget.ts): > 0 = move D online to the largest drop
-       * whose AUC loss vs a no-drop reference stays within this; 0 = the fixed targetDrop.
-       * The controller exists and is tested; the trainer's reference windows do not yet
-       * (a run with maxAucLoss > 0 stops with not_implemented)
+       * accuracy-budgeted Slipstream (modes/budget-run.ts): > 0 = ε, the largest tolerated loss
+       * of validation AUC against a no-drop reference; the run moves D online (starting at
+       * targetDrop) to the largest drop that stays within it. 0 = the fixed targetDrop
        */
       maxAucLoss: z.number().min(0).max(0.5).default(0),
-      /** accuracy-budgeted: staleness / AUC re-checks per epoch */
+      /** accuracy-budgeted: re-check windows per epoch (each ends with an AUC check and a new D and T) */
       rechecks: z.number().int().positive().default(4),
+      /** accuracy-budgeted: rows of the fixed, seeded validation slice each re-check scores (capped at the split) */
+      recheckRows: z.number().int().positive().default(16384),
+      /** accuracy-budgeted: the controller's first step in D (halved after each overshoot) */
+      budgetStep: z.number().gt(0).max(0.5).default(0.1),
+      /** accuracy-budgeted: the largest D the controller may choose */
+      budgetMaxDrop: z.number().gt(0).max(0.99).default(0.9),
     })
     .prefault({}),
 });

@@ -11,6 +11,9 @@ import type { Dlrm } from './model/dlrm.js';
 import { gatherBatch, type EmbeddingTable } from './model/embedding.js';
 import type { EvalGather } from './store/types.js';
 
+/** What an evaluation reads: a split's stream, or rows held in memory (modes/val-slice.ts). */
+export type EvalStream = Pick<ShardStream, 'totalRows' | 'start' | 'next'>;
+
 /** Reusable buffers of an evaluator (one batch and its gathered rows). */
 export class Evaluator {
   private readonly batch: Batch;
@@ -26,7 +29,7 @@ export class Evaluator {
    * Evaluate on the first `maxRows` rows of `stream` (0 = all).
    * @returns AUC, AP, logloss, accuracy, NE (by training CTR and by the split's) and the rows scored
    */
-  async run(model: Dlrm, tables: EmbeddingTable[] | EvalGather, stream: ShardStream, maxRows = 0): Promise<EvalMetrics> {
+  async run(model: Dlrm, tables: EmbeddingTable[] | EvalGather, stream: EvalStream, maxRows = 0): Promise<EvalMetrics> {
     const rows = maxRows > 0 ? Math.min(maxRows, stream.totalRows) : stream.totalRows;
     const labels = new Float32Array(rows);
     const probs = new Float32Array(rows);

@@ -31,6 +31,7 @@ import { addStep, epochRecord, newEpochAcc, trimEval, type EpochAcc } from './ep
 import { Evaluator } from './evaluate.js';
 import { oneClassWarning } from './metrics.js';
 import { epochSchedule, HOT } from './modes/schedule.js';
+import { BudgetRun, checkBudgetConfig } from './modes/budget-run.js';
 import { Packer } from './modes/rebatch.js';
 import { Slipstream } from './modes/slipstream.js';
 import { StatusWriter } from '../../pipeline/run-status.js';
@@ -117,6 +118,8 @@ interface Position {
   stoppedEarly: boolean;
   logBytes: number;
   slipstream: Record<string, unknown> | null;
+  /** accuracy-budgeted Slipstream's state (modes/budget-run.ts); absent otherwise */
+  budget?: Record<string, unknown> | null;
   /** finished epochs, and the sums of the current one (absent in checkpoints of older builds) */
   epochRecords?: EpochRecord[];
   epochAcc?: EpochAcc;
@@ -154,11 +157,7 @@ interface Opened {
 async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const wall0 = performance.now();
   const cfg = o.config;
-  if (cfg.mode === 'slipstream' && cfg.slipstream.maxAucLoss > 0) {
-    throw new PipelineError('not_implemented', 'slipstream.maxAucLoss > 0: accuracy-budgeted Slipstream has its D controller (modes/budget.ts) but not yet the no-drop reference windows in the trainer', {
-      field: 'slipstream.maxAucLoss', hint: 'use a fixed slipstream.targetDrop (maxAucLoss 0)',
-    });
-  }
+  checkBudgetConfig(cfg, { coldStore: o.coldStore });
   const sink = o.quiet ? quietSink : o.sink;
   const engine = createEngine(o.engine ?? 'auto', o.threads ?? 1);
   // GEMM results are bit-identical for one engine and thread count, not across them
@@ -209,6 +208,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   };
   const slip = cfg.mode === 'slipstream' ? new Slipstream(cfg.slipstream, cfg.train.batchSize, info) : null;
   const packer = slip && cfg.slipstream.dropMode === 'rebatch' ? new Packer(cfg.train.batchSize) : null;
+  const budget = slip && cfg.slipstream.maxAucLoss > 0 ? await BudgetRun.create(cfg, trainer, engine, inputs, info) : null;
   const meter = new WorkMeter(trainer.model.shape);
   const status = StatusWriter.fromEnv();
 
@@ -237,6 +237,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       meter.restore(pos.work);
       packer?.restore(pos.pending, r.blobs);
       if (slip && pos.slipstream) slip.restore(pos.slipstream, r.blobs);
+      if (budget && pos.budget) budget.restore(pos.budget, r.blobs);
       await trainer.afterRestore();
       resumed = true;
     } else {
@@ -303,9 +304,11 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
     pos.slipstream = s ? s.position : null;
     const pk = packer?.save();
     pos.pending = pk?.size ?? 0;
+    const bs = budget?.save();
+    pos.budget = bs ? bs.position : null;
     const position = { ...pos, wallSec: pos.wallSec + (t - wall0) / 1000 };
     // snapshot now; the write, fsyncs and commit run on the checkpoint writer thread
-    store!.beginSave(trainer.state(cfg, position as unknown as Record<string, unknown>, { ...(s ? s.blobs : {}), ...(pk?.blobs ?? {}) }));
+    store!.beginSave(trainer.state(cfg, position as unknown as Record<string, unknown>, { ...(s ? s.blobs : {}), ...(pk?.blobs ?? {}), ...(bs?.blobs ?? {}) }));
     ck0 = { batch: stepsDone, waitSec, pending: pos.pending };
     pos.checkpointSec += (performance.now() - t) / 1000;
     lastCk = performance.now();
@@ -336,6 +339,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       pos.coldIdx = 0;
       pos.hotIdx = 0;
       slip?.beginEpoch(pos.epoch, nHot);
+      if (slip) budget?.beginEpoch(pos.epoch, nHot, slip);
     }
     resumed = false;
     coldStream.start(orderEpoch(pos.epoch), pos.coldIdx);
@@ -350,12 +354,13 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       let losses = 0;
       const samples0 = pos.samples;
       if (hot) {
+        if (slip) budget?.beforeHot(pos.epoch, pos.hotIdx, batch, slip, where); // the no-drop reference trains the batch as drawn
         slip?.beforeHot(pos.hotIdx, device);
         slip?.filter(batch);
         if (packer) {
           // re-batch: kept rows wait for a full batch; the epoch's last hot batch flushes the rest
           packer.push(batch);
-          while (packer.pop(batch, pos.hotIdx + 1 === nHot)) {
+          while (packer.pop(batch, pos.hotIdx + 1 === nHot || budget?.endsWindow(pos.hotIdx) === true)) {
             const l = trainStep(true);
             loss = losses === 0 ? l : loss + l;
             losses++;
@@ -365,9 +370,11 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
           losses = 1;
         }
         await slip?.afterHot(pos.epoch, pos.hotIdx, device, sample);
+        if (slip) await budget?.afterHot(pos.epoch, pos.hotIdx, nHot, slip, sample);
         pos.hotIdx++;
       } else {
         await trainer.cold.ready();
+        budget?.beforeCold(batch, where);
         loss = trainStep(false);
         losses = 1;
         pos.coldIdx++;
@@ -447,6 +454,11 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   written((await store?.close()) ?? null); // the last checkpoint's write overlapped the final evaluation
   const metrics: RunMetrics = { ...buildMetrics(cfg, engineId, pos, device.bytes, slip, val, test, (performance.now() - wall0) / 1000), ...meter.build(device, slip) };
   if (trainer.cold.kind !== 'memory') metrics.coldStore = coldReport(trainer.cold.report());
+  if (budget && metrics.slipstream && metrics.work) {
+    metrics.slipstream.budget = budget.report();
+    metrics.work.reference = budget.work();
+    metrics.time.referenceSec = budget.sec;
+  }
   await trainer.cold.close();
   progress.done(`train: ${formatCount(pos.samples)} samples in ${metrics.time.totalSec.toFixed(1)}s (${formatCount(metrics.samplesPerSec)} samples/s); test auc ${test.auc.toFixed(4)}`);
   log.write('info', { msg: 'work', work: metrics.work, steps: metrics.steps });

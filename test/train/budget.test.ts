@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunMetrics } from '../../pipeline/run-metrics.js';
+import { resolveTrainConfig } from '../../stages/train/config.js';
 import { DropController } from '../../stages/train/modes/budget.js';
+import { train, type TrainOptions } from '../../stages/train/train.js';
+import type { Trainer } from '../../stages/train/trainer.js';
+import { makeTrainData, type TrainData } from '../fixtures/train-data.js';
 
 describe('accuracy-budgeted drop controller', () => {
   it('raises D while the loss has room, backs off (with a finer step) when it overshoots, holds near the budget', () => {
@@ -37,10 +44,102 @@ describe('accuracy-budgeted drop controller', () => {
 });
 
 describe('budgeted runs in the trainer', () => {
-  it('stop with not_implemented instead of silently training a fixed D', async () => {
-    const { resolveTrainConfig } = await import('../../stages/train/config.js');
-    const { train } = await import('../../stages/train/train.js');
-    const cfg = resolveTrainConfig({ mode: 'slipstream', slipstream: { maxAucLoss: 0.001 } });
-    await expect(train({ config: cfg, data: '/nonexistent', hot: '/nonexistent', out: '/tmp/never', quiet: true })).rejects.toMatchObject({ code: 'not_implemented' });
+  const BASE = {
+    mode: 'slipstream',
+    model: { dim: 8, mlpBot: '13-32-8', mlpTop: '32-1' },
+    optim: { dense: { lr: 0.05 }, sparse: { lr: 0.2 } },
+    train: { batchSize: 64, epochs: 2, logEvery: 5, saveModel: false },
+    fae: { schedule: 'phases' },
+    slipstream: { windowStart: 4, windowFraction: 0.1, tolerance: 0.05, maxAucLoss: 0.002, rechecks: 3, recheckRows: 600, targetDrop: 0.3, budgetStep: 0.2 },
+  };
+  let d: TrainData;
+  let nCold = 0;
+  beforeAll(() => {
+    d = makeTrainData({ trainRows: 3000, evalRows: 800 });
+    const seg = JSON.parse(readFileSync(join(d.hotDir, 'manifest.json'), 'utf8')) as { splits: { cold: { rows: number } } };
+    nCold = Math.ceil(seg.splits.cold.rows / 64);
+  });
+  afterAll(() => d.cleanup());
+
+  const snapshot = (t: Trainer): Buffer[] => [t.model.params, t.denseOpt.state!, ...t.device.tables.flatMap((x) => [x.weights, x.accum!])].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+  async function run(o: Omit<TrainOptions, 'data' | 'quiet' | 'hot'>): Promise<{ m: RunMetrics; p: Buffer[] }> {
+    let p: Buffer[] = [];
+    const m = await train({ ...o, data: d.dataDir, hot: d.hotDir, quiet: true, hooks: { ...o.hooks, onFinish: (t) => (p = snapshot(t)) } });
+    return { m, p };
+  }
+
+  it('moves D as the controller decides on the AUCs it measured, logs the trajectory and counts the reference', async () => {
+    const config = resolveTrainConfig(BASE);
+    const out = join(d.root, 'budget');
+    const { m } = await run({ config, out });
+    const b = m.slipstream!.budget!;
+    expect(b.windows.length).toBe(6); // 3 re-checks × 2 epochs
+    expect(b.sliceRows).toBe(600);
+    // replay: the recorded AUCs fed to a fresh controller give the same decisions and Ds
+    const c = new DropController({ maxAucLoss: 0.002, start: 0.3, step: 0.2, dMax: 0.9 });
+    for (const w of b.windows) {
+      expect(w.drop).toBe(c.drop);
+      const s = c.observe(w.aucRun, w.aucRef);
+      expect([w.decision, w.next]).toEqual([s.decision, s.next]);
+      expect(w.deltaAuc).toBeCloseTo(w.aucRun - w.aucRef, 12);
+      expect(w.aucRef).toBeGreaterThan(0.5);
+    }
+    expect(b.finalDrop).toBe(c.drop);
+    expect(new Set(b.windows.map((w) => w.drop)).size).toBeGreaterThan(1); // D moved
+    // windows tile the hot batches after the snapshot window; T searched again whenever another window follows in the epoch
+    for (const e of [0, 1]) {
+      const ws = b.windows.filter((w) => w.epoch === e);
+      for (let k = 1; k < ws.length; k++) {
+        expect(ws[k]!.hotFrom).toBe(ws[k - 1]!.hotTo + 1);
+        expect(ws[k]!.threshold).toBe(ws[k - 1]!.nextThreshold);
+      }
+      expect(ws[ws.length - 1]!.nextThreshold).toBeNull();
+    }
+    // the reference trained every input of every window, and its work is priced into the run's
+    const r = m.work!.reference!;
+    expect(r.windows).toBe(6);
+    expect(r.samplesTrained).toBeGreaterThan(0);
+    expect(r.recheckRows).toBe(6 * 2 * 600);
+    expect(m.work!.slipstream!.rechecks).toBe(4); // 2 per epoch: after windows 0 and 1
+    const { modelledSec, REFERENCE_COSTS } = await import('../../pipeline/cost-model.js');
+    expect(modelledSec(m.work!, REFERENCE_COSTS)).toBeGreaterThan(modelledSec(m.work!, REFERENCE_COSTS, 0, { reference: false }));
+    expect(m.time.referenceSec).toBeGreaterThan(0);
+    const lines = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { budget?: unknown });
+    expect(lines.filter((l) => l.budget !== undefined).map((l) => l.budget)).toEqual(b.windows);
+  }, 120_000);
+
+  it('resumed inside a window ends bit-identical to an uninterrupted run, with the same trajectory', async () => {
+    const config = resolveTrainConfig(BASE);
+    const ck = { every: 1, everySec: 0, threshold: 0, fullEvery: 3 };
+    const ref = await run({ config, out: join(d.root, 'b-ref'), checkpoint: ck });
+    const w = ref.m.slipstream!.budget!.windows[1]!; // epoch 0, window 1
+    const crashAt = nCold + w.hotFrom + 2; // batches done: inside the window, the reference trained 2 of its batches
+    expect(w.hotTo - w.hotFrom).toBeGreaterThanOrEqual(2);
+    const out = join(d.root, 'b-crash');
+    const crash = { afterStep: (n: number) => { if (n === crashAt) throw new Error('killed'); } };
+    await expect(run({ config, out, checkpoint: ck, hooks: crash })).rejects.toThrow('killed');
+    const resumed = await run({ config, out, checkpoint: ck, resume: true });
+    for (let i = 0; i < ref.p.length; i++) expect(Buffer.compare(resumed.p[i]!, ref.p[i]!)).toBe(0);
+    expect(resumed.m.slipstream!.budget).toEqual(ref.m.slipstream!.budget);
+    expect(resumed.m.work).toEqual(ref.m.work);
+    expect(resumed.m.test).toEqual(ref.m.test);
+  }, 180_000);
+
+  it('rejects bad budget configs with an error naming the field', async () => {
+    const bad = (slipstream: Record<string, unknown>): unknown => {
+      try {
+        resolveTrainConfig({ ...BASE, slipstream: { ...BASE.slipstream, ...slipstream } });
+      } catch (e) {
+        return e;
+      }
+      return null;
+    };
+    expect(bad({ maxAucLoss: -0.001 })).toMatchObject({ code: 'bad_config', message: expect.stringContaining('slipstream.maxAucLoss') });
+    expect(bad({ rechecks: 0 })).toMatchObject({ code: 'bad_config', message: expect.stringContaining('slipstream.rechecks') });
+    const conflict = resolveTrainConfig({ ...BASE, slipstream: { ...BASE.slipstream, targetDrop: 0.95, budgetMaxDrop: 0.8 } });
+    await expect(train({ config: conflict, data: d.dataDir, hot: d.hotDir, out: join(d.root, 'never'), quiet: true }))
+      .rejects.toMatchObject({ code: 'bad_config', field: 'slipstream.targetDrop' });
+    await expect(train({ config: resolveTrainConfig(BASE), data: d.dataDir, hot: d.hotDir, out: join(d.root, 'never2'), quiet: true, coldStore: 'redis://127.0.0.1:1' }))
+      .rejects.toMatchObject({ code: 'not_implemented', field: 'slipstream.maxAucLoss' });
   });
 });

@@ -151,6 +151,8 @@ export class Slipstream {
   private cur: SlipEpoch | null = null;
   private readonly keep: Uint8Array;
   private readonly need: number;
+  /** drop target D of the threshold search: cfg.targetDrop, or what the budget controller set (modes/budget-run.ts) */
+  private target: number;
 
   constructor(
     private readonly cfg: TrainConfig['slipstream'],
@@ -159,6 +161,49 @@ export class Slipstream {
   ) {
     this.keep = new Uint8Array(batchSize);
     this.need = staleNeeded(cfg.alpha);
+    this.target = cfg.targetDrop;
+  }
+
+  /** The drop target the next threshold search uses. */
+  get targetDrop(): number {
+    return this.target;
+  }
+
+  /** Set the drop target of the next threshold search (accuracy-budgeted runs, before the epoch's window ends). */
+  setTarget(d: number): void {
+    this.target = d;
+  }
+
+  /** First hot batch of the epoch the filter applies to, or null when the epoch drops nothing. */
+  get filterFrom(): number | null {
+    return this.phase === 'off' ? null : this.start + this.len;
+  }
+
+  /** Staleness threshold T in use (0 before the epoch's search). */
+  get threshold(): number {
+    return this.cur?.threshold ?? 0;
+  }
+
+  /**
+   * Re-check (accuracy-budgeted runs): search T again for drop target `d` with the epoch's Δ,
+   * on a fresh sample of the hot inputs not yet trained (from hot batch `fromBatch` on).
+   * Only in the filter phase; @returns the new T, or null when there is no Δ to search.
+   */
+  async retarget(d: number, epoch: number, fromBatch: number, sample: FutureSampler): Promise<{ threshold: number; sampleDrop: number; inBand: boolean } | null> {
+    this.target = d;
+    if (this.phase !== 'filter' || !this.delta) return null;
+    const t0 = performance.now();
+    const cats = await sample(epoch, fromBatch, this.cfg.sampleSize);
+    const n = cats.length / NUM_TABLES;
+    const keys = inputKeys(cats, n, this.delta, this.cfg.alpha);
+    const s = searchThreshold(keys, d, this.cfg.tolerance, this.cfg.maxIters);
+    this.work.keyLookups += n * NUM_TABLES;
+    this.work.searchEvals += n * s.evals;
+    this.work.rechecks++;
+    this.cur!.threshold = s.threshold;
+    this.cur!.inBand = s.inBand;
+    this.overheadSec += (performance.now() - t0) / 1000;
+    return { threshold: s.threshold, sampleDrop: s.dropFraction, inBand: s.inBand };
   }
 
   /** Start an epoch with `nHot` hot batches. */
@@ -212,7 +257,7 @@ export class Slipstream {
     const cats = await sample(epoch, i + 1, this.cfg.sampleSize);
     const n = cats.length / NUM_TABLES;
     const keys = inputKeys(cats, n, delta, this.cfg.alpha);
-    const s = searchThreshold(keys, this.cfg.targetDrop, this.cfg.tolerance, this.cfg.maxIters);
+    const s = searchThreshold(keys, this.target, this.cfg.tolerance, this.cfg.maxIters);
     this.work.keyLookups += n * NUM_TABLES;
     this.work.searchEvals += n * s.evals;
     const cur = this.cur!;
@@ -222,8 +267,8 @@ export class Slipstream {
     const sec = (performance.now() - t0) / 1000;
     this.overheadSec += sec;
     const what = s.inBand
-      ? `in band (target ${this.cfg.targetDrop} ± ${this.cfg.tolerance})`
-      : `MISSED the band ${this.cfg.targetDrop} ± ${this.cfg.tolerance}: using the closest threshold found`;
+      ? `in band (target ${this.target} ± ${this.cfg.tolerance})`
+      : `MISSED the band ${this.target} ± ${this.cfg.tolerance}: using the closest threshold found`;
     this.log(
       `slipstream: epoch ${epoch}: T = ${s.threshold.toExponential(3)} drops ${(100 * s.dropFraction).toFixed(1)}% of ${n} sampled hot inputs, ${what} (${s.iters} steps, ${sec.toFixed(2)}s)`,
       { epoch, threshold: s.threshold, sampleDrop: s.dropFraction, inBand: s.inBand, sample: n, iters: s.iters },
@@ -272,7 +317,7 @@ export class Slipstream {
     return {
       position: {
         epochs: this.epochs, overheadSec: this.overheadSec, hotSeen: this.hotSeen, dropped: this.dropped, work: { ...this.work },
-        phase: this.phase, start: this.start, len: this.len, cur: this.cur,
+        phase: this.phase, start: this.start, len: this.len, cur: this.cur, target: this.target,
       },
       blobs,
     };
@@ -293,6 +338,7 @@ export class Slipstream {
     this.start = get('start') as number;
     this.len = get('len') as number;
     this.cur = get('cur') as SlipEpoch | null;
+    this.target = typeof p['target'] === 'number' ? p['target'] : this.cfg.targetDrop; // absent in checkpoints of older builds
     const f32 = (k: string): Float32Array | null => (blobs[k] instanceof Float32Array ? (blobs[k] as Float32Array) : null);
     this.snapshot = f32('slipstream.snapshot');
     this.delta = f32('slipstream.delta');
