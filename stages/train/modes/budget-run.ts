@@ -15,7 +15,9 @@
  *                                    fresh sample of the inputs not yet trained
  *
  * The epoch's first T is searched for the controller's current D at the end of the snapshot
- * window (the first epoch starts at slipstream.targetDrop). Cold batches between two hot
+ * window (the first epoch starts at slipstream.targetDrop). A window whose T is 0 drops
+ * nothing, so the run is its own reference there (nothing copied or trained twice, one
+ * evaluation). Cold batches between two hot
  * batches of a window are trained by both models; cold batches outside windows only by the run.
  * Everything is deterministic (no timing enters a decision), and the state (controller,
  * window bounds, the open window, the reference's counters and, inside a window, its model)
@@ -45,6 +47,8 @@ interface OpenWindow {
   threshold: number;
   seen0: number;
   dropped0: number;
+  /** T = 0 drops nothing: the run is its own no-drop reference (no copy, no second model trained) */
+  trivial: boolean;
 }
 
 /**
@@ -122,17 +126,18 @@ export class BudgetRun {
     if (!this.open) {
       const k = this.bounds.indexOf(i);
       if (k >= 0 && k + 1 < this.bounds.length) {
-        this.open = { epoch, k, from: i, to: this.bounds[k + 1]! - 1, drop: this.ctl.drop, threshold: slip.threshold, seen0: slip.hotSeen, dropped0: slip.dropped };
-        this.ref.copyFrom(this.run);
+        const trivial = slip.threshold === 0;
+        this.open = { epoch, k, from: i, to: this.bounds[k + 1]! - 1, drop: this.ctl.drop, threshold: slip.threshold, seen0: slip.hotSeen, dropped0: slip.dropped, trivial };
+        if (!trivial) this.ref.copyFrom(this.run);
       }
     }
-    if (this.open) this.ref.step(true, b, where);
+    if (this.open && !this.open.trivial) this.ref.step(true, b, where);
     this.sec += (performance.now() - t0) / 1000;
   }
 
   /** Before a cold batch trains: inside a window, the reference trains it too. */
   beforeCold(b: Batch, where: () => string): void {
-    if (!this.open) return;
+    if (!this.open || this.open.trivial) return;
     const t0 = performance.now();
     this.ref.step(false, b, where);
     this.sec += (performance.now() - t0) / 1000;
@@ -154,9 +159,12 @@ export class BudgetRun {
     this.ref.copyBytes += dev.bytes.hotSync - hs;
     dev.bytes.hotSync = hs;
     const aucRun = (await this.evaluator.run(this.run.model, this.run.cold.evalSource(), this.slice)).auc;
-    this.ref.shadow.device.syncToHost();
-    const aucRef = (await this.evaluator.run(this.ref.shadow.model, this.ref.shadow.cold.evalSource(), this.slice)).auc;
-    this.recheckRows += 2 * this.slice.totalRows;
+    let aucRef = aucRun;
+    if (!w.trivial) {
+      this.ref.shadow.device.syncToHost();
+      aucRef = (await this.evaluator.run(this.ref.shadow.model, this.ref.shadow.cold.evalSource(), this.slice)).auc;
+    }
+    this.recheckRows += (w.trivial ? 1 : 2) * this.slice.totalRows;
     const s: BudgetStep = this.ctl.observe(aucRun, aucRef);
     this.sec += (performance.now() - t0) / 1000;
     const seen = slip.hotSeen - w.seen0;
@@ -190,7 +198,7 @@ export class BudgetRun {
 
   /** Checkpoint form. */
   save(): { position: Record<string, unknown>; blobs: Record<string, Blob> } {
-    const r = this.ref.save(this.open !== null);
+    const r = this.ref.save(this.open !== null && !this.open.trivial);
     return {
       position: { ctl: this.ctl.save(), windows: this.windows, bounds: this.bounds, open: this.open, recheckRows: this.recheckRows, sec: this.sec, ref: r.position },
       blobs: r.blobs,
@@ -208,6 +216,6 @@ export class BudgetRun {
     this.open = p['open'] as OpenWindow | null;
     this.recheckRows = p['recheckRows'] as number;
     this.sec = p['sec'] as number;
-    this.ref.restore(p['ref'] as Record<string, unknown>, blobs, this.open !== null);
+    this.ref.restore(p['ref'] as Record<string, unknown>, blobs, this.open !== null && !this.open.trivial);
   }
 }
