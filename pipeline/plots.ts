@@ -67,6 +67,8 @@ export interface LineChartSpec {
    * null get none), coloured like their series (one legend entry per series still)
    */
   errorBars?: { lo: string; hi: string };
+  /** horizontal error bars from field `lo` to field `hi` (on the x axis) at each point, as {@link errorBars} */
+  xErrorBars?: { lo: string; hi: string };
   /** plot area in px; @default 480 × 300 */
   width?: number;
   height?: number;
@@ -143,7 +145,7 @@ export function lineChartSpec(c: LineChartSpec): TopLevelSpec {
   // error bars wider than a fixed axis domain are clipped to the plot area (only then: a clip
   // path's id comes from a per-process counter, so clipping every chart would make the SVG
   // bytes depend on how many charts the process drew before)
-  const clip = c.errorBars !== undefined && (c.x.domain !== undefined || c.y.domain !== undefined);
+  const clip = (c.errorBars !== undefined || c.xErrorBars !== undefined) && (c.x.domain !== undefined || c.y.domain !== undefined);
   const layers: Record<string, unknown>[] = [
     {
       mark: mark === 'point' ? { type: 'point', filled: true, clip } : { type: 'line', point: mark === 'line+point', strokeWidth: 2, clip },
@@ -158,6 +160,16 @@ export function lineChartSpec(c: LineChartSpec): TopLevelSpec {
       y2: { field: hi },
     };
     if (c.series) bars['color'] = { field: c.series, type: 'nominal', title: c.seriesTitle ?? c.series }; // the same scale: merged into the one legend
+    layers.push({
+      transform: [{ filter: `isValid(datum['${lo}']) && isValid(datum['${hi}'])` }],
+      mark: { type: 'rule', strokeWidth: 1.5, clip },
+      encoding: bars,
+    });
+  }
+  if (c.xErrorBars) {
+    const { lo, hi } = c.xErrorBars;
+    const bars: Record<string, unknown> = { y: encodeAxis(c.y), x: encodeAxis({ ...c.x, field: lo }), x2: { field: hi } };
+    if (c.series) bars['color'] = { field: c.series, type: 'nominal', title: c.seriesTitle ?? c.series };
     layers.push({
       transform: [{ filter: `isValid(datum['${lo}']) && isValid(datum['${hi}'])` }],
       mark: { type: 'rule', strokeWidth: 1.5, clip },

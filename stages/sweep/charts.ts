@@ -5,12 +5,15 @@
  *   fae and the generator's Bayes-optimal AUC as labelled reference lines;
  * - `speedup-vs-drop`: Slipstream speedup over baseline against the *achieved* drop, one
  *   series per speedup (modelled, work, train CPU, train wall), 95 % error bars over
- *   seeds × repeats, with fae (on the verdict's basis), 1× and the goal as reference lines;
+ *   seeds × repeats (vertical: speedup; horizontal: achieved drop), with fae (on the verdict's
+ *   basis), 1× and the goal as reference lines; accuracy-budgeted configurations as own points;
+ * - `budget-d`: accuracy-budgeted runs' D per re-check window (budget-report.ts);
  * - `time-to-accuracy`: validation AUC against training seconds, one line per run.
  *
  * Values are means over seeds and repeats. A chart without data is left out.
  */
 import { join } from 'node:path';
+import { budgetChart } from './budget-report.js';
 import { lineChart, writePlot, type Chart, type Datum, type RefLine } from '../../pipeline/plots.js';
 import { effectiveBasis } from './headline.js';
 import { speedupOn, type ResultRow, type SpeedupBasisName, type SweepResults } from './results.js';
@@ -18,7 +21,7 @@ import { estimate } from './stats.js';
 
 /** A rendered chart and its file base name (under <dir>/plots/). */
 export interface NamedChart {
-  name: 'auc-vs-d' | 'speedup-vs-drop' | 'time-to-accuracy';
+  name: 'auc-vs-d' | 'speedup-vs-drop' | 'budget-d' | 'time-to-accuracy';
   title: string;
   chart: Chart;
 }
@@ -83,7 +86,7 @@ function timeToAccuracy(r: SweepResults): Datum[] {
 
 /** Slipstream means per (α, D): one series per α. */
 function slipstreamByD(r: SweepResults, f: (x: ResultRow) => number | null): Datum[] {
-  const rows = okRows(r, 'slipstream').filter((x) => x.targetDrop !== null);
+  const rows = okRows(r, 'slipstream').filter((x) => x.targetDrop !== null && !(x.maxAucLoss! > 0)); // budgeted runs choose D themselves
   const alphas = new Set(rows.map((x) => x.alpha));
   const groups = new Map<string, { D: number; series: string; vals: number[] }>();
   for (const x of rows) {
@@ -105,8 +108,10 @@ const BASIS_SERIES: [SpeedupBasisName, string][] = [['modelled', 'modelled'], ['
 
 /**
  * Speedup against achieved drop: per Slipstream configuration (D, α) and speedup basis, the
- * mean achieved drop (x) and the mean speedup with its 95 % interval (y). One series per
- * basis that has numbers (and per α when α varies).
+ * mean achieved drop with its 95 % interval (x; the drop a target D achieves varies across
+ * repeats) and the mean speedup with its 95 % interval (y). One series per basis that has
+ * numbers (and per α when α varies); accuracy-budgeted configurations (ε) are one point each,
+ * on the verdict basis only, so their D chosen online is not drawn as a point of the D grid.
  */
 function speedupByDrop(r: SweepResults, verdictBasis: SpeedupBasisName): Datum[] {
   const rows = okRows(r, 'slipstream').filter((x) => x.targetDrop !== null);
@@ -122,9 +127,11 @@ function speedupByDrop(r: SweepResults, verdictBasis: SpeedupBasisName): Datum[]
       const sp = estimate(g.map((x) => speedupOn(x, basis) ?? null));
       const drop = estimate(g.map((x) => x.achievedDrop));
       if (sp.mean === null || drop.mean === null) continue;
-      let series = basis === verdictBasis ? `${name} (verdict)` : name;
+      const eps = g[0]!.maxAucLoss;
+      if (eps !== null && eps > 0 && basis !== verdictBasis) continue;
+      let series = eps !== null && eps > 0 ? `budgeted ε=${eps} (${name})` : basis === verdictBasis ? `${name} (verdict)` : name;
       if (alphas.size > 1) series += ` α=${g[0]!.alpha}`;
-      out.push({ drop: drop.mean, value: sp.mean, lo: sp.lo, hi: sp.hi, series });
+      out.push({ drop: drop.mean, value: sp.mean, lo: sp.lo, hi: sp.hi, dropLo: drop.lo, dropHi: drop.hi, series });
     }
   }
   return out.sort((a, b) => (a.series as string).localeCompare(b.series as string) || (a.drop as number) - (b.drop as number));
@@ -197,11 +204,15 @@ export async function buildCharts(r: SweepResults): Promise<NamedChart[]> {
       seriesTitle: 'speedup',
       data: sp,
       errorBars: { lo: 'lo', hi: 'hi' },
+      xErrorBars: { lo: 'dropLo', hi: 'dropHi' },
       refLines: mergeRefLines(refs, ys),
       mark: 'line+point',
     });
     out.push({ name: 'speedup-vs-drop', title, chart });
   }
+
+  const budget = await budgetChart(r);
+  if (budget) out.push(budget);
 
   const tta = timeToAccuracy(r);
   if (tta.length > 0) {

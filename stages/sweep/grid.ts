@@ -27,6 +27,7 @@ export interface RunSpec {
 const SHORT: Record<string, string> = {
   'slipstream.targetDrop': 'D',
   'slipstream.alpha': 'a',
+  'slipstream.maxAucLoss': 'eps',
   seed: 's',
 };
 

@@ -60,10 +60,11 @@ function configKey(x: ResultRow): string {
 
 /** `slipstream D=0.3`, `slipstream ε=0.001 rechecks=4`, `fae`, … */
 function configLabel(x: ResultRow): string {
+  const budget = x.maxAucLoss !== null && x.maxAucLoss > 0;
   const parts = Object.entries(x.params)
-    .filter(([k]) => k !== 'seed' && k !== 'mode')
+    .filter(([k, v]) => k !== 'seed' && k !== 'mode' && !(k === 'slipstream.maxAucLoss' && v === 0))
     .map(([k, v]) => {
-      const s = SHORT[k] ?? k.split('.').pop()!;
+      const s = budget && k === 'slipstream.targetDrop' ? 'start D' : SHORT[k] ?? k.split('.').pop()!;
       return s === '' ? String(v) : `${s}=${typeof v === 'string' ? v : JSON.stringify(v)}`;
     });
   return [x.mode, ...parts].join(' ');

@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../../pipeline/atomic.js';
+import { budgetTables } from './budget-report.js';
 import { buildCharts, writeCharts, type NamedChart } from './charts.js';
 import { BASIS_TEXT, summarize, type HeadlineRow } from './headline.js';
 import type { ResultRow, SweepResults } from './results.js';
@@ -106,6 +107,7 @@ export function reportMarkdown(r: SweepResults, charts: { name: string; title: s
   if (note) parts.push(note, '');
   parts.push('## Runs', '', mdTable(TABLE_HEAD, r.rows.map(tableCells)), '');
   for (const l of legendLines(r, h.basis, h.basisNote)) parts.push(l, '');
+  for (const t of budgetTables(r)) parts.push(`## ${t.title}`, '', mdTable(t.head, t.rows), '', ...(t.note ? [t.note, ''] : []));
   for (const c of charts) parts.push(`## ${c.title}`, '', `![${c.title}](plots/${c.name}.svg)`, '');
   const failed = r.rows.filter((x) => x.status === 'failed');
   if (failed.length > 0) {
@@ -153,6 +155,7 @@ export function reportHtml(r: SweepResults, charts: { name: string; title: strin
   if (note) parts.push(`<p>${esc(note)}</p>`);
   parts.push('<h2>Runs</h2>', htmlTable(TABLE_HEAD, r.rows.map(tableCells)));
   for (const l of legendLines(r, h.basis, h.basisNote)) parts.push(`<p>${esc(l)}</p>`);
+  for (const t of budgetTables(r)) parts.push(`<h2>${esc(t.title)}</h2>`, htmlTable(t.head, t.rows), ...(t.note ? [`<p>${esc(t.note)}</p>`] : []));
   for (const c of charts) parts.push(`<figure><h2>${esc(c.title)}</h2>\n${inlineSvg(c.svg)}</figure>`);
   const failed = r.rows.filter((x) => x.status === 'failed');
   if (failed.length > 0) {

@@ -13,7 +13,7 @@ import { writeFileAtomicSync } from '../../pipeline/atomic.js';
 import { badManifest, notFound } from '../../pipeline/errors.js';
 import { toCsv, type Datum } from '../../pipeline/plots.js';
 import { modelledSec, REFERENCE_COSTS, UNIT_NAMES, type UnitCosts } from '../../pipeline/cost-model.js';
-import type { RunMetrics, TrainMode } from '../../pipeline/run-metrics.js';
+import type { BudgetWindow, RunMetrics, TrainMode } from '../../pipeline/run-metrics.js';
 import type { SweepConfig } from './config.js';
 import type { BayesRef } from './data.js';
 import { baselineKey, type RunSpec } from './grid.js';
@@ -139,6 +139,20 @@ export interface ResultRow {
   speedupWork: number | null;
   /** baseline modelledSec / this modelledSec */
   speedupModelled: number | null;
+  /** accuracy-budgeted Slipstream: ε (null for a fixed D; targetDrop is then the starting D) */
+  maxAucLoss: number | null;
+  /** accuracy-budgeted: D the controller ended with */
+  finalDrop: number | null;
+  /** accuracy-budgeted: seconds of the no-drop reference and re-checks (inside trainSec) */
+  referenceSec: number | null;
+  /** workSec / modelledSec without the reference and re-checks (what the run would cost if they were free) */
+  workSecNoRef: number | null;
+  modelledSecNoRef: number | null;
+  /** baseline workSec / this workSecNoRef, and the modelled one */
+  speedupWorkNoRef: number | null;
+  speedupModelledNoRef: number | null;
+  /** accuracy-budgeted: the D trajectory, one entry per re-check window (results.json only) */
+  budget?: BudgetWindow[] | null;
   error: string | null;
 }
 
@@ -180,7 +194,8 @@ export const CSV_COLUMNS = [
   'runId', 'status', 'mode', 'seed', 'targetDrop', 'alpha', 'achievedDrop', 'threshold',
   'testAuc', 'testLogloss', 'testAccuracy', 'valAuc', 'trainSec', 'trainCpuSec', 'slipstreamSec', 'totalSec', 'samplesTrained',
   'samplesPerSec', 'hostDeviceBytes', 'optimizerSteps', 'denseFlops', 'rowsGathered', 'workSec', 'modelledSec', 'modelFit',
-  'medianCpuPerSample', 'speedup', 'speedupCpu', 'speedupTotal', 'speedupWork', 'speedupModelled', 'deltaAuc', 'baselineRun', 'repeat', 'params', 'error',
+  'medianCpuPerSample', 'speedup', 'speedupCpu', 'speedupTotal', 'speedupWork', 'speedupModelled', 'deltaAuc', 'baselineRun', 'repeat', 'params',
+  'maxAucLoss', 'finalDrop', 'referenceSec', 'workSecNoRef', 'modelledSecNoRef', 'speedupWorkNoRef', 'speedupModelledNoRef', 'error',
 ] as const;
 
 function num(v: unknown): number | null {
@@ -199,6 +214,8 @@ export function rowFromMetrics(run: RunSpec, m: RunMetrics | null, error: string
   const w = m?.work ?? null;
   const hotSync = m?.hostDeviceBytes.hotSync ?? 0;
   const modelled = w && costs ? modelledSec(w, costs, hotSync) : null;
+  const b = s?.budget ?? null;
+  const noRef = { reference: false };
   const cpu = num(m?.time.trainCpuSec);
   return {
     runId: run.id,
@@ -236,6 +253,14 @@ export function rowFromMetrics(run: RunSpec, m: RunMetrics | null, error: string
     medianCpuPerSample: num(m?.steps?.medianCpuPerSample),
     speedupWork: null,
     speedupModelled: null,
+    maxAucLoss: b ? b.maxAucLoss : null,
+    finalDrop: b ? b.finalDrop : null,
+    referenceSec: num(m?.time.referenceSec),
+    workSecNoRef: w ? modelledSec(w, REFERENCE_COSTS, hotSync, noRef) : null,
+    modelledSecNoRef: w && costs ? modelledSec(w, costs, hotSync, noRef) : null,
+    speedupWorkNoRef: null,
+    speedupModelledNoRef: null,
+    budget: b ? b.windows : null,
     error: m ? null : error,
   };
 }
@@ -276,6 +301,8 @@ export function addReferences(rows: ResultRow[], runs: RunSpec[], appliesTo: Rec
     if (b.totalSec !== null && row.totalSec !== null && row.totalSec > 0) row.speedupTotal = b.totalSec / row.totalSec;
     if (b.workSec !== null && row.workSec !== null && row.workSec > 0) row.speedupWork = b.workSec / row.workSec;
     if (b.modelledSec !== null && row.modelledSec !== null && row.modelledSec > 0) row.speedupModelled = b.modelledSec / row.modelledSec;
+    if (b.workSec !== null && row.workSecNoRef !== null && row.workSecNoRef > 0) row.speedupWorkNoRef = b.workSec / row.workSecNoRef;
+    if (b.modelledSec !== null && row.modelledSecNoRef !== null && row.modelledSecNoRef > 0) row.speedupModelledNoRef = b.modelledSec / row.modelledSecNoRef;
     if (b.testAuc !== null && row.testAuc !== null) row.deltaAuc = row.testAuc - b.testAuc;
   }
 }
