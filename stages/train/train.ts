@@ -323,8 +323,6 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const trainStep = (hot: boolean): number => {
     const loss = trainer.step(hot, where);
     meter.onStep(hot, batch.size);
-    // the memory cold store counts its rows in Device.coldBatch; another store bypasses it, so count the lookups here
-    if (!hot && trainer.cold.kind !== 'memory') device.rows.coldGathered += batch.size * NUM_TABLES;
     if (hot) pos.batches.hot++;
     else pos.batches.cold++;
     pos.samples += batch.size;

@@ -187,6 +187,9 @@ export class RedisColdStore implements ColdStore {
     rows.gather(B, out);
     this.lookups += rows.lookups;
     this.lookupsHot += rows.hot;
+    // counted work, as Device.coldBatch counts it for the memory backend: lookups and distinct (table, row) pairs
+    this.device.rows.coldGathered += rows.lookups;
+    this.device.rows.coldUnique += rows.U;
     const bytes = rows.U * this.o.dim * 4; // as Device.coldBatch counts the memory backend's link
     this.device.bytes.gatherIn += bytes;
     this.device.bytes.gradOut += bytes;

@@ -41,6 +41,8 @@ describe.skipIf(REDIS_MISSING !== null)('redis cold store: same parameters as th
         expect(red.m.evals.map((e) => e.auc)).toEqual(mem.m.evals.map((e) => e.auc));
         // rows gathered to the device are the same; hot rows never sync host↔device with redis (the device's copy is the only one)
         expect([red.m.hostDeviceBytes.gatherIn, red.m.hostDeviceBytes.gradOut]).toEqual([mem.m.hostDeviceBytes.gatherIn, mem.m.hostDeviceBytes.gradOut]);
+        // counted work: the same rows gathered and distinct rows updated as the memory backend counts
+        expect(red.m.work!.embedding).toEqual(mem.m.work!.embedding);
         const cs = red.m.coldStore!;
         expect(cs.kind).toBe('redis');
         expect(cs.roundTrips).toBeGreaterThan(0);
