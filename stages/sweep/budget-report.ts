@@ -84,3 +84,13 @@ export async function budgetChart(r: SweepResults): Promise<{ name: 'budget-d'; 
   });
   return { name: 'budget-d', title, chart };
 }
+
+/** Terminal lines for the budgeted configurations (none without budgeted runs). */
+export function budgetLines(r: SweepResults): string[] {
+  const t = budgetTables(r)[0];
+  if (!t) return [];
+  return [
+    '  accuracy-budgeted (work / modelled speedups include the no-drop reference; "free" = without it):',
+    ...t.rows.map((c) => `  ${c[0]}: final D ${c[2]}, drop ${c[3]}, work ${c[4]} (free ${c[5]}), modelled ${c[6]} (free ${c[7]}), reference ${c[8]} of train wall, ΔAUC ${c[9]}`),
+  ];
+}

@@ -29,6 +29,7 @@ async function printHeadline(r: SweepResults, reportHtml: string, reportMd: stri
         (x.achievedDrop.mean !== null ? `  drop ${(100 * x.achievedDrop.mean).toFixed(1)} %` : '') + (x.mode === 'slipstream' ? `  ${x.verdict}` : ''),
     );
   }
+  lines.push(...(await import('./budget-report.js')).budgetLines(r));
   if (h.basisNote) lines.push(`  note: ${h.basisNote}`);
   lines.push(`  ${h.verdict}`, '', `report: ${shown(reportHtml)}  (also ${shown(reportMd)})`, '');
   process.stdout.write(lines.join('\n'));

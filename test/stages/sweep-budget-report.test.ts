@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lineChartSpec } from '../../pipeline/plots.js';
 import type { BudgetReport, RunMetrics } from '../../pipeline/run-metrics.js';
-import { budgetTables } from '../../stages/sweep/budget-report.js';
+import { budgetLines, budgetTables } from '../../stages/sweep/budget-report.js';
 import { buildCharts } from '../../stages/sweep/charts.js';
 import type { RunSpec } from '../../stages/sweep/grid.js';
 import { reportMarkdown, summarize } from '../../stages/sweep/report.js';
@@ -70,6 +70,7 @@ describe('accuracy-budgeted runs in the sweep report', () => {
     const sp = charts.find((c) => c.name === 'speedup-vs-drop')!.chart.svg;
     expect(sp).toContain('budgeted ε=0.001 (work)');
     expect(budgetTables({ ...r, rows: r.rows.filter((x) => x.maxAucLoss === null) })).toEqual([]);
+    expect(budgetLines(r)[1]).toMatch(/^ {2}ε=0\.001 \(start D=0\.3\): final D 0\.400 \[0\.400, 0\.400\], drop 29\.4 % .*work 1\.19× .*\(free 1\.48× /);
   }, 60_000);
 
   it('line charts draw horizontal error bars from the x interval fields', () => {
