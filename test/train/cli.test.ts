@@ -104,6 +104,17 @@ describe('hotcold train (command line)', () => {
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toMatchObject({ seed: 5, train: { epochs: 2, batchSize: 128 } });
   });
 
+  it('--max-auc-loss and --rechecks run an accuracy-budgeted Slipstream and say where D went', async () => {
+    const cfg = join(dir, 's.json');
+    writeFileSync(cfg, JSON.stringify({ mode: 'slipstream', model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' }, train: { batchSize: 64, saveModel: false }, slipstream: { windowStart: 2, windowFraction: 0.1 } }));
+    const out = join(dir, 'budget');
+    const r = await cli(['--config', cfg, '--data', d.dataDir, '--hot', d.hotDir, '--out', out, '--max-auc-loss', '0.002', '--rechecks', '2', '--engine', 'ts', '--quiet']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/budget ε 0\.002: D 0\.3 → [\d.]+ over 2 re-checks/);
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toMatchObject({ slipstream: { maxAucLoss: 0.002, rechecks: 2 } });
+    await expect(cli(['--config', cfg, '--data', d.dataDir, '--hot', d.hotDir, '--out', join(dir, 'bad-budget'), '--max-auc-loss', '-1', '--quiet'])).rejects.toThrow(/--max-auc-loss must be a number in \[0/);
+  });
+
   it('exits 2 with the field named for a bad --set', async () => {
     const r = await cli(['--data', d.dataDir, '--out', join(dir, 'bad'), '--set', 'train.batchSize=0', '--quiet']);
     expect(r.code).toBe(2);
