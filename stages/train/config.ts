@@ -129,6 +129,12 @@ export const trainConfigSchema = z.strictObject({
       rechecks: z.number().int().positive().default(4),
       /** accuracy-budgeted: rows of the fixed, seeded validation slice each re-check scores (capped at the split) */
       recheckRows: z.number().int().positive().default(16384),
+      /**
+       * accuracy-budgeted: share of each re-check window the no-drop reference covers (its first
+       * hot batches; the re-check follows them and the new D applies to the rest of the window).
+       * 1 = the whole window; smaller costs less, and ε then bounds the loss over that share
+       */
+      referenceFraction: z.number().gt(0).max(1).default(1),
       /** accuracy-budgeted: the controller's first step in D (halved after each overshoot) */
       budgetStep: z.number().gt(0).max(0.5).default(0.1),
       /** accuracy-budgeted: the largest D the controller may choose */

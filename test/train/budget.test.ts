@@ -110,6 +110,26 @@ describe('budgeted runs in the trainer', () => {
     expect(lines.filter((l) => l.budget !== undefined).map((l) => l.budget)).toEqual(b.windows);
   }, 120_000);
 
+  it('slipstream.referenceFraction: the reference covers the first share of each window, the re-check follows it', async () => {
+    const full = first as { windows: { hotFrom: number; hotTo: number }[] } | null;
+    const config = resolveTrainConfig({ ...BASE, slipstream: { ...BASE.slipstream, referenceFraction: 0.5 } });
+    const { m } = await run({ config, out: join(d.root, 'budget-half') });
+    const b = m.slipstream!.budget!;
+    expect(b.windows.length).toBe(6);
+    const c = new DropController({ maxAucLoss: 0.002, start: 0.3, step: 0.2, dMax: 0.9 });
+    for (const w of b.windows) {
+      expect(w.drop).toBe(c.drop);
+      expect([w.decision, w.next]).toEqual((({ decision, next }) => [decision, next])(c.observe(w.aucRun, w.aucRef)));
+    }
+    if (full) {
+      // same window starts; each probe is the first ⌈half⌉ of its window
+      expect(b.windows.map((w) => w.hotFrom)).toEqual(full.windows.map((w) => w.hotFrom));
+      b.windows.forEach((w, i) => expect(w.hotTo - w.hotFrom + 1).toBe(Math.ceil((full.windows[i]!.hotTo - full.windows[i]!.hotFrom + 1) / 2)));
+    }
+    // T is searched again after every probe that has hot batches after it in its epoch (the rest of its window, at least)
+    expect(m.work!.slipstream!.rechecks).toBe(6);
+  }, 120_000);
+
   it('resumed inside a window ends bit-identical to an uninterrupted run, with the same trajectory', async () => {
     const config = resolveTrainConfig(BASE);
     const ck = { every: 2, everySec: 0, threshold: 0, fullEvery: 3 };

@@ -8,7 +8,9 @@
  *     window start (hot batch a_k)   the reference (modes/reference.ts) copies the run's state
  *     every slot of the window       the reference trains the batch as drawn, no drop; the run
  *                                    filters with T and trains what it keeps
- *     window end (hot batch a_{k+1}−1, after it trained; re-batching flushes its pending rows)
+ *     window end (hot batch a_{k+1}−1 — or, with slipstream.referenceFraction f < 1, the last of
+ *                 the window's first ⌈f·length⌉ hot batches, the rest of the window then trains
+ *                 at the new D without a reference — after it trained; re-batching flushes its pending rows)
  *                                    AUC of both on the validation slice (modes/val-slice.ts),
  *                                    controller.observe(run, ref) → D for the next window;
  *                                    T searched again for the new D (Slipstream.retarget) on a
@@ -127,7 +129,10 @@ export class BudgetRun {
       const k = this.bounds.indexOf(i);
       if (k >= 0 && k + 1 < this.bounds.length) {
         const trivial = slip.threshold === 0;
-        this.open = { epoch, k, from: i, to: this.bounds[k + 1]! - 1, drop: this.ctl.drop, threshold: slip.threshold, seen0: slip.hotSeen, dropped0: slip.dropped, trivial };
+        // the reference covers the window's first ⌈referenceFraction · length⌉ hot batches; the re-check follows them
+        const len = this.bounds[k + 1]! - i;
+        const span = Math.max(1, Math.min(len, Math.ceil(this.cfg.slipstream.referenceFraction * len - 1e-9)));
+        this.open = { epoch, k, from: i, to: i + span - 1, drop: this.ctl.drop, threshold: slip.threshold, seen0: slip.hotSeen, dropped0: slip.dropped, trivial };
         if (!trivial) this.ref.copyFrom(this.run);
       }
     }
@@ -168,7 +173,7 @@ export class BudgetRun {
     const s: BudgetStep = this.ctl.observe(aucRun, aucRef);
     this.sec += (performance.now() - t0) / 1000;
     const seen = slip.hotSeen - w.seen0;
-    const later = w.k + 2 < this.bounds.length && i + 1 < nHot;
+    const later = i + 1 < nHot; // hot batches left this epoch: the rest of this window (referenceFraction < 1) or the next one
     // T for the next window from the new D (Slipstream's own overhead); after the epoch's last window the next epoch's search uses it
     const r = later ? await slip.retarget(s.next, epoch, i + 1, sample) : (slip.setTarget(s.next), null);
     const rec: BudgetWindow = {
