@@ -87,3 +87,22 @@ describe('configs/sweep-drop.json', () => {
     expect(expandGrid(c.grid, c.appliesTo)).toHaveLength(14);
   });
 });
+
+describe('configs/sweep-budget.json', () => {
+  it('compares budgeted runs (ε > 0, start D) with the fixed-D grid and baseline; every train config it sets is valid', async () => {
+    const root = join(import.meta.dirname, '..', '..');
+    const c = loadSweepConfig(join(root, 'configs', 'sweep-budget.json'));
+    const runs = expandGrid(c.grid, c.appliesTo);
+    expect(runs.map((r) => r.id)).toEqual([
+      'baseline-s1',
+      'slipstream-D0.3-eps0-s1', 'slipstream-D0.3-eps0.0005-s1', 'slipstream-D0.3-eps0.001-s1',
+      'slipstream-D0.5-eps0-s1', 'slipstream-D0.5-eps0.0005-s1', 'slipstream-D0.5-eps0.001-s1',
+    ]);
+    const { loadTrainConfig } = await import('../../stages/train/config.js');
+    const sets = Object.entries(c.train.set).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+    for (const r of runs) {
+      const cfg = loadTrainConfig(c.train.configs[r.mode], [...sets, ...Object.entries(r.params).filter(([k]) => k !== 'mode').map(([k, v]) => `${k}=${JSON.stringify(v)}`)]);
+      expect(cfg.slipstream.maxAucLoss).toBe(r.params['slipstream.maxAucLoss'] ?? 0);
+    }
+  });
+});
