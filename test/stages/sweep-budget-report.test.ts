@@ -68,7 +68,7 @@ describe('accuracy-budgeted runs in the sweep report', () => {
     const charts = await buildCharts(r);
     expect(charts.map((c) => c.name)).toEqual(['auc-vs-d', 'speedup-vs-drop', 'budget-d']); // no curves in these results: no time-to-accuracy
     const sp = charts.find((c) => c.name === 'speedup-vs-drop')!.chart.svg;
-    expect(sp).toContain('budgeted ε=0.001 (work)');
+    expect(sp).toContain('budgeted ε=0.001, start D=0.3 (work)');
     expect(budgetTables({ ...r, rows: r.rows.filter((x) => x.maxAucLoss === null) })).toEqual([]);
     expect(budgetLines(r)[1]).toMatch(/^ {2}ε=0\.001 \(start D=0\.3\): final D 0\.400 \[0\.400, 0\.400\], drop 29\.4 % .*work 1\.19× .*\(free 1\.48× /);
   }, 60_000);
