@@ -116,7 +116,8 @@ async function throughput(address: string, ports: number[], pids: number[]): Pro
     const dim = 16;
     const sizes = Array.from({ length: F }, () => 100_000);
     const rt = new RedisTables(client, addr, addr.prefix!, { fingerprint: 'tp', dim, opt: { kind: 'adagrad', lr: 0.01, eps: 1e-8 }, sizes });
-    await rt.init(new Rng(1));
+    const ri = await rt.create(new Rng(1));
+    await rt.writeAll((t, r0, n, out) => ri.rows(t, r0, n, out, dim + 1)); // every row written: reads and updates of stored rows
     const B = 2048;
     const rng = new Rng(2);
     const batches = Array.from({ length: 20 }, () => {
@@ -131,18 +132,18 @@ async function throughput(address: string, ports: number[], pids: number[]): Pro
     const srv = (): number => pids.reduce((a, p) => a + cpuSec(p), 0);
     let c0 = srv();
     let t = performance.now();
-    await Promise.all(batches.flatMap((r) => r.requests.map(async (q) => r.fill(q, await rt.readRows(q), dim + 1))));
+    await Promise.all(batches.flatMap((r) => r.requests.map(async (q) => r.fill(q, await rt.readRows(q), dim + 1, ri))));
     const readSec = (performance.now() - t) / 1000;
     const readCpu = srv() - c0;
     c0 = srv();
     t = performance.now();
     // with the rows as read and as computed (the trainer's path; one writer: no conflicts)
-    await Promise.all(batches.flatMap((r) => r.requests.map((q) => rt.updateRows(q, r.grads(q), r.rowsOf(q, r.vals, dim + 1), r.rowsOf(q, r.vals, dim + 1)))));
+    await Promise.all(batches.flatMap((r) => r.requests.map((q) => rt.updateRows(q, r.grads(q), r.rowsOf(q, r.vals, dim + 1), r.freshOf(q), r.rowsOf(q, r.vals, dim + 1)))));
     const updSec = (performance.now() - t) / 1000;
     const updCpu = srv() - c0;
     c0 = srv();
     t = performance.now();
-    await Promise.all(batches.flatMap((r) => r.requests.map((q) => rt.updateRows(q, r.grads(q)))));
+    await Promise.all(batches.flatMap((r) => r.requests.map((q) => rt.updateRows(q, r.grads(q), r.rowsOf(q, r.vals, dim + 1), r.freshOf(q)))));
     const slowSec = (performance.now() - t) / 1000;
     const slowCpu = srv() - c0;
     const n = masters(client).length;

@@ -13,6 +13,7 @@
 import { PipelineError } from '../../../pipeline/errors.js';
 import type { SparseOptConfig } from '../model/embedding.js';
 import { MAX_KEYS } from './functions.js';
+import type { RowInit } from './lazy-init.js';
 import { blockKey, ROWS_PER_BLOCK, SHARDS, sentinelKey, shardOf } from './layout.js';
 
 /** Per-shard request of a batch: the keys (sentinel first) and (key index, row in block) pairs. */
@@ -58,6 +59,8 @@ export class BatchRows {
   before = new Float32Array(0);
   /** U × dim accumulated gradients */
   acc = new Float32Array(0);
+  /** 1 where the row was read as never written and vals took its initial value (hc_update's `fresh`) */
+  fresh = new Uint8Array(0);
   /** cold rows grouped by shard */
   requests: ShardRequest[] = [];
   cold = 0;
@@ -91,6 +94,7 @@ export class BatchRows {
       this.vals = new Float32Array(n * this.stride);
       this.before = new Float32Array(n * this.stride);
       this.acc = new Float32Array(n * this.dim);
+      this.fresh = new Uint8Array(n);
     }
   }
 
@@ -217,19 +221,38 @@ export class BatchRows {
     this.requests = reqs;
   }
 
-  /** Copy a read reply (rows of `q`, rowBytes each, `nf` floats: dim or dim + 1) into vals. */
-  fill(q: ShardRequest, reply: Buffer, nf: number): void {
+  /**
+   * Copy a read reply (rows of `q`, rowBytes each, `nf` floats: dim or dim + 1) into vals; a row
+   * never written (all-zero bytes) takes its initial value from `init` and is marked fresh.
+   */
+  fill(q: ShardRequest, reply: Buffer, nf: number, init: RowInit): void {
     const rb = nf * 4;
     if (reply.length !== q.n * rb) throw new PipelineError('internal', `cold store reply of ${reply.length} bytes for ${q.n} rows of ${rb} bytes`);
     const tmp = new Float32Array(q.n * nf);
     new Uint8Array(tmp.buffer).set(reply);
-    const { vals, stride } = this;
+    const bits = new Int32Array(tmp.buffer);
+    const { vals, stride, fresh } = this;
     for (let i = 0; i < q.n; i++) {
       const u = q.rows[i]!;
       const v0 = u * stride;
       const s0 = i * nf;
-      for (let k = 0; k < nf; k++) vals[v0 + k] = tmp[s0 + k]!;
+      let z = 0;
+      for (let k = 0; k < nf; k++) z |= bits[s0 + k]!;
+      if (z === 0) {
+        init.row(this.uT[u]!, this.uR[u]!, vals, v0, nf > this.dim);
+        fresh[u] = 1;
+      } else {
+        for (let k = 0; k < nf; k++) vals[v0 + k] = tmp[s0 + k]!;
+        fresh[u] = 0;
+      }
     }
+  }
+
+  /** The fresh flags of the rows of `q`, one byte each, in request order. */
+  freshOf(q: ShardRequest): Buffer {
+    const out = Buffer.allocUnsafe(q.n);
+    for (let i = 0; i < q.n; i++) out[i] = this.fresh[q.rows[i]!]!;
+    return out;
   }
 
   /** out[b, f, :] = vals of the batch's lookup (b, f). */

@@ -11,6 +11,9 @@
  * shard (multi-key calls need one slot), pipelined per node. The sentinel lives in the same slot,
  * so a node restarted empty is seen by the very call that would have trained on it.
  *
+ * Rows are written lazily: a block key exists once one of its rows was written, and a row never
+ * written reads as zero bytes, standing for its seeded initial value (lazy-init.ts, functions.ts).
+ *
  * Blocks of R rows instead of a key per row: Redis spends ≈ 60–90 B per key (dict entry, object,
  * SDS header), more than a dim-16 row (68 B); R = 32 brings that under 5 % and leaves a Kaggle-size
  * store at ≈ 450k keys instead of 14M. The Functions read and write single rows inside a block
@@ -23,7 +26,7 @@ export const ROWS_PER_BLOCK = 32;
 /** Hash-tag shards (spread over the Cluster's masters by CRC16 of "{s}"). */
 export const SHARDS = 32;
 /** Version of the layout and Function library (in the meta key and the library name). */
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 /** A parsed `--cold-store` value. */
 export interface StoreAddress {
@@ -97,8 +100,12 @@ export interface StoreMeta {
   sizes: number[];
   rowsPerBlock: number;
   shards: number;
-  /** false while the bulk init runs (a store left half-initialised is re-initialised, never trained on) */
+  /** false while a store is being (re)created or rewritten (a store left half-written is recreated, never trained on) */
   complete: boolean;
+  /** per table the four int32 seeding its initial rows (lazy-init.ts: rows never written take these values) */
+  seeds: number[][];
+  /** initial Adagrad accumulator of a never-written row */
+  initAccum: number;
 }
 
 /** Bytes of one stored row. */

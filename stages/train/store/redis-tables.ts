@@ -6,10 +6,11 @@
  */
 import { PipelineError, mismatch } from '../../../pipeline/errors.js';
 import type { Rng } from '../../../pipeline/rng.js';
-import { fillUniform, type SparseOptConfig } from '../model/embedding.js';
+import type { SparseOptConfig } from '../model/embedding.js';
 import type { ShardRequest } from './batch-rows.js';
 import { masters, storeError, type StoreClient } from './connect.js';
 import { FN_READ, FN_UPDATE } from './functions.js';
+import { RowInit, tableSeeds } from './lazy-init.js';
 import { blockKey, LAYOUT_VERSION, metaKey, ROWS_PER_BLOCK, rowBytes, SHARDS, sentinelKey, type StoreAddress, type StoreMeta } from './layout.js';
 
 /** Store traffic counters (see StoreReport). */
@@ -29,6 +30,8 @@ export interface TablesSpec {
   dim: number;
   opt: SparseOptConfig;
   sizes: number[];
+  /** per table the seed of its initial rows (tableSeeds); readers of a store take them from its meta */
+  seeds?: number[][];
 }
 
 /** Commands outstanding at most in bulk loops. */
@@ -38,10 +41,26 @@ export class RedisTables {
   readonly counters: StoreCounters = { roundTrips: 0, rowsRead: 0, rowsWritten: 0, bytesRead: 0, bytesWritten: 0, conflicts: 0 };
   readonly nf: number;
   readonly rowBytes: number;
+  /** initial values of never-written rows (null until the seeds are known) */
+  rowInit: RowInit | null = null;
 
   constructor(readonly client: StoreClient, readonly addr: StoreAddress, readonly prefix: string, readonly spec: TablesSpec) {
     this.nf = spec.dim + (spec.opt.kind === 'adagrad' ? 1 : 0);
     this.rowBytes = rowBytes(spec.dim, spec.opt.kind === 'adagrad');
+    if (spec.seeds) this.useSeeds(spec.seeds);
+  }
+
+  /** The tables' seeds (from the run's table rng, or a store's meta): never-written rows take their values. */
+  useSeeds(seeds: number[][]): RowInit {
+    if (seeds.length !== this.spec.sizes.length) throw new PipelineError('bad_manifest', `${metaKey(this.prefix)} at ${this.addr.spec} has ${seeds.length} table seeds for ${this.spec.sizes.length} tables`);
+    this.spec.seeds = seeds;
+    this.rowInit = new RowInit(seeds, this.spec.sizes, this.spec.dim, this.spec.opt.initAccum ?? 0);
+    return this.rowInit;
+  }
+
+  private get init0(): RowInit {
+    if (!this.rowInit) throw new PipelineError('internal', 'cold store tables read before their seeds were known');
+    return this.rowInit;
   }
 
   /** The meta key's content, or null when the prefix holds no store. */
@@ -87,7 +106,7 @@ export class RedisTables {
     const s = this.spec;
     const m: StoreMeta = {
       magic: 'hotcold.coldstore', layout: LAYOUT_VERSION, fingerprint: s.fingerprint, dim: s.dim, optimizer: s.opt.kind, sizes: s.sizes,
-      rowsPerBlock: ROWS_PER_BLOCK, shards: SHARDS, complete,
+      rowsPerBlock: ROWS_PER_BLOCK, shards: SHARDS, complete, seeds: this.init0.seeds, initAccum: s.opt.initAccum ?? 0,
     };
     return JSON.stringify(m);
   }
@@ -138,34 +157,41 @@ export class RedisTables {
   }
 
   /**
-   * Seeded init, the memory backend's values: per table in order, four uint32 of `rng` seed the
-   * xoshiro stream of EmbeddingTable.initUniform (U(±sqrt(1/rows))), accumulators = initAccum.
-   * @param onRows sees every chunk (rows [r0, r0+n) of table t, nf floats each)
+   * A fresh store for a run (lazy: no row is written): the table seeds from `rng` (four uint32
+   * per table, in order, as the memory backend's EmbeddingTable.initUniform draws them), meta
+   * (incomplete), every other key under the prefix deleted (another attempt's rows), the shard
+   * sentinels, then meta complete. Rows never written read as their initial values.
    */
-  async init(rng: Rng, onRows?: (t: number, r0: number, n: number, vals: Float32Array) => void): Promise<void> {
-    const d = this.spec.dim;
-    const nf = this.nf;
-    const a0 = this.spec.opt.initAccum ?? 0;
-    let state = new Int32Array(4);
-    let bound = 0;
-    let w = new Float32Array(0);
-    await this.writeAll((t, r0, n, out) => {
-      if (r0 === 0) {
-        state = new Int32Array([rng.nextU32(), rng.nextU32(), rng.nextU32(), rng.nextU32()]);
-        if ((state[0]! | state[1]! | state[2]! | state[3]!) === 0) state[0] = 1;
-        bound = Math.sqrt(1 / this.spec.sizes[t]!);
-      }
-      if (w.length < n * d) w = new Float32Array(n * d);
-      fillUniform(w, 0, n * d, state, bound);
-      for (let i = 0; i < n; i++) {
-        out.set(w.subarray(i * d, i * d + d), i * nf);
-        if (nf > d) out[i * nf + d] = a0;
-      }
-      onRows?.(t, r0, n, out);
-    });
+  async create(rng: Rng): Promise<RowInit> {
+    const ri = this.useSeeds(tableSeeds(rng, this.spec.sizes.length));
+    const c = this.client;
+    const meta = metaKey(this.prefix);
+    try {
+      await c.set(meta, this.meta(false));
+      await scanPrefix(c, this.prefix, async (_node, keys) => {
+        await Promise.all(keys.filter((k) => k !== meta).map((k) => c.unlink(k)));
+      });
+      await Promise.all(Array.from({ length: SHARDS }, (_, sh) => c.set(sentinelKey(this.prefix, sh), this.spec.fingerprint)));
+      this.counters.roundTrips += SHARDS + 2;
+      await c.set(meta, this.meta(true));
+    } catch (e) {
+      throw storeError(this.addr, 'creating the tables', e);
+    }
+    return ri;
   }
 
-  /** Read every block of every table: `take(t, r0, n, vals)` gets rows [r0, r0+n) (nf floats each). */
+  /** Every shard sentinel holds this store's fingerprint (else HCLOST: a node restarted empty). */
+  async checkSentinels(): Promise<void> {
+    const got = await Promise.all(Array.from({ length: SHARDS }, (_, sh) => this.client.get(sentinelKey(this.prefix, sh))));
+    this.counters.roundTrips += SHARDS;
+    const bad = got.findIndex((v) => v !== this.spec.fingerprint);
+    if (bad >= 0) throw new Error(`HCLOST ${sentinelKey(this.prefix, bad)} ${got[bad] === null ? 'is missing' : 'holds another fingerprint'}`);
+  }
+
+  /**
+   * Read every block of every table: `take(t, r0, n, vals)` gets rows [r0, r0+n) (nf floats each),
+   * never-written rows as their initial values.
+   */
   async readAll(take: (t: number, r0: number, n: number, vals: Float32Array) => void): Promise<void> {
     const c = this.client;
     const pending: Promise<void>[] = [];
@@ -173,7 +199,10 @@ export class RedisTables {
       await Promise.all(pending);
       pending.length = 0;
     };
+    const ri = this.init0;
+    const nf = this.nf;
     try {
+      await this.checkSentinels();
       for (let t = 0; t < this.spec.sizes.length; t++) {
         const rows = this.spec.sizes[t]!;
         for (let r0 = 0; r0 < rows; r0 += ROWS_PER_BLOCK) {
@@ -181,11 +210,18 @@ export class RedisTables {
           const key = blockKey(this.prefix, t, r0 / ROWS_PER_BLOCK);
           this.counters.roundTrips++;
           pending.push(c.getBuffer(key).then((b) => {
-            if (b === null || b.length !== n * this.rowBytes) throw new Error(`HCLOST block ${key} is ${b === null ? 'missing' : `${b.length} bytes, expected ${n * this.rowBytes}`}`);
-            const v = new Float32Array(n * this.nf);
-            new Uint8Array(v.buffer).set(b);
+            const len = b?.length ?? 0;
+            if (len > n * this.rowBytes || len % this.rowBytes !== 0) throw new Error(`HCLOST block ${key} is ${len} bytes, expected at most ${n} rows of ${this.rowBytes}`);
+            const v = new Float32Array(n * nf);
+            if (b) new Uint8Array(v.buffer).set(b);
+            const bits = new Int32Array(v.buffer);
+            for (let i = 0; i < n; i++) {
+              let z = true;
+              for (let k = 0; k < nf && z; k++) if (bits[i * nf + k] !== 0) z = false;
+              if (z) ri.row(t, r0 + i, v, i * nf, nf > this.spec.dim);
+            }
             this.counters.rowsRead += n;
-            this.counters.bytesRead += b.length;
+            this.counters.bytesRead += len;
             take(t, r0, n, v);
           }));
           if (pending.length >= WINDOW) await flush();
@@ -211,17 +247,18 @@ export class RedisTables {
   }
 
   /**
-   * Apply one shard request's accumulated gradients on the server (hc_update); with the rows
-   * the writer read (`olds`) and computed (`news`), unchanged rows just take the new bytes.
+   * Apply one shard request's accumulated gradients on the server (hc_update): `olds` the rows as
+   * the writer used them, `fresh` one byte per row (1: read as never written, `olds` holds its
+   * initial value); with the rows it computed (`news`), unchanged rows just take the new bytes.
    * @returns rows another writer had changed (updated from their current value)
    */
-  async updateRows(q: ShardRequest, grads: Buffer, olds?: Buffer, news?: Buffer): Promise<number> {
+  async updateRows(q: ShardRequest, grads: Buffer, olds: Buffer, fresh: Buffer, news?: Buffer): Promise<number> {
     const o = this.spec.opt;
     this.counters.roundTrips++;
     this.counters.rowsWritten += q.n;
-    const extra = olds && news ? [olds, news] : [];
-    this.counters.bytesWritten += grads.length + q.pairs.length + (olds?.length ?? 0) + (news?.length ?? 0);
-    const slow = Number(await this.client.fcall(FN_UPDATE, q.keys.length, ...q.keys, this.spec.fingerprint, this.spec.dim, o.kind, String(o.lr), String(o.eps ?? 1e-10), q.pairs, grads, ...extra));
+    const nw = news ?? Buffer.alloc(0);
+    this.counters.bytesWritten += grads.length + q.pairs.length + olds.length + nw.length + fresh.length;
+    const slow = Number(await this.client.fcall(FN_UPDATE, q.keys.length, ...q.keys, this.spec.fingerprint, this.spec.dim, o.kind, String(o.lr), String(o.eps ?? 1e-10), q.pairs, grads, olds, nw, fresh));
     this.counters.conflicts += slow;
     return slow;
   }

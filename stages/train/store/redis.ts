@@ -96,23 +96,28 @@ export class RedisColdStore implements ColdStore {
     this.tables = new RedisTables(this.client, o.address, o.prefix, { fingerprint: o.fingerprint, dim: o.dim, opt: o.opt, sizes: o.sizes });
     await this.t.check();
     const t0 = performance.now();
+    const ri = await this.t.create(rng);
+    // the hot rows' initial values straight onto the device (the host tables stay untouched)
     const dev = this.device;
+    const hot = dev.hot;
     const rev = dev.reverse;
-    const d = o.dim;
-    const nf = this.t.nf;
-    await this.t.init(rng, (t, r0, n, vals) => {
-      if (!rev) return;
-      const rv = rev[t]!;
-      const tab = dev.tables[t]!;
-      for (let i = 0; i < n; i++) {
-        if (rv[r0 + i]! < 0) continue;
-        tab.weights.set(vals.subarray(i * nf, i * nf + d), (r0 + i) * d);
-        if (tab.accum) tab.accum[r0 + i] = vals[i * nf + d]!;
+    if (hot && rev) {
+      const d = o.dim;
+      let H = 0;
+      for (let t = 0; t < rev.length; t++) {
+        const rv = rev[t]!;
+        for (let r = 0; r < rv.length; r++) {
+          const h = rv[r]!;
+          if (h < 0) continue;
+          ri.row(t, r, hot.weights, h * d, false);
+          if (hot.accum) hot.accum[h] = o.opt.initAccum ?? 0;
+          H++;
+        }
       }
-    });
-    dev.loadHot(true);
+      dev.bytes.hotSync += H * this.t.rowBytes; // as Device.loadHot(true) counts the placement
+    }
     this.initSec += (performance.now() - t0) / 1000;
-    o.log?.(`train: cold store redis ${o.address.spec} (prefix '${o.prefix}'): ${o.sizes.reduce((a, b) => a + b, 0)} rows initialised in ${this.initSec.toFixed(1)}s`);
+    o.log?.(`train: cold store redis ${o.address.spec} (prefix '${o.prefix}'): ${o.sizes.reduce((a, b) => a + b, 0)} rows, created in ${this.initSec.toFixed(1)}s (rows are written when first trained; never-written rows read as their seeded initial values)`);
   }
 
   wrap(stream: BatchSource): BatchSource {
@@ -130,9 +135,10 @@ export class RedisColdStore implements ColdStore {
 
   private fetch(rows: BatchRows, what: string): Promise<void> {
     const nf = this.t.nf;
+    const init = this.t.rowInit!;
     return Promise.all(rows.requests.map(async (q) => {
       try {
-        rows.fill(q, await this.t.readRows(q), nf);
+        rows.fill(q, await this.t.readRows(q), nf, init);
       } catch (e) {
         throw storeError(this.o.address, what, e);
       }
@@ -160,7 +166,10 @@ export class RedisColdStore implements ColdStore {
       for (let u = 0; u < rows.U; u++) {
         if (rows.uHot[u]! >= 0) continue;
         const j = p.find(rows.uT[u]!, rows.uR[u]!);
-        if (j >= 0) rows.vals.set(p.vals.subarray(j * s, j * s + s), u * s);
+        if (j >= 0) {
+          rows.vals.set(p.vals.subarray(j * s, j * s + s), u * s);
+          rows.fresh[u] = 0; // written by that update
+        }
       }
     }
     this.cur = rows;
@@ -218,7 +227,7 @@ export class RedisColdStore implements ColdStore {
     }
     const nf = this.t.nf;
     const fast = this.o.fastPath ?? true;
-    const sent = Promise.all(rows.requests.map((q) => this.t.updateRows(q, rows.grads(q), fast ? rows.rowsOf(q, rows.before, nf) : undefined, fast ? rows.rowsOf(q, rows.vals, nf) : undefined))).then(
+    const sent = Promise.all(rows.requests.map((q) => this.t.updateRows(q, rows.grads(q), rows.rowsOf(q, rows.before, nf), rows.freshOf(q), fast ? rows.rowsOf(q, rows.vals, nf) : undefined))).then(
       () => undefined,
       (e: unknown) => {
         this.failure ??= storeError(this.o.address, 'applying a batch update', e);
@@ -326,6 +335,20 @@ export class RedisColdStore implements ColdStore {
         if (tab.accum) tab.accum[r0 + i] = vals[i * nf + d]!;
       }
     });
+    // the host tables never held the hot rows (placed on the device at open): every one from there
+    const hot = dev.hot;
+    if (hot && rev) {
+      for (let t = 0; t < rev.length; t++) {
+        const rv = rev[t]!;
+        const tab = dev.tables[t]!;
+        for (let r = 0; r < rv.length; r++) {
+          const h = rv[r]!;
+          if (h < 0) continue;
+          tab.weights.set(hot.weights.subarray(h * d, h * d + d), r * d);
+          if (tab.accum && hot.accum) tab.accum[r] = hot.accum[h]!;
+        }
+      }
+    }
   }
 
   async afterRestore(): Promise<void> {

@@ -41,7 +41,7 @@ export async function storeInit(spec: string, prefix: string | undefined, cfg: T
     const rt = new RedisTables(c, t.addr, t.prefix, { fingerprint: storeFingerprint(dataHash, cfg), dim: cfg.model.dim, opt: cfg.optim.sparse, sizes: inputs.tableSizes });
     await rt.check();
     const t0 = performance.now();
-    await rt.init(Rng.derive(cfg.seed, 12));
+    await rt.create(Rng.derive(cfg.seed, 12));
     return { prefix: t.prefix, rows: inputs.tableSizes.reduce((a, b) => a + b, 0), sec: (performance.now() - t0) / 1000 };
   });
 }
@@ -99,7 +99,7 @@ export async function storeDump(spec: string, table: number, from: number, to: n
     const ada = meta.optimizer === 'adagrad';
     const nf = meta.dim + (ada ? 1 : 0);
     const rows: { table: number; row: number; weights: number[]; accum: number | null }[] = [];
-    const rt = new RedisTables(c, t.addr, t.prefix, { fingerprint: meta.fingerprint, dim: meta.dim, opt: { kind: meta.optimizer, lr: 1 }, sizes: meta.sizes.map((s, i) => (i === table ? s : 0)) });
+    const rt = new RedisTables(c, t.addr, t.prefix, { fingerprint: meta.fingerprint, dim: meta.dim, opt: { kind: meta.optimizer, lr: 1, initAccum: meta.initAccum }, sizes: meta.sizes.map((s, i) => (i === table ? s : 1)), seeds: meta.seeds });
     await rt.readAll((tt, r0, k, v) => {
       for (let i = 0; i < k; i++) {
         const r = r0 + i;

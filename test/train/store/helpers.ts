@@ -71,7 +71,7 @@ export async function readStore(spec: string, cfg: TrainConfig, sizes: number[])
   const client = await connectStore(addr);
   try {
     const meta = (await RedisTables.readMeta(client, addr, addr.prefix!))!;
-    const rt = new RedisTables(client, addr, addr.prefix!, { fingerprint: meta.fingerprint, dim: cfg.model.dim, opt: cfg.optim.sparse, sizes });
+    const rt = new RedisTables(client, addr, addr.prefix!, { fingerprint: meta.fingerprint, dim: cfg.model.dim, opt: cfg.optim.sparse, sizes, seeds: meta.seeds });
     const dim = cfg.model.dim;
     const out = sizes.flatMap((n) => [new Float32Array(n * dim), new Float32Array(n)]);
     await rt.readAll((t, r0, n, v) => {

@@ -25,7 +25,8 @@ describe.skipIf(REDIS_MISSING !== null)('redis cold store: concurrent writers th
     for (let w = 0; w < 4; w++) clients.push(await connectStore(addr));
     try {
       const tables = clients.map((c) => new RedisTables(c, addr, addr.prefix!, spec));
-      await tables[0]!.init(new Rng(3));
+      const init = await tables[0]!.create(new Rng(3));
+      for (const t of tables.slice(1)) t.useSeeds(init.seeds);
       // every writer updates the same 8 inputs' rows (duplicates inside a batch are summed once per row)
       const B = 8;
       const cats = new Int32Array(B * F);
@@ -34,24 +35,26 @@ describe.skipIf(REDIS_MISSING !== null)('redis cold store: concurrent writers th
       const rows = tables.map(() => new BatchRows(spec.dim, F));
       rows.forEach((r) => r.plan(cats, B, null, sizes, new KeyCache(addr.prefix!, F)));
       rows.forEach((r) => r.accumulate(B, grad));
-      // shortcut: each writer's old / new rows = what it read at the start and one update of it
+      // each writer's old rows = what it read at the start (never written: their initial values, fresh);
+      // shortcut: new rows = one update of them
       const nf = spec.dim + 1;
       const before: Buffer[][] = [];
+      const fresh: Buffer[][] = [];
       const after: Buffer[][] = [];
-      if (shortcut) {
-        for (let w = 0; w < tables.length; w++) {
-          const r = rows[w]!;
-          await Promise.all(r.requests.map(async (q) => r.fill(q, await tables[w]!.readRows(q), nf)));
-          before.push(r.requests.map((q) => r.rowsOf(q, r.vals, nf)));
-          for (let u = 0; u < r.U; u++) applyRow(spec.opt, spec.dim, r.vals, u * nf, r.vals, u * nf + spec.dim, r.acc, u * spec.dim);
-          after.push(r.requests.map((q) => r.rowsOf(q, r.vals, nf)));
-        }
+      for (let w = 0; w < tables.length; w++) {
+        const r = rows[w]!;
+        await Promise.all(r.requests.map(async (q) => r.fill(q, await tables[w]!.readRows(q), nf, init)));
+        before.push(r.requests.map((q) => r.rowsOf(q, r.vals, nf)));
+        fresh.push(r.requests.map((q) => r.freshOf(q)));
+        for (let u = 0; u < r.U; u++) applyRow(spec.opt, spec.dim, r.vals, u * nf, r.vals, u * nf + spec.dim, r.acc, u * spec.dim);
+        after.push(r.requests.map((q) => r.rowsOf(q, r.vals, nf)));
       }
+      expect(rows[0]!.fresh.subarray(0, rows[0]!.U).every((x) => x === 1)).toBe(true);
       const K = 50;
       let conflicts = 0;
       await Promise.all(tables.map(async (t, w) => {
         for (let k = 0; k < K; k++) {
-          const n = await Promise.all(rows[w]!.requests.map((q, i) => t.updateRows(q, rows[w]!.grads(q), shortcut ? before[w]![i] : undefined, shortcut ? after[w]![i] : undefined)));
+          const n = await Promise.all(rows[w]!.requests.map((q, i) => t.updateRows(q, rows[w]!.grads(q), before[w]![i]!, fresh[w]![i]!, shortcut ? after[w]![i] : undefined)));
           conflicts += n.reduce((a, b) => a + b, 0);
         }
       }));
