@@ -62,7 +62,7 @@ export function register(program: Command): void {
       const m = /^(\d+)-(\d+)$/.exec(o.rows);
       if (!m) throw new PipelineError('bad_config', `--rows '${o.rows}' is not a-b`, { field: '--rows' });
       const { storeDump } = await tools();
-      for (const r of await storeDump(o.coldStore, o.table - 1, Number(m[1]), Number(m[2]) + 1, o.prefix, o.out)) process.stdout.write(JSON.stringify(r) + '\n');
+      for (const r of await storeDump(o.coldStore, o.table - 1, Number(m[1]), Number(m[2]) + 1, o.prefix, o.out, (s) => process.stderr.write(`${s}\n`))) process.stdout.write(JSON.stringify(r) + '\n');
     }));
 
   target(cmd.command('drop').description('delete every key under the run\'s prefix (nothing else)'))

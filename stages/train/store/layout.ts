@@ -106,6 +106,8 @@ export interface StoreMeta {
   seeds: number[][];
   /** initial Adagrad accumulator of a never-written row */
   initAccum: number;
+  /** rows of the run's hot set: the device holds them (authoritative), their store rows are never written and stay at their initial values */
+  hotRows: number;
 }
 
 /** Bytes of one stored row. */

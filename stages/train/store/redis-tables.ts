@@ -43,6 +43,8 @@ export class RedisTables {
   readonly rowBytes: number;
   /** initial values of never-written rows (null until the seeds are known) */
   rowInit: RowInit | null = null;
+  /** rows of the hot set (recorded in meta: their store rows are not the current ones) */
+  hotRows = 0;
 
   constructor(readonly client: StoreClient, readonly addr: StoreAddress, readonly prefix: string, readonly spec: TablesSpec) {
     this.nf = spec.dim + (spec.opt.kind === 'adagrad' ? 1 : 0);
@@ -106,7 +108,7 @@ export class RedisTables {
     const s = this.spec;
     const m: StoreMeta = {
       magic: 'hotcold.coldstore', layout: LAYOUT_VERSION, fingerprint: s.fingerprint, dim: s.dim, optimizer: s.opt.kind, sizes: s.sizes,
-      rowsPerBlock: ROWS_PER_BLOCK, shards: SHARDS, complete, seeds: this.init0.seeds, initAccum: s.opt.initAccum ?? 0,
+      rowsPerBlock: ROWS_PER_BLOCK, shards: SHARDS, complete, seeds: this.init0.seeds, initAccum: s.opt.initAccum ?? 0, hotRows: this.hotRows,
     };
     return JSON.stringify(m);
   }
@@ -161,8 +163,10 @@ export class RedisTables {
    * per table, in order, as the memory backend's EmbeddingTable.initUniform draws them), meta
    * (incomplete), every other key under the prefix deleted (another attempt's rows), the shard
    * sentinels, then meta complete. Rows never written read as their initial values.
+   * @param hotRows rows the device keeps (never written here; recorded in meta for `store dump`)
    */
-  async create(rng: Rng): Promise<RowInit> {
+  async create(rng: Rng, hotRows = 0): Promise<RowInit> {
+    this.hotRows = hotRows;
     const ri = this.useSeeds(tableSeeds(rng, this.spec.sizes.length));
     const c = this.client;
     const meta = metaKey(this.prefix);

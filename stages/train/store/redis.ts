@@ -96,7 +96,7 @@ export class RedisColdStore implements ColdStore {
     this.tables = new RedisTables(this.client, o.address, o.prefix, { fingerprint: o.fingerprint, dim: o.dim, opt: o.opt, sizes: o.sizes });
     await this.t.check();
     const t0 = performance.now();
-    const ri = await this.t.create(rng);
+    const ri = await this.t.create(rng, this.device.hot && this.device.reverse ? this.device.reverse.reduce((a, rv) => a + rv.reduce((n, h) => n + (h >= 0 ? 1 : 0), 0), 0) : 0);
     // the hot rows' initial values straight onto the device (the host tables stay untouched)
     const dev = this.device;
     const hot = dev.hot;

@@ -87,19 +87,25 @@ export async function storeStats(spec: string, prefix?: string, out?: string): P
   });
 }
 
-/** Rows [from, to) of table `table` (0-based) as { table, row, weights, accum }. */
-export async function storeDump(spec: string, table: number, from: number, to: number, prefix?: string, out?: string): Promise<{ table: number; row: number; weights: number[]; accum: number | null }[]> {
+/**
+ * Rows [from, to) of table `table` (0-based) as { table, row, weights, accum }; rows never
+ * written as their initial values. The run's hot rows (meta.hotRows of them) live on the
+ * trainer's device and are never written to the store: here they are at their initial values,
+ * the checkpoint holds their current ones. @param note receives that caveat when the run has hot rows
+ */
+export async function storeDump(spec: string, table: number, from: number, to: number, prefix?: string, out?: string, note?: (s: string) => void): Promise<{ table: number; row: number; weights: number[]; accum: number | null }[]> {
   const t = storeTarget(spec, prefix, out);
   return withClient(t.addr, async (c) => {
     const meta = await RedisTables.readMeta(c, t.addr, t.prefix);
     if (!meta) throw new PipelineError('not_found', `no hotcold store under prefix '${t.prefix}' at ${t.addr.spec}`, { field: '--prefix' });
     if (!(table >= 0 && table < meta.sizes.length)) throw new PipelineError('bad_config', `--table ${table + 1}: the store has tables 1…${meta.sizes.length}`, { field: '--table' });
+    if (meta.hotRows > 0) note?.(`store dump: ${meta.hotRows} rows of this run are hot: the trainer's device holds them (the authoritative copy, in its checkpoints); their rows here are never written and show their initial values`);
     const n = meta.sizes[table]!;
     const hi = Math.min(to, n);
     const ada = meta.optimizer === 'adagrad';
     const nf = meta.dim + (ada ? 1 : 0);
     const rows: { table: number; row: number; weights: number[]; accum: number | null }[] = [];
-    const rt = new RedisTables(c, t.addr, t.prefix, { fingerprint: meta.fingerprint, dim: meta.dim, opt: { kind: meta.optimizer, lr: 1, initAccum: meta.initAccum }, sizes: meta.sizes.map((s, i) => (i === table ? s : 1)), seeds: meta.seeds });
+    const rt = new RedisTables(c, t.addr, t.prefix, { fingerprint: meta.fingerprint, dim: meta.dim, opt: { kind: meta.optimizer, lr: 1, initAccum: meta.initAccum }, sizes: meta.sizes.map((s, i) => (i === table ? s : 0)), seeds: meta.seeds });
     await rt.readAll((tt, r0, k, v) => {
       for (let i = 0; i < k; i++) {
         const r = r0 + i;
