@@ -26,15 +26,16 @@ export interface BenchData {
 /**
  * Generate `rows` planted rows and run preprocess → profile → segregate on them.
  * @param hotMem hot-table budget in bytes
+ * @param gen generator cardinality scale (× Kaggle's table sizes; default the generator's) and the dim the hot set is sized for (default 16)
  */
-export async function prepareBenchData(dir: string, rows: number, seed = 7, hotMem = 64 << 20, log: (s: string) => void = () => {}): Promise<BenchData> {
+export async function prepareBenchData(dir: string, rows: number, seed = 7, hotMem = 64 << 20, log: (s: string) => void = () => {}, opts: { scale?: number; dim?: number } = {}): Promise<BenchData> {
   await mkdir(dir, { recursive: true });
   const tsv = join(dir, 'synthetic.tsv');
   const side = `${tsv}.bench.json`;
   let bayesTest: BenchData['bayesTest'] = null;
   if (!existsSync(side)) {
     const t = performance.now();
-    const gen = new SyntheticGenerator({ rows, seed }, true);
+    const gen = new SyntheticGenerator({ rows, seed, ...(opts.scale ? { scale: opts.scale } : {}) }, true);
     const ws = createWriteStream(tsv);
     for (const chunk of gen.chunks()) if (!ws.write(chunk)) await once(ws, 'drain');
     ws.end();
@@ -54,7 +55,7 @@ export async function prepareBenchData(dir: string, rows: number, seed = 7, hotM
   log(`preprocess ${((performance.now() - t) / 1000).toFixed(1)}s`);
   t = performance.now();
   await profile({ data: dataDir, out: profDir, sampleRate: 0.05, seed: 1 }, { sink: quietSink });
-  const seg = await segregate({ data: dataDir, profile: profDir, out: hotDir, dim: 16, hotMem }, { sink: quietSink });
+  const seg = await segregate({ data: dataDir, profile: profDir, out: hotDir, dim: opts.dim ?? 16, hotMem }, { sink: quietSink });
   log(`profile + segregate ${((performance.now() - t) / 1000).toFixed(1)}s; hot inputs ${(100 * seg.report.hotInputShare).toFixed(1)}%`);
   return { dataDir, hotDir, bayesTest, hotInputShare: seg.report.hotInputShare };
 }

@@ -34,9 +34,11 @@ export class Evaluator {
     const labels = new Float32Array(rows);
     const probs = new Float32Array(rows);
     const b = this.batch;
-    stream.start(0, 0);
+    // the redis backend reads the split ahead, requesting each batch's rows before it is gathered
+    const src = typeof tables === 'function' && tables.wrap ? tables.wrap(stream) : stream;
+    src.start(0, 0);
     let n = 0;
-    while (n < rows && (await stream.next(b))) {
+    while (n < rows && (await src.next(b))) {
       const B = Math.min(b.size, rows - n);
       if (typeof tables === 'function') await tables(b.cats, B, this.emb);
       else gatherBatch(tables, b.cats, B, this.emb, model.engine.kernels);

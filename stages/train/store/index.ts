@@ -43,6 +43,6 @@ export async function coldStoreFactory(spec: string | undefined, s: ColdStoreSet
   const prefix = addr.prefix ?? defaultPrefix(s.out);
   return (device) => new RedisColdStore(device, {
     address: addr, prefix, fingerprint: storeFingerprint(s.dataHash, s.cfg), sizes: s.sizes, dim: s.cfg.model.dim,
-    opt: { ...s.cfg.optim.sparse }, batchSize: s.cfg.train.batchSize, maxInFlight: s.maxInFlight, fastPath: s.fastPath, connect: s.connect, log: s.log,
+    opt: { ...s.cfg.optim.sparse }, batchSize: s.cfg.train.batchSize, evalBatchSize: s.cfg.train.evalBatchSize, maxInFlight: s.maxInFlight, fastPath: s.fastPath, connect: s.connect, log: s.log,
   });
 }

@@ -35,8 +35,12 @@ import { applyRow, BatchRows, KeyCache } from './batch-rows.js';
 import { connectStore, storeError, type ConnectOptions, type StoreClient } from './connect.js';
 import type { StoreAddress } from './layout.js';
 import { PrefetchStream } from './prefetch.js';
+import { ReadAhead } from './read-ahead.js';
 import { RedisTables } from './redis-tables.js';
 import type { BatchSource, ColdStore, EvalGather, StoreReport } from './types.js';
+
+/** Evaluation batches whose rows are requested ahead of the one being scored. */
+const EVAL_DEPTH = 3;
 
 export interface RedisStoreOptions {
   address: StoreAddress;
@@ -47,6 +51,8 @@ export interface RedisStoreOptions {
   dim: number;
   opt: SparseOptConfig;
   batchSize: number;
+  /** evaluation batch size (the read-ahead's buffers). @default batchSize */
+  evalBatchSize?: number;
   /** batch updates outstanding at most before a cold step waits. @default 4 */
   maxInFlight?: number;
   /** false: send gradients only, so the server applies every update with its own arithmetic (tests). @default true */
@@ -66,7 +72,9 @@ export class RedisColdStore implements ColdStore {
   private readonly queue: BatchRows[] = [];
   private cur: BatchRows | null = null;
   private prev: BatchRows | null = null;
-  private readonly evalRows: BatchRows;
+  /** evaluation batches read ahead (EVAL_DEPTH of them, and the one being gathered) */
+  private readonly evalRing: BatchRows[];
+  private readonly evalQueue: BatchRows[] = [];
   private readonly inflight: Promise<void>[] = [];
   private failure: unknown = null;
   private waitSec = 0;
@@ -81,7 +89,7 @@ export class RedisColdStore implements ColdStore {
   constructor(private readonly device: Device, private readonly o: RedisStoreOptions) {
     this.keys = new KeyCache(o.prefix, o.sizes.length);
     this.ring = [0, 1, 2].map(() => new BatchRows(o.dim, NUM_TABLES));
-    this.evalRows = new BatchRows(o.dim, NUM_TABLES);
+    this.evalRing = Array.from({ length: EVAL_DEPTH + 1 }, () => new BatchRows(o.dim, NUM_TABLES));
     this.maxInFlight = Math.max(1, o.maxInFlight ?? 4);
   }
 
@@ -250,17 +258,41 @@ export class RedisColdStore implements ColdStore {
     if (this.failure) throw this.failure;
   }
 
+  /**
+   * Evaluation rows through the store, read ahead: the evaluator reads its split through
+   * `wrap` (EVAL_DEPTH batches ahead) and each batch's cold rows are requested as soon as it is
+   * read, so the round trips overlap the scoring of the batches before it. The caller has
+   * barriered (train.ts evaluate()): no update is in flight, the rows read are the current ones.
+   * Without `wrap` (or a batch that was not announced) a gather fetches its rows itself.
+   */
   evalSource(): EvalGather {
-    return async (cats, B, out) => {
-      await this.barrier();
-      const rows = this.evalRows;
-      rows.plan(cats, B, this.device.reverse, this.o.sizes, this.keys);
+    const gather = async (cats: Int32Array, B: number, out: Float32Array): Promise<void> => {
+      let rows = this.evalQueue.shift();
+      if (!rows || rows.lookups !== B * NUM_TABLES) {
+        this.evalQueue.length = 0;
+        await this.barrier();
+        rows = this.evalRing[0]!;
+        rows.plan(cats, B, this.device.reverse, this.o.sizes, this.keys);
+        rows.pending = this.fetch(rows, 'reading evaluation rows');
+      }
       const t0 = performance.now();
-      await this.fetch(rows, 'reading evaluation rows');
+      await rows.pending;
       this.waitSec += (performance.now() - t0) / 1000;
       this.fillHot(rows);
       rows.gather(B, out);
     };
+    return Object.assign(gather, {
+      wrap: (stream: BatchSource): BatchSource => new ReadAhead(stream, this.o.evalBatchSize ?? this.o.batchSize, EVAL_DEPTH, (cats, B) => {
+        if (this.inflight.length > 0 && !this.failure) this.failure = storeError(this.o.address, 'reading evaluation rows', new Error('evaluation started with updates in flight (no barrier)'));
+        const rows = this.evalRing.find((r) => !this.evalQueue.includes(r))!;
+        rows.plan(cats, B, this.device.reverse, this.o.sizes, this.keys);
+        rows.pending = this.fetch(rows, 'reading evaluation rows');
+        rows.pending.catch(() => undefined); // awaited in gather
+        this.evalQueue.push(rows);
+      }, () => {
+        this.evalQueue.length = 0;
+      }),
+    });
   }
 
   /**

@@ -28,8 +28,11 @@ export interface BatchSource {
   next(batch: Batch): Promise<boolean>;
 }
 
-/** Gathers evaluation rows: out[b, f, :] = row cats[b, f] of table f. */
-export type EvalGather = (cats: Int32Array, B: number, out: Float32Array) => Promise<void>;
+/**
+ * Gathers evaluation rows: out[b, f, :] = row cats[b, f] of table f. With `wrap`, the evaluator
+ * reads its split through it, so the store can request a batch's rows before it is gathered.
+ */
+export type EvalGather = ((cats: Int32Array, B: number, out: Float32Array) => Promise<void>) & { wrap?: (stream: BatchSource) => BatchSource };
 
 /** Traffic and waiting of a cold store, for metrics.json (`coldStore`); defined with the run-metrics contract. */
 export type StoreReport = ColdStoreReport;
