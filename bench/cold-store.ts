@@ -13,7 +13,9 @@
  * Env: BENCH_STORE_ROWS (default 400000 generated rows), BENCH_STORE_DIR (default
  *      os.tmpdir()/hotcold-bench-store), BENCH_STORE_MODES (default baseline,fae,slipstream; empty =
  *      throughput only),
- *      BENCH_STORE_BATCHES (0 = one full epoch; default 0), BENCH_REPEAT (default 1; medians).
+ *      BENCH_STORE_BATCHES (0 = one full epoch; default 0), BENCH_REPEAT (default 1; medians),
+ *      BENCH_STORE_PRESET (small, the default: configs/<mode>-small.json; kaggle: configs/<mode>.json).
+ * `--big`: tables larger than the process's memory limit (bench/cold-store-big.ts).
  *
  * On a shared machine wall time follows the other load; each run also reports CPU seconds of the
  * trainer process and of the three redis-server processes (utime + stime from /proc), and the
@@ -38,6 +40,8 @@ const ROWS = Number(process.env.BENCH_STORE_ROWS ?? 400_000);
 const DIR = process.env.BENCH_STORE_DIR ?? join(tmpdir(), 'hotcold-bench-store');
 const MODES = (process.env.BENCH_STORE_MODES ?? 'baseline,fae,slipstream').split(',').filter(Boolean);
 const BATCHES = Number(process.env.BENCH_STORE_BATCHES ?? 0);
+/** small: configs/<mode>-small.json (13-64-16 / 64-1); kaggle: configs/<mode>.json (13-512-256-64-16 / 512-256-1) */
+const PRESET = process.env.BENCH_STORE_PRESET ?? 'small';
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 1);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -56,7 +60,7 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  log(`cold-store bench: ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${ROWS} generated rows`);
+  log(`cold-store bench: ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${ROWS} generated rows, ${PRESET} preset`);
   const data = MODES.length > 0 ? await prepareBenchData(join(DIR, `data-${ROWS}`), ROWS, 7, 64 << 20, log) : null;
   const cluster = await startCluster(3);
   try {
@@ -70,7 +74,7 @@ async function main(): Promise<void> {
     for (let rep = 0; rep < REPEAT; rep++) {
       for (const mode of MODES) {
         for (const backend of ['memory', 'redis'] as const) {
-          const config = loadTrainConfig(`configs/${mode}-small.json`, ['train.evalEvery=0', `train.maxBatches=${BATCHES}`, ...(mode === 'slipstream' ? ['slipstream.targetDrop=0.3'] : [])]);
+          const config = loadTrainConfig(`configs/${mode}${PRESET === 'kaggle' ? '' : '-small'}.json`, ['train.evalEvery=0', `train.maxBatches=${BATCHES}`, ...(mode === 'slipstream' ? ['slipstream.targetDrop=0.3'] : [])]);
           const out = join(DIR, 'runs', `${backend}-${mode}-${Date.now()}`);
           const coldStore = backend === 'redis' ? `${cluster.address}?prefix=bench-${mode}` : undefined;
           const c0 = selfCpu();
@@ -170,4 +174,5 @@ function rps(text: string): string {
   return text.split(/[\r\n]+/).map((l) => /(\w+): ([\d.]+) requests per second/.exec(l)).filter((m) => m !== null).map((m) => `${m![1]} ${(Number(m![2]) / 1e3).toFixed(0)}k/s`).join(', ');
 }
 
-await main();
+if (process.argv.includes('--big')) await import('./cold-store-big.js'); // tables larger than the process's memory limit
+else await main();

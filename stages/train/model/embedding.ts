@@ -57,7 +57,9 @@ export class EmbeddingTable {
       });
     }
     if (this.weights.byteLength >= HUGE_PAGE_MIN_BYTES) adviseHugePages(this.weights);
-    this.accum = opt.kind === 'adagrad' ? new Float32Array(rows).fill(opt.initAccum ?? 0) : null;
+    // zero-initialised already: a fill(0) would make every page resident (the redis backend leaves cold rows untouched)
+    this.accum = opt.kind === 'adagrad' ? new Float32Array(rows) : null;
+    if (this.accum && opt.initAccum) this.accum.fill(opt.initAccum);
     this.touched = new Uint8Array((rows + 7) >>> 3);
   }
 
