@@ -79,12 +79,14 @@ async function main(): Promise<void> {
           const coldStore = backend === 'redis' ? `${cluster.address}?prefix=bench-${mode}` : undefined;
           const c0 = selfCpu();
           const r0 = pids.reduce((a, p) => a + cpuSec(p), 0);
+          if (backend === 'redis') for (const n of cluster.nodes) redisCli(n.port, 'CONFIG', 'RESETSTAT');
           const m = await train({ config, data: data.dataDir, hot: mode === 'baseline' ? undefined : data.hotDir, out, quiet: true, coldStore });
           const e = (res[`${backend}-${mode}`] ??= { m, sec: [], cpu: [], rcpu: [] });
           e.sec.push(m.time.trainSec + m.time.slipstreamSec);
           e.cpu.push(selfCpu() - c0);
           e.rcpu.push(pids.reduce((a, p) => a + cpuSec(p), 0) - r0);
           log(`  ${backend} ${mode}: ${(m.time.trainSec + m.time.slipstreamSec).toFixed(1)}s loop, load ${loadavg()[0]!.toFixed(1)}`);
+          if (backend === 'redis') log(`    where the store time goes: ${storeProfile(cluster.nodes.map((n) => n.port), m)}`);
         }
       }
     }
@@ -109,6 +111,33 @@ async function main(): Promise<void> {
   } finally {
     await cluster.stop();
   }
+}
+
+function redisCli(port: number, ...args: string[]): string {
+  return spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8' }).stdout ?? '';
+}
+
+/**
+ * One redis run's store time: the servers' own time in the Functions (INFO commandstats, reset
+ * before the run: FCALL carries hc_read and hc_update) against the trainer's wait on the store
+ * and its round trips; the rest of the wait is queueing (the servers share the CPUs with the
+ * trainer) and the wire.
+ */
+function storeProfile(ports: number[], m: RunMetrics): string {
+  let calls = 0;
+  let usec = 0;
+  for (const p of ports) {
+    for (const l of redisCli(p, 'INFO', 'commandstats').split(/\r?\n/)) {
+      const x = /^cmdstat_(fcall|fcall_ro):calls=(\d+),usec=(\d+)/.exec(l);
+      if (x) {
+        calls += Number(x[2]);
+        usec += Number(x[3]);
+      }
+    }
+  }
+  const cs = m.coldStore;
+  const rows = (cs?.rowsRead ?? 0) + (cs?.rowsWritten ?? 0);
+  return `${calls} Function calls, ${(usec / 1e6).toFixed(1)}s of server time in them (${(usec / Math.max(1, calls)).toFixed(0)} µs per call, ${(usec / Math.max(1, rows)).toFixed(2)} µs per row read or written, summed over ${ports.length} masters); trainer waited ${(cs?.waitSec ?? 0).toFixed(1)}s on the store`;
 }
 
 /** hc_read / hc_update rows per second per node, pipelined, beside redis-benchmark on the same nodes. */

@@ -68,6 +68,8 @@ export class BatchRows {
   lookups = 0;
   /** the prefetch of this batch's cold rows (resolves when vals holds them) */
   pending: Promise<void> | null = null;
+  /** a read into vals is outstanding (a dropped prefetch still in flight: not reusable yet) */
+  inFlight = false;
   // open-addressing map key = r·F + t → unique index
   private keys = new Int32Array(0);
   private slot = new Int32Array(0);

@@ -67,7 +67,7 @@ export class RedisColdStore implements ColdStore {
   private client: StoreClient | null = null;
   private tables: RedisTables | null = null;
   private readonly keys: KeyCache;
-  /** three rotating batches: the one being trained, its predecessor (patch source), the prefetched one */
+  /** rotating batches: the one being trained, its predecessor (patch source), the prefetched one (more while a dropped prefetch is still in flight) */
   private readonly ring: BatchRows[];
   private readonly queue: BatchRows[] = [];
   private cur: BatchRows | null = null;
@@ -134,7 +134,7 @@ export class RedisColdStore implements ColdStore {
 
   /** Plan a batch read ahead and send its reads. */
   private prefetch(cats: Int32Array, B: number): void {
-    const rows = this.ring.find((r) => r !== this.cur && r !== this.prev && !this.queue.includes(r))!;
+    const rows = this.freeRows(this.ring, (r) => r === this.cur || r === this.prev || this.queue.includes(r));
     rows.plan(cats, B, this.device.reverse, this.o.sizes, this.keys);
     rows.pending = this.fetch(rows, 'prefetching a cold batch');
     rows.pending.catch(() => undefined); // awaited in ready()
@@ -144,13 +144,23 @@ export class RedisColdStore implements ColdStore {
   private fetch(rows: BatchRows, what: string): Promise<void> {
     const nf = this.t.nf;
     const init = this.t.rowInit!;
+    rows.inFlight = true;
     return Promise.all(rows.requests.map(async (q) => {
       try {
         rows.fill(q, await this.t.readRows(q), nf, init);
       } catch (e) {
         throw storeError(this.o.address, what, e);
       }
-    })).then(() => undefined);
+    })).then(() => undefined).finally(() => {
+      rows.inFlight = false;
+    });
+  }
+
+  /** A batch's row buffers from `ring` that nothing uses or still reads into (grown when none is free). */
+  private freeRows(ring: BatchRows[], busy: (r: BatchRows) => boolean): BatchRows {
+    let rows = ring.find((r) => !r.inFlight && !busy(r));
+    if (!rows) ring.push((rows = new BatchRows(this.o.dim, NUM_TABLES)));
+    return rows;
   }
 
   /** A new epoch (or the end): prefetched batches are not trained. */
@@ -271,7 +281,7 @@ export class RedisColdStore implements ColdStore {
       if (!rows || rows.lookups !== B * NUM_TABLES) {
         this.evalQueue.length = 0;
         await this.barrier();
-        rows = this.evalRing[0]!;
+        rows = this.freeRows(this.evalRing, () => false);
         rows.plan(cats, B, this.device.reverse, this.o.sizes, this.keys);
         rows.pending = this.fetch(rows, 'reading evaluation rows');
       }
@@ -284,7 +294,7 @@ export class RedisColdStore implements ColdStore {
     return Object.assign(gather, {
       wrap: (stream: BatchSource): BatchSource => new ReadAhead(stream, this.o.evalBatchSize ?? this.o.batchSize, EVAL_DEPTH, (cats, B) => {
         if (this.inflight.length > 0 && !this.failure) this.failure = storeError(this.o.address, 'reading evaluation rows', new Error('evaluation started with updates in flight (no barrier)'));
-        const rows = this.evalRing.find((r) => !this.evalQueue.includes(r))!;
+        const rows = this.freeRows(this.evalRing, (r) => this.evalQueue.includes(r));
         rows.plan(cats, B, this.device.reverse, this.o.sizes, this.keys);
         rows.pending = this.fetch(rows, 'reading evaluation rows');
         rows.pending.catch(() => undefined); // awaited in gather
