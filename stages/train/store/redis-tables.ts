@@ -1,5 +1,5 @@
 /**
- * A run's tables in Redis (layout.ts): meta and fingerprint, seeded bulk init, bulk write and
+ * A run's tables in Redis (layout.ts): meta and fingerprint, lazy creation (no row written), bulk write and
  * read of whole tables (restore / checkpoint), per-shard row reads and Function updates, and
  * the operator views (stats, dump, drop). Used by the trainer's backend (redis.ts) and by
  * `hotcold store`.

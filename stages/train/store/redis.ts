@@ -97,7 +97,7 @@ export class RedisColdStore implements ColdStore {
     return this.tables!;
   }
 
-  /** Connect, refuse another run's store, bulk-init the seeded rows; the hot rows go to the device. */
+  /** Connect, refuse another run's store, create it (lazy: no row written); the hot rows' initial values go to the device. */
   async open(rng: Rng): Promise<void> {
     const o = this.o;
     this.client = await connectStore(o.address, o.connect);

@@ -32,7 +32,7 @@ async function withClient<T>(addr: StoreAddress, f: (c: StoreClient) => Promise<
   }
 }
 
-/** Seeded init of a run's tables, exactly as `hotcold train` with the same config, data and --out would. */
+/** Create a run's store (fingerprint, seeds, sentinels; rows lazily), exactly as `hotcold train` with the same config, data and --out would. */
 export async function storeInit(spec: string, prefix: string | undefined, cfg: TrainConfig, data: string, hot: string | undefined, out: string | undefined): Promise<{ prefix: string; rows: number; sec: number }> {
   const inputs = await openInputs(cfg, data, hot);
   const dataHash = configHash({ data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null });
@@ -41,7 +41,7 @@ export async function storeInit(spec: string, prefix: string | undefined, cfg: T
     const rt = new RedisTables(c, t.addr, t.prefix, { fingerprint: storeFingerprint(dataHash, cfg), dim: cfg.model.dim, opt: cfg.optim.sparse, sizes: inputs.tableSizes });
     await rt.check();
     const t0 = performance.now();
-    await rt.create(Rng.derive(cfg.seed, 12));
+    await rt.create(Rng.derive(cfg.seed, 12), inputs.hotMap?.table.length ?? 0);
     return { prefix: t.prefix, rows: inputs.tableSizes.reduce((a, b) => a + b, 0), sec: (performance.now() - t0) / 1000 };
   });
 }

@@ -9,7 +9,7 @@
  *
  * Call order of one run (train.ts):
  *
- *     open(rng)                    seeded init (memory: in process; redis: bulk init + fingerprint)
+ *     open(rng)                    seeded init (memory: in process; redis: seeds + fingerprint, rows lazily)
  *     wrap(coldStream)             redis: reads one cold batch ahead and prefetches its rows
  *     ready() → gather → update    per cold batch: await the prefetched rows, then the sync step
  *     barrier()                    before evaluation: every update applied
