@@ -278,7 +278,7 @@ export class RedisColdStore implements ColdStore {
   evalSource(): EvalGather {
     const gather = async (cats: Int32Array, B: number, out: Float32Array): Promise<void> => {
       let rows = this.evalQueue.shift();
-      if (!rows || rows.lookups !== B * NUM_TABLES) {
+      if (!rows || rows.lookups < B * NUM_TABLES) { // (a split cut at maxRows gathers a prefix of the batch read)
         this.evalQueue.length = 0;
         await this.barrier();
         rows = this.freeRows(this.evalRing, () => false);
