@@ -62,6 +62,17 @@ describe('hotcold predict / evaluate', () => {
     expect(ev.metrics.rows).toBe(b.length);
   });
 
+  it('--workers 3 writes byte-identical predictions to the one-thread path, in file order (uneven last batch)', async () => {
+    const dir = tmp();
+    await runPredict({ run: fx.run, split: 'train', batchSize: 700, out: join(dir, 'one.csv') });
+    await runPredict({ run: fx.run, split: 'train', batchSize: 700, workers: 3, out: join(dir, 'pool.csv') });
+    const one = readFileSync(join(dir, 'one.csv'));
+    expect(readFileSync(join(dir, 'pool.csv')).equals(one)).toBe(true);
+    const a = await runEvaluate({ run: fx.run, split: 'train', batchSize: 700 });
+    const b = await runEvaluate({ run: fx.run, split: 'train', batchSize: 700, workers: 2 });
+    expect(b.metrics).toEqual(a.metrics);
+  });
+
   it('refuses: split and input together, neither, a checkpoint dir that does not exist, an output inside an input', async () => {
     await expectCode(runEvaluate({ run: fx.run }), 'bad_config');
     await expectCode(runEvaluate({ run: fx.run, split: 'test', input: fx.raw }), 'bad_config');

@@ -17,6 +17,7 @@ interface CliOptions {
   batchSize: number;
   engine: string;
   threads: number;
+  workers: number;
   onBadLine: 'error' | 'skip';
   out?: string;
   json?: boolean;
@@ -41,7 +42,8 @@ function modelOptions(c: Command): Command {
     }, 'error')
     .option('--batch-size <n>', 'rows per forward pass', intArg('--batch-size', 1), 8192)
     .option('--engine <kind>', 'dense engine: auto, ts or blas', 'auto')
-    .option('--threads <n>', 'OpenBLAS threads', intArg('--threads', 1, 256), 1);
+    .option('--threads <n>', 'OpenBLAS threads (more than 1 changes the last bits of some probabilities)', intArg('--threads', 1, 256), 1)
+    .option('--workers <n>', 'scoring threads, one OpenBLAS thread each (same output for any number; 2 on an idle 2-core machine)', intArg('--workers', 1, 64), 1);
 }
 
 function scoreOptions(o: CliOptions): ScoreOptions {

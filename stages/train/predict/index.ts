@@ -23,7 +23,7 @@ import { loadModel, type LoadedModel } from '../saved/model.js';
 import { modelData } from '../saved/data.js';
 import { writePredictionsParquet } from '../../../datasets/parquet/predictions.js';
 import { rawBatches, splitBatches } from './inputs.js';
-import { Scorer } from './scorer.js';
+import { scoreBatches } from './pool.js';
 
 export interface ScoreOptions {
   run?: string;
@@ -38,8 +38,10 @@ export interface ScoreOptions {
   /** @default 8192 */
   batchSize?: number;
   engine?: EngineKind;
-  /** OpenBLAS threads @default 1 */
+  /** OpenBLAS threads @default 1 (changes the last bits of the output: see pool.ts) */
   threads?: number;
+  /** scoring threads (pool.ts; same output for any number) @default 1 = this thread */
+  workers?: number;
   /** raw input: skip malformed lines instead of stopping @default 'error' */
   onBadLine?: 'error' | 'skip';
 }
@@ -91,7 +93,6 @@ export async function runPredict(o: ScoreOptions & { out: string }): Promise<Pre
   if (o.out.toLowerCase().endsWith('.parquet')) return predictParquet(o);
   const x = await open(o);
   checkOutput(o, x);
-  const scorer = new Scorer(x.model, o.batchSize ?? 8192);
   const tmp = tmpName(resolve(o.out));
   const fd = openSync(tmp, 'w');
   const t0 = performance.now();
@@ -103,8 +104,8 @@ export async function runPredict(o: ScoreOptions & { out: string }): Promise<Pre
       while (w < b.length) w += writeSync(fd, b, w, b.length - w);
     };
     write('row,label,probability\n');
-    for await (const b of x.batches) {
-      const p = scorer.score(b);
+    for await (const b of scoreBatches(x.model, x.batches, o.batchSize ?? 8192, o.workers ?? 1)) {
+      const p = b.probs;
       let s = '';
       for (let r = 0; r < b.size; r++) s += `${rows + r},${b.labels[r]!},${p[r]!.toPrecision(9)}\n`;
       write(s);
@@ -130,13 +131,12 @@ export interface EvaluateResult {
 }
 
 /** Score every row of the input, keeping labels and probabilities in memory (grown by doubling). */
-async function scoreAll(x: Opened, batchSize = 8192): Promise<{ labels: Float32Array; probs: Float32Array }> {
-  const scorer = new Scorer(x.model, batchSize);
+async function scoreAll(x: Opened, batchSize = 8192, workers = 1): Promise<{ labels: Float32Array; probs: Float32Array }> {
   let labels = new Float32Array(1 << 16);
   let probs = new Float32Array(1 << 16);
   let n = 0;
-  for await (const b of x.batches) {
-    const p = scorer.score(b);
+  for await (const b of scoreBatches(x.model, x.batches, batchSize, workers)) {
+    const p = b.probs;
     if (n + b.size > labels.length) {
       const cap = Math.max(2 * labels.length, n + b.size);
       const l2 = new Float32Array(cap);
@@ -157,7 +157,7 @@ async function scoreAll(x: Opened, batchSize = 8192): Promise<{ labels: Float32A
 export async function runEvaluate(o: ScoreOptions): Promise<EvaluateResult> {
   const x = await open(o);
   const t0 = performance.now();
-  const { labels, probs } = await scoreAll(x, o.batchSize);
+  const { labels, probs } = await scoreAll(x, o.batchSize, o.workers);
   const metrics = evalMetrics(labels, probs, trainCtr(x.data.manifest));
   return { metrics, source: x.model.source, input: x.what, sec: (performance.now() - t0) / 1000 };
 }
@@ -167,7 +167,7 @@ async function predictParquet(o: ScoreOptions & { out: string }): Promise<Predic
   const x = await open(o);
   checkOutput(o, x);
   const t0 = performance.now();
-  const { labels, probs } = await scoreAll(x, o.batchSize);
+  const { labels, probs } = await scoreAll(x, o.batchSize, o.workers);
   const n = probs.length;
   const out = resolve(o.out);
   const tmp = tmpName(out);
