@@ -18,6 +18,8 @@ interface CliOptions {
   engine: string;
   threads: number;
   workers: number;
+  /** commander's negatable --no-label: false when given */
+  label: boolean;
   onBadLine: 'error' | 'skip';
   out?: string;
   json?: boolean;
@@ -36,6 +38,7 @@ function modelOptions(c: Command): Command {
       return v as SplitName;
     })
     .option('--input <file>', 'score a raw Criteo file (TSV, CSV with header, .gz) through the dataset\'s vocabulary instead')
+    .option('--no-label', 'the raw --input file has no label column (Kaggle\'s test.txt: I1..I13, C1..C26); detected by its field count when not given')
     .option('--on-bad-line <mode>', 'raw input: error | skip', (v: string) => {
       if (v !== 'error' && v !== 'skip') throw new InvalidArgumentError(`--on-bad-line must be error or skip, got '${v}'`);
       return v;
@@ -47,7 +50,8 @@ function modelOptions(c: Command): Command {
 }
 
 function scoreOptions(o: CliOptions): ScoreOptions {
-  return { ...o, engine: o.engine as EngineKind };
+  const { label, ...rest } = o;
+  return { ...rest, engine: o.engine as EngineKind, noLabel: label === false };
 }
 
 const fmt = (x: number | undefined): string => (x === undefined ? '—' : Number.isNaN(x) ? 'NaN' : x.toFixed(6));

@@ -7,7 +7,7 @@
  *              dataset's --max-ind-range hashing first; unseen values → OOV (id 1)
  */
 import { join } from 'node:path';
-import { readCriteo, newReadStats, type ReadStats } from '../../../datasets/criteo/reader.js';
+import { readCriteo, newReadStats, type LabelMode, type ReadStats } from '../../../datasets/criteo/reader.js';
 import { CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../../datasets/criteo/constants.js';
 import { MISSING_ID, type PreprocessManifest, type SplitName } from '../../../datasets/preprocessed.js';
 import { readVocabValues, VocabLookup } from '../../../datasets/vocab.js';
@@ -35,15 +35,17 @@ function logDense(x: number): number {
 
 /**
  * Batches of a raw Criteo file mapped through the vocabulary of the dataset in `dir`.
- * @param stats filled while reading (rows, bad lines)
+ * @param stats filled while reading (rows, bad lines; `labelled` false for an unlabelled file, whose labels read 0)
+ * @param labels `auto` (detected, reader.ts) or `absent` (`--no-label`)
  */
 export async function* rawBatches(
   path: string, dir: string, m: PreprocessManifest, batchSize: number, onBadLine: 'error' | 'skip', stats: ReadStats = newReadStats(path),
+  labels: LabelMode = 'auto',
 ): AsyncGenerator<Batch> {
   const lookups = readVocabValues(dir, m).map((v) => new VocabLookup(v));
   const range = m.options.maxIndRange;
   const b = allocBatch(batchSize);
-  for await (const rb of readCriteo(path, { onBadLine, batchRows: batchSize }, stats)) {
+  for await (const rb of readCriteo(path, { onBadLine, batchRows: batchSize, labels }, stats)) {
     const n = rb.rows;
     const cap = rb.capacity;
     for (let r = 0; r < n; r++) {
