@@ -23,8 +23,12 @@ import { isAvazuHeader, readAvazu, sniffFirstLine } from '../avazu/reader.js';
 import { resolveParser, type ParseAddon, type ParserChoice } from './native.js';
 import { COMMA, createBadLineLog, CriteoLineParser, TAB, type BadLineLog, type OnBadLine } from './parse.js';
 
-/** Raw text layout: `tsv` (no header) or `csv` (comma separated, header `label,I1..,C26`). */
-export type CriteoFormat = 'auto' | 'tsv' | 'csv';
+/**
+ * Raw text layout: `tsv` (no header) or `csv` (comma separated, header `label,I1..,C26`); an
+ * Avazu file (its header) is read in the `avazu` layout under `auto`, or in Slipstream's with
+ * `avazu-slipstream` (datasets/avazu/constants.ts); both `avazu*` refuse a file that is not Avazu.
+ */
+export type CriteoFormat = 'auto' | 'tsv' | 'csv' | 'avazu' | 'avazu-slipstream';
 
 export interface ReadOptions {
   /** @default 'auto' (sniffed from the first line) */
@@ -118,11 +122,18 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
   }
   stats.gzip = st.isFile() && st.size >= 2 && isGzipFile(path);
   const first = st.isFile() ? sniffFirstLine(path, stats.gzip) : null;
+  const avazuFormat = opts.format === 'avazu' || opts.format === 'avazu-slipstream';
   if (first !== null && isAvazuHeader(first)) {
     // Avazu (datasets/avazu): read into Criteo-shaped rows
     stats.format = 'avazu';
-    yield* readAvazu(path, stats.gzip, { batchRows: opts.batchRows, reuseBatch: opts.reuseBatch, allocBatch: opts.allocBatch, onBadLine: opts.onBadLine, badLines: opts.badLines }, stats);
+    const layout = opts.format === 'avazu-slipstream' ? 'slipstream' : 'hotcold';
+    yield* readAvazu(path, stats.gzip, { batchRows: opts.batchRows, reuseBatch: opts.reuseBatch, allocBatch: opts.allocBatch, onBadLine: opts.onBadLine, badLines: opts.badLines, layout }, stats);
     return;
+  }
+  if (avazuFormat) {
+    throw new PipelineError('bad_input', `--format ${opts.format}: not an Avazu file (its first line is not the 24-column Avazu header id,click,hour,C1,…,C21): ${(first ?? '').slice(0, 80)}`, {
+      file: path, line: 1, field: '--format',
+    });
   }
   const native = resolveParser(opts.parser);
   const hash = createHash('sha256');
@@ -276,7 +287,7 @@ function startParser(
   // a UTF-8 byte order mark is not part of the data
   if (buf[pos] === 0xef && buf[pos + 1] === 0xbb && buf[pos + 2] === 0xbf) pos += 3;
   const first = buf.toString('latin1', pos, firstEnd).replace(/\r$/, '');
-  let format = opts.format ?? 'auto';
+  let format = (opts.format ?? 'auto') as 'auto' | 'tsv' | 'csv'; // avazu* never reach here
   if (format === 'auto') format = !first.includes('\t') && first.includes(',') ? 'csv' : 'tsv';
   stats.format = format;
   const parser = new CriteoLineParser(path, format === 'csv' ? COMMA : TAB, opts.onBadLine ?? 'error', log, native);
