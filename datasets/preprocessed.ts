@@ -65,7 +65,7 @@ export interface PreprocessOptions {
   maxIndRange: number;
   onBadLine: 'error' | 'skip';
   rowsPerShard: number;
-  format: 'auto' | 'tsv' | 'csv';
+  format: 'auto' | 'tsv' | 'csv' | 'avazu' | 'avazu-slipstream';
 }
 
 export interface PreprocessManifest extends ManifestBase {

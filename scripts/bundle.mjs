@@ -20,6 +20,7 @@ try {
       hotcold: 'dist/bin/hotcold.js',
       'writer-worker': 'dist/stages/train/checkpoint/writer-worker.js',
       'parse-worker': 'dist/datasets/criteo/parse-worker.js',
+      'score-worker': 'dist/stages/train/predict/score-worker.js',
     },
     outdir: out,
     bundle: true,

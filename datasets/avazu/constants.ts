@@ -20,6 +20,21 @@
  * random into 4/5 train and 1/10 val + 1/10 test: `preprocess --split random --ratios 0.8,0.1,0.1`.
  */
 
+/**
+ * How an Avazu row fills hotcold's slots:
+ *
+ *     hotcold      (default) the table above: hour → hour of day and weekday, each both dense
+ *                  (I1, I2) and categorical (C22, C23); 21 + 2 categoricals, 2 dense
+ *     slipstream   Slipstream's model (anonymous6116/Slipstream, dlrm_data_avazu_pytorch.py):
+ *                  ONE dense feature — the row's third column, `hour`, read as its hour of day
+ *                  (0–23) into I1 — and the 21 columns after it as categoricals C1..C21;
+ *                  I2..I13 and C22..C26 missing. Its loader reads a SQLite table `data_cleaned`
+ *                  as (?, click, dense, categoricals…) with `m_den = 1`; the script that built that
+ *                  table is not public, so the dense value's exact form (raw YYMMDDHH, hour of day,
+ *                  scaled) is not known: hour of day is our reading, not a copy.
+ */
+export type AvazuLayout = 'hotcold' | 'slipstream';
+
 /** The 24 header names, in order. */
 export const AVAZU_COLUMNS: readonly string[] = [
   'id', 'click', 'hour', 'C1', 'banner_pos', 'site_id', 'site_domain', 'site_category', 'app_id', 'app_domain',

@@ -13,7 +13,7 @@ import { constants as zlibConstants, createGunzip, gunzipSync } from 'node:zlib'
 import { badLine, PipelineError } from '../../pipeline/errors.js';
 import { createRowBatch, DEFAULT_BATCH_ROWS, type RowBatch } from '../criteo/batch.js';
 import { BAD_LINE_SAMPLES, type BadLineLog } from '../criteo/parse.js';
-import { AVAZU_COLUMNS, AVAZU_FIRST_CAT, AVAZU_HEX_COLUMNS, HOUR_OF_DAY_SLOT, WEEKDAY_SLOT } from './constants.js';
+import { AVAZU_COLUMNS, AVAZU_FIRST_CAT, AVAZU_HEX_COLUMNS, HOUR_OF_DAY_SLOT, WEEKDAY_SLOT, type AvazuLayout } from './constants.js';
 
 /** The file's first line (from its first 64 KiB, decompressed when gzip), or null. */
 export function sniffFirstLine(path: string, gzip: boolean): string | null {
@@ -57,6 +57,8 @@ export interface AvazuReadOptions {
   allocBatch?: () => RowBatch | undefined;
   onBadLine?: 'error' | 'skip';
   badLines?: BadLineLog;
+  /** which slots the columns fill (constants.ts) @default 'hotcold' */
+  layout?: AvazuLayout;
 }
 
 const IS_HEX = AVAZU_COLUMNS.map((c) => AVAZU_HEX_COLUMNS.has(c));
@@ -75,7 +77,7 @@ export function expandHour(s: string): [number, number] | null {
 }
 
 /** Parse one data line into row `r` of `b`; returns an error message or null. */
-function parseLine(line: string, b: RowBatch, r: number): { field: string; message: string } | null {
+function parseLine(line: string, b: RowBatch, r: number, slipstream: boolean): { field: string; message: string } | null {
   const f = line.split(',');
   if (f.length !== AVAZU_COLUMNS.length) return { field: '', message: `${f.length} fields, expected ${AVAZU_COLUMNS.length}` };
   const click = f[1]!;
@@ -86,7 +88,7 @@ function parseLine(line: string, b: RowBatch, r: number): { field: string; messa
   b.label[r] = click === '1' ? 1 : 0;
   for (let k = 0; k < 13; k++) b.dense[k * cap + r] = NaN;
   b.dense[r] = hour[0];
-  b.dense[cap + r] = hour[1];
+  if (!slipstream) b.dense[cap + r] = hour[1];
   for (let c = AVAZU_FIRST_CAT; c < AVAZU_COLUMNS.length; c++) {
     const s = f[c]!;
     const slot = (c - AVAZU_FIRST_CAT) * cap + r;
@@ -106,11 +108,13 @@ function parseLine(line: string, b: RowBatch, r: number): { field: string; messa
     b.catPresent[slot] = 1;
     b.cats[slot] = v >>> 0;
   }
-  b.catPresent[HOUR_OF_DAY_SLOT * cap + r] = 1;
-  b.cats[HOUR_OF_DAY_SLOT * cap + r] = hour[0];
-  b.catPresent[WEEKDAY_SLOT * cap + r] = 1;
-  b.cats[WEEKDAY_SLOT * cap + r] = hour[1];
-  for (let slot = WEEKDAY_SLOT + 1; slot < 26; slot++) {
+  if (!slipstream) {
+    b.catPresent[HOUR_OF_DAY_SLOT * cap + r] = 1;
+    b.cats[HOUR_OF_DAY_SLOT * cap + r] = hour[0];
+    b.catPresent[WEEKDAY_SLOT * cap + r] = 1;
+    b.cats[WEEKDAY_SLOT * cap + r] = hour[1];
+  }
+  for (let slot = slipstream ? HOUR_OF_DAY_SLOT : WEEKDAY_SLOT + 1; slot < 26; slot++) {
     b.catPresent[slot * cap + r] = 0;
     b.cats[slot * cap + r] = 0;
   }
@@ -146,6 +150,7 @@ export async function* readAvazu(path: string, gzip: boolean, opts: AvazuReadOpt
   };
   let batch = alloc();
   let lineNo = 0;
+  const slipstream = opts.layout === 'slipstream';
   try {
     for await (const l of lines) {
       lineNo++;
@@ -153,7 +158,7 @@ export async function* readAvazu(path: string, gzip: boolean, opts: AvazuReadOpt
       const line = l.endsWith('\r') ? l.slice(0, -1) : l;
       if (line === '') continue;
       stats.lines++;
-      const err = parseLine(line, batch, batch.rows);
+      const err = parseLine(line, batch, batch.rows, slipstream);
       if (err) {
         if ((opts.onBadLine ?? 'error') === 'error') {
           throw err.field

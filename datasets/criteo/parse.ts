@@ -70,6 +70,8 @@ export class CriteoLineParser {
   badLines = 0;
   /** leading fields to skip on every line (1 for Kaggle's CSV with an `Id` column) */
   skipFields = 0;
+  /** lines have no label field (Kaggle's unlabelled test.txt: I1..I13, C1..C26); label 0 is stored */
+  noLabel = false;
   /** the native loop's in/out state: [rows, lines, data lines, stopped at a bad line] */
   private readonly nativeState = new Int32Array(4);
 
@@ -98,8 +100,9 @@ export class CriteoLineParser {
    */
   parse(buf: Uint8Array, pos: number, end: number, batch: RowBatch): number {
     const nat = this.native;
-    // the native loop knows no leading fields to skip (Kaggle's CSV with an Id column): TS takes those files
-    if (!nat || this.skipFields > 0) return this.parseTs(buf, pos, end, batch);
+    // the native loop knows no leading fields to skip (Kaggle's CSV with an Id column) and no
+    // unlabelled lines: TS takes those files
+    if (!nat || this.skipFields > 0 || this.noLabel) return this.parseTs(buf, pos, end, batch);
     const st = this.nativeState;
     let p = pos;
     while (p < end && batch.rows < batch.capacity) {
@@ -143,6 +146,10 @@ export class CriteoLineParser {
       }
       const r = batch.rows;
       let field = 0;
+      if (this.noLabel) {
+        label[r] = 0;
+        field = 1;
+      }
       let fail = OK;
       let failStart = p;
       for (;;) {
@@ -275,7 +282,9 @@ export class CriteoLineParser {
     if (fail === TOO_MANY) {
       let n = 1;
       for (let i = lineStart; i < lineEnd; i++) if (buf[i] === this.delimiter) n++;
-      return badLine(this.file, this.line, `too many fields: ${n} (a Criteo line has at most ${FIELD_COUNT})`);
+      return this.noLabel
+        ? badLine(this.file, this.line, `too many fields: ${n} (an unlabelled Criteo line has at most ${FIELD_COUNT - 1}; this file's first lines had no label)`)
+        : badLine(this.file, this.line, `too many fields: ${n} (a Criteo line has at most ${FIELD_COUNT})`);
     }
     let fe = failStart;
     while (fe < lineEnd && buf[fe] !== this.delimiter) fe++;

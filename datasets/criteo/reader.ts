@@ -17,14 +17,18 @@ import { createGunzip } from 'node:zlib';
 import { notFound, PipelineError } from '../../pipeline/errors.js';
 import { ioError, isSystemError } from '../../pipeline/io-error.js';
 import { createRowBatch, DEFAULT_BATCH_ROWS, type RowBatch } from './batch.js';
-import { ALL_COLUMNS } from './constants.js';
+import { ALL_COLUMNS, FIELD_COUNT } from './constants.js';
 import { isParquetFile } from '../parquet/sniff.js';
 import { isAvazuHeader, readAvazu, sniffFirstLine } from '../avazu/reader.js';
 import { resolveParser, type ParseAddon, type ParserChoice } from './native.js';
 import { COMMA, createBadLineLog, CriteoLineParser, TAB, type BadLineLog, type OnBadLine } from './parse.js';
 
-/** Raw text layout: `tsv` (no header) or `csv` (comma separated, header `label,I1..,C26`). */
-export type CriteoFormat = 'auto' | 'tsv' | 'csv';
+/**
+ * Raw text layout: `tsv` (no header) or `csv` (comma separated, header `label,I1..,C26`); an
+ * Avazu file (its header) is read in the `avazu` layout under `auto`, or in Slipstream's with
+ * `avazu-slipstream` (datasets/avazu/constants.ts); both `avazu*` refuse a file that is not Avazu.
+ */
+export type CriteoFormat = 'auto' | 'tsv' | 'csv' | 'avazu' | 'avazu-slipstream';
 
 export interface ReadOptions {
   /** @default 'auto' (sniffed from the first line) */
@@ -43,7 +47,20 @@ export interface ReadOptions {
   chunkBytes?: number;
   /** native line loop when built (`auto`), always (`native`, an error when not built) or never (`ts`) @default 'auto' */
   parser?: ParserChoice;
+  /**
+   * Is there a label column? `required` (training data: an unlabelled file is refused with a
+   * clear message), `auto` (scoring: 39-field lines or a header without `label` = unlabelled,
+   * stored as label 0 and `stats.labelled = false`), `absent` (`--no-label`: a labelled file is refused)
+   * @default 'required'
+   */
+  labels?: LabelMode;
 }
+
+/** See {@link ReadOptions.labels}. */
+export type LabelMode = 'required' | 'auto' | 'absent';
+
+/** Lines sampled from the start of a headerless file to tell labelled from unlabelled. */
+const LABEL_SNIFF_LINES = 1000;
 
 /** What a finished read learned about one file. */
 export interface ReadStats {
@@ -61,10 +78,12 @@ export interface ReadStats {
   badLines: number;
   /** raw bytes read so far (live, for progress) */
   bytesRead: number;
+  /** false when the file has no label column (labels read as 0; known once the first batch is out) */
+  labelled: boolean;
 }
 
 export function newReadStats(path = ''): ReadStats {
-  return { path, bytes: 0, sha256: '', gzip: false, format: 'tsv', lines: 0, rows: 0, badLines: 0, bytesRead: 0 };
+  return { path, bytes: 0, sha256: '', gzip: false, format: 'tsv', lines: 0, rows: 0, badLines: 0, bytesRead: 0, labelled: true };
 }
 
 /** Longest line accepted; a file without newlines fails fast instead of filling memory. */
@@ -103,11 +122,18 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
   }
   stats.gzip = st.isFile() && st.size >= 2 && isGzipFile(path);
   const first = st.isFile() ? sniffFirstLine(path, stats.gzip) : null;
+  const avazuFormat = opts.format === 'avazu' || opts.format === 'avazu-slipstream';
   if (first !== null && isAvazuHeader(first)) {
     // Avazu (datasets/avazu): read into Criteo-shaped rows
     stats.format = 'avazu';
-    yield* readAvazu(path, stats.gzip, { batchRows: opts.batchRows, reuseBatch: opts.reuseBatch, allocBatch: opts.allocBatch, onBadLine: opts.onBadLine, badLines: opts.badLines }, stats);
+    const layout = opts.format === 'avazu-slipstream' ? 'slipstream' : 'hotcold';
+    yield* readAvazu(path, stats.gzip, { batchRows: opts.batchRows, reuseBatch: opts.reuseBatch, allocBatch: opts.allocBatch, onBadLine: opts.onBadLine, badLines: opts.badLines, layout }, stats);
     return;
+  }
+  if (avazuFormat) {
+    throw new PipelineError('bad_input', `--format ${opts.format}: not an Avazu file (its first line is not the 24-column Avazu header id,click,hour,C1,…,C21): ${(first ?? '').slice(0, 80)}`, {
+      file: path, line: 1, field: '--format',
+    });
   }
   const native = resolveParser(opts.parser);
   const hash = createHash('sha256');
@@ -196,7 +222,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
       if (!parser) {
         const nl = buf.indexOf(10, pos);
         if (nl < 0 || nl >= fill) continue;
-        ({ parser, pos } = startParser(path, buf, pos, nl, opts, log, stats, native));
+        ({ parser, pos } = startParser(path, buf, pos, nl, fill, opts, log, stats, native));
       }
       const last = buf.lastIndexOf(10, fill - 1);
       if (last < pos) {
@@ -220,7 +246,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
       }
       buf[fill++] = 10;
     }
-    if (!parser && fill > pos) ({ parser, pos } = startParser(path, buf, pos, fill - 1, opts, log, stats, native));
+    if (!parser && fill > pos) ({ parser, pos } = startParser(path, buf, pos, fill - 1, fill, opts, log, stats, native));
     if (parser) {
       if (fill - pos > MAX_LINE_BYTES) throw lineTooLong(path, parser.line + 1);
       while (pos < fill) {
@@ -252,6 +278,7 @@ function startParser(
   buf: Buffer,
   pos: number,
   firstEnd: number,
+  fill: number,
   opts: ReadOptions,
   log: BadLineLog,
   stats: ReadStats,
@@ -260,7 +287,7 @@ function startParser(
   // a UTF-8 byte order mark is not part of the data
   if (buf[pos] === 0xef && buf[pos + 1] === 0xbb && buf[pos + 2] === 0xbf) pos += 3;
   const first = buf.toString('latin1', pos, firstEnd).replace(/\r$/, '');
-  let format = opts.format ?? 'auto';
+  let format = (opts.format ?? 'auto') as 'auto' | 'tsv' | 'csv'; // avazu* never reach here
   if (format === 'auto') format = !first.includes('\t') && first.includes(',') ? 'csv' : 'tsv';
   stats.format = format;
   const parser = new CriteoLineParser(path, format === 'csv' ? COMMA : TAB, opts.onBadLine ?? 'error', log, native);
@@ -273,13 +300,65 @@ function startParser(
     // a header line: accept only the Criteo column names, in order (Kaggle's CSV may lead with an Id column)
     const names = fields.map((x) => x.toLowerCase());
     const want = ALL_COLUMNS.map((s) => s.toLowerCase());
-    const skip = names.length === want.length + 1 && names[0] === 'id' ? 1 : 0;
-    if (names.length !== want.length + skip || names.slice(skip).some((n, i) => n !== want[i])) throw unknownHeader(path, first, fields);
+    const skip = names[0] === 'id' ? 1 : 0;
+    const body = names.slice(skip);
+    const labelled = body.length === want.length && body.every((n, i) => n === want[i]);
+    const unlabelled = body.length === want.length - 1 && body.every((n, i) => n === want[i + 1]);
+    if (!labelled && !unlabelled) throw unknownHeader(path, first, fields);
     parser.skipFields = skip;
     parser.line = 1;
     pos = firstEnd + 1; // buf[firstEnd] is the header's \n
+    setLabelled(path, parser, labelled, `its header has no 'label' column`, opts.labels ?? 'required', stats);
+    return { parser, pos };
+  }
+  const counts = fieldCounts(buf, pos, fill, format === 'csv' ? COMMA : TAB);
+  if (counts.has(FIELD_COUNT - 1) && !counts.has(FIELD_COUNT)) {
+    setLabelled(path, parser, false, `its lines have ${FIELD_COUNT - 1} fields (I1..I13, C1..C26), not ${FIELD_COUNT}`, opts.labels ?? 'required', stats);
+  } else if (counts.has(FIELD_COUNT - 1) && (opts.labels ?? 'required') !== 'required') {
+    throw new PipelineError('bad_input', `cannot tell whether ${path} has a label column: its first lines have ${FIELD_COUNT - 1} and ${FIELD_COUNT} fields`, {
+      file: path, hint: 'a labelled Criteo line has 40 fields (label, I1..I13, C1..C26), an unlabelled one 39; fix the file, or pass --no-label if it has none',
+    });
+  } else {
+    setLabelled(path, parser, true, '', opts.labels ?? 'required', stats);
   }
   return { parser, pos };
+}
+
+/** Field counts of the first {@link LABEL_SNIFF_LINES} non-blank complete lines in buf[pos, fill). */
+function fieldCounts(buf: Buffer, pos: number, fill: number, delim: number): Set<number> {
+  const seen = new Set<number>();
+  let n = 1;
+  let lines = 0;
+  let empty = true;
+  for (let p = pos; p < fill && lines < LABEL_SNIFF_LINES; p++) {
+    const c = buf[p];
+    if (c === delim) n++;
+    else if (c === 10) {
+      if (!empty || n > 1) {
+        seen.add(n);
+        lines++;
+      }
+      n = 1;
+      empty = true;
+    } else if (c !== 13) empty = false;
+  }
+  return seen;
+}
+
+/** Apply the label decision, refusing what `mode` does not allow. */
+function setLabelled(path: string, parser: CriteoLineParser, labelled: boolean, why: string, mode: LabelMode, stats: ReadStats): void {
+  if (!labelled && mode === 'required') {
+    throw new PipelineError('bad_input', `${path} has no label column: ${why}`, {
+      file: path, hint: 'preprocess and training need labelled rows (label, I1..I13, C1..C26); `hotcold predict --input` scores an unlabelled file such as Kaggle\'s test.txt',
+    });
+  }
+  if (labelled && mode === 'absent') {
+    throw new PipelineError('bad_input', `--no-label was given but ${path} has a label column (${FIELD_COUNT} fields per line, or a 'label' header)`, {
+      file: path, field: '--no-label', hint: 'drop --no-label: the label column is then read (and ignored by predict)',
+    });
+  }
+  parser.noLabel = !labelled;
+  stats.labelled = labelled;
 }
 
 /** Avazu's header (Kaggle CTR prediction, 2014): id, click, hour, then 21 categorical columns. */

@@ -90,7 +90,7 @@ export function register(program: Command): void {
         .default(DEFAULT_OPTIONS.onBadLine),
     )
     .option('--rows-per-shard <n>', 'rows per Arrow shard', intArg('--rows-per-shard', 1, 16_000_000), DEFAULT_OPTIONS.rowsPerShard)
-    .addOption(new Option('--format <fmt>', 'input text format (auto: tabs → tsv, commas → csv with header)').choices(['auto', 'tsv', 'csv']).default(DEFAULT_OPTIONS.format))
+    .addOption(new Option('--format <fmt>', 'input text format (auto: tabs → tsv, commas → csv with header, Avazu header → avazu; avazu-slipstream: Avazu in Slipstream\'s 1-dense/21-categorical layout)').choices(['auto', 'tsv', 'csv', 'avazu', 'avazu-slipstream']).default(DEFAULT_OPTIONS.format))
     .option('--force', 'rewrite the output even if a finished one with the same fingerprint exists')
     .option('--force-clean', 'replace an --out directory that holds files not written by this stage (never /, home, the checkout or a directory holding an input)')
     .addOption(

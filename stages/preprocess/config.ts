@@ -25,7 +25,7 @@ export const preprocessOptionsSchema = z
     maxIndRange: z.number().int().min(0).max(0xffffffff).default(DEFAULT_OPTIONS.maxIndRange),
     onBadLine: z.enum(['error', 'skip']).default(DEFAULT_OPTIONS.onBadLine),
     rowsPerShard: z.number().int().min(1).max(16_000_000).default(DEFAULT_OPTIONS.rowsPerShard),
-    format: z.enum(['auto', 'tsv', 'csv']).default(DEFAULT_OPTIONS.format),
+    format: z.enum(['auto', 'tsv', 'csv', 'avazu', 'avazu-slipstream']).default(DEFAULT_OPTIONS.format),
   })
   .strict();
 

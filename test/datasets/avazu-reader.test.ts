@@ -10,6 +10,7 @@ import { quietSink } from '../../pipeline/progress.js';
 import { run as preprocess } from '../../stages/preprocess/index.js';
 import { resolveTrainConfig } from '../../stages/train/config.js';
 import { train } from '../../stages/train/train.js';
+import { runEvaluate } from '../../stages/train/predict/index.js';
 import { expectCode, useTempDirs } from '../fixtures/temp.js';
 
 const SAMPLE = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'avazu', 'avazu-train-head-8999.csv');
@@ -81,6 +82,42 @@ describe('Avazu reader', () => {
     const config = resolveTrainConfig({ model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' }, train: { batchSize: 256, epochs: 2, saveModel: false } });
     const r = await train({ config, data: join(d, 'pre'), out: join(d, 'run'), quiet: true });
     expect(r.test.auc).toBeGreaterThan(0.55);
+  }, 60_000);
+
+  it.skipIf(!HAVE)('--format avazu-slipstream: Slipstream\'s layout (1 dense = hour of day, C1..C21), every value as documented', async () => {
+    const rows = await readAll(SAMPLE, { format: 'avazu-slipstream' });
+    // Slipstream: the dense slot I1 = hour of day, I2 missing; C1..C21 as in the default layout; C22..C26 missing
+    const want = naive(readFileSync(SAMPLE, 'utf8')).map((r) => [r[0]!, r[1]!, NaN, ...r.slice(3, 24), -1, -1, -1, -1, -1]);
+    expect(rows).toEqual(want);
+    // the default layout stays as it was with --format avazu
+    expect(await readAll(SAMPLE, { format: 'avazu' })).toEqual(naive(readFileSync(SAMPLE, 'utf8')));
+    const notAvazu = join(tmp(), 'x.tsv');
+    writeFileSync(notAvazu, '0\t1\t2\n');
+    const e = await expectCode(readAll(notAvazu, { format: 'avazu-slipstream' }), 'bad_input');
+    expect(e.message).toMatch(/--format avazu-slipstream: not an Avazu file/);
+  });
+
+  it.skipIf(!HAVE)('preprocess --format avazu-slipstream records the layout; predict on the raw file reads it the same way as the split', async () => {
+    const d = tmp();
+    const pre = await preprocess({ inputs: [SAMPLE], out: join(d, 'pre'), options: { split: 'random', ratios: [0.8, 0.1, 0.1], seed: 123, format: 'avazu-slipstream' }, parallel: false }, { progress: quietSink });
+    const m = pre.manifest;
+    expect(m.options.format).toBe('avazu-slipstream');
+    expect(m.vocab.sizes.slice(21)).toEqual([2, 2, 2, 2, 2]); // no hour/weekday tables: missing + OOV only
+    const config = resolveTrainConfig({ model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' }, train: { batchSize: 256, epochs: 1 } });
+    await train({ config, data: join(d, 'pre'), out: join(d, 'run'), quiet: true });
+    // the raw file scored through the vocabulary must be read in the model's (Slipstream) layout: the same ids and
+    // dense values as the three splits, so its logloss is their row-weighted mean (the default layout's I2 = weekday would change it)
+    const raw = await runEvaluate({ run: join(d, 'run'), input: SAMPLE });
+    expect(raw.metrics.rows).toBe(8999);
+    let sum = 0;
+    let rows = 0;
+    for (const split of ['train', 'val', 'test'] as const) {
+      const e = await runEvaluate({ run: join(d, 'run'), split });
+      sum += e.metrics.logloss! * e.metrics.rows;
+      rows += e.metrics.rows;
+    }
+    expect(rows).toBe(8999);
+    expect(raw.metrics.logloss!).toBeCloseTo(sum / rows, 6);
   }, 60_000);
 
   it('a malformed line: error naming line and field, or skipped and counted', async () => {

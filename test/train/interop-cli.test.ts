@@ -60,6 +60,16 @@ describe('export / predict / evaluate / export-shards on the command line', () =
     expect(s.out).toMatch(/export-shards: 1 Parquet files \(test \d+ rows\)/);
   });
 
+  it('predict --no-label reaches the reader (refused on a labelled file); --workers 2 gives the same file as 1', async () => {
+    const n = await cli(['predict', '--run', fx.run, '--input', fx.raw, '--no-label', '--out', join(root, 'n.csv')]);
+    expect(n.code).toBe(1);
+    expect(n.err).toMatch(/--no-label was given but .* has a label column/);
+    const w1 = await cli(['predict', '--run', fx.run, '--split', 'test', '--out', join(root, 'w1.csv')]);
+    const w2 = await cli(['predict', '--run', fx.run, '--split', 'test', '--workers', '2', '--out', join(root, 'w2.csv')]);
+    expect([w1.code, w2.code]).toEqual([0, 0]);
+    expect(readFileSync(join(root, 'w2.csv')).equals(readFileSync(join(root, 'w1.csv')))).toBe(true);
+  });
+
   it('refusals: exit 2 with the message for usage errors, 1 for a missing model', async () => {
     const a = await cli(['predict', '--run', fx.run, '--out', join(root, 'x.csv')]);
     expect(a.code).toBe(2);

@@ -1,9 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPreprocessed } from '../../datasets/preprocessed.js';
 import type { RunMetrics } from '../../pipeline/run-metrics.js';
+import { quietSink } from '../../pipeline/progress.js';
+import { run as preprocess } from '../../stages/preprocess/index.js';
 import { runEvaluate, runPredict } from '../../stages/train/predict/index.js';
 import { makeModelRun, type ModelRun } from '../fixtures/model-run.js';
 import { expectCode, useTempDirs } from '../fixtures/temp.js';
@@ -62,6 +64,17 @@ describe('hotcold predict / evaluate', () => {
     expect(ev.metrics.rows).toBe(b.length);
   });
 
+  it('--workers 3 writes byte-identical predictions to the one-thread path, in file order (uneven last batch)', async () => {
+    const dir = tmp();
+    await runPredict({ run: fx.run, split: 'train', batchSize: 700, out: join(dir, 'one.csv') });
+    await runPredict({ run: fx.run, split: 'train', batchSize: 700, workers: 3, out: join(dir, 'pool.csv') });
+    const one = readFileSync(join(dir, 'one.csv'));
+    expect(readFileSync(join(dir, 'pool.csv')).equals(one)).toBe(true);
+    const a = await runEvaluate({ run: fx.run, split: 'train', batchSize: 700 });
+    const b = await runEvaluate({ run: fx.run, split: 'train', batchSize: 700, workers: 2 });
+    expect(b.metrics).toEqual(a.metrics);
+  });
+
   it('refuses: split and input together, neither, a checkpoint dir that does not exist, an output inside an input', async () => {
     await expectCode(runEvaluate({ run: fx.run }), 'bad_config');
     await expectCode(runEvaluate({ run: fx.run, split: 'test', input: fx.raw }), 'bad_config');
@@ -90,5 +103,45 @@ describe('hotcold predict --out x.parquet', () => {
       expect(Number(rows[i]![2])).toBe(Math.fround(csv[i]!.p));
     }
     con.closeSync();
+  });
+});
+
+describe('hotcold predict --input on an unlabelled file (Kaggle test.txt: 39 fields)', () => {
+  it('scores it as the labelled file minus its label column (TSV, and CSV with an Id header), writes row,probability; evaluate and preprocess refuse it', async () => {
+    const dir = tmp();
+    const lines = readFileSync(fx.raw, 'utf8').trimEnd().split('\n');
+    const unl = join(dir, 'test.txt');
+    writeFileSync(unl, lines.map((l) => l.slice(l.indexOf('\t') + 1)).join('\n') + '\n');
+    const csv = join(dir, 'test.csv');
+    const head = ['Id', ...Array.from({ length: 13 }, (_, i) => `I${i + 1}`), ...Array.from({ length: 26 }, (_, i) => `C${i + 1}`)].join(',');
+    writeFileSync(csv, [head, ...lines.map((l, i) => `${60000000 + i},${l.slice(l.indexOf('\t') + 1).split('\t').join(',')}`)].join('\r\n') + '\r\n');
+    const lab = await runPredict({ run: fx.run, input: fx.raw, out: join(dir, 'lab.csv') });
+    expect(lab.labelled).toBe(true);
+    const want = readCsv(join(dir, 'lab.csv')).map((r) => r.p);
+    for (const [file, opts] of [[unl, {}], [unl, { noLabel: true }], [csv, {}]] as const) {
+      const r = await runPredict({ run: fx.run, input: file, out: join(dir, 'unl.csv'), ...opts });
+      expect(r.labelled).toBe(false);
+      const out = readFileSync(join(dir, 'unl.csv'), 'utf8').trim().split('\n');
+      expect(out[0]).toBe('row,probability');
+      expect(out.slice(1).map((l) => Number(l.split(',')[1]))).toEqual(want);
+    }
+    const pq = await runPredict({ run: fx.run, input: unl, out: join(dir, 'unl.parquet') });
+    expect(pq.rows).toBe(want.length);
+    const e = await expectCode(runEvaluate({ run: fx.run, input: unl }), 'bad_input');
+    expect(e.message).toMatch(/evaluate needs labels: .*test\.txt has no label column/);
+    const p = await expectCode(preprocess({ inputs: [unl], out: join(dir, 'pre'), parallel: false }, { progress: quietSink }), 'bad_input');
+    expect(p.message).toMatch(/has no label column: its lines have 39 fields/);
+  });
+
+  it('refuses --no-label on a labelled file, a file whose first lines mix 39 and 40 fields, and --no-label with --split', async () => {
+    const dir = tmp();
+    const e1 = await expectCode(runPredict({ run: fx.run, input: fx.raw, noLabel: true, out: join(dir, 'x.csv') }), 'bad_input');
+    expect(e1.message).toMatch(/--no-label was given but .* has a label column/);
+    const lines = readFileSync(fx.raw, 'utf8').trimEnd().split('\n').slice(0, 50);
+    const mixed = join(dir, 'mixed.txt');
+    writeFileSync(mixed, lines.map((l, i) => (i === 7 ? l.slice(l.indexOf('\t') + 1) : l)).join('\n') + '\n');
+    const e2 = await expectCode(runPredict({ run: fx.run, input: mixed, out: join(dir, 'x.csv') }), 'bad_input');
+    expect(e2.message).toMatch(/cannot tell whether .*mixed\.txt has a label column: its first lines have 39 and 40 fields/);
+    await expectCode(runPredict({ run: fx.run, split: 'test', noLabel: true, out: join(dir, 'x.csv') }), 'bad_config');
   });
 });

@@ -17,6 +17,9 @@ interface CliOptions {
   batchSize: number;
   engine: string;
   threads: number;
+  workers: number;
+  /** commander's negatable --no-label: false when given */
+  label: boolean;
   onBadLine: 'error' | 'skip';
   out?: string;
   json?: boolean;
@@ -35,17 +38,20 @@ function modelOptions(c: Command): Command {
       return v as SplitName;
     })
     .option('--input <file>', 'score a raw Criteo file (TSV, CSV with header, .gz) through the dataset\'s vocabulary instead')
+    .option('--no-label', 'the raw --input file has no label column (Kaggle\'s test.txt: I1..I13, C1..C26); detected by its field count when not given')
     .option('--on-bad-line <mode>', 'raw input: error | skip', (v: string) => {
       if (v !== 'error' && v !== 'skip') throw new InvalidArgumentError(`--on-bad-line must be error or skip, got '${v}'`);
       return v;
     }, 'error')
     .option('--batch-size <n>', 'rows per forward pass', intArg('--batch-size', 1), 8192)
     .option('--engine <kind>', 'dense engine: auto, ts or blas', 'auto')
-    .option('--threads <n>', 'OpenBLAS threads', intArg('--threads', 1, 256), 1);
+    .option('--threads <n>', 'OpenBLAS threads (more than 1 changes the last bits of some probabilities)', intArg('--threads', 1, 256), 1)
+    .option('--workers <n>', 'scoring threads, one OpenBLAS thread each (same output for any number; 2 on an idle 2-core machine)', intArg('--workers', 1, 64), 1);
 }
 
 function scoreOptions(o: CliOptions): ScoreOptions {
-  return { ...o, engine: o.engine as EngineKind };
+  const { label, ...rest } = o;
+  return { ...rest, engine: o.engine as EngineKind, noLabel: label === false };
 }
 
 const fmt = (x: number | undefined): string => (x === undefined ? '—' : Number.isNaN(x) ? 'NaN' : x.toFixed(6));

@@ -4,13 +4,14 @@
  *
  *     predict   → CSV `row,label,probability` (row = 0-based position in the input, label as
  *                 read, probability of a click with 9 significant digits: float32 round-trips),
- *                 or Parquet (`--out x.parquet`: row INT32, label INT32, probability FLOAT, exact)
+ *                 or Parquet (`--out x.parquet`: row INT32, label INT32, probability FLOAT, exact);
+ *                 an unlabelled raw input (Kaggle's test.txt) gives `row,probability`
  *     evaluate  → every metric (AUC, AP, logloss, accuracy, NE by training CTR, NE by the
  *                 split's CTR, CTR) on one split
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { newReadStats } from '../../../datasets/criteo/reader.js';
+import { newReadStats, type ReadStats } from '../../../datasets/criteo/reader.js';
 import type { PreprocessManifest, SplitName } from '../../../datasets/preprocessed.js';
 import { fsyncDir, tmpName } from '../../../pipeline/atomic.js';
 import { checkNoOverlap, type PathArg } from '../../../pipeline/outdir.js';
@@ -23,7 +24,7 @@ import { loadModel, type LoadedModel } from '../saved/model.js';
 import { modelData } from '../saved/data.js';
 import { writePredictionsParquet } from '../../../datasets/parquet/predictions.js';
 import { rawBatches, splitBatches } from './inputs.js';
-import { Scorer } from './scorer.js';
+import { scoreBatches } from './pool.js';
 
 export interface ScoreOptions {
   run?: string;
@@ -38,10 +39,14 @@ export interface ScoreOptions {
   /** @default 8192 */
   batchSize?: number;
   engine?: EngineKind;
-  /** OpenBLAS threads @default 1 */
+  /** OpenBLAS threads @default 1 (changes the last bits of the output: see pool.ts) */
   threads?: number;
+  /** scoring threads (pool.ts; same output for any number) @default 1 = this thread */
+  workers?: number;
   /** raw input: skip malformed lines instead of stopping @default 'error' */
   onBadLine?: 'error' | 'skip';
+  /** raw input has no label column (`--no-label`); without it an unlabelled file is detected by its field count */
+  noLabel?: boolean;
 }
 
 /** A model's training CTR (positives / rows of its dataset's train split). */
@@ -55,6 +60,8 @@ interface Opened {
   data: { dir: string; manifest: PreprocessManifest };
   batches: AsyncGenerator<Batch>;
   what: string;
+  /** the raw input's read stats (`labelled`), null for a split */
+  stats: ReadStats | null;
 }
 
 async function open(o: ScoreOptions): Promise<Opened> {
@@ -63,15 +70,19 @@ async function open(o: ScoreOptions): Promise<Opened> {
   }
   const model = loadModel({ run: o.run, checkpoint: o.checkpoint, initial: o.initial, engine: o.engine, threads: o.threads });
   const data = modelData(model, o.data);
+  if (o.noLabel && o.input === undefined) throw new PipelineError('bad_config', '--no-label applies to a raw --input file (a split always has labels)', { field: '--no-label' });
   const B = o.batchSize ?? 8192;
+  const stats = o.input !== undefined ? newReadStats(o.input) : null;
   const batches = o.input !== undefined
-    ? rawBatches(resolve(o.input), data.dir, data.manifest, B, o.onBadLine ?? 'error', newReadStats(o.input))
+    ? rawBatches(resolve(o.input), data.dir, data.manifest, B, o.onBadLine ?? 'error', stats!, o.noLabel ? 'absent' : 'auto')
     : splitBatches(data.dir, data.manifest, o.split!, B);
-  return { model, data, batches, what: o.input ?? `${data.dir} split ${o.split}` };
+  return { model, data, batches, what: o.input ?? `${data.dir} split ${o.split}`, stats };
 }
 
 export interface PredictResult {
   rows: number;
+  /** false when the input had no label column (the output then has none) */
+  labelled: boolean;
   sec: number;
   source: string;
   input: string;
@@ -91,7 +102,7 @@ export async function runPredict(o: ScoreOptions & { out: string }): Promise<Pre
   if (o.out.toLowerCase().endsWith('.parquet')) return predictParquet(o);
   const x = await open(o);
   checkOutput(o, x);
-  const scorer = new Scorer(x.model, o.batchSize ?? 8192);
+  const labelled = (): boolean => x.stats?.labelled ?? true;
   const tmp = tmpName(resolve(o.out));
   const fd = openSync(tmp, 'w');
   const t0 = performance.now();
@@ -102,14 +113,15 @@ export async function runPredict(o: ScoreOptions & { out: string }): Promise<Pre
       let w = 0;
       while (w < b.length) w += writeSync(fd, b, w, b.length - w);
     };
-    write('row,label,probability\n');
-    for await (const b of x.batches) {
-      const p = scorer.score(b);
-      let s = '';
-      for (let r = 0; r < b.size; r++) s += `${rows + r},${b.labels[r]!},${p[r]!.toPrecision(9)}\n`;
+    for await (const b of scoreBatches(x.model, x.batches, o.batchSize ?? 8192, o.workers ?? 1)) {
+      const p = b.probs;
+      let s = rows === 0 ? (labelled() ? 'row,label,probability\n' : 'row,probability\n') : '';
+      if (labelled()) for (let r = 0; r < b.size; r++) s += `${rows + r},${b.labels[r]!},${p[r]!.toPrecision(9)}\n`;
+      else for (let r = 0; r < b.size; r++) s += `${rows + r},${p[r]!.toPrecision(9)}\n`;
       write(s);
       rows += b.size;
     }
+    if (rows === 0) write('row,label,probability\n');
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
@@ -119,7 +131,7 @@ export async function runPredict(o: ScoreOptions & { out: string }): Promise<Pre
   closeSync(fd);
   renameSync(tmp, resolve(o.out));
   fsyncDir(dirname(resolve(o.out)));
-  return { rows, sec: (performance.now() - t0) / 1000, source: x.model.source, input: x.what };
+  return { rows, labelled: labelled(), sec: (performance.now() - t0) / 1000, source: x.model.source, input: x.what };
 }
 
 export interface EvaluateResult {
@@ -130,13 +142,17 @@ export interface EvaluateResult {
 }
 
 /** Score every row of the input, keeping labels and probabilities in memory (grown by doubling). */
-async function scoreAll(x: Opened, batchSize = 8192): Promise<{ labels: Float32Array; probs: Float32Array }> {
-  const scorer = new Scorer(x.model, batchSize);
+async function scoreAll(x: Opened, batchSize = 8192, workers = 1, needLabels = false): Promise<{ labels: Float32Array; probs: Float32Array }> {
   let labels = new Float32Array(1 << 16);
   let probs = new Float32Array(1 << 16);
   let n = 0;
-  for await (const b of x.batches) {
-    const p = scorer.score(b);
+  for await (const b of scoreBatches(x.model, x.batches, batchSize, workers)) {
+    if (needLabels && x.stats?.labelled === false) {
+      throw new PipelineError('bad_input', `evaluate needs labels: ${x.what} has no label column`, {
+        file: x.what, hint: '`hotcold predict` scores an unlabelled file; evaluate compares scores with labels (label, I1..I13, C1..C26)',
+      });
+    }
+    const p = b.probs;
     if (n + b.size > labels.length) {
       const cap = Math.max(2 * labels.length, n + b.size);
       const l2 = new Float32Array(cap);
@@ -157,7 +173,7 @@ async function scoreAll(x: Opened, batchSize = 8192): Promise<{ labels: Float32A
 export async function runEvaluate(o: ScoreOptions): Promise<EvaluateResult> {
   const x = await open(o);
   const t0 = performance.now();
-  const { labels, probs } = await scoreAll(x, o.batchSize);
+  const { labels, probs } = await scoreAll(x, o.batchSize, o.workers, true);
   const metrics = evalMetrics(labels, probs, trainCtr(x.data.manifest));
   return { metrics, source: x.model.source, input: x.what, sec: (performance.now() - t0) / 1000 };
 }
@@ -167,17 +183,17 @@ async function predictParquet(o: ScoreOptions & { out: string }): Promise<Predic
   const x = await open(o);
   checkOutput(o, x);
   const t0 = performance.now();
-  const { labels, probs } = await scoreAll(x, o.batchSize);
+  const { labels, probs } = await scoreAll(x, o.batchSize, o.workers);
   const n = probs.length;
   const out = resolve(o.out);
   const tmp = tmpName(out);
   try {
-    writePredictionsParquet(tmp, Int32Array.from(labels), probs);
+    writePredictionsParquet(tmp, x.stats?.labelled === false ? null : Int32Array.from(labels), probs);
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
   }
   renameSync(tmp, out);
   fsyncDir(dirname(out));
-  return { rows: n, sec: (performance.now() - t0) / 1000, source: x.model.source, input: x.what };
+  return { rows: n, labelled: x.stats?.labelled ?? true, sec: (performance.now() - t0) / 1000, source: x.model.source, input: x.what };
 }

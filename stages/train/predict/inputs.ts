@@ -7,7 +7,7 @@
  *              dataset's --max-ind-range hashing first; unseen values → OOV (id 1)
  */
 import { join } from 'node:path';
-import { readCriteo, newReadStats, type ReadStats } from '../../../datasets/criteo/reader.js';
+import { readCriteo, newReadStats, type CriteoFormat, type LabelMode, type ReadStats } from '../../../datasets/criteo/reader.js';
 import { CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../../datasets/criteo/constants.js';
 import { MISSING_ID, type PreprocessManifest, type SplitName } from '../../../datasets/preprocessed.js';
 import { readVocabValues, VocabLookup } from '../../../datasets/vocab.js';
@@ -28,6 +28,12 @@ export async function* splitBatches(dir: string, m: PreprocessManifest, split: S
   while (await stream.next(b)) yield b;
 }
 
+/** An Avazu dataset's layout is the model's: a raw Avazu file is read the way preprocess read its training data. */
+function avazuFormat(m: PreprocessManifest): CriteoFormat {
+  const f = m.options.format;
+  return f === 'avazu-slipstream' ? f : 'auto';
+}
+
 /** ln(1 + x) for x > 0, else 0 (NaN = missing → 0): the preprocess dense transform. */
 function logDense(x: number): number {
   return x > 0 ? Math.log1p(x) : 0;
@@ -35,15 +41,17 @@ function logDense(x: number): number {
 
 /**
  * Batches of a raw Criteo file mapped through the vocabulary of the dataset in `dir`.
- * @param stats filled while reading (rows, bad lines)
+ * @param stats filled while reading (rows, bad lines; `labelled` false for an unlabelled file, whose labels read 0)
+ * @param labels `auto` (detected, reader.ts) or `absent` (`--no-label`)
  */
 export async function* rawBatches(
   path: string, dir: string, m: PreprocessManifest, batchSize: number, onBadLine: 'error' | 'skip', stats: ReadStats = newReadStats(path),
+  labels: LabelMode = 'auto',
 ): AsyncGenerator<Batch> {
   const lookups = readVocabValues(dir, m).map((v) => new VocabLookup(v));
   const range = m.options.maxIndRange;
   const b = allocBatch(batchSize);
-  for await (const rb of readCriteo(path, { onBadLine, batchRows: batchSize }, stats)) {
+  for await (const rb of readCriteo(path, { onBadLine, batchRows: batchSize, labels, format: avazuFormat(m) }, stats)) {
     const n = rb.rows;
     const cap = rb.capacity;
     for (let r = 0; r < n; r++) {

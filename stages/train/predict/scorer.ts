@@ -20,7 +20,7 @@ export class Scorer {
     const B = b.size;
     const need = B * NUM_TABLES * this.m.model.shape.dim;
     if (need > this.emb.length) this.emb = new Float32Array(need);
-    gatherBatch(this.m.tables, b.cats, B, this.emb);
+    gatherBatch(this.m.tables, b.cats, B, this.emb, this.m.model.engine.kernels);
     return this.m.model.forward(B, b.dense, this.emb);
   }
 
