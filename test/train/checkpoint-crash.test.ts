@@ -8,8 +8,8 @@ import { diffState, emptyLike, makeState, saveChain, snapshot, tempDirs, trainSt
 const tmp = tempDirs();
 
 /** Write versions 1..n (fullEvery as given); returns the live state and the snapshot after each version. */
-const writeChain = (dir: string, n: number, fullEvery: number): { s: TrainState; snaps: TrainState[] } =>
-  saveChain(dir, n, fullEvery, makeState(21), new Rng(5));
+const writeChain = (dir: string, n: number, fullEvery: number, flat = true): { s: TrainState; snaps: TrainState[] } =>
+  saveChain(dir, n, fullEvery, makeState(21), new Rng(5), flat);
 
 /** Byte offset of table `i`'s section in the data file of version `v`. */
 function tableOffset(dir: string, v: number, i: number): number {
@@ -65,7 +65,7 @@ describe('crash during the commit protocol', () => {
 describe('damaged files', () => {
   it('a corrupted increment is detected, named, and restore falls back to the previous version', () => {
     const dir = tmp();
-    const { s, snaps } = writeChain(dir, 4, 8);
+    const { s, snaps } = writeChain(dir, 4, 8, false); // no flat increment: recovery reads v4 itself
     const f = join(dir, 'v000004.bin');
     const buf = readFileSync(f);
     buf[tableOffset(dir, 4, 1) + 40]! ^= 0x10;
@@ -110,7 +110,7 @@ describe('damaged files', () => {
 
   it('after a fallback the next save continues from the restored version', () => {
     const dir = tmp();
-    const { s } = writeChain(dir, 3, 8);
+    const { s } = writeChain(dir, 3, 8, false);
     const f = join(dir, 'v000003.bin');
     const buf = readFileSync(f);
     buf[20]! ^= 1; // a dense parameter

@@ -116,11 +116,12 @@ export function restoreFresh(dir: string, like: TrainState, threshold = 0) {
 }
 
 /**
- * Train `s` with `rng` and save versions 1..n (threshold 0, no pruning, the given fullEvery).
+ * Train `s` with `rng` and save versions 1..n (threshold 0, no pruning, the given fullEvery;
+ * `flat` false: no flat increments, so recovery reads every increment).
  * @returns the live state and a snapshot after each version
  */
-export function saveChain(dir: string, n: number, fullEvery: number, s: TrainState, rng: Rng): { s: TrainState; snaps: TrainState[] } {
-  const store = CheckpointStore.open({ dir, threshold: 0, fullEvery, keepChains: 0 });
+export function saveChain(dir: string, n: number, fullEvery: number, s: TrainState, rng: Rng, flat = true): { s: TrainState; snaps: TrainState[] } {
+  const store = CheckpointStore.open({ dir, threshold: 0, fullEvery, keepChains: 0, flat });
   const snaps: TrainState[] = [];
   for (let k = 0; k < n; k++) {
     trainStep(s, rng);

@@ -62,11 +62,18 @@ export function register(program: Command): void {
           process.stdout.write(`${versionName(v.version)}  ${state}\n`);
           for (const p of v.problems) process.stdout.write(`  ${p}\n`);
         }
+        for (const f of rep.flats) {
+          process.stdout.write(`${versionName(f.version)} flat  ${f.problems.length === 0 ? 'ok' : 'BAD'}\n`);
+          for (const p of f.problems) process.stdout.write(`  ${p}\n`);
+        }
         if (rep.leftovers.length > 0) {
           process.stdout.write(`uncommitted leftovers (removed on the next run): ${rep.leftovers.join(', ')}\n`);
         }
         if (!rep.ok) {
-          const bad = rep.versions.filter((v) => v.problems.length > 0).map((v) => versionName(v.version));
+          const bad = [
+            ...rep.versions.filter((v) => v.problems.length > 0).map((v) => versionName(v.version)),
+            ...rep.flats.filter((f) => f.problems.length > 0).map((f) => `${versionName(f.version)} (flat increment)`),
+          ];
           const good = rep.versions.filter((v) => v.restorable).map((v) => versionName(v.version));
           throw new PipelineError('checksum', `damaged checkpoint versions: ${bad.join(', ')}`, {
             file: dir,

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fsyncDir, tmpName } from '../../../pipeline/atomic.js';
 import { PipelineError } from '../../../pipeline/errors.js';
 import { CHECKPOINT_FORMAT_VERSION, CHECKPOINT_MAGIC, type CheckpointManifest, dataName, manifestName, versionName } from './format.js';
+import { flatVersions, removeFlats } from './flat.js';
 import { HashingWriter } from './io.js';
 import { commitManifest, committedVersions, manifestSelfHash, readCheckpointManifest, writeManifestTmp } from './manifest.js';
 import type { Layout } from './sections.js';
@@ -30,6 +31,10 @@ export interface CommitOptions {
   startedAt: number;
   /** set to true at the commit point (the rename), so a caller knows the version exists after a failure */
   progress: { committed: boolean };
+  /** file names (default `vNNNNNN.bin` / `vNNNNNN.json`; flat increments use their own) */
+  names?: { data: string; manifest: string };
+  /** extra manifest fields (flat increments: `merged`) */
+  extra?: Pick<CheckpointManifest, 'merged'>;
 }
 
 /** Epoch milliseconds with sub-millisecond resolution, comparable across threads. */
@@ -47,7 +52,8 @@ export function commitVersion(dir: string, head: ManifestHead, fill: (w: Hashing
   const step = (s: CommitStep): void => {
     if (opts.failAfter === s) throw new InjectedCrash(s);
   };
-  const file = dataName(head.version);
+  const file = opts.names?.data ?? dataName(head.version);
+  const mname = opts.names?.manifest ?? manifestName(head.version);
   const path = join(dir, file);
   const w = new HashingWriter(path);
   let tmp: string | undefined;
@@ -75,11 +81,12 @@ export function commitVersion(dir: string, head: ManifestHead, fill: (w: Hashing
       ...layout,
       position: head.position,
       config: head.config,
+      ...opts.extra,
     };
     const manifest: CheckpointManifest = { ...partial, selfSha256: manifestSelfHash(partial) };
-    tmp = writeManifestTmp(dir, manifest);
+    tmp = writeManifestTmp(dir, manifest, mname);
     step('manifest-tmp');
-    commitManifest(dir, tmp, head.version);
+    commitManifest(dir, tmp, head.version, mname);
     opts.progress.committed = true;
     step('rename');
     fsyncDir(dir);
@@ -87,7 +94,7 @@ export function commitVersion(dir: string, head: ManifestHead, fill: (w: Hashing
   } catch (e) {
     w.close();
     if (!(e instanceof InjectedCrash) && !opts.progress.committed) {
-      rmSync(tmp ?? tmpName(join(dir, manifestName(head.version))), { force: true });
+      rmSync(tmp ?? tmpName(join(dir, mname)), { force: true });
       rmSync(path, { force: true });
     }
     throw e;
@@ -113,6 +120,8 @@ export function pruneChains(dir: string, keepChains: number): string | null {
   if (bases.length < keepChains) return null;
   const cut = bases[bases.length - 1]!;
   const old = vs.filter((v) => v < cut);
+  const oldFlats = flatVersions(dir).filter((v) => v < cut);
+  removeFlats(dir, oldFlats);
   if (old.length === 0) return null;
   for (const v of old) rmSync(join(dir, manifestName(v)), { force: true });
   fsyncDir(dir);

@@ -109,6 +109,11 @@ export interface CheckpointManifest extends Omit<ManifestBase, 'files'> {
   tables: TableEntry[];
   position: Record<string, unknown>;
   config: unknown;
+  /**
+   * Flat increments only: the versions base+1..version merged into this file, each with the
+   * CRC-32 of its data file (the flat file is used only for exactly this chain).
+   */
+  merged?: { version: number; crc32: string }[];
   /** sha256 of the canonical JSON of every other field: detects edits and bit flips in the manifest. */
   selfSha256: string;
 }
@@ -129,7 +134,25 @@ export function dataName(v: number): string {
 
 export const MANIFEST_RE = /^v(\d{6,})\.json$/;
 export const DATA_RE = /^v(\d{6,})\.bin$/;
-export const TMP_RE = /^\.v\d{6,}\.json\.tmp-/;
+export const TMP_RE = /^\.v\d{6,}(\.flat)?\.json\.tmp-/;
+
+/**
+ * The flat (merged) increment of version v (flat.ts): every row stored by the increments
+ * base+1..v, newest value, one copy each, with v's dense arrays and blobs — an increment of v
+ * against its base. Optional: a version is defined by its chain; the flat file only shortens
+ * recovery. `v000012.flat.bin` + `v000012.flat.json` (committed by the rename, as a version).
+ */
+export function flatManifestName(v: number): string {
+  return `${versionName(v)}.flat.json`;
+}
+
+/** Data file of a flat increment: `v000012.flat.bin`. */
+export function flatDataName(v: number): string {
+  return `${versionName(v)}.flat.bin`;
+}
+
+export const FLAT_MANIFEST_RE = /^v(\d{6,})\.flat\.json$/;
+export const FLAT_DATA_RE = /^v(\d{6,})\.flat\.bin$/;
 
 export function blobDtype(a: Float32Array | Int32Array | Uint8Array | Float64Array): BlobDtype {
   if (a instanceof Float32Array) return 'f32';

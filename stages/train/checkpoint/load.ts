@@ -14,6 +14,11 @@ import { type BlobDtype, type CheckpointFileEntry, type CheckpointManifest, HEAD
 import { HashingReader, checkSize, checksumError, headerAt, readVerified } from './io.js';
 import type { Blob, TableState, TrainState } from './types.js';
 
+/** The data file a manifest describes (`vNNNNNN.bin`, or `vNNNNNN.flat.bin` for a flat increment). */
+function dataRel(m: CheckpointManifest): string {
+  return m.files[0]?.path ?? dataName(m.version);
+}
+
 function fileOf(dir: string, m: CheckpointManifest, rel: string): CheckpointFileEntry {
   const f = m.files.find((e) => e.path === rel);
   if (!f) throw new PipelineError('bad_manifest', `checkpoint ${versionName(m.version)} lists no checksum for ${rel}`, { file: join(dir, rel) });
@@ -69,6 +74,54 @@ function loadFull(r: HashingReader, e: TableEntry, t: TableState): void {
   if (n !== t.rows) throw checksumError(r.path, `full section of table ${e.name} holds ${n} rows, expected ${t.rows}`);
   r.readInto(t.weights);
   if (t.accum) r.readInto(t.accum);
+}
+
+/** Rows per chunk of a fused base read: about 1 MiB of the array being read. */
+const FUSED_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Read `dst` (rows×width floats) from the base file in chunks of about 1 MiB, and right
+ * after each chunk (still in cache) overwrite the rows the increment stores in it: the ids
+ * are ascending, so this is one merge walk, not a scatter over the whole table.
+ */
+function readFused(r: HashingReader, dst: Float32Array, rows: number, width: number, ids: Int32Array, src: Float32Array, name: string): void {
+  const chunk = Math.max(1, Math.floor(FUSED_CHUNK_BYTES / (4 * width)));
+  const n = ids.length;
+  let c = 0;
+  let prev = -1;
+  for (let r0 = 0; r0 < rows; r0 += chunk) {
+    const r1 = Math.min(rows, r0 + chunk);
+    r.readInto(dst.subarray(r0 * width, r1 * width));
+    while (c < n) {
+      const id = ids[c]!;
+      if (id >= r1) break;
+      if (id <= prev) throw checksumError(r.path, `table ${name}: increment row ids are not ascending (${id} after ${prev})`);
+      prev = id;
+      const o = id * width;
+      const s = c * width;
+      for (let j = 0; j < width; j++) dst[o + j] = src[s + j]!;
+      c++;
+    }
+  }
+  if (c < n) throw checksumError(r.path, `table ${name}: row id ${ids[c]} out of range [0, ${rows})`);
+}
+
+/**
+ * Read a full table section into the table's arrays and apply one verified increment's
+ * section of the same table in the same pass (base + one increment: a flat file or the
+ * chain's only increment). Same result as {@link loadFull} then {@link applyIncr}.
+ */
+function loadFullWith(r: HashingReader, e: TableEntry, t: TableState, path: string, file: Uint8Array, ie: TableEntry): void {
+  r.skipTo(e.offset);
+  const n = r.header(SECTION.full);
+  if (n !== t.rows) throw checksumError(r.path, `full section of table ${e.name} holds ${n} rows, expected ${t.rows}`);
+  const k = headerAt(path, file, ie.offset, SECTION.incr);
+  if (k !== ie.stored) throw checksumError(path, `incremental section of table ${ie.name} holds ${k} rows, manifest says ${ie.stored}`);
+  const idsAt = ie.offset + HEADER_BYTES;
+  const rowsAt = (idsAt + 4 * k + 7) & ~7;
+  const ids = viewAt(path, file, idsAt, k, i32, 4);
+  readFused(r, t.weights, t.rows, t.dim, ids, viewAt(path, file, rowsAt, k * t.dim, f32, 4), e.name);
+  if (t.accum) readFused(r, t.accum, t.rows, 1, ids, viewAt(path, file, rowsAt + 4 * k * t.dim, k, f32, 4), e.name);
 }
 
 /** A typed view of `length` elements at byte `at` of an in-memory file, bounds and alignment checked. */
@@ -184,7 +237,7 @@ function checkChain(dir: string, chain: CheckpointManifest[], into: TrainState):
   }
   // sizes of every file first: a truncated increment is found before the base is read
   for (const m of chain) {
-    const rel = dataName(m.version);
+    const rel = dataRel(m);
     const path = join(dir, rel);
     const f = fileOf(dir, m, rel);
     let size: number;
@@ -201,7 +254,7 @@ function checkChain(dir: string, chain: CheckpointManifest[], into: TrainState):
 function loadBase(dir: string, chain: CheckpointManifest[], into: TrainState): Record<string, Blob> {
   const base = chain[0]!;
   let blobs: Record<string, Blob> = {};
-  const rel = dataName(base.version);
+  const rel = dataRel(base);
   const r = new HashingReader(join(dir, rel), fileOf(dir, base, rel));
   try {
     if (base === chain[chain.length - 1]) {
@@ -219,7 +272,7 @@ function loadBase(dir: string, chain: CheckpointManifest[], into: TrainState): R
 
 function incrOf(dir: string, m: CheckpointManifest): { path: string; entry: CheckpointFileEntry } {
   if (m.kind !== 'incr') throw new PipelineError('bad_manifest', `checkpoint ${versionName(m.version)} in the middle of a chain is not incremental`, { file: join(dir, `${versionName(m.version)}.json`) });
-  const rel = dataName(m.version);
+  const rel = dataRel(m);
   return { path: join(dir, rel), entry: fileOf(dir, m, rel) };
 }
 
@@ -255,6 +308,7 @@ const doneBits = (into: TrainState): Uint8Array[] => into.tables.map((t) => new 
  */
 export function loadChain(dir: string, chain: CheckpointManifest[], into: TrainState): Record<string, Blob> {
   checkChain(dir, chain, into);
+  if (chain.length === 2) return copyBlobs(loadPair(dir, chain[0]!, chain[1]!, into), into);
   let blobs = loadBase(dir, chain, into);
   // increments newest first, each read whole into one reused buffer and verified before any row is applied
   const done = doneBits(into);
@@ -266,4 +320,26 @@ export function loadChain(dir: string, chain: CheckpointManifest[], into: TrainS
     blobs = applyIncrFile(path, buf.subarray(0, m.bytes), m, c === chain.length - 1, into, done) ?? blobs;
   }
   return copyBlobs(blobs, into);
+}
+
+/**
+ * Base + one increment (a flat increment, or a chain of length 2): the increment is read
+ * whole and verified first, then the base is streamed into the tables with the increment's
+ * rows applied chunk by chunk while each chunk is in cache (no scattered row copies).
+ */
+function loadPair(dir: string, base: CheckpointManifest, incr: CheckpointManifest, into: TrainState): Record<string, Blob> {
+  const { path, entry } = incrOf(dir, incr);
+  const file = readVerified(path, entry, new Uint8Array(0)).subarray(0, incr.bytes);
+  denseFrom(path, file, incr, into);
+  const blobs = blobsFrom(path, file, incr);
+  const rel = dataRel(base);
+  const r = new HashingReader(join(dir, rel), fileOf(dir, base, rel));
+  try {
+    for (let i = 0; i < into.tables.length; i++) loadFullWith(r, base.tables[i]!, into.tables[i]!, path, file, incr.tables[i]!);
+    r.skipTo(base.bytes);
+    r.finish();
+  } finally {
+    r.close();
+  }
+  return blobs;
 }

@@ -24,8 +24,8 @@ export function manifestSelfHash(m: Omit<CheckpointManifest, 'selfSha256'> & { s
 }
 
 /** Write the manifest under its temporary name and fsync it; returns the temporary path. */
-export function writeManifestTmp(dir: string, m: CheckpointManifest): string {
-  const final = join(dir, manifestName(m.version));
+export function writeManifestTmp(dir: string, m: CheckpointManifest, name = manifestName(m.version)): string {
+  const final = join(dir, name);
   const tmp = tmpName(final);
   const fd = openSync(tmp, 'w');
   try {
@@ -40,8 +40,8 @@ export function writeManifestTmp(dir: string, m: CheckpointManifest): string {
 }
 
 /** The commit point: rename the temporary manifest to `vNNNNNN.json`. */
-export function commitManifest(dir: string, tmp: string, version: number): void {
-  renameSync(tmp, join(dir, manifestName(version)));
+export function commitManifest(dir: string, tmp: string, version: number, name = manifestName(version)): void {
+  renameSync(tmp, join(dir, name));
 }
 
 /** Versions with a committed manifest, ascending. */
@@ -61,8 +61,8 @@ export function committedVersions(dir: string): number[] {
  *   (see {@link isFormatError}), or a file entry has no CRC-32; `checksum` when unparsable
  *   or its self-hash does not match (edited or damaged).
  */
-export function readCheckpointManifest(dir: string, version: number): CheckpointManifest {
-  const p = join(dir, manifestName(version));
+export function readCheckpointManifest(dir: string, version: number, name = manifestName(version)): CheckpointManifest {
+  const p = join(dir, name);
   if (!existsSync(p)) {
     throw new PipelineError('bad_manifest', `checkpoint version ${versionName(version)} has no committed manifest: ${p}`, { file: p });
   }

@@ -17,7 +17,8 @@ import { PipelineError, badConfig } from '../../../pipeline/errors.js';
 import { configHash } from '../../../pipeline/hash.js';
 import { InjectedCrash, type ManifestHead, commitVersion, nowMs, pruneChains } from './commit.js';
 import { IdBuffer, clearBits, copyRows, selectRows } from './delta.js';
-import { type CheckpointManifest, DATA_RE, TMP_RE, versionName } from './format.js';
+import { type CheckpointManifest, DATA_RE, FLAT_DATA_RE, TMP_RE, flatManifestName, versionName } from './format.js';
+import { type FlatResult, fastestPath, writeFlat } from './flat.js';
 import { loadChain } from './load.js';
 import { committedVersions, isFormatError, readCheckpointManifest, resolveChain } from './manifest.js';
 import { ImageWriter, SizeCounter, writeSections } from './sections.js';
@@ -25,6 +26,9 @@ import type { Blob, CheckpointOptions, CommitStep, RestoreResult, SaveResult, Sa
 import { BackgroundWriter, WriteFailed } from './writer.js';
 
 export { InjectedCrash } from './commit.js';
+
+/** The train CLI's default {@link CheckpointOptions.flatBudget} (`--flat-budget`): recovery ≈ 1.15 full loads at most. */
+export const DEFAULT_FLAT_BUDGET = 0.15;
 
 /** What the in-memory touched bits and shadow copies are relative to. */
 interface Head {
@@ -35,6 +39,8 @@ interface Head {
   chainBytes: number;
   incrs: number;
   shapeKey: string;
+  /** bytes of the chain's newest flat increment (0: none yet) */
+  flatBytes: number;
 }
 
 /** What one save stores: decided and selected before anything is written. */
@@ -70,6 +76,10 @@ export class CheckpointStore {
   private readonly keepChains: number;
   private readonly log: (msg: string) => void;
   private readonly failAfter: CommitStep | undefined;
+  private readonly flat: boolean;
+  private readonly flatBudget: number;
+  private readonly recovery: 'fastest' | 'chain';
+  private readonly failFlatAfter: CommitStep | undefined;
   private head: Head | null = null;
   /** last stored weights per table (threshold > 0 only): rows×dim floats each */
   private shadows: Float32Array[] | null = null;
@@ -87,6 +97,10 @@ export class CheckpointStore {
     this.keepChains = opts.keepChains ?? 2;
     this.log = opts.log ?? (() => {});
     this.failAfter = opts.failAfter;
+    this.flat = opts.flat ?? true;
+    this.flatBudget = opts.flatBudget ?? Infinity;
+    this.recovery = opts.recovery ?? 'fastest';
+    this.failFlatAfter = opts.failFlatAfter;
     const vs = committedVersions(dir);
     this.nextVersion = (vs[vs.length - 1] ?? 0) + 1;
   }
@@ -95,6 +109,7 @@ export class CheckpointStore {
   static open(opts: CheckpointOptions): CheckpointStore {
     if (!Number.isFinite(opts.threshold) || opts.threshold < 0) badConfigThrow('checkpoint threshold', opts.threshold, 'a number ≥ 0');
     if (!Number.isInteger(opts.fullEvery) || opts.fullEvery < 0) badConfigThrow('full-every', opts.fullEvery, 'an integer ≥ 0');
+    if (opts.flatBudget !== undefined && !(opts.flatBudget > 0)) badConfigThrow('flatBudget', opts.flatBudget, 'a number > 0 (Infinity = no bound)');
     const keep = opts.keepChains ?? 2;
     if (!Number.isInteger(keep) || keep < 0) badConfigThrow('keepChains', keep, 'an integer ≥ 0');
     const dir = resolve(opts.dir);
@@ -152,7 +167,8 @@ export class CheckpointStore {
       const pruned = pruneChains(this.dir, this.keepChains);
       if (pruned) this.log(pruned);
     }
-    return { version: plan.version, kind: plan.full ? 'full' : 'incr', bytes: r.bytes, rows: sum(plan.stored), pauseSec: (performance.now() - t0) / 1000 };
+    const flat = plan.full || !this.flat ? null : this.flatten(plan.version);
+    return { version: plan.version, kind: plan.full ? 'full' : 'incr', bytes: r.bytes, rows: sum(plan.stored), pauseSec: (performance.now() - t0) / 1000, flat };
   }
 
   /**
@@ -186,13 +202,14 @@ export class CheckpointStore {
     this.advance(plan, size.bytes);
     const rows = sum(plan.stored);
     const kind = plan.full ? 'full' : 'incr';
-    const writer = (this.writer ??= new BackgroundWriter());
+    const writer = (this.writer ??= this.newWriter());
     const image = this.arena;
     this.arena = new Uint8Array(0); // transferred to the writer; comes back with its answer
     // the job (image transferred, position and config cloned) is posted before write() first awaits
     const written = writer.write({
       dir: this.dir, head, layout, image, imageBytes: size.bytes, failAfter: this.failAfter, startedAt,
       keepChains: plan.full ? this.keepChains : null,
+      flat: !plan.full && this.flat, failFlatAfter: this.failFlatAfter,
     });
     const pauseSec = (performance.now() - t0) / 1000;
     this.inflight = written.then(
@@ -212,9 +229,35 @@ export class CheckpointStore {
     return { version: plan.version, kind, rows, dataBytes: size.bytes, pauseSec };
   }
 
+  /** Write the flat increment of `version` now (synchronous saves); a failure is logged, never fatal, except the test hook's crash. */
+  private flatten(version: number): FlatResult | null {
+    try {
+      const f = writeFlat(this.dir, version, { failAfter: this.failFlatAfter });
+      this.flatDone(version, f);
+      return f;
+    } catch (e) {
+      if (e instanceof InjectedCrash) throw e;
+      this.log(`checkpoint: writing the flat increment of ${versionName(version)} failed: ${(e as Error).message}; recovery reads the chain`);
+      return null;
+    }
+  }
+
+  /** A flat increment of `version` was committed (or none was needed): the recovery bound follows its size. */
+  private flatDone(version: number, f: FlatResult | null): void {
+    const h = this.head;
+    if (f && h && h.version >= version && version > h.base) h.flatBytes = f.bytes;
+  }
+
   /** Start the writer thread ahead of the first {@link beginSave} (its start-up, ~0.1–0.3 s under tsx, then overlaps training). */
   warmUp(): void {
-    (this.writer ??= new BackgroundWriter()).warm();
+    (this.writer ??= this.newWriter()).warm();
+  }
+
+  private newWriter(): BackgroundWriter {
+    return new BackgroundWriter((m) => {
+      if (m.ok) this.flatDone(m.version, m.result);
+      else this.log(`checkpoint: writing the flat increment of ${versionName(m.version)} failed: ${m.error}; recovery reads the chain`);
+    });
   }
 
   /** True while a background save has not been settled. */
@@ -265,14 +308,24 @@ export class CheckpointStore {
     for (const v of plan.versions) {
       let chain: CheckpointManifest[];
       let blobs: Record<string, Blob>;
+      let path: RestoreResult['path'] = 'chain';
       try {
         chain = resolveChain(this.dir, v, plan.cache);
-        blobs = loadChain(this.dir, chain, into);
+        const fast = this.recovery === 'fastest' ? fastestPath(this.dir, chain, this.log) : chain;
+        try {
+          blobs = loadChain(this.dir, fast, into);
+          path = fast === chain ? (chain.length === 1 ? 'full' : 'chain') : 'flat';
+        } catch (e) {
+          if (fast === chain || !(e instanceof PipelineError) || isFormatError(e)) throw e;
+          // a damaged flat increment: the chain defines the version
+          this.log(`checkpoint: flat increment ${flatManifestName(fast[1]!.version)} is not usable (${(e as Error).message}); reading the chain`);
+          blobs = loadChain(this.dir, chain, into);
+        }
       } catch (e) {
         this.skip(v, e, plan.skipped);
         continue;
       }
-      return this.adopt(v, chain, blobs, into, plan.skipped);
+      return this.adopt(v, chain, blobs, into, plan.skipped, path);
     }
     return this.noneValid(plan.skipped);
   }
@@ -296,13 +349,13 @@ export class CheckpointStore {
     throw e;
   }
 
-  private adopt(v: number, chain: CheckpointManifest[], blobs: Record<string, Blob>, into: TrainState, skipped: string[]): RestoreResult {
+  private adopt(v: number, chain: CheckpointManifest[], blobs: Record<string, Blob>, into: TrainState, skipped: string[], path: RestoreResult['path']): RestoreResult {
     const last = chain[chain.length - 1]!;
     const base = chain[0]!;
     if (skipped.length > 0) {
       this.log(`checkpoint: resuming from ${versionName(v)}, the newest fully valid version; skipped ${skipped.join('; ')}`);
     }
-    this.log(`checkpoint: restored ${versionName(v)} (base ${versionName(base.version)} + ${chain.length - 1} increments)`);
+    this.log(`checkpoint: restored ${versionName(v)} (base ${versionName(base.version)} + ${chain.length - 1} increments${path === 'flat' ? ', through a flat increment' : ''})`);
     for (const t of into.tables) t.touched.fill(0);
     this.shadows = this.threshold > 0 ? into.tables.map((t) => t.weights.slice()) : null;
     this.head = {
@@ -312,8 +365,9 @@ export class CheckpointStore {
       chainBytes: chain.slice(1).reduce((s, m) => s + m.bytes, 0),
       incrs: chain.length - 1,
       shapeKey: shapeKey(into.tables),
+      flatBytes: 0,
     };
-    return { version: v, position: last.position, blobs };
+    return { version: v, path, position: last.position, blobs };
   }
 
   private noneValid(skipped: string[]): never {
@@ -340,6 +394,7 @@ export class CheckpointStore {
       h.shapeKey !== key ||
       h.incrs >= this.fullEvery ||
       h.chainBytes > h.baseBytes ||
+      h.flatBytes > this.flatBudget * h.baseBytes ||
       (this.threshold > 0 && this.shadows === null);
     const ids: Int32Array[] = [];
     const stored: number[] = [];
@@ -374,8 +429,8 @@ export class CheckpointStore {
   private advance(plan: Plan, dataBytes: number): void {
     const h = plan.prev;
     this.head = plan.full || h === null
-      ? { version: plan.version, base: plan.version, baseBytes: dataBytes, chainBytes: 0, incrs: 0, shapeKey: plan.key }
-      : { ...h, version: plan.version, chainBytes: h.chainBytes + dataBytes, incrs: h.incrs + 1 };
+      ? { version: plan.version, base: plan.version, baseBytes: dataBytes, chainBytes: 0, incrs: 0, shapeKey: plan.key, flatBytes: 0 }
+      : { ...h, version: plan.version, chainBytes: h.chainBytes + dataBytes, incrs: h.incrs + 1, flatBytes: h.incrs === 0 ? dataBytes : h.flatBytes };
     this.nextVersion = plan.version + 1;
   }
 
@@ -418,7 +473,8 @@ export function cleanLeftovers(dir: string, log: (msg: string) => void): string[
   const removed: string[] = [];
   for (const name of names) {
     const m = DATA_RE.exec(name);
-    if ((m && !committed.has(`v${m[1]}.json`)) || TMP_RE.test(name)) {
+    const f = FLAT_DATA_RE.exec(name);
+    if ((m && !committed.has(`v${m[1]}.json`)) || (f && !committed.has(`v${f[1]}.flat.json`)) || TMP_RE.test(name)) {
       rmSync(join(dir, name), { force: true });
       removed.push(name);
     }

@@ -6,7 +6,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { acquireLock } from '../../../pipeline/lock.js';
 import { PipelineError, notFound } from '../../../pipeline/errors.js';
-import { type CheckpointManifest, DATA_RE, TMP_RE, versionName } from './format.js';
+import { flatVersions } from './flat.js';
+import { type CheckpointManifest, DATA_RE, FLAT_DATA_RE, TMP_RE, flatManifestName, versionName } from './format.js';
 import { verifyFile } from './io.js';
 import { committedVersions, isFormatError, readCheckpointManifest, resolveChain } from './manifest.js';
 import { CheckpointStore } from './store.js';
@@ -61,6 +62,8 @@ export interface VerifyReport {
   versions: { version: number; problems: string[]; restorable: boolean }[];
   /** uncommitted leftovers present (removed by the next training run or compact) */
   leftovers: string[];
+  /** flat increments (flat.ts): manifest and data file checked; damage here loses nothing (the chain defines the version) */
+  flats: { version: number; problems: string[] }[];
 }
 
 /** Check every committed version: manifest self-hash, each file's size and CRC-32, chain links. */
@@ -73,7 +76,25 @@ export async function verifyCheckpoints(dir: string): Promise<VerifyReport> {
       hint: 'is this the --checkpoint-dir of a train run (default <out>/checkpoints)?',
     });
   }
-  const leftovers = names.filter((n) => TMP_RE.test(n) || (DATA_RE.test(n) && !names.includes(n.replace(/\.bin$/, '.json'))));
+  const leftovers = names.filter(
+    (n) => TMP_RE.test(n) || ((DATA_RE.test(n) || FLAT_DATA_RE.test(n)) && !names.includes(n.replace(/\.bin$/, '.json'))),
+  );
+  const flats = flatVersions(d).map((v) => {
+    const problems: string[] = [];
+    try {
+      const m = readCheckpointManifest(d, v, flatManifestName(v));
+      for (const f of m.files) {
+        try {
+          verifyFile(join(d, f.path), f);
+        } catch (e) {
+          problems.push((e as Error).message);
+        }
+      }
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+    return { version: v, problems };
+  });
   const own = new Map<number, string[]>();
   const manifests = new Map<number, CheckpointManifest>();
   for (const v of committedVersions(d)) {
@@ -111,7 +132,7 @@ export async function verifyCheckpoints(dir: string): Promise<VerifyReport> {
     }
     versions.push({ version: v, problems, restorable });
   }
-  return { ok: versions.every((x) => x.problems.length === 0), versions, leftovers };
+  return { ok: versions.every((x) => x.problems.length === 0) && flats.every((x) => x.problems.length === 0), versions, leftovers, flats };
 }
 
 /** A zeroed TrainState with the shapes of manifest `m`, to restore into. */

@@ -48,6 +48,22 @@ export interface CheckpointOptions {
   keepChains?: number;
   /** Test hook: throw right after this commit step, leaving files as a crash would. */
   failAfter?: CommitStep;
+  /**
+   * After each increment (from the second of a chain on), fold the chain's increments into a
+   * flat increment (flat.ts) so recovery reads base + one file; on the writer thread for
+   * background saves. @default true
+   */
+  flat?: boolean;
+  /**
+   * Recovery bound: a new full base is written once the newest flat increment holds more than
+   * this fraction of the base's bytes (recovery reads base + flat: ≈ 1 + flatBudget full loads).
+   * Infinity = only the other rules. @default Infinity (the train CLI's `--flat-budget` defaults to 0.15)
+   */
+  flatBudget?: number;
+  /** 'fastest' (default): restore through the newest valid flat increment; 'chain': base + every increment. */
+  recovery?: 'fastest' | 'chain';
+  /** Test hook: throw right after this step of a flat increment's commit (a crash in the middle of a merge). */
+  failFlatAfter?: CommitStep;
 }
 
 export interface SaveResult {
@@ -61,6 +77,8 @@ export interface SaveResult {
   pauseSec: number;
   /** background saves: seconds from the start of the snapshot to the commit (and pruning) */
   writeSec?: number;
+  /** synchronous saves of an increment: the flat increment written after the commit (its time is in pauseSec) */
+  flat?: { bytes: number; rows: number; sec: number } | null;
 }
 
 /** What {@link CheckpointStore.beginSave} knows when it returns (the write goes on in the background). */
@@ -77,6 +95,8 @@ export interface SaveStarted {
 
 export interface RestoreResult {
   version: number;
+  /** how the tables were read: base + flat increment (+ later increments), or the whole chain */
+  path: 'full' | 'flat' | 'chain';
   position: Record<string, unknown>;
   blobs: Record<string, Blob>;
 }

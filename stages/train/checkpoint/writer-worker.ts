@@ -8,8 +8,9 @@ import { parentPort } from 'node:worker_threads';
 import { PipelineError } from '../../../pipeline/errors.js';
 import { ioError } from '../../../pipeline/io-error.js';
 import { InjectedCrash, commitVersion, nowMs, pruneChains } from './commit.js';
+import { writeFlat } from './flat.js';
 import { versionName } from './format.js';
-import type { WriteJob, WriteReply } from './writer.js';
+import type { FlatReply, WriteJob, WriteReply } from './writer.js';
 
 const port = parentPort!;
 
@@ -34,4 +35,14 @@ port.on('message', (job: WriteJob) => {
     reply = { type: 'error', version: job.head.version, error, crash: e instanceof InjectedCrash ? e.step : null, committed: progress.committed, image: job.image };
   }
   port.postMessage(reply, [reply.image.buffer as ArrayBuffer]);
+  // the version is committed and answered (training goes on); now fold the chain into its flat increment
+  if (job.flat && reply.type === 'done') {
+    let msg: FlatReply;
+    try {
+      msg = { type: 'flat', version: job.head.version, ok: true, result: writeFlat(job.dir, job.head.version, { failAfter: job.failFlatAfter }) };
+    } catch (e) {
+      msg = { type: 'flat', version: job.head.version, ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+    port.postMessage(msg);
+  }
 });

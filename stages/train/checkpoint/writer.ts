@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type ErrorCode, PipelineError } from '../../../pipeline/errors.js';
 import { InjectedCrash, type ManifestHead } from './commit.js';
+import type { FlatResult } from './flat.js';
 import type { Layout } from './sections.js';
 import type { CommitStep } from './types.js';
 
@@ -26,7 +27,13 @@ export interface WriteJob {
   startedAt: number;
   /** keepChains to prune with after this (full) version; null = no pruning */
   keepChains: number | null;
+  /** after answering 'done', write the version's flat increment (flat.ts) and post a 'flat' message */
+  flat: boolean;
+  failFlatAfter?: CommitStep;
 }
+
+/** @internal what the worker posts after a flat increment (never an answer to a job) */
+export type FlatReply = { type: 'flat'; version: number; ok: true; result: FlatResult | null } | { type: 'flat'; version: number; ok: false; error: string };
 
 /** @internal the worker's answer; `image` is the arena, transferred back */
 export type WriteReply =
@@ -73,6 +80,9 @@ function startWorker(): Worker {
 export class BackgroundWriter {
   private worker: Worker | null = null;
   private pending: { resolve: (r: WriteReply) => void; reject: (e: Error) => void } | null = null;
+
+  /** @param onFlat called with each flat increment the worker wrote (or failed to write), after the version's own answer */
+  constructor(private readonly onFlat: (m: FlatReply) => void = () => {}) {}
 
   /**
    * Run one job on the worker; `job.image`'s buffer is transferred (detached here).
@@ -122,7 +132,11 @@ export class BackgroundWriter {
       this.pending = null;
       p?.reject(e);
     };
-    w.on('message', (r: WriteReply) => {
+    w.on('message', (r: WriteReply | FlatReply) => {
+      if (r.type === 'flat') {
+        this.onFlat(r);
+        return;
+      }
       const p = this.pending;
       this.pending = null;
       p?.resolve(r);
