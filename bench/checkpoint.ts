@@ -6,6 +6,7 @@
  *     npm run bench:checkpoint -- [--scale 32] [--dim 16] [--batch 2048] [--every 4,16,64]
  *                                 [--zipf 1.1] [--chain 8] [--reps 5] [--thresholds 1e-3,1e-2,3e-2]
  *                                 [--dense scaled|kaggle] [--trainer 0|1] [--train-thresholds 1e-3,1e-2,3e-2]
+ *                                 [--policy-every 4,16] [--policy-n 16] [--budgets 0,0.1,0.06]
  *
  * Prints medians: bytes of an increment vs a full checkpoint (issue aim ≥ 10× fewer at
  * threshold 0), save throughput vs a plain sequential write + fsync of the same bytes
@@ -38,6 +39,9 @@ const THRESHOLDS = arg('thresholds', '1e-3,1e-2,3e-2').split(',').map(Number);
 const TRAIN_THRESHOLDS = arg('train-thresholds', '1e-3,1e-2,3e-2').split(',').map(Number);
 const TRAINER = arg('trainer', '1') !== '0';
 const DENSE_MODE = arg('dense', 'scaled') as 'scaled' | 'kaggle';
+const POLICY_EVERY = arg('policy-every', '4,16').split(',').filter(Boolean).map(Number);
+const POLICY_N = Number(arg('policy-n', '16'));
+const BUDGETS = arg('budgets', '0,0.1,0.06').split(',').map(Number);
 const LR = 0.05;
 
 const median = (xs: number[]): number => {
@@ -169,6 +173,58 @@ async function background(every: number, syncIncr: number, syncFull: number): Pr
   );
 }
 
+/**
+ * The recovery bound as a policy: POLICY_N checkpoints through the store's own full/increment rules with
+ * `flatBudget` B (0 = no bound, fullEvery 16): bytes written (increments, bases and flat files) per checkpoint
+ * against writing a full checkpoint every time, and the recovery of the last version against one full load.
+ */
+async function policy(): Promise<void> {
+  console.log(`\n| every | flat budget | full bases of ${POLICY_N} | bytes written / checkpoint (with flats) | vs full every time | flat at the end / base | recovery last | full load | **ratio** |`);
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const every of POLICY_EVERY) {
+    for (const B of BUDGETS) {
+      const sim = makeSim(5);
+      train(sim, 64);
+      const dir = join(root, `pol-${every}-${B}`);
+      const st = CheckpointStore.open({ dir, threshold: 0, fullEvery: 16, keepChains: 1, flatBudget: B > 0 ? B : Infinity });
+      let bytes = 0;
+      let fulls = 0;
+      let fullBytes = 0;
+      let flatLast = 0;
+      for (let k = 0; k < POLICY_N; k++) {
+        if (k > 0) train(sim, every);
+        const r = st.save(sim.state);
+        bytes += r.bytes + (r.flat?.bytes ?? 0);
+        if (r.kind === 'full') {
+          fulls++;
+          fullBytes = r.bytes;
+          flatLast = 0;
+        } else flatLast = r.flat?.bytes ?? r.bytes;
+      }
+      const fullDir = join(root, `pol-full-${every}-${B}`);
+      CheckpointStore.open({ dir: fullDir, threshold: 0, fullEvery: 0, keepChains: 1 }).save(sim.state, { full: true });
+      const into = emptyLike(sim.state);
+      const a: number[] = [];
+      const b: number[] = [];
+      for (let k = 0; k < REPS; k++) {
+        let c0 = process.cpuUsage();
+        CheckpointStore.open({ dir, threshold: 0, fullEvery: 16 }).restore(into);
+        a.push(cpuSince(c0));
+        c0 = process.cpuUsage();
+        CheckpointStore.open({ dir: fullDir, threshold: 0, fullEvery: 16 }).restore(into);
+        b.push(cpuSince(c0));
+      }
+      const per = bytes / POLICY_N;
+      console.log(
+        `| ${every} | ${B > 0 ? B : '∞'} | ${fulls} | ${mib(per)} | ${(fullBytes / per).toFixed(1)}× fewer | ${((100 * flatLast) / fullBytes).toFixed(1)} % | ` +
+          `${(median(a) * 1e3).toFixed(0)} ms CPU | ${(median(b) * 1e3).toFixed(0)} ms CPU | **${(median(a) / median(b)).toFixed(2)}×** |`,
+      );
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(fullDir, { recursive: true, force: true });
+    }
+  }
+}
+
 function plainWrite(path: string, bytes: number): number {
   const buf = Buffer.alloc(bytes, 7);
   const t0 = performance.now();
@@ -202,8 +258,11 @@ try {
 
   // 1. per checkpoint interval: bytes and pause of an increment vs a full checkpoint,
   //    recovery of base + CHAIN increments vs one full checkpoint of the same state
-  console.log('\n| every (batches) | full | incr (median) | full/incr | tables only | rows/incr | pause full | pause incr | recovery chain | recovery full | chain/full |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log(
+    '\n| every (batches) | full | incr (median) | full/incr | tables only | rows/incr | pause full | pause incr | merge (flat) | flat size / base | flat bytes written / incr bytes | ' +
+      'recovery chain | recovery flat | recovery full | chain/full | **flat/full** |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const tableFloats = probe.state.tables.reduce((s, t) => s + t.rows * (DIM + 1), 0);
   const recCpu: string[] = [];
   const bgRows: string[] = [];
@@ -213,49 +272,68 @@ try {
     const chainDir = join(root, `chain-${every}`);
     const store = CheckpointStore.open({ dir: chainDir, threshold: 0, fullEvery: 1000, keepChains: 0 });
     const full = store.save(sim.state, { full: true });
-    const incr: { bytes: number; rows: number; sec: number }[] = [];
+    const incr: { bytes: number; rows: number; sec: number; flatSec: number }[] = [];
+    let flatWritten = 0;
+    let incrWritten = 0;
+    let flatLast = 0;
     for (let k = 0; k < Math.max(REPS, CHAIN); k++) {
       train(sim, every);
       const r = store.save(sim.state);
-      if (k < REPS) incr.push({ bytes: r.bytes, rows: r.rows, sec: r.pauseSec });
+      // save() merges the flat increment synchronously after the commit (the trainer's writer thread does it in the background)
+      const flatSec = r.flat?.sec ?? 0;
+      if (k < REPS) incr.push({ bytes: r.bytes, rows: r.rows, sec: r.pauseSec - flatSec, flatSec });
+      incrWritten += r.bytes;
+      flatWritten += r.flat?.bytes ?? 0;
+      flatLast = r.flat?.bytes ?? r.bytes;
       if (k === CHAIN - 1) break;
     }
     const fullDir = join(root, `full-${every}`);
     const fullStore = CheckpointStore.open({ dir: fullDir, threshold: 0, fullEvery: 0, keepChains: 1 });
+    // (the full directory holds one full version of the same state: what "one full load" reads)
     const fullPause: number[] = [full.pauseSec];
     for (let k = 1; k < REPS; k++) fullPause.push(fullStore.save(sim.state, { full: true }).pauseSec);
     fullStore.save(sim.state, { full: true });
     const into = emptyLike(sim.state);
     const tChain: number[] = [];
+    const tFlat: number[] = [];
     const tFull: number[] = [];
     const cChain: number[] = [];
+    const cFlat: number[] = [];
     const cFull: number[] = [];
-
+    const timed = (dir: string, recovery: 'fastest' | 'chain', wall: number[], cpu: number[], want: string): void => {
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      const r = CheckpointStore.open({ dir, threshold: 0, fullEvery: 1000, recovery }).restore(into);
+      wall.push((performance.now() - t0) / 1000);
+      cpu.push(cpuSince(c0));
+      if (r?.path !== want) throw new Error(`bench: restore of ${dir} took the ${r?.path} path, expected ${want}`);
+    };
+    // interleaved, so load from other jobs hits the three alike
     for (let k = 0; k < REPS; k++) {
-      let t0 = performance.now();
-      let c0 = process.cpuUsage();
-      CheckpointStore.open({ dir: chainDir, threshold: 0, fullEvery: 1000 }).restore(into);
-      tChain.push((performance.now() - t0) / 1000);
-      cChain.push(cpuSince(c0));
-      t0 = performance.now();
-      c0 = process.cpuUsage();
-      CheckpointStore.open({ dir: fullDir, threshold: 0, fullEvery: 1000 }).restore(into);
-      tFull.push((performance.now() - t0) / 1000);
-      cFull.push(cpuSince(c0));
+      timed(chainDir, 'chain', tChain, cChain, 'chain');
+      timed(chainDir, 'fastest', tFlat, cFlat, CHAIN > 1 ? 'flat' : 'chain');
+      timed(fullDir, 'fastest', tFull, cFull, 'full');
     }
-    recCpu.push(`every ${every}: chain ${(median(cChain) * 1e3).toFixed(0)} ms CPU, full ${(median(cFull) * 1e3).toFixed(0)} ms CPU → ${(median(cChain) / median(cFull)).toFixed(2)}×`);
+    const cpuMs = (xs: number[]): string => `${(median(xs) * 1e3).toFixed(0)} ms`;
+    recCpu.push(
+      `every ${every}: chain ${cpuMs(cChain)} CPU, flat ${cpuMs(cFlat)}, full ${cpuMs(cFull)} → chain/full ${(median(cChain) / median(cFull)).toFixed(2)}×, ` +
+        `flat/full ${(median(cFlat) / median(cFull)).toFixed(2)}×`,
+    );
     const ib = median(incr.map((x) => x.bytes));
     const rows = median(incr.map((x) => x.rows));
     const ms = (x: number): string => `${(x * 1e3).toFixed(0)} ms`;
     console.log(
       `| ${every} | ${mib(full.bytes)} | ${mib(ib)} | ${(full.bytes / ib).toFixed(1)}× | ${(tableFloats / (rows * (DIM + 2))).toFixed(1)}× | ${rows} | ` +
-        `${ms(median(fullPause))} | ${ms(median(incr.map((x) => x.sec)))} | ${ms(median(tChain))} | ${ms(median(tFull))} | ${(median(tChain) / median(tFull)).toFixed(2)}× |`,
+        `${ms(median(fullPause))} | ${ms(median(incr.map((x) => x.sec)))} | ${ms(median(incr.map((x) => x.flatSec)))} | ${((100 * flatLast) / full.bytes).toFixed(1)} % | ` +
+        `${(flatWritten / incrWritten).toFixed(2)}× | ${ms(median(tChain))} | ${ms(median(tFlat))} | ${ms(median(tFull))} | ${(median(tChain) / median(tFull)).toFixed(2)}× | ` +
+        `**${(median(tFlat) / median(tFull)).toFixed(2)}×** |`,
     );
     rmSync(chainDir, { recursive: true, force: true });
     rmSync(fullDir, { recursive: true, force: true });
     bgRows.push(await background(every, median(incr.map((x) => x.sec)), median(fullPause)));
   }
   console.log(`\nrecovery CPU time (medians; the full checkpoint = the compacted chain): ${recCpu.join('; ')}`);
+  if (POLICY_EVERY.length > 0) await policy();
   console.log('\nbackground saves (beginSave: snapshot on the training path, write + fsyncs + commit on the writer thread), medians:');
   console.log('| every (batches) | pause incr: save() → beginSave() | write incr (background) | pause full: save() → beginSave() | write full (background) | train `every` batches: alone → during a full write |');
   console.log('|---|---|---|---|---|---|');

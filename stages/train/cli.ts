@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { action, collect, floatArg, intArg } from '../../pipeline/cli.js';
-import { DEFAULT_FULL_EVERY } from './checkpoint/defaults.js';
+import { DEFAULT_FLAT_BUDGET, DEFAULT_FULL_EVERY } from './checkpoint/defaults.js';
 import type { EngineKind } from './engine/engine.js';
 
 interface TrainCliOptions {
@@ -24,6 +24,7 @@ interface TrainCliOptions {
   checkpointDir?: string;
   checkpointThreshold: number;
   fullEvery: number;
+  flatBudget: number;
   resume?: boolean;
   forceClean?: boolean;
   coldStore: string;
@@ -50,6 +51,7 @@ export function register(program: Command): void {
     .option('--checkpoint-dir <dir>', 'checkpoint directory (default <out>/checkpoints)')
     .option('--checkpoint-threshold <t>', 'incremental checkpoints store rows with ‖Δ‖∞ > T (0 = exact)', floatArg('--checkpoint-threshold', 0), 0)
     .option('--full-every <k>', 'a full checkpoint after K increments', intArg('--full-every', 0), DEFAULT_FULL_EVERY)
+    .option('--flat-budget <f>', 'a full checkpoint once the merged (flat) increment exceeds F × the base: bounds recovery time (0 = no bound)', floatArg('--flat-budget', 0), DEFAULT_FLAT_BUDGET)
     .option('--resume', 'continue from the newest checkpoint (bit-identical at threshold 0)')
     .option('--force-clean', 'replace an --out / --checkpoint-dir that holds files not written by hotcold train (never /, home, the checkout or an input)')
     .option('--cold-store <addr>', 'where the cold embedding rows live: memory, redis://host:port or redis-cluster://h:p,h:p,… (?prefix=P; default prefix from --out)', 'memory')
@@ -67,7 +69,7 @@ export function register(program: Command): void {
           resume: o.resume, forceClean: o.forceClean, coldStore: o.coldStore,
           checkpoint: {
             every: o.checkpointEvery, everySec: o.checkpointEverySec, dir: o.checkpointDir,
-            threshold: o.checkpointThreshold, fullEvery: o.fullEvery,
+            threshold: o.checkpointThreshold, fullEvery: o.fullEvery, flatBudget: o.flatBudget > 0 ? o.flatBudget : Infinity,
           },
         });
         const val = m.val ? `val auc ${m.val.auc.toFixed(4)}, ` : '';

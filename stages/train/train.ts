@@ -55,6 +55,8 @@ export interface CheckpointFlags {
   threshold: number;
   /** a new full base after K increments */
   fullEvery: number;
+  /** a new full base once the flat increment exceeds this fraction of the base (checkpoint/flat.ts); @default Infinity */
+  flatBudget?: number;
 }
 
 export interface TrainOptions {
@@ -215,7 +217,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   // checkpoints: open the store, and on --resume continue from its newest version
   const ck = o.checkpoint;
   const store = ck && (ck.every > 0 || ck.everySec > 0 || o.resume)
-    ? CheckpointStore.open({ dir: claims.checkpointDir, threshold: ck.threshold, fullEvery: ck.fullEvery, log: notice })
+    ? CheckpointStore.open({ dir: claims.checkpointDir, threshold: ck.threshold, fullEvery: ck.fullEvery, flatBudget: ck.flatBudget, log: notice })
     : null;
   opened.store = store;
   if (ck && (ck.every > 0 || ck.everySec > 0)) store?.warmUp();

@@ -187,7 +187,9 @@ export class HashingReader {
       this.bufPos += n;
       off = n;
     }
-    if (off < b.length && b.length - off < DIRECT_BYTES) {
+    // small requests refill the read-ahead buffer; a large one reads the rest straight into the caller's
+    // array even when that rest is small (refilling there would copy the next ~1 MiB twice)
+    if (off < b.length && b.length < DIRECT_BYTES) {
       // refill the buffer with one read
       this.bufPos = 0;
       this.bufEnd = 0;

@@ -86,24 +86,39 @@ const FUSED_CHUNK_BYTES = 1 << 20;
  */
 function readFused(r: HashingReader, dst: Float32Array, rows: number, width: number, ids: Int32Array, src: Float32Array, name: string): void {
   const chunk = Math.max(1, Math.floor(FUSED_CHUNK_BYTES / (4 * width)));
+  // rows of an even width move as float64 pairs (half the element copies; bit patterns, NaNs included, are kept)
+  const wide = (width & 1) === 0 && (dst.byteOffset & 7) === 0 && (src.byteOffset & 7) === 0;
+  const d64 = wide ? new Float64Array(dst.buffer, dst.byteOffset, dst.length >>> 1) : null;
+  const s64 = wide ? new Float64Array(src.buffer, src.byteOffset, src.length >>> 1) : null;
   const n = ids.length;
   let c = 0;
   let prev = -1;
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const r1 = Math.min(rows, r0 + chunk);
     r.readInto(dst.subarray(r0 * width, r1 * width));
-    while (c < n) {
-      const id = ids[c]!;
-      if (id >= r1) break;
-      if (id <= prev) throw checksumError(r.path, `table ${name}: increment row ids are not ascending (${id} after ${prev})`);
-      prev = id;
-      const o = id * width;
-      const s = c * width;
-      for (let j = 0; j < width; j++) dst[o + j] = src[s + j]!;
-      c++;
+    let end = c;
+    while (end < n && ids[end]! < r1) {
+      if (ids[end]! <= prev) throw checksumError(r.path, `table ${name}: increment row ids are not ascending (${ids[end]} after ${prev})`);
+      prev = ids[end]!;
+      end++;
     }
+    if (d64 !== null && s64 !== null) copyRowsAt(d64, s64, ids, c, end, width >>> 1);
+    else copyRowsAt(dst, src, ids, c, end, width);
+    c = end;
   }
   if (c < n) throw checksumError(r.path, `table ${name}: row id ${ids[c]} out of range [0, ${rows})`);
+}
+
+/**
+ * dst[ids[k]] = src[k] for k in [from, to), rows of `width` elements (float32 or float64 pairs of them).
+ * @param dst rows×width, src n×width
+ */
+export function copyRowsAt<T extends Float32Array | Float64Array>(dst: T, src: T, ids: Int32Array, from: number, to: number, width: number): void {
+  for (let k = from; k < to; k++) {
+    const o = ids[k]! * width;
+    const s = k * width;
+    for (let j = 0; j < width; j++) dst[o + j] = src[s + j]!;
+  }
 }
 
 /**

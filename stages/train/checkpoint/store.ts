@@ -27,8 +27,6 @@ import { BackgroundWriter, WriteFailed } from './writer.js';
 
 export { InjectedCrash } from './commit.js';
 
-/** The train CLI's default {@link CheckpointOptions.flatBudget} (`--flat-budget`): recovery ≈ 1.15 full loads at most. */
-export const DEFAULT_FLAT_BUDGET = 0.15;
 
 /** What the in-memory touched bits and shadow copies are relative to. */
 interface Head {

@@ -56,8 +56,8 @@ export interface CheckpointOptions {
   flat?: boolean;
   /**
    * Recovery bound: a new full base is written once the newest flat increment holds more than
-   * this fraction of the base's bytes (recovery reads base + flat: ≈ 1 + flatBudget full loads).
-   * Infinity = only the other rules. @default Infinity (the train CLI's `--flat-budget` defaults to 0.15)
+   * this fraction of the base's bytes (recovery reads base + flat). Infinity = only the other rules.
+   * @default Infinity (the train CLI's `--flat-budget` defaults to DEFAULT_FLAT_BUDGET, defaults.ts)
    */
   flatBudget?: number;
   /** 'fastest' (default): restore through the newest valid flat increment; 'chain': base + every increment. */
