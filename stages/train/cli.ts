@@ -25,6 +25,8 @@ interface TrainCliOptions {
   checkpointThreshold: number;
   fullEvery: number;
   flatBudget: number;
+  log?: string;
+  logEvery: number;
   resume?: boolean;
   forceClean?: boolean;
   coldStore: string;
@@ -52,6 +54,8 @@ export function register(program: Command): void {
     .option('--checkpoint-threshold <t>', 'incremental checkpoints store rows with ‖Δ‖∞ > T (0 = exact)', floatArg('--checkpoint-threshold', 0), 0)
     .option('--full-every <k>', 'a full checkpoint after K increments', intArg('--full-every', 0), DEFAULT_FULL_EVERY)
     .option('--flat-budget <f>', 'a full checkpoint once the merged (flat) increment exceeds F × the base: bounds recovery time (0 = no bound)', floatArg('--flat-budget', 0), DEFAULT_FLAT_BUDGET)
+    .option('--log <addr>', 'continuous update log on Redis Streams (redis://host:port[?prefix=P]): updated rows every --log-every steps, a marker at each checkpoint; --resume replays it')
+    .option('--log-every <n>', 'steps between update-log entries (0 = the checkpoint interval)', intArg('--log-every', 0), 0)
     .option('--resume', 'continue from the newest checkpoint (bit-identical at threshold 0)')
     .option('--force-clean', 'replace an --out / --checkpoint-dir that holds files not written by hotcold train (never /, home, the checkout or an input)')
     .option('--cold-store <addr>', 'where the cold embedding rows live: memory, redis://host:port or redis-cluster://h:p,h:p,… (?prefix=P; default prefix from --out)', 'memory')
@@ -70,6 +74,7 @@ export function register(program: Command): void {
           checkpoint: {
             every: o.checkpointEvery, everySec: o.checkpointEverySec, dir: o.checkpointDir,
             threshold: o.checkpointThreshold, fullEvery: o.fullEvery, flatBudget: o.flatBudget > 0 ? o.flatBudget : Infinity,
+            ...(o.log ? { log: { address: o.log, every: o.logEvery > 0 ? o.logEvery : Math.max(1, o.checkpointEvery) } } : {}),
           },
         });
         const val = m.val ? `val auc ${m.val.auc.toFixed(4)}, ` : '';

@@ -40,6 +40,7 @@ import { saveModel } from './saved/model.js';
 import { openInputs } from './setup.js';
 import { coldStoreFactory, type StoreReport } from './store/index.js';
 import type { ConnectOptions } from './store/connect.js';
+import type { LogDriver, UpdateLogFlags } from './updatelog/index.js';
 import { Trainer } from './trainer.js';
 import { WorkMeter } from './work.js';
 
@@ -57,6 +58,8 @@ export interface CheckpointFlags {
   fullEvery: number;
   /** a new full base once the flat increment exceeds this fraction of the base (checkpoint/flat.ts); @default Infinity */
   flatBudget?: number;
+  /** continuous update log on Redis Streams (updatelog/): rows every `every` steps, markers at checkpoints */
+  log?: UpdateLogFlags;
 }
 
 export interface TrainOptions {
@@ -139,6 +142,7 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
     // a failed run must not leave a checkpoint write racing a resume in the same process
     await opened.store?.close().catch(() => undefined); // a failed write was logged by settle()
     await opened.cold?.close().catch(() => undefined);
+    opened.ulog?.abort();
     throw ioError(e, 'write run output', o.out);
   } finally {
     opened.log?.close(); // idempotent; a failed run must not keep its log open
@@ -154,6 +158,8 @@ interface Opened {
   log: RunLog | null;
   /** the cold store (redis: connections, writes in flight) */
   cold: Trainer['cold'] | null;
+  /** the update log (--log) */
+  ulog?: LogDriver | null;
 }
 
 async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
@@ -217,14 +223,17 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   // checkpoints: open the store, and on --resume continue from its newest version
   const ck = o.checkpoint;
   const store = ck && (ck.every > 0 || ck.everySec > 0 || o.resume)
-    ? CheckpointStore.open({ dir: claims.checkpointDir, threshold: ck.threshold, fullEvery: ck.fullEvery, flatBudget: ck.flatBudget, log: notice })
+    ? CheckpointStore.open({ dir: claims.checkpointDir, threshold: ck.threshold, fullEvery: ck.fullEvery, flatBudget: ck.flatBudget, flat: !ck.log, log: notice })
     : null;
   opened.store = store;
+  const ulog = ck?.log ? await openLog(ck, trainer.state(cfg, {}, {}), out, notice) : null; // updatelog/driver.ts
+  opened.ulog = ulog;
   if (ck && (ck.every > 0 || ck.everySec > 0)) store?.warmUp();
   let resumed = false;
   if (o.resume) {
-    const r = store?.restore(trainer.state(cfg, {}, {})) ?? null;
+    const r = ulog ? await ulog.resume(store!, trainer.state(cfg, {}, {}), store!.latest() !== null) : (store?.restore(trainer.state(cfg, {}, {})) ?? null);
     if (r) {
+      if (!ulog && r.position.updateLog) throw mismatch(`the checkpoints in ${store!.dir} were written with an update log (--log): their increments hold no embedding rows`, 'resume with the same --log');
       pos = r.position as unknown as Position;
       if (pos.configHash !== cfgHash) throw mismatch(`the checkpoint in ${store!.dir} was written with another config (hash ${pos.configHash}, now ${cfgHash})`, 'resume with the same config and --set values');
       if (pos.dataHash !== dataHash) {
@@ -246,6 +255,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       notice(`train: --resume: no checkpoint in ${claims.checkpointDir}, starting from the beginning`);
     }
   }
+  if (ulog && !resumed) await ulog.start();
   pos.epochRecords ??= [];
   pos.epochAcc ??= newEpochAcc();
   const epochAcc = (): EpochAcc => pos.epochAcc!;
@@ -294,7 +304,9 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   };
   const saveCheckpoint = async (): Promise<void> => {
     const t = performance.now();
-    written(await store!.settle()); // at most one write in flight; a failed one throws here
+    const prevSave = await store!.settle(); // at most one write in flight; a failed one throws here
+    written(prevSave);
+    await ulog?.committed(prevSave);
     const waitSec = (performance.now() - t) / 1000;
     await trainer.cold.beforeCheckpoint(); // redis: barrier, then the cold rows into device.tables
     device.syncAll();
@@ -310,7 +322,10 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
     pos.budget = bs ? bs.position : null;
     const position = { ...pos, wallSec: pos.wallSec + (t - wall0) / 1000 };
     // snapshot now; the write, fsyncs and commit run on the checkpoint writer thread
-    store!.beginSave(trainer.state(cfg, position as unknown as Record<string, unknown>, { ...(s ? s.blobs : {}), ...(pk?.blobs ?? {}), ...(bs?.blobs ?? {}) }));
+    const state = trainer.state(cfg, position as unknown as Record<string, unknown>, { ...(s ? s.blobs : {}), ...(pk?.blobs ?? {}), ...(bs?.blobs ?? {}) });
+    if (ulog) await ulog.append(stepsDone, state); // the rows since the last entry, then the dense snapshot, then its marker
+    const started = store!.beginSave(ulog ? ulog.forStore(state) : state);
+    await ulog?.mark(stepsDone, started.version);
     ck0 = { batch: stepsDone, waitSec, pending: pos.pending };
     pos.checkpointSec += (performance.now() - t) / 1000;
     lastCk = performance.now();
@@ -413,6 +428,11 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       }
       if (cfg.train.evalEvery > 0 && stepsDone % cfg.train.evalEvery === 0 && cfg.train.evalTest) pos.evals.push(await evaluate('test', cfg.train.evalRows));
       if (stepsDone >= totalBatches || pos.stoppedEarly) done = true;
+      if (ulog?.due(stepsDone)) {
+        device.syncToHost(); // the log's entry needs the current hot rows on the host (a copy, as before an evaluation)
+        await trainer.cold.beforeCheckpoint();
+        await ulog.append(stepsDone, trainer.state(cfg, {}, {}));
+      }
       if (store && ck && ((ck.every > 0 && stepsDone % ck.every === 0) || (ck.everySec > 0 && performance.now() - lastCk >= ck.everySec * 1000))) {
         if (pos.step === plan.length || done) slip?.endEpoch(); // as after the loop, so a resume at this point reports the epoch
         await saveCheckpoint();
@@ -451,7 +471,14 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       kind: 'hotcold.model', dataFingerprint: inputs.data.fingerprint, dataDir: resolve(o.data), engine: engineId, samplesTrained: pos.samples, epochs: pos.epoch,
     });
   }
-  written((await store?.close()) ?? null); // the last checkpoint's write overlapped the final evaluation
+  const lastSave = (await store?.close()) ?? null; // the last checkpoint's write overlapped the final evaluation
+  written(lastSave);
+  if (ulog) {
+    await ulog.committed(lastSave);
+    await ulog.close();
+    const u = ulog.stats;
+    log.write('info', { msg: 'update log', entries: u.entries, markers: u.markers, rows: u.rows, bytes: u.bytes, pauseSec: u.pauseSec, trimmedBelow: u.trimmedBelow });
+  }
   const metrics: RunMetrics = { ...buildMetrics(cfg, engineId, pos, device.bytes, slip, val, test, (performance.now() - wall0) / 1000), ...meter.build(device, slip) };
   if (trainer.cold.kind !== 'memory') metrics.coldStore = coldReport(trainer.cold.report());
   if (budget && metrics.slipstream && metrics.work) {
@@ -510,4 +537,12 @@ export function readRunMetrics(dir: string): RunMetrics {
 /** The cold store's counters as metrics.json reports them (this process's share of a resumed run). */
 function coldReport(r: StoreReport): NonNullable<RunMetrics['coldStore']> {
   return { ...r };
+}
+
+/** The update log of `--log` (ioredis loads only then). */
+async function openLog(ck: CheckpointFlags, state: ReturnType<Trainer['state']>, out: string, note: (m: string) => void): Promise<LogDriver> {
+  if (!(ck.every > 0 || ck.everySec > 0)) throw new PipelineError('bad_config', '--log needs --checkpoint-every (the dense state is saved at checkpoints; the log holds the rows)', { field: '--log' });
+  if (ck.threshold > 0) throw new PipelineError('bad_config', '--log replays exactly: --checkpoint-threshold must be 0', { field: '--checkpoint-threshold' });
+  const [{ LogDriver: Driver }, { defaultPrefix }] = await Promise.all([import('./updatelog/index.js'), import('./store/index.js')]);
+  return Driver.open(ck.log!, { prefix: defaultPrefix(out), state, note });
 }

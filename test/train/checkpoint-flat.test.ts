@@ -5,6 +5,7 @@ import { Rng } from '../../pipeline/rng.js';
 import { CheckpointStore, InjectedCrash, type CommitStep, type TrainState, verifyCheckpoints } from '../../stages/train/checkpoint/index.js';
 import type { CheckpointManifest } from '../../stages/train/checkpoint/format.js';
 import { manifestSelfHash } from '../../stages/train/checkpoint/manifest.js';
+import { copyRowsAt } from '../../stages/train/checkpoint/load.js';
 import { diffState, emptyLike, isTouched, makeState, snapshot, tempDirs, trainStep } from './checkpoint-fixture.js';
 
 const tmp = tempDirs();
@@ -221,5 +222,22 @@ describe('flat (merged) increments', () => {
     // base 4000 rows × 20 B; each increment 100 rows × 24 B: the flat passes 20 % of the base after ~7 increments
     expect(kinds.filter((k) => k === 'full').length).toBeGreaterThanOrEqual(2);
     expect(kinds.slice(0, 6)).toEqual(['full', 'incr', 'incr', 'incr', 'incr', 'incr']);
+  });
+
+  it('rows copied as float64 pairs keep every float32 bit pattern (NaN payloads, infinities, -0)', () => {
+    const rng = new Rng(4);
+    const rows = 64;
+    const dim = 8;
+    const src = new Uint32Array(rows * dim);
+    for (let i = 0; i < src.length; i++) src[i] = rng.int(2 ** 32);
+    // upper halves of pairs that make the float64 a NaN or infinity, and float32 NaNs with payloads
+    for (let i = 1; i < src.length; i += 4) src[i] = 0x7ff00000 | (src[i]! & 0x800fffff);
+    for (let i = 2; i < src.length; i += 6) src[i] = 0x7f800001 + (i & 0x3fffff);
+    src[3] = 0x80000000;
+    const ids = Int32Array.from({ length: rows }, (_, k) => 2 * k + 1);
+    const dst32 = new Float32Array(2 * rows * dim + 2 * dim);
+    copyRowsAt(new Float64Array(dst32.buffer), new Float64Array(src.buffer), ids, 0, rows, dim / 2);
+    const out = new Uint32Array(dst32.buffer);
+    for (let k = 0; k < rows; k++) for (let j = 0; j < dim; j++) expect(out[ids[k]! * dim + j]).toBe(src[k * dim + j]);
   });
 });

@@ -296,19 +296,25 @@ export class CheckpointStore {
    * Load the newest version whose chain is fully valid into `into` (same table
    * names and shapes, same dense names and lengths); clears every touched bit.
    * Falls back past damaged versions, logging which one it used and why.
-   * @returns null when the directory holds no committed version.
+   * @param opts.accept only versions it accepts (given the version and its base) are restored (the update log: versions with a marker)
+   * @returns null when the directory holds no committed version, or `accept` refused every undamaged one.
    * @throws PipelineError `mismatch` when shapes differ from the checkpoint's; `checksum` when no version is valid.
    */
-  restore(into: TrainState): RestoreResult | null {
+  restore(into: TrainState, opts: { accept?: (version: number, base: number) => boolean } = {}): RestoreResult | null {
     this.assertIdle('restore');
     const plan = this.restorePlan(into);
     if (plan === null) return null;
+    let refused = 0;
     for (const v of plan.versions) {
       let chain: CheckpointManifest[];
       let blobs: Record<string, Blob>;
       let path: RestoreResult['path'] = 'chain';
       try {
         chain = resolveChain(this.dir, v, plan.cache);
+        if (opts.accept && !opts.accept(v, chain[0]!.version)) {
+          refused++;
+          continue;
+        }
         const fast = this.recovery === 'fastest' ? fastestPath(this.dir, chain, this.log) : chain;
         try {
           blobs = loadChain(this.dir, fast, into);
@@ -325,6 +331,8 @@ export class CheckpointStore {
       }
       return this.adopt(v, chain, blobs, into, plan.skipped, path);
     }
+    // every version the caller refused (the update log has no marker for them): nothing to restore
+    if (plan.skipped.length === 0 && refused > 0) return null;
     return this.noneValid(plan.skipped);
   }
 
@@ -365,7 +373,7 @@ export class CheckpointStore {
       shapeKey: shapeKey(into.tables),
       flatBytes: 0,
     };
-    return { version: v, path, position: last.position, blobs };
+    return { version: v, base: base.version, path, position: last.position, blobs };
   }
 
   private noneValid(skipped: string[]): never {

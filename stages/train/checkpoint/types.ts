@@ -95,6 +95,8 @@ export interface SaveStarted {
 
 export interface RestoreResult {
   version: number;
+  /** the full base of its chain */
+  base: number;
   /** how the tables were read: base + flat increment (+ later increments), or the whole chain */
   path: 'full' | 'flat' | 'chain';
   position: Record<string, unknown>;
