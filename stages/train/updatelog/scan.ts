@@ -52,8 +52,9 @@ export function scanLog(streams: RawEntry[][], shapes: { dim: number; rows: numb
   for (const s of streams) for (const e of s) maxSeen = Math.max(maxSeen, versionOf(e.id));
   const longest = Math.max(0, ...streams.map((s) => s.length));
   for (; k < longest; k++) {
-    const first = streams.find((s) => s[k] !== undefined)![k]!;
-    const v = versionOf(first.id);
+    // the lowest version at this position: a stream holding a higher one skipped it (a gap)
+    let v = Infinity;
+    for (const s of streams) if (s[k] !== undefined) v = Math.min(v, versionOf(s[k]!.id));
     const entries: Entry[] = [];
     for (let t = 0; t < T && stop === null; t++) {
       const raw = streams[t]![k];
