@@ -429,9 +429,11 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       if (cfg.train.evalEvery > 0 && stepsDone % cfg.train.evalEvery === 0 && cfg.train.evalTest) pos.evals.push(await evaluate('test', cfg.train.evalRows));
       if (stepsDone >= totalBatches || pos.stoppedEarly) done = true;
       if (ulog?.due(stepsDone)) {
+        const t0 = performance.now();
         device.syncToHost(); // the log's entry needs the current hot rows on the host (a copy, as before an evaluation)
         await trainer.cold.beforeCheckpoint();
         await ulog.append(stepsDone, trainer.state(cfg, {}, {}));
+        pos.checkpointSec += (performance.now() - t0) / 1000; // fault-tolerance pauses, as the checkpoints'
       }
       if (store && ck && ((ck.every > 0 && stepsDone % ck.every === 0) || (ck.everySec > 0 && performance.now() - lastCk >= ck.everySec * 1000))) {
         if (pos.step === plan.length || done) slip?.endEpoch(); // as after the loop, so a resume at this point reports the epoch

@@ -136,7 +136,7 @@ export async function verifyCheckpoints(dir: string): Promise<VerifyReport> {
 }
 
 /** A zeroed TrainState with the shapes of manifest `m`, to restore into. */
-function emptyState(m: CheckpointManifest): TrainState {
+export function emptyState(m: CheckpointManifest): TrainState {
   const dense: Record<string, Float32Array> = {};
   for (const e of m.dense) dense[e.name] = new Float32Array(e.length);
   const tables: TableState[] = m.tables.map((t) => ({

@@ -141,8 +141,9 @@ export class LogDriver {
     this.markers.set(r.base, b.v);
     this.bases = [b.v];
     this.note(
-      `update log: restored checkpoint v${r.version} (dense state; tables from base v${r.base}) + replay of log versions ${b.v + 1}..${m.v}: ` +
-        `${st.entries} entries, ${st.rows} rows in ${((performance.now() - t0) / 1000).toFixed(2)}s` + (dropped > 0 ? `; dropped ${dropped} later entries of the interrupted run` : ''),
+      `update log: restored checkpoint v${r.version} (dense state; tables from base v${r.base}) + ` +
+        (m.v > b.v ? `replay of log versions ${b.v + 1}..${m.v}: ${st.entries} entries, ${st.rows} rows` : 'no replay (a full base)') +
+        ` in ${((performance.now() - t0) / 1000).toFixed(2)}s` + (dropped > 0 ? `; dropped ${dropped} later entries of the interrupted run` : ''),
     );
     return r;
   }

@@ -2,8 +2,9 @@
  * The continuous update log on Redis Streams (ioredis): one stream per embedding table,
  * `<prefix>:ulog:t<i>`, entries with explicit ids `<version>-0` (codec.ts), so the server
  * itself refuses a version that does not increase. Appends are queued without waiting
- * (ioredis pipelines them on the next tick); the next append, marker or {@link flush} awaits
- * the previous ones, so at most one interval of entries is in flight.
+ * (ioredis pipelines them on the next tick; one connection keeps each stream in order); an
+ * append waits only when more than {@link MAX_INFLIGHT_VERSIONS} versions are unanswered, and
+ * {@link flush} (trimming, reading, closing) waits for all: a failure surfaces there.
  *
  *     unreachable at open   bad_config naming the address (exit 2)
  *     lost mid-run          the next append/flush fails: 'unavailable' naming the address; the last
@@ -50,6 +51,9 @@ export interface LogStats {
 }
 
 type Client = Redis | Cluster;
+
+/** Versions (all streams) queued before an append waits for the server's answers. */
+export const MAX_INFLIGHT_VERSIONS = 8;
 
 export class UpdateLog {
   readonly stats: LogStats = { entries: 0, markers: 0, rows: 0, bytes: 0, pauseSec: 0, trimmedBelow: 0 };
@@ -128,6 +132,12 @@ export class UpdateLog {
     this.inflight.push(p);
   }
 
+  /** Back-pressure: wait when too many versions are unanswered; rethrow a failure seen so far. */
+  private async bound(): Promise<void> {
+    if (this.failed) throw this.failed;
+    if (this.inflight.length > MAX_INFLIGHT_VERSIONS * this.tables.length) await this.flush();
+  }
+
   /** Wait for everything queued; rethrows the first failure. */
   async flush(): Promise<void> {
     const q = this.inflight;
@@ -143,7 +153,7 @@ export class UpdateLog {
    */
   async append(step: number, tables: TableState[]): Promise<number> {
     const t0 = performance.now();
-    await this.flush();
+    await this.bound();
     const v = this.nextVersion++;
     let rows = 0;
     for (let t = 0; t < tables.length; t++) {
@@ -168,7 +178,7 @@ export class UpdateLog {
    */
   async mark(step: number, ckpt: number): Promise<number> {
     const t0 = performance.now();
-    await this.flush();
+    await this.bound();
     const v = this.nextVersion++;
     const empty = Buffer.alloc(0);
     for (let t = 0; t < this.tables.length; t++) {
