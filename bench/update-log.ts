@@ -4,7 +4,7 @@
  * SIGKILL at `--kills` random steps, each resumed from checkpoint + log replay and compared bit for
  * bit with an uninterrupted run.
  *
- *     npm run bench:update-log -- [--kills 20] [--reps 5] [--rows 6000] [--seed 1] [--full-every 8]
+ *     npm run bench:update-log -- [--kills 20] [--reps 5] [--rows 6000] [--seed 1] [--full-every 8] [--cold-rows 20000]
  *
  * Starts its own redis-server (test/fixtures/redis.ts) on a free loopback port.
  */
@@ -33,6 +33,8 @@ const ROWS = Number(arg('rows', '6000'));
 const SEED = Number(arg('seed', '1'));
 /** the comparison's full base interval (the kill test uses BENCH_CK's 2, to cross bases and trims often) */
 const CMP_FULL_EVERY = Number(arg('full-every', '8'));
+/** cold ids per table of the comparison's data (the kill test uses the fixture's small tables) */
+const COLD_ROWS = Number(arg('cold-rows', '20000'));
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -47,6 +49,8 @@ const lines = (out: string): LogLine[] => readFileSync(join(out, 'log.jsonl'), '
 
 console.log(`update-log bench: load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at start`);
 const d = makeTrainData({ trainRows: ROWS, evalRows: 1000, seed: 5 });
+// the comparison: larger tables with Zipf-like skew (hot ids 80 % of lookups), so increments hold many rows
+const big = makeTrainData({ trainRows: ROWS, evalRows: 1000, seed: 6, coldRows: COLD_ROWS, hotK: 50, hotProb: 0.8 });
 const redis = await startRedis();
 try {
   const config = resolveTrainConfig(BENCH_RUN);
@@ -56,15 +60,15 @@ try {
     { name: `log every ${BENCH_CK.every} + dense save every ${BENCH_CK.every}`, log: { every: BENCH_CK.every } },
     { name: `log every ${LOG_EVERY} + dense save every ${BENCH_CK.every}`, log: { every: LOG_EVERY } },
   ];
-  console.log(`\nFAE, ${ROWS} training rows, 26 tables (${d.tableSizes.reduce((a, b) => a + b, 0)} rows × dim 8 + Adagrad), batch 128, full base after ${CMP_FULL_EVERY} increments; recovery = restore of the last checkpoint (+ replay), median of ${REPS}`);
+  console.log(`\nFAE, ${ROWS} training rows, 26 tables (${big.tableSizes.reduce((a, b) => a + b, 0)} rows × dim 8 + Adagrad), batch 128, full base after ${CMP_FULL_EVERY} increments; recovery = restore of the last checkpoint (+ replay), median of ${REPS}`);
   console.log('| variant | disk bytes | log bytes (Redis) | total bytes written | training pause (all checkpoint + log work) | recovery (newest checkpoint [+ replay]) |');
   console.log('|---|---|---|---|---|---|');
   for (const v of variants) {
-    const out = join(d.root, `cmp-${v.log?.every ?? 0}`);
+    const out = join(big.root, `cmp-${v.log?.every ?? 0}`);
     const prefix = `bench-cmp-${v.log?.every ?? 0}`;
     const address = `${redis.address}?prefix=${prefix}`;
     const ck = { ...BENCH_CK, fullEvery: CMP_FULL_EVERY };
-    const m = await train({ config, data: d.dataDir, hot: d.hotDir, out, quiet: true, sink: { isTTY: false, write: () => undefined }, checkpoint: { ...ck, ...(v.log ? { log: { address, every: v.log.every } } : {}) } });
+    const m = await train({ config, data: big.dataDir, hot: big.hotDir, out, quiet: true, sink: { isTTY: false, write: () => undefined }, checkpoint: { ...ck, ...(v.log ? { log: { address, every: v.log.every } } : {}) } });
     const ls = lines(out);
     const disk = ls.filter((l) => l.msg === 'checkpoint').reduce((s, l) => s + (l.bytes ?? 0), 0);
     const ul = ls.find((l) => l.msg === 'update log');
@@ -119,4 +123,5 @@ try {
 } finally {
   await redis.stop();
   d.cleanup();
+  big.cleanup();
 }

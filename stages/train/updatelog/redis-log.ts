@@ -52,6 +52,15 @@ export interface LogStats {
 
 type Client = Redis | Cluster;
 
+/**
+ * One turn of the event loop: ioredis writes its queued commands on a later tick, and the training
+ * loop's awaits resolve without returning to the event loop, so without this an entry (or a marker)
+ * could wait in the process for several steps — and die with it.
+ */
+function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Versions (all streams) queued before an append waits for the server's answers. */
 export const MAX_INFLIGHT_VERSIONS = 8;
 
@@ -166,6 +175,7 @@ export class UpdateLog {
       rows += n;
     }
     this.prev = v;
+    await yieldToIo();
     this.stats.entries++;
     this.stats.rows += rows;
     this.stats.pauseSec += (performance.now() - t0) / 1000;
@@ -186,6 +196,7 @@ export class UpdateLog {
       this.send(t, v, headOf({ k: 'marker', v, prev: this.prev, step, t, n: 0, dim: tab.dim, acc: tab.accum ? 1 : 0, ckpt }, empty), empty);
     }
     this.prev = v;
+    await yieldToIo(); // let the driver write the marker to the socket now (the training loop rarely yields)
     this.stats.markers++;
     this.stats.pauseSec += (performance.now() - t0) / 1000;
     return v;
