@@ -98,7 +98,7 @@ describe('resume through the trainer (threshold 0)', () => {
   it('newest checkpoint damaged: resume falls back to an older version, says so, and is still exact', async () => {
     await run('damaged', { crashAt: 20 });
     const dir = ckDir('damaged');
-    const newest = readdirSync(dir).filter((n) => n.endsWith('.bin')).sort().pop()!;
+    const newest = readdirSync(dir).filter((n) => /^v\d+\.bin$/.test(n)).sort().pop()!; // the version's own data file, not a flat increment
     const f = join(dir, newest);
     const buf = readFileSync(f);
     buf[buf.length >> 1]! ^= 0x40;
