@@ -117,7 +117,8 @@ try {
     if (killed && same) ok++;
     const how = lines(out).map((l) => l.msg ?? '').find((m) => m.startsWith('update log: restored') || m.startsWith('train: --resume: no checkpoint')) ?? '?';
     const note = lines(out).map((l) => l.msg ?? '').filter((m) => /torn|gap|no complete marker/.test(m)).join('; ');
-    console.log(`| ${k + 1} | ${at}${killed ? '' : ` (not killed: ${a.status})`} | ${how.replace(/ in [\d.]+s.*$/, '')}${note ? ` — ${note}` : ''} | ${same ? 'yes' : `**NO** ${b.stderr.slice(0, 200)}`} |`);
+    console.log(`| ${k + 1} | ${at}${killed ? '' : ` (not killed: ${a.status})`} | ${how.replace(/ in [\d.]+s.*$/, '')}${note ? ` — ${note}` : ''} | ${same ? 'yes' : `**NO** (resume exit ${b.status})`} |`);
+    if (!same) console.log(`resume stderr of #${k + 1}:\n${b.stderr.split('\n').filter((l) => !/took over the lock|pruned/.test(l)).join('\n')}`);
   }
   console.log(`\n${ok}/${KILLS} recovered to the uninterrupted run's parameters, bit for bit; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end`);
 } finally {
