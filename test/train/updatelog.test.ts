@@ -92,15 +92,18 @@ describe.skipIf(REDIS_MISSING !== null)('update log on Redis Streams through the
   });
   const config = (): ReturnType<typeof resolveTrainConfig> => resolveTrainConfig({ ...TINY, mode: 'fae' });
   const ck = (prefix: string) => ({ every: 6, everySec: 0, threshold: 0, fullEvery: 2, log: { address: `${redis.address}?prefix=${prefix}`, every: 2 } });
+  /** the uninterrupted run with the log, trained once for the tests below */
+  let refRun: ReturnType<typeof runTo> | null = null;
+  const reference = (): ReturnType<typeof runTo> => (refRun ??= runTo(d, { config: config(), hot: d.hotDir, out: outDir(d, 'ulog-ref'), checkpoint: ck('ulog-ref') }));
 
   it('a run with the log trains the same parameters as one without; killed at random points, replay recovers them exactly', async () => {
     const cfg = config();
     const plain = await runTo(d, { config: cfg, hot: d.hotDir, out: outDir(d, 'ulog-plain'), checkpoint: { every: 6, everySec: 0, threshold: 0, fullEvery: 2 } });
-    const ref = await runTo(d, { config: cfg, hot: d.hotDir, out: outDir(d, 'ulog-ref'), checkpoint: ck('ulog-ref') });
+    const ref = await reference();
     expect(firstDiff(ref.p, plain.p)).toBe(-1);
     const total = ref.m.batches.total;
     const rng = new Rng(13);
-    for (let k = 0; k < 3; k++) {
+    for (let k = 0; k < 2; k++) {
       const at = 7 + rng.int(total - 10);
       const out = outDir(d, `ulog-kill-${k}`);
       const crash = { afterStep: (n: number) => { if (n === at) throw new Crash('killed'); } };
@@ -115,7 +118,7 @@ describe.skipIf(REDIS_MISSING !== null)('update log on Redis Streams through the
 
   it('trims the log below the previous base once a newer base commits; a torn newest marker falls back to the one before', async () => {
     const cfg = config();
-    const ref = await runTo(d, { config: cfg, hot: d.hotDir, out: outDir(d, 'ulog-ref2'), checkpoint: ck('ulog-ref2') });
+    const ref = await reference();
     const out = outDir(d, 'ulog-torn');
     const crashAt = 40;
     const crash = { afterStep: (n: number) => { if (n === crashAt) throw new Crash('killed'); } };
