@@ -5,6 +5,7 @@ import type { Device } from '../device.js';
 import type { ConnectOptions } from './connect.js';
 import { checkPrefix, parseStoreAddress } from './layout.js';
 import type { ColdStore } from './types.js';
+import { isParitySpec } from './parity/layout.js';
 
 export type { ColdStore, StoreReport, BatchSource, EvalGather } from './types.js';
 export { MemoryColdStore } from './memory.js';
@@ -37,6 +38,7 @@ export interface ColdStoreSetup {
  * (the Trainer's default). The redis backend (and ioredis) load only when asked for.
  */
 export async function coldStoreFactory(spec: string | undefined, s: ColdStoreSetup): Promise<((device: Device) => ColdStore) | undefined> {
+  if (isParitySpec(spec)) return (await import('./parity/index.js')).parityStoreFactory(spec!, s, storeFingerprint(s.dataHash, s.cfg), defaultPrefix(s.out));
   const addr = parseStoreAddress(spec ?? 'memory');
   if (!addr) return undefined;
   const { RedisColdStore } = await import('./redis.js');

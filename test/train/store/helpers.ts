@@ -5,6 +5,8 @@ import type { TrainConfig } from '../../../stages/train/config.js';
 import { connectStore } from '../../../stages/train/store/connect.js';
 import { parseStoreAddress } from '../../../stages/train/store/layout.js';
 import { RedisTables } from '../../../stages/train/store/redis-tables.js';
+import { isParitySpec } from '../../../stages/train/store/parity/layout.js';
+import { readParityStore } from './parity/helpers.js';
 import { train, type TrainOptions } from '../../../stages/train/train.js';
 import type { Trainer } from '../../../stages/train/trainer.js';
 import type { TrainData } from '../../fixtures/train-data.js';
@@ -67,6 +69,7 @@ export async function runTo(d: TrainData, o: Omit<TrainOptions, 'data' | 'quiet'
 
 /** Every row of a run's store: per table weights then accumulators. */
 export async function readStore(spec: string, cfg: TrainConfig, sizes: number[]): Promise<Float32Array[]> {
+  if (isParitySpec(spec)) return readParityStore(spec, cfg, sizes);
   const addr = parseStoreAddress(spec)!;
   const client = await connectStore(addr);
   try {
