@@ -534,9 +534,10 @@ export class ParityColdStore implements ColdStore {
       const q = new NodeReq(n, T.sentinel);
       parityCalls.push(() => call(q, FN_PXOR, [Buffer.alloc(0), ikey, intentBuf, done]));
     }
+    // built now: the delta buffer is the next batch's
     const dataCalls = [
-      ...cas.all.map((q) => () => call(q, FN_PCAS, [rowsBuf(q, ob, sbytes), rowsBuf(q, vb, sbytes)])),
-      ...xor.all.map((q) => () => call(q, FN_PXOR, [rowsBuf(q, delta, rb), '', '', ''])),
+      ...cas.all.map((q) => { const a = [rowsBuf(q, ob, sbytes), rowsBuf(q, vb, sbytes)]; return () => call(q, FN_PCAS, a); }),
+      ...xor.all.map((q) => { const a = [rowsBuf(q, delta, rb), '', '', '']; return () => call(q, FN_PXOR, a); }),
     ];
     if (stopAfter) return this.partialUpdate(parityCalls, dataCalls, stopAfter);
     this.flying.push(b);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveTrainConfig } from '../../../../stages/train/config.js';
 import type { ParityColdStore } from '../../../../stages/train/store/parity/store.js';
 import { REDIS_MISSING, type RedisHandle } from '../../../fixtures/redis.js';
@@ -12,10 +12,14 @@ describe.skipIf(REDIS_MISSING !== null)('parity cold store (ECRec): training thr
   let ref: Awaited<ReturnType<typeof runTo>>;
   const config = resolveTrainConfig({ ...TINY, mode: 'fae' });
   beforeAll(async () => {
-    d = makeTrainData({ trainRows: 3000, evalRows: 600 });
+    d = makeTrainData({ trainRows: 3000, evalRows: 600, coldRows: 600, hotProb: 0.7 }); // 608-row tables: 19 blocks over the 4 data nodes
     hs = await startNodes(7);
     ref = await runTo(d, { config, hot: d.hotDir, out: outDir(d, 'mem') });
   }, 60_000);
+  // every node up again for the next test (a failed test may have left one down)
+  afterEach(async () => {
+    for (const h of hs) if (h.nodes[0]!.proc.exitCode !== null || h.nodes[0]!.proc.signalCode !== null) await h.restart(0);
+  });
   afterAll(async () => {
     await stopNodes(hs);
     d?.cleanup();
@@ -39,6 +43,67 @@ describe.skipIf(REDIS_MISSING !== null)('parity cold store (ECRec): training thr
     expect(s.t.nodes[1]!.state).toBe('lost');
     expect(s.t.counters.rowsReconstructed).toBeGreaterThan(0);
     expect(s.t.counters.rowsParityOnly).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('k = 4, r = 1, a data node killed with a spare given: rebuilt in the background while training continues, same parameters, full redundancy at the end', async () => {
+    let store: ParityColdStore | null = null;
+    const kill = { afterStep: (n: number, tr: { cold: unknown }) => { store = tr.cold as ParityColdStore; if (n === 6) process.kill(hs[2]!.nodes[0]!.proc.pid!, 'SIGKILL'); } };
+    const spec = paritySpec([...hs.slice(0, 5), hs[5]!], 4, 1, 't-spare', 1);
+    const run = await runTo(d, { config, hot: d.hotDir, out: outDir(d, 'p-spare'), coldStore: spec, hooks: kill });
+    expect(firstDiff(run.p, ref.p)).toBe(-1);
+    expect(run.m.test).toEqual(ref.m.test);
+    const s = store! as ParityColdStore;
+    await s.rebuilt();
+    expect(s.events.map((e) => e.what)).toEqual(['lost', 'rebuild', 'redundant']);
+    expect(s.t.nodes[2]!.addr.port).toBe(hs[5]!.nodes[0]!.port);
+    // the spare holds node 2's rows: read back through it, then again with the parity node down (node 2's rows from the spare, not reconstructed)
+    const { readParityStore } = await import('./helpers.js');
+    const onSpare = spec.replace(`127.0.0.1:${hs[2]!.nodes[0]!.port}`, `127.0.0.1:${hs[5]!.nodes[0]!.port}`).replace(/&spare=[^&]*/, '');
+    const full = await readParityStore(onSpare, config, d.tableSizes);
+    await hs[4]!.kill(0);
+    const noParity = await readParityStore(onSpare, config, d.tableSizes);
+    expect(firstDiff(noParity, full)).toBe(-1);
+  }, 60_000);
+
+  it('k = 4, r = 1, a data node restarted empty: found again by the probe and rebuilt onto its own address', async () => {
+    let store: ParityColdStore | null = null;
+    const kill = {
+      afterStep: (n: number, tr: { cold: unknown }) => {
+        store = tr.cold as ParityColdStore;
+        if (n === 4) process.kill(hs[0]!.nodes[0]!.proc.pid!, 'SIGKILL');
+        if (n === 6) void hs[0]!.restart(0);
+      },
+    };
+    const run = await runTo(d, { config, hot: d.hotDir, out: outDir(d, 'p-back'), coldStore: paritySpec(hs, 4, 1, 't-back'), hooks: kill });
+    expect(firstDiff(run.p, ref.p)).toBe(-1);
+    const s = store! as ParityColdStore;
+    await s.rebuilt();
+    expect(s.events[0]!.what).toBe('lost');
+    expect(s.events.map((e) => e.what)).toContain('rebuild');
+  }, 60_000);
+
+  it('k = 3, r = 2: two data nodes killed at different steps, the run finishes with both reconstructed (GF(2^8) code), same parameters', async () => {
+    const kill = { afterStep: (n: number) => { if (n === 5) process.kill(hs[0]!.nodes[0]!.proc.pid!, 'SIGKILL'); if (n === 12) process.kill(hs[2]!.nodes[0]!.proc.pid!, 'SIGKILL'); } };
+    const run = await runTo(d, { config, hot: d.hotDir, out: outDir(d, 'p-two'), coldStore: paritySpec(hs, 3, 2, 't-two'), hooks: kill });
+    expect(firstDiff(run.p, ref.p)).toBe(-1);
+    expect(run.m.test).toEqual(ref.m.test);
+  }, 60_000);
+
+  it('two data nodes lost with r = 1: a clear stop naming the lost stripes; the last checkpoint is intact and a resume on fresh nodes equals the uninterrupted run', async () => {
+    const ck = { every: 4, everySec: 0, threshold: 0, fullEvery: 2 };
+    const ckRef = await runTo(d, { config, hot: d.hotDir, out: outDir(d, 'mem-ck'), checkpoint: ck });
+    const kill = { afterStep: (n: number) => { if (n === 10) { process.kill(hs[1]!.nodes[0]!.proc.pid!, 'SIGKILL'); process.kill(hs[3]!.nodes[0]!.proc.pid!, 'SIGKILL'); } } };
+    const spec = paritySpec(hs, 4, 1, 't-beyond');
+    const out = outDir(d, 'p-beyond');
+    const { train } = await import('../../../../stages/train/train.js');
+    const { expectCode } = await import('../../../fixtures/temp.js');
+    const e = await expectCode(train({ config, data: d.dataDir, hot: d.hotDir, out, quiet: true, coldStore: spec, checkpoint: ck, hooks: kill }), 'unavailable');
+    expect(e.message).toMatch(/lost 2 nodes .*data node 1 .*data node 3 .*more than parity=1 covers: \d+ stripes are unrecoverable: C1 stripes 0–/);
+    expect(e.hint).toContain('--resume');
     await hs[1]!.restart(0);
+    await hs[3]!.restart(0);
+    const resumed = await runTo(d, { config, hot: d.hotDir, out, coldStore: spec, checkpoint: ck, resume: true });
+    expect(firstDiff(resumed.p, ckRef.p)).toBe(-1);
+    expect(resumed.m.test).toEqual(ckRef.m.test);
   }, 60_000);
 });
