@@ -41,7 +41,8 @@ export function isParitySpec(spec: string | undefined): boolean {
   return (spec ?? '').trim().startsWith('redis-parity://');
 }
 
-const hostPort = (hp: string, spec: string): NodeAddr => {
+/** Parse host:port (`spec`: what to name in the error). */
+export const hostPort = (hp: string, spec: string): NodeAddr => {
   const i = hp.lastIndexOf(':');
   const host = i > 0 ? hp.slice(0, i) : hp;
   const port = i > 0 ? Number(hp.slice(i + 1)) : 6379;

@@ -142,6 +142,8 @@ export class ParityColdStore implements ColdStore {
   /** per node: incarnation (a write planned under another one is dropped) */
   private readonly epoch: number[];
   failure: unknown = null;
+  /** tests: stop the next update after this phase (one parity node / all parity / one data node written), as a trainer dying there */
+  faultAfter: 'intent-partial' | 'parity' | 'data-partial' | null = null;
   private waitSec = 0;
   private initSec = 0;
   private lookups = 0;
@@ -459,7 +461,16 @@ export class ParityColdStore implements ColdStore {
     }
     this.prev = b;
     this.cur = null;
-    if (rows.cold > 0) this.sendUpdate(b);
+    if (rows.cold === 0) return;
+    if (this.faultAfter) {
+      // tests: the trainer dies in the middle of this update (nothing after the phase is sent)
+      const phase = this.faultAfter;
+      this.faultAfter = null;
+      this.inflight.push(this.sendUpdate(b, phase));
+      this.failure = new PipelineError('internal', `test fault: update stopped after phase '${phase}'`);
+      return;
+    }
+    this.sendUpdate(b);
   }
 
   /** Parity first (deltas + intent, atomically per parity node), then the data rows, in batch order. */
