@@ -71,4 +71,33 @@ export function register(program: Command): void {
       const r = await storeDrop(o.coldStore, o.prefix, o.out);
       process.stdout.write(`store drop: ${r.keys} keys under prefix '${r.prefix}' deleted\n`);
     }));
+
+  registerParity(cmd);
+}
+
+/** `hotcold store scrub|rebuild`: the parity store (redis-parity://…, parity/tools.ts). */
+function registerParity(cmd: Command): void {
+  const parity = (): Promise<typeof import('./parity/tools.js')> => import('./parity/tools.js');
+  target(cmd.command('scrub').description('parity store: check every stripe\'s parity against its data, list rows that disagree and intents a dead trainer left (--repair: re-encode them)'))
+    .option('--repair', 're-encode the parity of the stripes named by intents or found wrong, from the data')
+    .option('--json', 'print JSON')
+    .action(action(async (o: Target & { repair?: boolean; json?: boolean }) => {
+      const r = await (await parity()).storeScrub(o.coldStore, { prefix: o.prefix, out: o.out, repair: o.repair });
+      if (o.json) {
+        process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+      } else {
+        process.stdout.write(`store scrub: ${r.stripes} stripes, ${r.unchecked} not checked (a node down${r.down.length > 0 ? `: ${r.down.join(', ')}` : ''}), ${r.mismatches.length} parity rows disagree with their data, ${r.intents.length} intents${o.repair ? `, ${r.repaired} stripes re-encoded` : ''}\n`);
+        for (const m of r.mismatches.slice(0, 50)) process.stdout.write(`  C${m.table} stripe ${m.stripe} offset ${m.offset}, parity node ${m.parityNode}: one of rows ${m.rows.join(', ')} (or the parity row) is corrupted\n`);
+        if (r.mismatches.length > 50) process.stdout.write(`  … ${r.mismatches.length - 50} more (--json lists all)\n`);
+        for (const i of r.intents) process.stdout.write(`  intent ${i.key}: ${i.rows.length} rows of an update in flight when its trainer stopped\n`);
+      }
+      if (r.mismatches.length > 0 && !o.repair) process.exitCode = 1;
+    }));
+  target(cmd.command('rebuild').description('parity store, offline: reconstruct a lost node\'s rows onto a replacement (a running trainer rebuilds by itself: spare=, or the node answering again)'))
+    .requiredOption('--node <n>', 'the node: its index in the address list (0-based, data nodes first) or its host:port')
+    .option('--to <host:port>', 'the replacement (default: the node\'s own address, e.g. restarted empty)')
+    .action(action(async (o: Target & { node: string; to?: string }) => {
+      const r = await (await parity()).storeRebuild(o.coldStore, { prefix: o.prefix, out: o.out, node: o.node, to: o.to });
+      process.stdout.write(`store rebuild: ${r.node} rebuilt on ${r.to}: ${r.blocks} blocks in ${r.sec.toFixed(2)}s, full redundancy\n`);
+    }));
 }

@@ -156,9 +156,8 @@ export class ParityColdStore implements ColdStore {
   private readonly spares: NodeAddr[];
   private lastProbe = 0;
   private probing = false;
-  /** events for metrics and the bench: node lost / rebuild started / rebuild done, with times (ms since open) */
+  /** events for the bench and tests: node lost / rebuild started / full redundancy again, at performance.now() ms */
   readonly events: { at: number; what: 'lost' | 'rebuild' | 'redundant'; node: number; detail: string }[] = [];
-  private t0 = performance.now();
   private readonly delta: Uint8Array[] = [];
 
   constructor(private readonly device: Device, private readonly o: ParityStoreOptions) {
@@ -170,12 +169,12 @@ export class ParityColdStore implements ColdStore {
     this.rebuilder = new Rebuilder(this.t, (t, row) => this.latest(t, row), (msg) => o.log?.(msg));
     this.t.onLoss = (nd) => {
       this.epoch[nd.n]!++;
-      this.events.push({ at: performance.now() - this.t0, what: 'lost', node: nd.n, detail: nd.why ?? '' });
+      this.events.push({ at: performance.now(), what: 'lost', node: nd.n, detail: nd.why ?? '' });
       o.log?.(`train: parity cold store: ${this.t.name(nd.n)} lost (${nd.why}); its rows are reconstructed from parity, training continues`);
       this.rebuilder.abortIf(nd.n);
     };
     this.rebuilder.onDone = (n, sec) => {
-      this.events.push({ at: performance.now() - this.t0, what: 'redundant', node: n, detail: `${sec.toFixed(2)}s` });
+      this.events.push({ at: performance.now(), what: 'redundant', node: n, detail: `${sec.toFixed(2)}s` });
     };
   }
 
@@ -205,7 +204,6 @@ export class ParityColdStore implements ColdStore {
     });
     dev.loadHot(true);
     this.initSec += (performance.now() - t0) / 1000;
-    this.t0 = performance.now();
     o.log?.(`train: cold store parity ${o.address.spec} (data=${this.t.k}, parity=${this.t.r}, prefix '${o.prefix}'): ${o.sizes.reduce((a, b) => a + b, 0)} rows initialised in ${this.initSec.toFixed(1)}s`);
   }
 
@@ -715,7 +713,7 @@ export class ParityColdStore implements ColdStore {
   }
 
   private startRebuild(n: number, to: NodeAddr): void {
-    this.events.push({ at: performance.now() - this.t0, what: 'rebuild', node: n, detail: nodeName(to) });
+    this.events.push({ at: performance.now(), what: 'rebuild', node: n, detail: nodeName(to) });
     this.o.log?.(`train: parity cold store: rebuilding ${this.t.role(n)} onto ${nodeName(to)} in the background`);
     this.rebuilder.start(n, to).catch((e: unknown) => {
       if (e instanceof PipelineError && e.code === 'unavailable') this.failure ??= e;
