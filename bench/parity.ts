@@ -11,12 +11,14 @@
  *     (degraded to the end). Throughput (samples/s of the training loop, from per-step times)
  *     before / during / after the failure, time to full redundancy (loss detected → rebuild
  *     done), final test AUC against run (a). Also (d) the plain redis backend on one node, for
- *     what the parity protocol costs.
+ *     what the parity protocol costs. Each run also reports the CPU seconds of the trainer and of
+ *     every redis-server (data nodes 0–3, parity, spare) from /proc.
  *
  * Env: BENCH_PARITY_ROWS (default 100000), BENCH_PARITY_DIR (default os.tmpdir()/hotcold-bench-parity),
  *      BENCH_PARITY_BATCHES (0 = one epoch; default 0), BENCH_PARITY_PLAIN (1: run (d); default 1).
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunMetrics } from '../pipeline/run-metrics.js';
@@ -39,15 +41,30 @@ const cli = (port: number, ...a: string[]): string => spawnSync('redis-cli', ['-
 const usedMemory = (port: number): number => Number(/^used_memory:(\d+)/m.exec(cli(port, 'INFO', 'memory'))?.[1] ?? NaN);
 const hp = (h: RedisHandle): string => `127.0.0.1:${h.nodes[0]!.port}`;
 
+/** CPU seconds (user + system) of a process so far, from /proc/<pid>/stat. */
+function cpuSec(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / 100;
+}
+
 interface Run {
   m: RunMetrics;
+  /** CPU seconds of each redis-server during the run, and of the trainer process */
+  cpu: number[];
+  trainerCpu: number;
   /** (ms, batches done) after every step */
   steps: [number, number][];
   store: ParityColdStore | null;
   killAt: number;
 }
 
+let servers: RedisHandle[] = [];
+
 async function run(name: string, data: { dataDir: string }, coldStore: string, kill?: { after: number; pid: number }): Promise<Run> {
+  const pids = servers.map((h) => h.nodes[0]!.proc.pid!);
+  const c0 = pids.map(cpuSec);
+  const u0 = process.cpuUsage();
   const config = loadTrainConfig('configs/baseline-small.json', ['train.evalEvery=0', `train.maxBatches=${BATCHES}`]);
   const steps: [number, number][] = [];
   let store: ParityColdStore | null = null;
@@ -66,8 +83,11 @@ async function run(name: string, data: { dataDir: string }, coldStore: string, k
       },
     },
   });
-  log(`  ${name}: ${m.batches.total} batches, loop ${m.time.trainSec.toFixed(1)}s, test AUC ${m.test.auc.toFixed(6)}, load ${loadavg()[0]!.toFixed(1)}`);
-  return { m, steps, store, killAt };
+  const cpu = pids.map((p, i) => { try { return cpuSec(p) - c0[i]!; } catch { return NaN; } });
+  const u = process.cpuUsage(u0);
+  const trainerCpu = (u.user + u.system) / 1e6;
+  log(`  ${name}: ${m.batches.total} batches, loop ${m.time.trainSec.toFixed(1)}s (store wait ${(m.coldStore?.waitSec ?? 0).toFixed(1)}s), test AUC ${m.test.auc.toFixed(6)}, load ${loadavg()[0]!.toFixed(1)}; CPU s trainer ${trainerCpu.toFixed(1)}, servers ${cpu.map((x) => x.toFixed(1)).join(' / ')}`);
+  return { m, steps, store, killAt, cpu, trainerCpu };
 }
 
 /** samples/s over the steps with time in [t0, t1) (ms), batch size B. */
@@ -87,6 +107,7 @@ async function main(): Promise<void> {
   log(`parity bench: ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}; ${uptime()}; ${ROWS} generated rows, k = ${K}, r = ${R}`);
   const data = await prepareBenchData(join(DIR, `data-${ROWS}`), ROWS, 7, 64 << 20, log);
   const hs = await Promise.all(Array.from({ length: K + R + 1 }, () => startRedis()));
+  servers = hs;
   const extra: RedisHandle[] = [];
   try {
     const base = hs.map((h) => usedMemory(h.nodes[0]!.port));
@@ -132,12 +153,15 @@ async function main(): Promise<void> {
     log(`memory (INFO memory used_memory above an empty server, after the run's store): data ${(dataMem / 2 ** 20).toFixed(1)} MiB on ${K} nodes, parity ${(parMem / 2 ** 20).toFixed(1)} MiB on ${R}; one replica per data node ${(repMem / 2 ** 20).toFixed(1)} MiB`);
     log(`  overhead: parity (k+r)/k = ${((dataMem + parMem) / dataMem).toFixed(3)}× (ideal ${((K + R) / K).toFixed(3)}×) vs replicas ${((dataMem + repMem) / dataMem).toFixed(3)}× (ideal 2×)`);
 
-    const t0a = a.steps[Math.min(4, a.steps.length - 1)]![0];
-    const normal = rate(a.steps, t0a, Infinity, B).sps;
+    const W = 3; // warm-up steps left out
+    const from = (r: Run): number => r.steps[Math.min(W, r.steps.length - 1)]![0];
+    const normal = rate(a.steps, from(a), Infinity, B).sps;
     log('');
-    log(`throughput, samples/s of the training loop (batch ${B}); normal = run (a) from step 5 = ${normal.toFixed(0)}`);
-    log('run                         window                          steps  samples/s  vs normal');
-    const line = (r: string, w: string, x: { sps: number; n: number }): void => log(`${r.padEnd(27)} ${w.padEnd(31)} ${String(x.n).padStart(5)} ${x.sps.toFixed(0).padStart(10)} ${(x.sps / normal).toFixed(2).padStart(9)}×`);
+    log(`throughput, samples/s of the training loop (batch ${B}), from step ${W + 1}; ratios against the same run's steps before the kill (the load moves between runs)`);
+    log('run                         window                          steps  samples/s  vs before');
+    let ref = normal;
+    const line = (r: string, w: string, x: { sps: number; n: number }): void => log(`${r.padEnd(27)} ${w.padEnd(31)} ${String(x.n).padStart(5)} ${x.sps.toFixed(0).padStart(10)} ${(x.sps / ref).toFixed(2).padStart(9)}×`);
+    line('(a) no failure', 'whole run', { sps: normal, n: a.steps.length - W });
     const sb = b.store as ParityColdStore | null;
     const ev = sb?.events ?? [];
     const evT = (what: string): number => {
@@ -146,12 +170,17 @@ async function main(): Promise<void> {
     };
     const lostAt = evT('lost');
     const redundantAt = evT('redundant');
-    line('(b) kill + spare', 'before the kill (from step 5)', rate(b.steps, b.steps[4]![0], b.killAt, B));
+    const bBefore = rate(b.steps, from(b), b.killAt, B);
+    ref = bBefore.sps;
+    line('(b) kill + spare', 'before the kill', bBefore);
     line('(b) kill + spare', 'kill → full redundancy (rebuild)', rate(b.steps, b.killAt, Number.isNaN(redundantAt) ? Infinity : redundantAt, B));
     line('(b) kill + spare', 'after full redundancy', rate(b.steps, Number.isNaN(redundantAt) ? Infinity : redundantAt, Infinity, B));
-    line('(c) kill, no spare', 'before the kill (from step 5)', rate(c.steps, c.steps[4]![0], c.killAt, B));
+    const cBefore = rate(c.steps, from(c), c.killAt, B);
+    ref = cBefore.sps;
+    line('(c) kill, no spare', 'before the kill', cBefore);
     line('(c) kill, no spare', 'after the kill (degraded)', rate(c.steps, c.killAt, Infinity, B));
-    if (d) line('(d) plain redis, 1 node', 'from step 5', rate(d.steps, d.steps[4]![0], Infinity, B));
+    ref = normal;
+    if (d) line('(d) plain redis, 1 node (vs a)', 'whole run', rate(d.steps, from(d), Infinity, B));
     log('');
     log(`(b) loss detected ${((lostAt - b.killAt) / 1000).toFixed(2)}s after the SIGKILL; full redundancy ${((redundantAt - lostAt) / 1000).toFixed(2)}s after the loss (rebuild of ${sb ? sb.t.map.total(1) : '?'} blocks onto the spare while training)`);
     log(`(b) rows reconstructed ${sb?.t.counters.rowsReconstructed ?? 0}, updated on parity only ${sb?.t.counters.rowsParityOnly ?? 0}; (c) rows reconstructed ${(c.store as ParityColdStore | null)?.t.counters.rowsReconstructed ?? 0}`);

@@ -26,7 +26,7 @@ import { connectNode, errMsg, isNodeLoss, nodeName } from './nodes.js';
 import type { ParityTables } from './tables.js';
 
 /** Blocks per chunk. */
-const CHUNK = 32;
+const CHUNK = 256;
 
 export class Rebuilder {
   current: Promise<void> | null = null;
