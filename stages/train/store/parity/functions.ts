@@ -69,8 +69,8 @@ local function hp_xor(keys, args)
   for i = 0, #idx / 8 - 1 do
     local k, r = struct.unpack('<i4i4', idx, i * 8 + 1)
     local cur = redis.call('GETRANGE', keys[k], r * rb, r * rb + rb - 1)
-    local dv = { struct.unpack(fmt, dl, i * rb + 1) }
     if #cur == rb then
+      local dv = { struct.unpack(fmt, dl, i * rb + 1) }
       local cv = { struct.unpack(fmt, cur) }
       for w = 1, nw do x[w] = bit.bxor(cv[w], dv[w]) end
       redis.call('SETRANGE', keys[k], r * rb, struct.pack(fmt, unpack(x, 1, nw)))

@@ -539,7 +539,7 @@ export class ParityColdStore implements ColdStore {
     // parity nodes this batch has no rows on still get the intent (and the done list)
     for (let j = 0; j < r; j++) {
       const n = k + j;
-      if (firstOf.has(n) || T.writeKind(n, 0) === 'none' && T.nodes[n]!.state !== 'rebuilding') continue;
+      if (firstOf.has(n) || T.nodes[n]!.state === 'lost') continue;
       const q = new NodeReq(n, T.sentinel);
       parityCalls.push(() => call(q, FN_PXOR, [Buffer.alloc(0), ikey, intentBuf, done]));
     }

@@ -12,7 +12,7 @@ describe.skipIf(REDIS_MISSING !== null)('parity cold store (ECRec): training thr
   let ref: Awaited<ReturnType<typeof runTo>>;
   const config = resolveTrainConfig({ ...TINY, mode: 'fae' });
   beforeAll(async () => {
-    d = makeTrainData({ trainRows: 3000, evalRows: 600, coldRows: 600, hotProb: 0.7 }); // 608-row tables: 19 blocks over the 4 data nodes
+    d = makeTrainData({ trainRows: 2000, evalRows: 400, coldRows: 600, hotProb: 0.7 }); // 608-row tables: 19 blocks over the 4 data nodes
     hs = await startNodes(7);
     ref = await runTo(d, { config, hot: d.hotDir, out: outDir(d, 'mem') });
   }, 60_000);
