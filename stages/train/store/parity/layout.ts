@@ -1,9 +1,10 @@
 /**
  * The parity store's address and layout (ECRec-style erasure coding over standalone Redis nodes).
  *
- *     redis-parity://h:p,…,h:p?data=k&parity=r[&spare=h:p,…][&prefix=P]
+ *     redis-parity://h:p,…,h:p?data=k&parity=r[&spare=h:p,…][&prefix=P][&probe=ms]
  *
- * The first k nodes hold data, the next r parity; `spare` nodes replace lost ones automatically.
+ * The first k nodes hold data, the next r parity; `spare` nodes replace lost ones automatically;
+ * a lost node's own address is tried every `probe` ms (default 1000) and rebuilt onto when it answers.
  * Keys on every node (standalone servers; no Cluster):
  *
  *     <prefix>:pmeta              JSON: fingerprint, dim, optimizer, sizes, k, r, this node's role and index, complete
@@ -35,6 +36,8 @@ export interface ParityAddress {
   nodes: NodeAddr[];
   spares: NodeAddr[];
   prefix?: string;
+  /** ms between tries of a lost node's address (`probe=`, default 1000) */
+  probeMs?: number;
 }
 
 export function isParitySpec(spec: string | undefined): boolean {
@@ -60,13 +63,15 @@ export function parseParityAddress(spec: string): ParityAddress {
   let r = NaN;
   let spares: NodeAddr[] = [];
   let prefix: string | undefined;
+  let probeMs: number | undefined;
   for (const kv of (m[2] ?? '').split('&').filter(Boolean)) {
     const [key, v] = kv.split('=');
     if (key === 'data') k = Number(v);
     else if (key === 'parity') r = Number(v);
     else if (key === 'spare' && v) spares = decodeURIComponent(v).split(',').map((hp) => hostPort(hp, spec));
     else if (key === 'prefix' && v) prefix = checkPrefix(decodeURIComponent(v));
-    else throw badConfig('--cold-store', `unknown parameter '${kv}' in '${spec}' (data=, parity=, spare=, prefix=)`);
+    else if (key === 'probe' && /^\d+$/.test(v ?? '')) probeMs = Number(v);
+    else throw badConfig('--cold-store', `unknown parameter '${kv}' in '${spec}' (data=, parity=, spare=, prefix=, probe=)`);
   }
   if (!Number.isInteger(k) || k < 1) throw badConfig('--cold-store', `'${spec}' needs data=k (k ≥ 1 data nodes)`);
   if (!Number.isInteger(r) || r < 1 || k + r > 255) throw badConfig('--cold-store', `'${spec}' needs parity=r (1 ≤ r, k + r ≤ 255)`);
@@ -74,7 +79,7 @@ export function parseParityAddress(spec: string): ParityAddress {
   const all = [...nodes, ...spares].map((n) => `${n.host}:${n.port}`);
   const dup = all.find((n, i) => all.indexOf(n) !== i);
   if (dup) throw badConfig('--cold-store', `'${spec}' lists ${dup} twice`);
-  return { spec: s, k, r, nodes, spares, prefix };
+  return { spec: s, k, r, nodes, spares, prefix, probeMs };
 }
 
 /** Where the rows of a table sit in the stripes. */

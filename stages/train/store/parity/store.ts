@@ -55,8 +55,6 @@ export interface ParityStoreOptions {
   maxInFlight?: number;
   /** rebuild a lost node automatically (onto a spare, or onto its address once it answers). @default true */
   autoRebuild?: boolean;
-  /** seconds between probes of a lost node's address. @default 1 */
-  probeSec?: number;
   log?: (msg: string) => void;
 }
 
@@ -702,7 +700,7 @@ export class ParityColdStore implements ColdStore {
       return;
     }
     const now = performance.now();
-    if (this.probing || now - this.lastProbe < (this.o.probeSec ?? 1) * 1000) return;
+    if (this.probing || now - this.lastProbe < (this.o.address.probeMs ?? 1000)) return;
     this.lastProbe = now;
     this.probing = true;
     connectNode(lost.addr, 500).then((c) => {

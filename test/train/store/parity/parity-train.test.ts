@@ -74,7 +74,7 @@ describe.skipIf(REDIS_MISSING !== null)('parity cold store (ECRec): training thr
         if (n === 6) void hs[0]!.restart(0);
       },
     };
-    const run = await runTo(d, { config, hot: d.hotDir, out: outDir(d, 'p-back'), coldStore: paritySpec(hs, 4, 1, 't-back'), hooks: kill });
+    const run = await runTo(d, { config, hot: d.hotDir, out: outDir(d, 'p-back'), coldStore: `${paritySpec(hs, 4, 1, 't-back')}&probe=100`, hooks: kill });
     expect(firstDiff(run.p, ref.p)).toBe(-1);
     const s = store! as ParityColdStore;
     await s.rebuilt();
