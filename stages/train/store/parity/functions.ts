@@ -4,8 +4,9 @@
  *     hp_read  KEYS = sentinel, blocks…  ARGV = fp, rowBytes, pairs             → the rows, concatenated
  *     hp_cas   KEYS = sentinel, blocks…  ARGV = fp, rowBytes, pairs, olds, news → 0; every row is first
  *              checked to still hold `olds` (else HCCONFLICT, nothing written), then set to `news`
- *     hp_xor   KEYS = sentinel, blocks…  ARGV = fp, rowBytes, pairs, deltas, intent key, intent value, done keys
- *              XORs each delta into its row (a missing block or row counts as zeros: SETRANGE pads),
+ *     hp_xor   KEYS = sentinel, blocks…  ARGV = fp, rowBytes, pairs, deltas, intent key, intent value, done keys[, 'block']
+ *              XORs each delta into its row (a missing block or row counts as zeros: SETRANGE pads;
+ *              with 'block' — the rebuild's write of a whole block, rows 0… in order — a missing block is SET at once),
  *              records the intent (SET, when a key is given) and deletes the intents named done
  *              (space separated), all in one atomic call → 0
  *
@@ -63,6 +64,11 @@ end
 local function hp_xor(keys, args)
   local e = check(keys, args[1]); if e then return e end
   local rb, idx, dl = tonumber(args[2]), args[3], args[4]
+  if args[8] == 'block' and redis.call('EXISTS', keys[2]) == 0 then
+    -- a rebuilt block no delta has reached yet: the block as it is
+    redis.call('SET', keys[2], dl)
+    return 0
+  end
   local nw = rb / 4
   local fmt = '<' .. string.rep('i4', nw)
   local x = {}

@@ -117,7 +117,7 @@ export class Rebuilder {
           const bytes = Buffer.from(bufs[x]!.subarray(n * bl, n * bl + b.rows * rb));
           T.counters.roundTrips++;
           T.counters.bytesWritten += bytes.length;
-          writes.push(c.fcall(FN_PXOR, 2, psentinelKey(T.prefix), b.key, T.spec.fingerprint, rb, Buffer.from(pairs.buffer), bytes, '', '', ''));
+          writes.push(c.fcall(FN_PXOR, 2, psentinelKey(T.prefix), b.key, T.spec.fingerprint, rb, Buffer.from(pairs.buffer), bytes, '', '', '', 'block'));
         }
         nd.live = pos + cnt;
         const wr = await Promise.allSettled(writes);
