@@ -15,7 +15,7 @@ import { PipelineError } from '../../../../pipeline/errors.js';
 import { resolve } from 'node:path';
 import { defaultPrefix } from '../index.js';
 import { ROWS_PER_BLOCK } from '../layout.js';
-import { hostPort, parseParityAddress, intentKey, type NodeAddr } from './layout.js';
+import { hostPort, parseParityAddress, intentKey, psentinelKey, type NodeAddr } from './layout.js';
 import { nodeName } from './nodes.js';
 import { Rebuilder } from './rebuild.js';
 import { ParityTables } from './tables.js';
@@ -37,6 +37,12 @@ export async function openParity(spec: string, prefix?: string, out?: string): P
   if (!meta) throw new PipelineError('not_found', `no hotcold parity store under prefix '${p}' on ${addr.spec}`, { field: '--prefix' });
   const t = new ParityTables(addr, p, { fingerprint: meta.fingerprint, dim: meta.dim, opt: { kind: meta.optimizer, lr: 1 }, sizes: meta.sizes });
   await t.connect({ allowDown: true });
+  // a node that answers without the run's sentinel lost its keys (restarted empty): down
+  for (const nd of t.nodes) {
+    if (nd.state !== 'ok') continue;
+    const fp = await nd.client!.get(psentinelKey(p)).catch(() => null);
+    if (fp !== meta.fingerprint) t.lose(nd.n, new Error(fp === null ? 'the run\'s keys are missing (restarted empty?)' : 'holds another run\'s sentinel'));
+  }
   return t;
 }
 
