@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'locked' // an output directory another live hotcold process is writing
   | 'io' // an operating-system I/O failure (disk full, permission denied …), with path and operation
   | 'unavailable' // an external service (the redis cold store) stopped answering
+  | 'worker_failed' // a worker thread of a parallel train run failed; the run stopped at a consistent point
   | 'not_implemented'
   | 'internal';
 

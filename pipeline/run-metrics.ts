@@ -102,10 +102,39 @@ export interface RunMetrics {
    * (round trips, rows and bytes read/written, seconds waited) and the share of lookups served hot
    */
   coldStore?: ColdStoreReport;
+  /** parallel runs only (parallel.workers > 1): workers, bounds, partition, traffic and staleness (stages/train/parallel/) */
+  parallel?: ParallelReport;
   /** counted work (identical on every repeat of the same config and data); absent in older runs */
   work?: RunWork;
   /** per-step timing distribution; absent in older runs */
   steps?: StepTiming;
+}
+
+/** What the workers of a parallel run exchanged (counted by this process; a resumed run counts from the resume). */
+export interface ParallelReport {
+  workers: number;
+  denseBound: number;
+  hotBound: number;
+  partition: 'random' | 'graph';
+  /** global steps trained in parallel */
+  steps: number;
+  /** dense gradients (bound 0) or parameters + optimizer state (averages) sent by the workers */
+  denseBytes: number;
+  /** sparse row gradients applied by an owner other than the worker that computed them, and their bytes (dim·4 + 8 each) */
+  remoteRows: number;
+  sparseBytes: number;
+  /** hot-replica deltas pushed and rows pulled at reconciles (hotBound > 0) */
+  hotBytes: number;
+  /** dense + sparse + hot bytes */
+  bytesExchanged: number;
+  /** hotBound > 0: steps since the replica row was last reconciled, mean over hot lookups and max */
+  staleness: { mean: number; max: number };
+  reconciles: number;
+  /** rows reconciled, and those changed by more than one worker since the previous reconcile */
+  reconciledRows: number;
+  conflictRows: number;
+  /** graph partition: the cut of the graph and of a random assignment on the partitioner's sample */
+  cut: { graph: number; random: number } | null;
 }
 
 /** What one epoch did. */

@@ -30,6 +30,7 @@ interface TrainCliOptions {
   resume?: boolean;
   forceClean?: boolean;
   coldStore: string;
+  workers?: number;
 }
 
 /** Register `hotcold train`. */
@@ -47,6 +48,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'shortcut for --set seed=N', intArg('--seed', 0))
     .option('--max-auc-loss <eps>', 'accuracy-budgeted Slipstream: shortcut for --set slipstream.maxAucLoss=EPS (D moves online to stay within EPS of a no-drop reference)', floatArg('--max-auc-loss', 0))
     .option('--rechecks <n>', 'accuracy-budgeted Slipstream: shortcut for --set slipstream.rechecks=N (re-check windows per epoch)', intArg('--rechecks', 1))
+    .option('--workers <k>', 'data-parallel worker threads of this run (shortcut for --set parallel.workers=K; see stages/train/parallel/README.md)', intArg('--workers', 1, 16))
     .option('--quiet', 'no progress or evaluation lines')
     .option('--checkpoint-every <n>', 'checkpoint every N batches (0 = off)', intArg('--checkpoint-every', 0), 0)
     .option('--checkpoint-every-sec <s>', 'checkpoint every S seconds (0 = off)', floatArg('--checkpoint-every-sec', 0), 0)
@@ -64,6 +66,7 @@ export function register(program: Command): void {
         const sets = [
           ...o.set, ...(o.seed === undefined ? [] : [`seed=${o.seed}`]),
           ...(o.maxAucLoss === undefined ? [] : [`slipstream.maxAucLoss=${o.maxAucLoss}`]), ...(o.rechecks === undefined ? [] : [`slipstream.rechecks=${o.rechecks}`]),
+          ...(o.workers === undefined ? [] : [`parallel.workers=${o.workers}`]),
         ];
         // the trainer (zod, apache-arrow, the addon) loads only when the command runs, so `--help` starts fast
         const [{ loadTrainConfig }, { train }] = await Promise.all([import('./config.js'), import('./train.js')]);

@@ -141,6 +141,20 @@ export const trainConfigSchema = z.strictObject({
       budgetMaxDrop: z.number().gt(0).max(0.99).default(0.9),
     })
     .prefault({}),
+  parallel: z
+    .strictObject({
+      /** data-parallel worker threads of one run (1 = the single-threaded trainer, unchanged); see parallel/README.md */
+      workers: z.number().int().min(1).max(16).default(1),
+      /** dense parameters: 0 = gradients summed every step (synchronous); s > 0 = each worker steps alone, parameters averaged every s steps */
+      denseBound: z.number().int().min(0).default(0),
+      /** hot-table replicas: 0 = one shared copy updated by the summed gradient every step (exact); s > 0 = private replicas reconciled every s steps */
+      hotBound: z.number().int().min(0).default(0),
+      /** how a batch's inputs go to workers: 'random' (contiguous slices of the shuffled batch) or 'graph' (by row owner, parallel/partition.ts) */
+      partition: z.enum(['random', 'graph']).default('random'),
+      /** graph partition: training inputs the partitioner streams over (seeded sample) */
+      partitionSample: z.number().int().positive().default(200000),
+    })
+    .prefault({}),
 });
 
 /** A resolved, validated train config. */

@@ -101,15 +101,16 @@ export class Device {
   /**
    * @param sizes rows per table
    * @param hotMap the hot set (fae / slipstream) or null (baseline)
+   * @param shared host tables and hot table in SharedArrayBuffers (parallel workers)
    */
-  constructor(sizes: number[], dim: number, opt: SparseOptConfig, hotMap: HotMap | null) {
-    this.tables = sizes.map((n) => new EmbeddingTable(n, dim, opt));
+  constructor(sizes: number[], dim: number, opt: SparseOptConfig, hotMap: HotMap | null, shared = false) {
+    this.tables = sizes.map((n) => new EmbeddingTable(n, dim, opt, shared));
     this.stamps = sizes.map((n) => new Int32Array(n));
     this.rowBytes = (dim + (opt.kind === 'adagrad' ? 1 : 0)) * 4;
     this.map = hotMap;
     if (hotMap) {
       const H = hotMap.table.length;
-      this.hot = new EmbeddingTable(Math.max(1, H), dim, opt);
+      this.hot = new EmbeddingTable(Math.max(1, H), dim, opt, shared);
       this.hotColumns = new Array<EmbeddingTable>(NUM_TABLES).fill(this.hot);
       this.reverse = sizes.map((n) => new Int32Array(n).fill(-1));
       for (let h = 0; h < H; h++) this.reverse[hotMap.table[h]!]![hotMap.row[h]!] = h;

@@ -42,6 +42,7 @@ import { coldStoreFactory, type StoreReport } from './store/index.js';
 import type { ConnectOptions } from './store/connect.js';
 import type { LogDriver, UpdateLogFlags } from './updatelog/index.js';
 import { Trainer } from './trainer.js';
+import { checkParallel, openParallel, type ParallelRun } from './parallel/index.js';
 import { WorkMeter } from './work.js';
 
 /** Checkpoint flags of `hotcold train`. */
@@ -90,6 +91,8 @@ export interface TrainOptions {
   storeOptions?: { connect?: ConnectOptions; maxInFlight?: number; fastPath?: boolean };
   /** for tests and tools: called after every step (throwing simulates a crash) and at the end */
   hooks?: { afterStep?: (batchesDone: number, trainer: Trainer) => void; onFinish?: (trainer: Trainer) => void };
+  /** parallel runs (parallel.workers > 1), for tests: make worker `worker` throw or exit at global step `step` */
+  workerFault?: { worker: number; step: number; how: 'throw' | 'exit' };
 }
 
 /** Where a run is and what it has counted: the JSON part of a checkpoint. */
@@ -128,6 +131,8 @@ interface Position {
   /** finished epochs, and the sums of the current one (absent in checkpoints of older builds) */
   epochRecords?: EpochRecord[];
   epochAcc?: EpochAcc;
+  /** parallel.workers of the run that wrote it (absent: 1) */
+  workers?: number;
 }
 
 /**
@@ -176,6 +181,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const claims = claimRunDirs(o);
   opened.claims = claims;
   const out = claims.out.dir;
+  checkParallel(cfg, o.coldStore);
   const coldFactory = await coldStoreFactory(o.coldStore, { cfg, sizes: inputs.tableSizes, dataHash, out, ...o.storeOptions });
   const fingerprint = configHash({ config: cfg, data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null, engine: engineId, ...(coldFactory ? { cold: 'redis' } : {}) });
   // a finished run with the same fingerprint is reused; --resume keeps the directory (log, checkpoints)
@@ -186,7 +192,12 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   else claims.out.clean();
   writeJson(out, CONFIG_FILE, cfg);
 
-  const trainer = new Trainer(cfg, engine, inputs.tableSizes, inputs.hotMap, coldFactory);
+  const early: Record<string, unknown>[] = []; // lines said before log.jsonl is open (checkpoint recovery, the partition)
+  // several workers: the Trainer is the main thread's copy (shared tables), the workers train (parallel/)
+  const par: ParallelRun | null = cfg.parallel.workers > 1
+    ? await openParallel({ cfg, engine, engineKind: o.engine ?? 'auto', threads: o.threads ?? 1, inputs, out, checkpointDir: claims.checkpointDir, coldStore: o.coldStore, dataHash, fault: o.workerFault, info: (msg, extra) => early.push({ msg, ...extra }) })
+    : null;
+  const trainer = par ? par.trainer : new Trainer(cfg, engine, inputs.tableSizes, inputs.hotMap, coldFactory);
   opened.cold = trainer.cold;
   await trainer.open();
   const { device, batch } = trainer;
@@ -197,10 +208,9 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   let pos: Position = {
     configHash: cfgHash, dataHash, engine: engineId, epoch: 0, step: 0, coldIdx: 0, hotIdx: 0, batches: { hot: 0, cold: 0 }, samples: 0,
     stepSec: 0, stepCpuSec: 0, evalSec: 0, checkpointSec: 0, wallSec: 0, lossSum: 0, lossN: 0, evals: [], bytes: { ...device.bytes },
-    rows: { ...device.rows }, work: null, pending: 0, stoppedEarly: false, logBytes: 0, slipstream: null, epochRecords: [], epochAcc: newEpochAcc(),
+    rows: { ...device.rows }, work: null, pending: 0, stoppedEarly: false, logBytes: 0, slipstream: null, epochRecords: [], epochAcc: newEpochAcc(), workers: cfg.parallel.workers,
   };
   let log: RunLog | null = null;
-  const early: Record<string, unknown>[] = []; // lines said before log.jsonl is open (checkpoint recovery)
   const record = (rec: Record<string, unknown>): void => {
     if (log) log.write('info', rec);
     else early.push(rec);
@@ -235,6 +245,9 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
     if (r) {
       if (!ulog && r.position.updateLog) throw mismatch(`the checkpoints in ${store!.dir} were written with an update log (--log): their increments hold no embedding rows`, 'resume with the same --log');
       pos = r.position as unknown as Position;
+      if ((pos.workers ?? 1) !== cfg.parallel.workers) {
+        throw mismatch(`the checkpoint in ${store!.dir} was written by a run with ${pos.workers ?? 1} worker(s); this run has --workers ${cfg.parallel.workers}, and a run resumes only with the worker count it was written with`, `resume with --workers ${pos.workers ?? 1} (--set parallel.workers=${pos.workers ?? 1})`);
+      }
       if (pos.configHash !== cfgHash) throw mismatch(`the checkpoint in ${store!.dir} was written with another config (hash ${pos.configHash}, now ${cfgHash})`, 'resume with the same config and --set values');
       if (pos.dataHash !== dataHash) {
         throw mismatch(`the checkpoint in ${store!.dir} was written while training on other data (--data / --hot fingerprints differ)`, 'resume with the same --data and --hot directories, or start a new run without --resume');
@@ -337,8 +350,8 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const orderEpoch = (epoch: number): number => (cfg.train.shuffleOnce ? 0 : epoch);
   const sample = (epoch: number, from: number, k: number): Promise<Int32Array> => sampleRemaining(inputs.hot!, orderEpoch(epoch), from, k, cfg.seed);
   /** one optimizer step on `batch`; @returns its loss */
-  const trainStep = (hot: boolean): number => {
-    const loss = trainer.step(hot, where);
+  const trainStep = async (hot: boolean): Promise<number> => {
+    const loss = par ? await par.step(hot, pos.batches.hot + pos.batches.cold, where) : trainer.step(hot, where);
     meter.onStep(hot, batch.size);
     if (hot) pos.batches.hot++;
     else pos.batches.cold++;
@@ -376,12 +389,12 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
           // re-batch: kept rows wait for a full batch; the epoch's last hot batch flushes the rest
           packer.push(batch);
           while (packer.pop(batch, pos.hotIdx + 1 === nHot || budget?.endsWindow(pos.hotIdx) === true)) {
-            const l = trainStep(true);
+            const l = await trainStep(true);
             loss = losses === 0 ? l : loss + l;
             losses++;
           }
         } else if (batch.size > 0) {
-          loss = trainStep(true);
+          loss = await trainStep(true);
           losses = 1;
         }
         await slip?.afterHot(pos.epoch, pos.hotIdx, device, sample);
@@ -390,7 +403,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       } else {
         await trainer.cold.ready();
         budget?.beforeCold(batch, where);
-        loss = trainStep(false);
+        loss = await trainStep(false);
         losses = 1;
         pos.coldIdx++;
       }
@@ -454,7 +467,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   }
 
   // re-batched rows still pending when the run stopped early are trained before the final evaluation
-  if (packer) while (packer.pop(batch, true)) trainStep(true);
+  if (packer) while (packer.pop(batch, true)) await trainStep(true);
   status?.update(stepsDone, totalBatches, pos.samples, pos.stepSec, true);
 
   // final evaluation on the full validation and test splits
@@ -487,6 +500,10 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
     metrics.slipstream.budget = budget.report();
     metrics.work.reference = budget.work();
     metrics.time.referenceSec = budget.sec;
+  }
+  if (par) {
+    metrics.parallel = par.report();
+    log.write('info', { msg: 'parallel', parallel: metrics.parallel });
   }
   await trainer.cold.close();
   progress.done(`train: ${formatCount(pos.samples)} samples in ${metrics.time.totalSec.toFixed(1)}s (${formatCount(metrics.samplesPerSec)} samples/s); test auc ${test.auc.toFixed(4)}`);

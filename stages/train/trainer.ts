@@ -37,13 +37,14 @@ export class Trainer {
    * Build and initialise (DLRM init, seeded from cfg.seed: model from stream 11, tables from 12).
    * @param sizes rows per embedding table
    * @param cold the cold store over the device (default: memory, initialised here; others in {@link open})
+   * @param shared tables in SharedArrayBuffers (parallel workers, parallel/)
    */
-  constructor(cfg: TrainConfig, engine: Engine, sizes: number[], hotMap: HotMap | null, cold?: (device: Device) => ColdStore) {
+  constructor(cfg: TrainConfig, engine: Engine, sizes: number[], hotMap: HotMap | null, cold?: (device: Device) => ColdStore, shared = false) {
     const shape = parseArch(cfg.model.mlpBot, cfg.model.mlpTop, cfg.model.dim, NUM_TABLES);
     this.model = new Dlrm(shape, engine, Rng.derive(cfg.seed, 11));
     const d = cfg.optim.dense;
     this.denseOpt = new DenseOptimizer(d.kind, this.model.params.length, { lr: d.lr, eps: d.eps, initAccum: d.initAccum });
-    this.device = new Device(sizes, cfg.model.dim, { ...cfg.optim.sparse }, hotMap);
+    this.device = new Device(sizes, cfg.model.dim, { ...cfg.optim.sparse }, hotMap, shared);
     this.tableRng = Rng.derive(cfg.seed, 12);
     this.cold = cold ? cold(this.device) : new MemoryColdStore(this.device, this.model.engine.kernels);
     if (this.cold.kind === 'memory') this.device.init(this.tableRng);

@@ -41,7 +41,8 @@ export class EmbeddingTable {
   /** bit r (byte r>>3, bit r&7) set when row r is updated; checkpoints clear it */
   readonly touched: Uint8Array;
 
-  constructor(rows: number, dim: number, opt: SparseOptConfig) {
+  /** @param shared allocate weights, accumulators and touched bits in SharedArrayBuffers (parallel workers, parallel/) */
+  constructor(rows: number, dim: number, opt: SparseOptConfig, shared = false) {
     if (!Number.isInteger(rows) || rows < 1) throw badConfig('rows', `embedding table rows ${rows} is not a positive integer`);
     if (!Number.isInteger(dim) || dim < 1) throw badConfig('model.dim', `${dim} is not a positive integer`);
     if (opt.kind !== 'sgd' && opt.kind !== 'adagrad') throw badConfig('optimizer', `'${String(opt.kind)}' is not sgd or adagrad`);
@@ -50,7 +51,7 @@ export class EmbeddingTable {
     this.dim = dim;
     this.opt = { ...opt };
     try {
-      this.weights = new Float32Array(rows * dim);
+      this.weights = shared ? new Float32Array(new SharedArrayBuffer(rows * dim * 4)) : new Float32Array(rows * dim);
     } catch (err) {
       throw new PipelineError('internal', `cannot allocate an embedding table of ${rows}×${dim} floats (${((rows * dim * 4) / 2 ** 30).toFixed(2)} GiB)`, {
         cause: err, hint: 'lower the row count (preprocess --max-ind-range / --freq-threshold) or the dim',
@@ -58,9 +59,9 @@ export class EmbeddingTable {
     }
     if (this.weights.byteLength >= HUGE_PAGE_MIN_BYTES) adviseHugePages(this.weights);
     // zero-initialised already: a fill(0) would make every page resident (the redis backend leaves cold rows untouched)
-    this.accum = opt.kind === 'adagrad' ? new Float32Array(rows) : null;
+    this.accum = opt.kind === 'adagrad' ? (shared ? new Float32Array(new SharedArrayBuffer(rows * 4)) : new Float32Array(rows)) : null;
     if (this.accum && opt.initAccum) this.accum.fill(opt.initAccum);
-    this.touched = new Uint8Array((rows + 7) >>> 3);
+    this.touched = shared ? new Uint8Array(new SharedArrayBuffer((rows + 7) >>> 3)) : new Uint8Array((rows + 7) >>> 3);
   }
 
   /**

@@ -1,0 +1,133 @@
+/**
+ * Several workers on one run (HET-GMP-style data parallelism on one host): the interface
+ * train.ts calls when `parallel.workers` > 1. See parallel/README.md for the semantics.
+ *
+ *     const par = await openParallel({...})   // the Trainer (shared tables), the pool, the partition
+ *     await par.trainer.open()                // starts the workers
+ *     loss = await par.step(hot, steps, where)   instead of trainer.step(hot, where)
+ *     par.report()                            // metrics.json `parallel`
+ */
+import { PipelineError } from '../../../pipeline/errors.js';
+import type { ParallelReport } from '../../../pipeline/run-metrics.js';
+import type { TrainConfig } from '../config.js';
+import { NUM_TABLES } from '../data/batch.js';
+import type { Engine, EngineKind } from '../engine/engine.js';
+import type { TrainInputs } from '../setup.js';
+import { Trainer } from '../trainer.js';
+import { ParallelColdStore } from './cold-store.js';
+import { runPartition, type PartitionResult } from './partition.js';
+import { WorkerPool } from './pool.js';
+import { S } from './shared.js';
+import type { WorkerInit } from './worker.js';
+
+export interface ParallelSetup {
+  cfg: TrainConfig;
+  engine: Engine;
+  engineKind: EngineKind;
+  threads: number;
+  inputs: TrainInputs;
+  /** the run directory (the graph partition is written to <out>/partition) */
+  out: string;
+  checkpointDir: string;
+  /** `--cold-store`: only memory is implemented with workers */
+  coldStore?: string;
+  /** data fingerprint of the run (the partition's fingerprint includes it) */
+  dataHash: string;
+  fault?: WorkerInit['fault'];
+  info?: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+/** A parallel run: its Trainer (the main thread's copy: evaluations, checkpoints) and the step. */
+export interface ParallelRun {
+  readonly trainer: Trainer;
+  /**
+   * One global step on trainer.batch over the workers.
+   * @param steps optimizer steps trained before this one
+   * @returns the merged batch's mean BCE
+   * @throws PipelineError('numeric') (nothing applied), PipelineError('worker_failed')
+   */
+  step(hot: boolean, steps: number, where: () => string): Promise<number>;
+  report(): ParallelReport;
+}
+
+/** Refuse what workers cannot do yet; @throws not_implemented */
+export function checkParallel(cfg: TrainConfig, coldStore: string | undefined): void {
+  if (cfg.parallel.workers > 1 && cfg.mode === 'slipstream' && cfg.slipstream.maxAucLoss > 0) {
+    throw new PipelineError('not_implemented', `--workers ${cfg.parallel.workers} with slipstream.maxAucLoss > 0: the accuracy-budgeted Slipstream's no-drop reference runs beside one trainer, not beside workers`, {
+      field: 'parallel.workers', hint: 'use one worker for accuracy-budgeted Slipstream, or a fixed slipstream.targetDrop with workers',
+    });
+  }
+  if (cfg.parallel.workers > 1 && coldStore !== undefined && coldStore !== 'memory') {
+    throw new PipelineError('not_implemented', `--workers ${cfg.parallel.workers} with --cold-store ${coldStore}: several workers share only the memory cold store so far (worker threads over SharedArrayBuffers)`, {
+      field: 'parallel.workers', hint: 'use --cold-store memory with --workers K, or one worker with the redis store',
+    });
+  }
+}
+
+/** Build the Trainer over shared tables and the worker pool (started by trainer.open()). */
+export async function openParallel(s: ParallelSetup): Promise<ParallelRun> {
+  const { cfg } = s;
+  checkParallel(cfg, s.coldStore);
+  const K = cfg.parallel.workers;
+  let pool: WorkerPool | null = null;
+  let store: ParallelColdStore | null = null;
+  const trainer = new Trainer(cfg, s.engine, s.inputs.tableSizes, s.inputs.hotMap, (device) => (store = new ParallelColdStore(device, () => pool!)), true);
+  let part: PartitionResult | null = null;
+  if (cfg.parallel.partition === 'graph') {
+    part = await runPartition({ cfg, inputs: s.inputs, out: s.out, dataHash: s.dataHash });
+    s.info?.(`train: graph partition over ${part.report.inputs} sampled inputs for ${K} workers: cut ${(100 * part.report.cut.graph).toFixed(1)}% vs random ${(100 * part.report.cut.random).toFixed(1)}% (${part.reused ? 'reused' : `${part.report.seconds.toFixed(1)}s`})`, { partition: part.report });
+  }
+  const owners = part ? part.owners : null;
+  pool = new WorkerPool(trainer, {
+    cfg, engine: s.engineKind, threads: s.threads, owners, splitter: { kind: cfg.parallel.partition, owners }, fault: s.fault, checkpointDir: s.checkpointDir,
+  });
+  const p = pool;
+  const cold = store as unknown as ParallelColdStore;
+  const dev = trainer.device;
+  const d = cfg.model.dim;
+  let prevCold = 0;
+  let prevHot = 0;
+  return {
+    trainer,
+    async step(hot, steps, where) {
+      const B = trainer.batch.size;
+      const loss = await p.step(trainer.batch, hot, steps);
+      if (!Number.isFinite(loss)) {
+        throw new PipelineError('numeric', `training loss is ${loss} at ${where()}`, { hint: 'lower the learning rates (optim.dense.lr, optim.sparse.lr) or use adagrad' });
+      }
+      cold.step = steps + 1;
+      // the Device's counters, as the one-worker trainer counts them (distinct rows summed over the rows' owners)
+      const st = p.stats();
+      const cu = st[S.coldUnique]! - prevCold;
+      const hu = st[S.hotUnique]! - prevHot;
+      prevCold = st[S.coldUnique]!;
+      prevHot = st[S.hotUnique]!;
+      if (hot) {
+        dev.rows.hotGathered += B * NUM_TABLES;
+        dev.rows.hotUnique += hu;
+        cold.countHot(B * NUM_TABLES);
+      } else {
+        dev.rows.coldGathered += B * NUM_TABLES;
+        dev.rows.coldUnique += cu;
+        dev.bytes.gatherIn += cu * d * 4;
+        dev.bytes.gradOut += cu * d * 4;
+        cold.lookups += B * NUM_TABLES;
+      }
+      return loss;
+    },
+    report() {
+      const st = p.stats();
+      const denseBytes = st[S.denseBytes]!;
+      const sparseBytes = st[S.sparseBytes]!;
+      const hotBytes = st[S.hotBytes]!;
+      const lookups = st[S.hotLookups]!;
+      return {
+        workers: K, denseBound: cfg.parallel.denseBound, hotBound: cfg.parallel.hotBound, partition: cfg.parallel.partition, steps: p.steps,
+        denseBytes, remoteRows: st[S.remoteRows]!, sparseBytes, hotBytes, bytesExchanged: denseBytes + sparseBytes + hotBytes,
+        staleness: { mean: lookups > 0 ? st[S.staleSum]! / lookups : 0, max: st[S.staleMax]! },
+        reconciles: st[S.reconciles]!, reconciledRows: st[S.reconciledRows]!, conflictRows: st[S.conflictRows]!,
+        cut: part ? { graph: part.report.cut.graph, random: part.report.cut.random } : null,
+      };
+    },
+  };
+}

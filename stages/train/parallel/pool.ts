@@ -1,0 +1,264 @@
+/**
+ * The main thread's side of a parallel run: K worker threads (worker.ts) over shared memory
+ * (shared.ts), driven one command at a time:
+ *
+ *     step   write each worker's slice of the batch, bump SEQ, await K 'done' messages
+ *     sync   reconcile / average, worker 0 publishes its dense state; the main thread copies it
+ *            into its own model (evaluations, checkpoints and the saved model read that one),
+ *            ORs the workers' touched bits into the tables and copies changed hot rows to the host
+ *     load   after a restore: the main thread's dense state and hot table → every worker
+ *
+ * A worker that fails (throws, exits) stops the run: its peers end their step at the next
+ * barrier (nothing of that step is applied by a worker that had not yet reached it), the
+ * others are stopped, and step() rejects with PipelineError('worker_failed') saying how to
+ * resume. Nothing is checkpointed after the failure.
+ */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { PipelineError } from '../../../pipeline/errors.js';
+import type { TrainConfig } from '../config.js';
+import { NUM_TABLES, type Batch } from '../data/batch.js';
+import type { EngineKind } from '../engine/engine.js';
+import type { Trainer } from '../trainer.js';
+import { C, CMD, HOT_TABLE, S, allocShared, type SharedLayout } from './shared.js';
+import { splitBatch, type Splitter } from './split.js';
+import type { WorkerInit, WorkerMessage } from './worker.js';
+
+/** Options of {@link WorkerPool}. */
+export interface PoolOptions {
+  cfg: TrainConfig;
+  engine: EngineKind;
+  threads: number;
+  /** row owners per table 0..26 from the graph partition, or null (hash) */
+  owners: Uint8Array[] | null;
+  /** how a batch is split (random: contiguous slices; graph: by owner votes) */
+  splitter: Splitter;
+  /** tests: make a worker fail at a global step */
+  fault?: WorkerInit['fault'];
+  /** named in the failure message: where the run's checkpoints are */
+  checkpointDir?: string;
+}
+
+function startWorker(init: WorkerInit): Worker {
+  const self = import.meta.url;
+  const entry = new URL(`./worker.${self.endsWith('.ts') ? 'ts' : 'js'}`, self).href;
+  // the bundle (dist/bundle) keeps the entry beside the chunk as parallel-worker.js
+  if (!self.endsWith('.ts')) {
+    const bundled = new URL('./parallel-worker.js', self);
+    return new Worker(self.includes('/bundle/') ? bundled : new URL(entry), { workerData: init });
+  }
+  const tsxApi = pathToFileURL(createRequire(self).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(boot, { eval: true, workerData: init });
+}
+
+/** K workers training one run. */
+export class WorkerPool {
+  readonly K: number;
+  readonly layout: SharedLayout;
+  private workers: Worker[] = [];
+  private seq = 0;
+  private waiting: { seq: number; left: number; resolve: () => void; reject: (e: Error) => void; aborted: boolean } | null = null;
+  private failure: PipelineError | null = null;
+  private stopped = false;
+  private readonly exited = new Set<number>();
+  /** steps trained in parallel by this process */
+  steps = 0;
+
+  constructor(private readonly trainer: Trainer, private readonly o: PoolOptions) {
+    const cfg = o.cfg;
+    this.K = cfg.parallel.workers;
+    const dev = trainer.device;
+    const tables = [...dev.tables, ...(dev.hot ? [dev.hot] : [])];
+    const H = dev.hot && trainer.device.reverse ? dev.hot.rows : 0;
+    const reverse = dev.reverse ? dev.reverse.map((r) => { const s = new Int32Array(new SharedArrayBuffer(r.byteLength)); s.set(r); return s; }) : null;
+    this.layout = allocShared({
+      K: this.K, cap: cfg.train.batchSize, dim: cfg.model.dim, P: trainer.model.params.length, H,
+      hotBound: cfg.parallel.hotBound, adagrad: trainer.denseOpt.state !== null,
+      weights: tables.map((t) => t.weights), accum: tables.map((t) => t.accum), rows: tables.map((t) => t.rows), reverse, owners: o.owners,
+    });
+    for (const t of tables) {
+      if (!(t.weights.buffer instanceof SharedArrayBuffer)) throw new PipelineError('internal', 'parallel: the tables are not in shared memory');
+    }
+  }
+
+  /** Publish the main thread's dense state and start the workers (they load it, and the hot table). */
+  async start(): Promise<void> {
+    this.publish();
+    const ready: Promise<void>[] = [];
+    for (let k = 0; k < this.K; k++) {
+      const w = startWorker({ index: k, layout: this.layout, cfg: this.o.cfg, engine: this.o.engine, threads: this.o.threads, fault: this.o.fault ?? null });
+      this.workers.push(w);
+      ready.push(new Promise<void>((resolve, reject) => {
+        const onMsg = (m: WorkerMessage): void => {
+          if (m.type === 'ready') { w.off('message', onMsg); resolve(); }
+        };
+        w.on('message', onMsg);
+        w.once('error', reject);
+        w.once('exit', (code) => reject(new PipelineError('worker_failed', `parallel worker ${k} exited (code ${code}) while starting`)));
+      }));
+      w.on('message', (m: WorkerMessage) => this.onMessage(k, m));
+      w.on('error', (e) => this.fail(k, e.message));
+      w.on('exit', (code) => {
+        this.exited.add(k);
+        if (!this.stopped) this.fail(k, `exited with code ${code}`);
+      });
+    }
+    await Promise.all(ready);
+  }
+
+  private onMessage(k: number, m: WorkerMessage): void {
+    if (m.type === 'error') this.fail(k, m.message);
+    else if (m.type === 'done' || m.type === 'aborted') {
+      const w = this.waiting;
+      if (!w || m.seq !== w.seq) return;
+      if (m.type === 'aborted') w.aborted = true;
+      if (--w.left === 0) this.settle();
+    }
+  }
+
+  private fail(k: number, why: string): void {
+    if (this.failure || this.stopped) return;
+    Atomics.compareExchange(this.layout.ctrl, C.ABORT, 0, k + 1);
+    Atomics.notify(this.layout.ctrl, C.BAR_GEN);
+    const where = this.o.checkpointDir ? ` (checkpoints in ${this.o.checkpointDir})` : '';
+    this.failure = new PipelineError('worker_failed', `train: parallel worker ${k} of ${this.K} failed at step ${this.layout.ctrl[C.STEP]}: ${why}; the run stopped, nothing after the last checkpoint was kept${where}`, {
+      hint: `continue from the last consistent checkpoint with the same command, --resume and the same --workers ${this.K}`,
+    });
+    const w = this.waiting;
+    if (w) {
+      // the failed worker will not answer; the others end their step (or abort at a barrier)
+      w.left--;
+      if (w.left <= 0) this.settle();
+      // a worker that died without a word: do not wait for it forever
+      setTimeout(() => { if (this.waiting === w) this.settle(); }, 10_000).unref();
+    }
+  }
+
+  private settle(): void {
+    const w = this.waiting;
+    if (!w) return;
+    this.waiting = null;
+    if (this.failure) w.reject(this.failure);
+    else w.resolve();
+  }
+
+  private command(cmd: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const ctrl = this.layout.ctrl;
+    const p = new Promise<void>((resolve, reject) => {
+      this.waiting = { seq: this.seq + 1, left: this.K, resolve, reject, aborted: false };
+    });
+    ctrl[C.CMD] = cmd;
+    Atomics.store(ctrl, C.SEQ, ++this.seq);
+    Atomics.notify(ctrl, C.SEQ);
+    return p;
+  }
+
+  /**
+   * One global step on `batch`: split, run, and return the merged batch's mean loss (NaN when
+   * any worker's loss was not finite: then nothing was applied).
+   * @param step optimizer steps trained so far in the run (schedules reconciles and averages)
+   */
+  async step(batch: Batch, hot: boolean, step: number): Promise<number> {
+    const L = this.layout;
+    const B = batch.size;
+    splitBatch(batch, hot, L, this.o.splitter);
+    const ctrl = L.ctrl;
+    const { hotBound, denseBound } = this.o.cfg.parallel;
+    ctrl[C.B] = B;
+    ctrl[C.HOT] = hot ? 1 : 0;
+    ctrl[C.STEP] = step;
+    ctrl[C.RECONCILE] = hotBound > 0 && (step + 1) % hotBound === 0 ? 1 : 0;
+    ctrl[C.AVERAGE] = denseBound > 0 && (step + 1) % denseBound === 0 ? 1 : 0;
+    await this.command(CMD.STEP);
+    this.steps++;
+    let loss = 0;
+    for (let k = 0; k < this.K; k++) loss += L.losses[k]!;
+    return loss;
+  }
+
+  /** Bring the main thread's model and tables up to date (before evaluations, checkpoints, the saved model). */
+  async sync(step: number): Promise<void> {
+    this.layout.ctrl[C.STEP] = step;
+    await this.command(CMD.SYNC);
+    const L = this.layout;
+    const t = this.trainer;
+    const P = L.P;
+    t.model.params.set(L.denseSlot.subarray(0, P));
+    if (t.denseOpt.state) t.denseOpt.state.set(L.stateSlot.subarray(0, P));
+    this.collectTouched();
+  }
+
+  /** OR the workers' touched bits into the tables'; hot rows a worker changed are marked for the copy to the host. */
+  private collectTouched(): void {
+    const dev = this.trainer.device;
+    const L = this.layout;
+    for (let f = 0; f < NUM_TABLES; f++) {
+      const tt = dev.tables[f]!.touched;
+      for (let k = 0; k < this.K; k++) {
+        const wt = L.touched[k]![f]!;
+        for (let i = 0; i < wt.length; i++) {
+          if (wt[i] !== 0) { tt[i] = tt[i]! | wt[i]!; wt[i] = 0; }
+        }
+      }
+    }
+    if (!dev.hot || L.H === 0) return;
+    for (let k = 0; k < this.K; k++) {
+      const wt = L.touched[k]![HOT_TABLE]!;
+      for (let i = 0; i < wt.length; i++) {
+        const byte = wt[i]!;
+        if (byte === 0) continue;
+        wt[i] = 0;
+        for (let b = 0; b < 8; b++) if (byte & (1 << b)) dev.markHotUpdated(i * 8 + b);
+      }
+    }
+    dev.syncToHost();
+  }
+
+  /** Publish the main thread's dense state (slot 0) for the workers to load. */
+  private publish(): void {
+    const t = this.trainer;
+    const L = this.layout;
+    L.denseSlot.subarray(0, L.P).set(t.model.params);
+    if (t.denseOpt.state) L.stateSlot.subarray(0, L.P).set(t.denseOpt.state);
+  }
+
+  /** After a checkpoint was restored into the main thread's state: every worker loads it. */
+  async load(step: number): Promise<void> {
+    this.publish();
+    this.layout.ctrl[C.STEP] = step;
+    for (const per of this.layout.touched) for (const t of per) t.fill(0);
+    await this.command(CMD.LOAD);
+  }
+
+  /** Counters summed over the workers. */
+  stats(): number[] {
+    const out = new Array<number>(S.SIZE).fill(0);
+    for (let k = 0; k < this.K; k++) {
+      for (let i = 0; i < S.SIZE; i++) {
+        const v = this.layout.stats[k * S.SIZE + i]!;
+        out[i] = i === S.staleMax ? Math.max(out[i]!, v) : out[i]! + v;
+      }
+    }
+    return out;
+  }
+
+  /** Stop the workers (idempotent). */
+  async close(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const ctrl = this.layout.ctrl;
+    ctrl[C.CMD] = CMD.STOP;
+    Atomics.store(ctrl, C.SEQ, ++this.seq);
+    Atomics.notify(ctrl, C.SEQ);
+    if (this.failure) Atomics.notify(ctrl, C.BAR_GEN);
+    await Promise.all(this.workers.map((w, k) => (this.exited.has(k) ? Promise.resolve() : new Promise<void>((resolve) => {
+      const t = setTimeout(() => { void w.terminate().then(() => resolve()); }, 2000);
+      t.unref();
+      w.once('exit', () => { clearTimeout(t); resolve(); });
+    }))));
+  }
+}
+
