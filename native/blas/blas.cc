@@ -91,8 +91,9 @@ Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
   if (info.Length() != 1 || !info[0].IsTypedArray()) return Napi::Boolean::New(env, false);
 #ifdef MADV_HUGEPAGE
   Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
-  Napi::ArrayBuffer ab = ta.ArrayBuffer();
-  uintptr_t begin = reinterpret_cast<uintptr_t>(static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset());
+  void* data = nullptr;  // napi_get_typedarray_info: also for a SharedArrayBuffer (ArrayBuffer::Data() refuses one)
+  if (napi_get_typedarray_info(env, ta, nullptr, nullptr, &data, nullptr, nullptr) != napi_ok || data == nullptr) return Napi::Boolean::New(env, false);
+  uintptr_t begin = reinterpret_cast<uintptr_t>(data);
   uintptr_t end = begin + ta.ByteLength();
   const uintptr_t huge = 2u << 20;
   uintptr_t a = (begin + huge - 1) & ~(huge - 1);

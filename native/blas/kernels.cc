@@ -47,6 +47,15 @@ struct View {
   size_t len = 0;
 };
 
+// The data of a typed array, also when it lies in a SharedArrayBuffer (parallel workers):
+// napi_get_typedarray_info gives the pointer (offset included) for both kinds of buffer,
+// where Napi::ArrayBuffer::Data() refuses a shared one.
+void* TypedData(const Napi::TypedArray& ta) {
+  void* data = nullptr;
+  napi_status st = napi_get_typedarray_info(ta.Env(), ta, nullptr, nullptr, &data, nullptr, nullptr);
+  return st == napi_ok ? data : nullptr;
+}
+
 // A typed array argument of the given element type, with at least `need` elements.
 template <typename T>
 bool Arg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type, const char* fn, const char* name,
@@ -56,7 +65,7 @@ bool Arg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type, co
     return Fail(env, fn, std::string(name) + " has the wrong array type");
   Napi::TypedArray ta = info[i].As<Napi::TypedArray>();
   out->len = ta.ElementLength();
-  out->data = reinterpret_cast<T*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  out->data = reinterpret_cast<T*>(TypedData(ta));
   if (out->len < need)
     return Fail(env, fn, std::string(name) + " too short (" + std::to_string(out->len) + " < " + std::to_string(need) + ")");
   return true;
@@ -273,7 +282,7 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
       Fail(env, fn, "table " + std::to_string(f) + " is shorter than rows×d");
       return env.Undefined();
     }
-    w[f] = reinterpret_cast<const float*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+    w[f] = reinterpret_cast<const float*>(TypedData(ta));
   }
   // check every id first, so a bad batch leaves `out` as the caller passed it (as the twin)
   for (int64_t i = 0; i < B * F; i++) {
