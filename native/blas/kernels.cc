@@ -375,7 +375,7 @@ Napi::Value ScatterTable(const Napi::CallbackInfo& info) {
   for (int64_t c = 0; c < nc; c++)
     if (cols.data[c] < 0 || cols.data[c] >= F) { Fail(env, fn, "column out of range"); return env.Undefined(); }
 
-  static Scratch sc;
+  thread_local Scratch sc;  // one per thread: parallel workers call the kernels at the same time
   const int64_t n0 = B * nc;
   size_t cap = 16;
   while (static_cast<int64_t>(cap) < 2 * n0) cap <<= 1;
