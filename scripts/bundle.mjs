@@ -21,6 +21,7 @@ try {
       'writer-worker': 'dist/stages/train/checkpoint/writer-worker.js',
       'parse-worker': 'dist/datasets/criteo/parse-worker.js',
       'score-worker': 'dist/stages/train/predict/score-worker.js',
+      'parallel-worker': 'dist/stages/train/parallel/worker.js',
     },
     outdir: out,
     bundle: true,

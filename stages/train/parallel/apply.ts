@@ -21,7 +21,7 @@ import { PipelineError } from '../../../pipeline/errors.js';
 import type { TrainConfig } from '../config.js';
 import { NUM_TABLES } from '../data/batch.js';
 import type { Kernels } from '../engine/kernels.js';
-import { HOT_TABLE, S, barrier, ownerOf, type SharedLayout } from './shared.js';
+import { HOT_TABLE, S, TARGETS, barrier, ownerOf, type SharedLayout } from './shared.js';
 
 const COL0 = new Int32Array([0]);
 
@@ -79,6 +79,10 @@ export class SparseApplier {
   private readonly hotG: Float32Array;
   private readonly seen: Int32Array;
   private readonly distinct = new DistinctCounter();
+  private readonly keyScratch: Int32Array;
+  private readonly countScratch: Int32Array;
+  private readonly hotBound: number;
+  private hotLookupsStep = 0;
 
   constructor(private readonly L: SharedLayout, private readonly k: number, cfg: TrainConfig, private readonly kernels: Kernels, private readonly replica: boolean) {
     this.K = L.K;
@@ -102,6 +106,9 @@ export class SparseApplier {
     this.hotIds = new Int32Array(H > 0 ? n * NUM_TABLES : 0);
     this.hotG = new Float32Array(H > 0 ? n * NUM_TABLES * d : 0);
     this.seen = new Int32Array(replica ? H : 0).fill(-1);
+    this.keyScratch = new Int32Array(L.cap * NUM_TABLES);
+    this.countScratch = new Int32Array(L.K * TARGETS);
+    this.hotBound = Math.max(1, cfg.parallel.hotBound);
   }
 
   /** replica ← the shared hot table (start, after a restore). */
@@ -134,97 +141,129 @@ export class SparseApplier {
       for (let b = 0; b < B; b++) {
         const i = b * NUM_TABLES + f;
         const h = rv[cats[i]!]!;
-        if (h >= 0) emb.set(w.subarray(h * d, h * d + d), i * d);
+        if (h < 0) continue;
+        const o = i * d;
+        const s0 = h * d;
+        for (let c = 0; c < d; c++) emb[o + c] = w[s0 + c]!;
       }
     }
   }
 
-  /** After the step's barrier: apply the owned rows' summed gradients (and, with a replica, this worker's own hot gradients). */
-  apply(hot: boolean, step: number, stats: Float64Array): void {
-    const { L, K, k, d } = this;
+  /**
+   * Before the step's barrier, over this worker's own slice: each lookup's target (host table f
+   * and its id, or the hot table and the hot index) and owner (itself for its replica), then the
+   * lookups sorted by (owner, target table) — a counting sort into L.ord with segment starts in
+   * L.seg — so each owner later reads only its own rows.
+   */
+  classify(hot: boolean, Bk: number, stats: Float64Array): void {
+    const { L, K, k } = this;
     const owners = L.owners;
-    const eg = L.embGrad;
-    const cats = L.cats;
     const rev = L.reverse;
-    let hn = 0;
-    let remote = 0;
-    let unique = 0;
+    const n = Bk * NUM_TABLES;
+    const base = k * L.cap * NUM_TABLES;
+    const cats = L.cats;
+    const tgtRow = L.tgtRow;
+    const keys = this.keyScratch;
+    const cnt = this.countScratch;
+    cnt.fill(0);
     let hotLookups = 0;
+    for (let i = 0; i < n; i++) {
+      const id = cats[base + i]!;
+      let t: number;
+      let r: number;
+      if (hot) { t = HOT_TABLE; r = id; } else {
+        const f = i % NUM_TABLES;
+        const h = rev ? rev[f]![id]! : -1;
+        if (h >= 0) { t = HOT_TABLE; r = h; } else { t = f; r = id; }
+      }
+      if (t === HOT_TABLE) hotLookups++;
+      const o = this.replica && t === HOT_TABLE ? k : ownerOf(owners, t, r, K);
+      const key = o * TARGETS + t;
+      keys[i] = key;
+      tgtRow[base + i] = r;
+      cnt[key]!++;
+    }
+    const nk = K * TARGETS;
+    const seg = L.seg;
+    const s0 = k * (nk + 1);
+    let acc = 0;
+    for (let key = 0; key < nk; key++) {
+      seg[s0 + key] = acc;
+      const c = cnt[key]!;
+      cnt[key] = acc;
+      acc += c;
+    }
+    seg[s0 + nk] = acc;
+    const ord = L.ord;
+    for (let i = 0; i < n; i++) ord[base + cnt[keys[i]!]!++] = i;
+    stats[S.hotLookups] = stats[S.hotLookups]! + hotLookups;
+    this.hotLookupsStep = hotLookups;
+  }
+
+  /**
+   * After the step's barrier: for each target table, gather the gradients of this worker's rows
+   * from every worker's segment (workers in index order, each in its batch order), scaled by
+   * B_j/B, and apply the row-wise optimizer once per distinct row (with a replica: its own hot
+   * gradients to its replica).
+   */
+  apply(step: number, B: number, stats: Float64Array): void {
+    const { L, K, k, d } = this;
+    const nk = K * TARGETS;
+    const eg = L.embGrad;
+    const ids = this.listIds;
+    const g = this.listG;
     const hotIds = this.hotIds;
     const hotG = this.hotG;
-    const addHot = (h: number, src: number): void => {
-      hotIds[hn] = h;
-      hotG.set(eg.subarray(src * d, src * d + d), hn * d);
-      hn++;
-    };
-    if (hot) {
+    let remote = 0;
+    let unique = 0;
+    let hotUnique = 0;
+    for (let t = 0; t < TARGETS; t++) {
+      const isHot = t === HOT_TABLE;
+      if (isHot && !this.hotW) continue;
+      const lid = isHot ? hotIds : ids;
+      const lg = isHot ? hotG : g;
+      let n = 0;
       for (let j = 0; j < K; j++) {
-        if (this.replica && j !== k) continue;
-        const base = j * L.cap;
-        const n = L.sizes[j]! * NUM_TABLES;
-        for (let i = 0; i < n; i++) {
-          const idx = base * NUM_TABLES + i;
-          const h = cats[idx]!;
-          if (!this.replica && ownerOf(owners, HOT_TABLE, h, K) !== k) continue;
-          addHot(h, idx);
-          if (j !== k) remote++;
+        const s0 = j * (nk + 1) + k * TARGETS + t;
+        const lo = L.seg[s0]!;
+        const hi = L.seg[s0 + 1]!;
+        if (hi === lo) continue;
+        const base = j * L.cap * NUM_TABLES;
+        const scale = L.sizes[j]! / B;
+        for (let p = lo; p < hi; p++) {
+          const i = L.ord[base + p]!;
+          lid[n] = L.tgtRow[base + i]!;
+          const o = n * d;
+          const i0 = (base + i) * d;
+          for (let c = 0; c < d; c++) lg[o + c] = eg[i0 + c]! * scale;
+          n++;
         }
-        if (j === k) hotLookups += n;
+        if (j !== k) remote += hi - lo;
       }
-    } else {
-      const ids = this.listIds;
-      const g = this.listG;
-      for (let f = 0; f < NUM_TABLES; f++) {
-        const rv = rev ? rev[f]! : null;
-        let n = 0;
-        for (let j = 0; j < K; j++) {
-          const base = j * L.cap;
-          const Bj = L.sizes[j]!;
-          for (let b = 0; b < Bj; b++) {
-            const idx = (base + b) * NUM_TABLES + f;
-            const id = cats[idx]!;
-            const h = rv ? rv[id]! : -1;
-            if (h >= 0) {
-              if (this.replica ? j !== k : ownerOf(owners, HOT_TABLE, h, K) !== k) continue;
-              addHot(h, idx);
-              if (j !== k) remote++;
-              if (j === k) hotLookups++;
-              continue;
-            }
-            if (ownerOf(owners, f, id, K) !== k) continue;
-            ids[n] = id;
-            g.set(eg.subarray(idx * d, idx * d + d), n * d);
-            n++;
-            if (j !== k) remote++;
+      if (n === 0) continue;
+      const u = this.distinct.count(lid, n);
+      if (isHot) {
+        hotUnique += u;
+        this.scatter(this.hotW!, this.hotA, L.touched[k]![HOT_TABLE]!, Math.max(1, L.H), lid, n, lg);
+        if (this.replica) {
+          for (let i = 0; i < n; i++) {
+            const h = lid[i]!;
+            if (this.dirty[h] === 0) { this.dirty[h] = 1; this.dirtyList[this.nDirty++] = h; }
           }
         }
-        if (n === 0) continue;
-        unique += this.distinct.count(ids, n);
-        this.scatter(L.weights[f]!, L.accum[f] ?? null, L.touched[k]![f]!, L.rows[f]!, ids, n, g);
-      }
-    }
-    if (hn > 0 && this.hotW) {
-      const hu = this.distinct.count(hotIds, hn);
-      if (hot) stats[S.hotUnique] = stats[S.hotUnique]! + hu;
-      else unique += hu;
-      this.scatter(this.hotW, this.hotA, L.touched[k]![HOT_TABLE]!, Math.max(1, L.H), hotIds, hn, hotG);
-      if (this.replica) {
-        for (let i = 0; i < hn; i++) {
-          const h = hotIds[i]!;
-          if (this.dirty[h] === 0) { this.dirty[h] = 1; this.dirtyList[this.nDirty++] = h; }
-        }
+      } else {
+        unique += u;
+        this.scatter(L.weights[t]!, L.accum[t] ?? null, L.touched[k]![t]!, L.rows[t]!, lid, n, lg);
       }
     }
     stats[S.coldUnique] = stats[S.coldUnique]! + unique;
+    stats[S.hotUnique] = stats[S.hotUnique]! + hotUnique;
     stats[S.remoteRows] = stats[S.remoteRows]! + remote;
     stats[S.sparseBytes] = stats[S.sparseBytes]! + remote * (d * 4 + 8);
     if (this.replica) {
-      stats[S.hotLookups] = stats[S.hotLookups]! + hotLookups;
-      const stale = step - this.lastReconcile;
-      stats[S.staleSum] = stats[S.staleSum]! + hotLookups * stale;
-      if (hotLookups > 0 && stale > stats[S.staleMax]!) stats[S.staleMax] = stale;
-    } else {
-      stats[S.hotLookups] = stats[S.hotLookups]! + hotLookups;
+      const stale = Math.min(step - this.lastReconcile, step % this.hotBound);
+      stats[S.staleSum] = stats[S.staleSum]! + this.hotLookupsStep * stale;
+      if (this.hotLookupsStep > 0 && stale > stats[S.staleMax]!) stats[S.staleMax] = stale;
     }
   }
 
@@ -287,7 +326,7 @@ export class SparseApplier {
       const c = L.hotCount[j]!;
       for (let i = 0; i < c; i++) {
         const h = L.hotIds[j * H + i]!;
-        w.set(S0.subarray(h * d, h * d + d), h * d);
+        for (let q = 0; q < d; q++) w[h * d + q] = S0[h * d + q]!;
         if (a && SA) a[h] = SA[h]!;
         pulled++;
       }

@@ -102,7 +102,19 @@ export interface SharedLayout {
   hotIds: Int32Array | null;
   hotDelta: Float32Array | null;
   hotCount: Int32Array | null;
+  /**
+   * per worker, filled before the step's barrier (apply.ts classify): each lookup's target row
+   * (a host-table id, or a hot index when its target is the hot table), and the lookups in
+   * order of (owner, target table), with the segment starts of each (owner, table) key
+   */
+  tgtRow: Int32Array;
+  ord: Int32Array;
+  /** K × (K·27 + 1) segment starts */
+  seg: Int32Array;
 }
+
+/** Number of target tables: the 26 host tables and the hot table. */
+export const TARGETS = NUM_TABLES + 1;
 
 const sab = (bytes: number): SharedArrayBuffer => new SharedArrayBuffer(Math.max(8, bytes));
 
@@ -133,6 +145,9 @@ export function allocShared(o: {
     hotIds: o.hotBound > 0 && H > 0 ? i32(K * H) : null,
     hotDelta: o.hotBound > 0 && H > 0 ? f32(K * H * stride) : null,
     hotCount: o.hotBound > 0 && H > 0 ? i32(K) : null,
+    tgtRow: i32(K * cap * NUM_TABLES),
+    ord: i32(K * cap * NUM_TABLES),
+    seg: i32(K * (K * (NUM_TABLES + 1) + 1)),
   };
 }
 

@@ -88,7 +88,6 @@ function step(): void {
     applier.gather(hot, cats, Bk, emb);
     model.forward(Bk, L.dense.subarray(off * NUM_DENSE, (off + Bk) * NUM_DENSE), emb);
     const loss = model.backward(L.labels.subarray(off, off + Bk), eg);
-    for (let i = 0; i < eg.length; i++) eg[i] = eg[i]! * scale;
     L.losses[k] = loss * scale;
     if (denseBound === 0) {
       const g = model.grads;
@@ -98,10 +97,11 @@ function step(): void {
     L.losses[k] = 0;
     if (denseBound === 0) slot.fill(0);
   }
+  applier.classify(hot, Bk, stats); // the owners scale eg by B_k/B as they read it
   barrier(ctrl, K);
   // a NaN/Inf anywhere: nothing is applied anywhere; the main thread reports it
   for (let j = 0; j < K; j++) if (!Number.isFinite(L.losses[j]!)) return;
-  applier.apply(hot, gstep, stats);
+  applier.apply(gstep, B, stats);
   if (denseBound === 0) {
     gsum.set(L.denseSlot.subarray(0, P));
     for (let j = 1; j < K; j++) {

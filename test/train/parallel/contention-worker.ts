@@ -18,8 +18,9 @@ for (let r = 0; r < rounds; r++) {
   L.cats.set(hot ? hotCats : coldCats, off * F);
   const n = L.sizes[index]! * F * L.dim;
   L.embGrad.fill(-1, off * F * L.dim, off * F * L.dim + n);
+  ap.classify(hot, L.sizes[index]!, stats);
   barrier(L.ctrl, L.K);
-  ap.apply(hot, r, stats);
+  ap.apply(r, L.sizes[index]!, stats); // every slice as large as the batch: scale B_j/B = 1
   barrier(L.ctrl, L.K);
 }
 parentPort!.postMessage({ remote: stats[S.remoteRows] });

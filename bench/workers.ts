@@ -1,0 +1,111 @@
+/**
+ * `npm run bench:workers`: K data-parallel workers (stages/train/parallel/) against one worker,
+ * same data, seed, model, native kernels and 1 BLAS thread per worker, in one invocation.
+ *
+ *     1. 1 worker vs 2 workers at bound 0 (BENCH_REPEAT runs each, interleaved): samples/s
+ *        (median), the ratio (target ≥ 1.7× on 2 idle cores) and the test-AUC difference (target ≤ 0.001)
+ *     2. the trade-off table: hotBound 0 / 10 / 100 × partition random / graph at K = 2:
+ *        samples/s, bytes exchanged, ΔAUC against the 1-worker run, measured staleness, cut
+ *
+ * Prints the CPU, the core count and the load average before and after (a shared machine moves
+ * wall-time figures by ±30 % or more; the ratios of runs made back to back are what to read).
+ *
+ * Env: BENCH_WORKERS_ROWS (default 400000), BENCH_WORKERS_MODEL (small | kaggle, default small),
+ *      BENCH_WORKERS_MODE (fae | baseline | slipstream, default fae), BENCH_WORKERS_K (default 2),
+ *      BENCH_REPEAT (default 1), BENCH_WORKERS_TABLE (0 = skip the trade-off table),
+ *      BENCH_TRAIN_DIR (default os.tmpdir()/hotcold-bench-train; data shared with bench:train)
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunMetrics } from '../pipeline/run-metrics.js';
+import { loadTrainConfig } from '../stages/train/config.js';
+import { blasAvailable } from '../stages/train/engine/engine.js';
+import { train } from '../stages/train/train.js';
+import { prepareBenchData } from './train-data.js';
+
+const ROWS = Number(process.env.BENCH_WORKERS_ROWS ?? 400_000);
+const DIR = process.env.BENCH_TRAIN_DIR ?? join(tmpdir(), 'hotcold-bench-train');
+const MODEL = process.env.BENCH_WORKERS_MODEL ?? 'small';
+const MODE = process.env.BENCH_WORKERS_MODE ?? 'fae';
+const K = Number(process.env.BENCH_WORKERS_K ?? 2);
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 1);
+const TABLE = process.env.BENCH_WORKERS_TABLE !== '0';
+
+const log = (s: string): void => void process.stdout.write(`${s}\n`);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+
+async function runOne(data: { dataDir: string; hotDir: string }, name: string, sets: string[]): Promise<RunMetrics> {
+  const preset = MODEL === 'kaggle' ? `configs/${MODE}.json` : `configs/${MODE}-small.json`;
+  const config = loadTrainConfig(preset, ['train.evalEvery=0', 'train.saveModel=false', ...sets]);
+  return train({ config, data: data.dataDir, hot: MODE === 'baseline' ? undefined : data.hotDir, out: join(DIR, 'runs-workers', name), engine: 'blas', threads: 1, quiet: true, force: true });
+}
+
+/** The peer: two independent 1-worker runs at the same time (child processes): what this machine gives two threads now. */
+async function concurrentPair(data: { dataDir: string; hotDir: string }): Promise<RunMetrics[]> {
+  const preset = MODEL === 'kaggle' ? `configs/${MODE}.json` : `configs/${MODE}-small.json`;
+  const one = (i: number): Promise<RunMetrics> => new Promise((resolve, reject) => {
+    const out = join(DIR, 'runs-workers', `pair-${i}`);
+    const args = ['--import', 'tsx', 'bin/hotcold.ts', 'train', '--config', preset, '--data', data.dataDir, ...(MODE === 'baseline' ? [] : ['--hot', data.hotDir]),
+      '--out', out, '--engine', 'blas', '--threads', '1', '--quiet', '--set', 'train.evalEvery=0', '--set', 'train.saveModel=false', '--set', `seed=${1 + i}`];
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    p.once('error', reject);
+    p.once('exit', (code) => (code === 0 ? resolve(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as RunMetrics) : reject(new Error(`peer run ${i} exited with ${code}`))));
+  });
+  return Promise.all([one(0), one(1)]);
+}
+
+async function main(): Promise<void> {
+  if (!blasAvailable()) {
+    log('bench:workers: the BLAS addon is not built (npm run build:addon); the target is measured with the native kernels');
+    process.exitCode = 1;
+    return;
+  }
+  log(`bench:workers — ${ROWS} generated rows, model ${MODEL}, mode ${MODE}, K = ${K}, engine blas (1 thread per worker), native kernels`);
+  log(`  CPU ${cpus()[0]?.model ?? '?'} × ${cpus().length}; load average ${load()} (1, 5, 15 min)`);
+  const data = await prepareBenchData(join(DIR, `rows-${ROWS}`), ROWS, 7, 64 << 20, (s) => log(`  ${s}`));
+  log(`  hot inputs ${(100 * data.hotInputShare).toFixed(1)}%; Bayes test AUC ${data.bayesTest?.auc.toFixed(4) ?? '?'}`);
+
+  const one: RunMetrics[] = [];
+  const many: RunMetrics[] = [];
+  for (let r = 0; r < REPEAT; r++) {
+    one.push(await runOne(data, `k1-${r}`, []));
+    many.push(await runOne(data, `k${K}-${r}`, [`parallel.workers=${K}`]));
+  }
+  const s1 = median(one.map((m) => m.samplesPerSec));
+  const sK = median(many.map((m) => m.samplesPerSec));
+  const auc1 = one[0]!.test.auc;
+  const aucK = many[0]!.test.auc;
+  log('');
+  // CPU seconds of the training steps (the whole process: every worker thread and the main thread)
+  const cpu = (ms: RunMetrics[]): number => median(ms.map((m) => ((m.time.trainCpuSec ?? NaN) / m.samplesTrained) * 1e6));
+  log(`workers  samples/s (median of ${REPEAT})  train s  CPU-s per 1M samples  test AUC`);
+  log(`1        ${Math.round(s1).toString().padStart(10)}  ${median(one.map((m) => m.time.trainSec)).toFixed(1).padStart(21)}  ${cpu(one).toFixed(1).padStart(20)}  ${auc1.toFixed(4)}`);
+  log(`${String(K).padEnd(8)} ${Math.round(sK).toString().padStart(10)}  ${median(many.map((m) => m.time.trainSec)).toFixed(1).padStart(21)}  ${cpu(many).toFixed(1).padStart(20)}  ${aucK.toFixed(4)}`);
+  log(`ratio ${K} vs 1 workers: ${(sK / s1).toFixed(2)}× samples/s (target ≥ 1.7× on ${K} idle cores); |ΔAUC| ${Math.abs(aucK - auc1).toFixed(5)} (target ≤ 0.001)`);
+  log(`  CPU per sample ${K} vs 1 workers: ${(cpu(many) / cpu(one)).toFixed(2)}× — on ${K} otherwise idle cores the samples/s ratio is at most ${(K * cpu(one) / cpu(many)).toFixed(2)}× (K / that)`);
+  const pair = await concurrentPair(data);
+  const pairSum = pair[0]!.samplesPerSec + pair[1]!.samplesPerSec;
+  log(`peer: two independent 1-worker runs at once (child processes, seeds 1 and 2): ${Math.round(pair[0]!.samplesPerSec)} + ${Math.round(pair[1]!.samplesPerSec)} = ${Math.round(pairSum)} samples/s = ${(pairSum / s1).toFixed(2)}× the lone run — the most two threads get on this machine now; ${K} workers reached ${((sK / s1) / (pairSum / s1)).toFixed(2)} of it`);
+  log(`  load average now ${load()}`);
+
+  if (!TABLE) return;
+  log('');
+  log(`trade-off at K = ${K} (ΔAUC against the 1-worker run; bytes = dense + sparse-to-owner + hot reconcile traffic)`);
+  log('hotBound  partition  samples/s  vs 1 worker  exchanged MiB  hot MiB  ΔAUC      staleness mean/max  cut graph/random');
+  for (const partition of ['random', 'graph'] as const) {
+    for (const hb of [0, 10, 100]) {
+      const m = hb === 0 && partition === 'random' ? many[0]! : await runOne(data, `k${K}-${partition}-hb${hb}`, [`parallel.workers=${K}`, `parallel.hotBound=${hb}`, `parallel.partition=${partition}`]);
+      const p = m.parallel!;
+      const cut = p.cut ? `${(100 * p.cut.graph).toFixed(1)}% / ${(100 * p.cut.random).toFixed(1)}%` : '';
+      log(
+        `${String(hb).padStart(8)}  ${partition.padEnd(9)}  ${Math.round(m.samplesPerSec).toString().padStart(9)}  ${`${(m.samplesPerSec / s1).toFixed(2)}×`.padStart(11)}  ${(p.bytesExchanged / 2 ** 20).toFixed(1).padStart(13)}  ${(p.hotBytes / 2 ** 20).toFixed(1).padStart(7)}  ${(m.test.auc - auc1 >= 0 ? '+' : '') + (m.test.auc - auc1).toFixed(5)}  ${`${p.staleness.mean.toFixed(1)} / ${p.staleness.max}`.padStart(18)}  ${cut}`,
+      );
+    }
+  }
+  log(`  load average at the end ${load()}`);
+}
+
+await main();
