@@ -107,10 +107,11 @@ export async function openParallel(s: ParallelSetup): Promise<ParallelRun> {
         dev.rows.hotUnique += hu;
         cold.countHot(B * NUM_TABLES);
       } else {
+        // a cold batch's distinct rows include the hot rows it touches (as Device.coldBatch counts them)
         dev.rows.coldGathered += B * NUM_TABLES;
-        dev.rows.coldUnique += cu;
-        dev.bytes.gatherIn += cu * d * 4;
-        dev.bytes.gradOut += cu * d * 4;
+        dev.rows.coldUnique += cu + hu;
+        dev.bytes.gatherIn += (cu + hu) * d * 4;
+        dev.bytes.gradOut += (cu + hu) * d * 4;
         cold.lookups += B * NUM_TABLES;
       }
       return loss;

@@ -47,6 +47,10 @@ describe('parallel workers', () => {
       expect(maxDiff(one.s.dense, two.s.dense)).toBeLessThan(1e-4);
       for (let t = 0; t < 26; t++) expect(maxDiff(one.s.tables[t]!, two.s.tables[t]!)).toBeLessThan(1e-4);
       expect(Math.abs(one.m.test.auc - two.m.test.auc)).toBeLessThan(1e-3);
+      // counted work is the same: distinct rows updated, summed over the rows' owners, equal the merged batch's
+      expect(two.m.work!.embedding).toEqual(one.m.work!.embedding);
+      expect(two.m.work!.optimizerSteps).toEqual(one.m.work!.optimizerSteps);
+      expect(two.m.hostDeviceBytes.gatherIn).toBe(one.m.hostDeviceBytes.gatherIn);
     }, 60_000);
   }
 });
