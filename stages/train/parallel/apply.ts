@@ -3,9 +3,10 @@
  * it owns, and its hot replica (hotBound > 0).
  *
  * Cold rows (and, at hotBound 0, hot rows) live once, in shared memory. Every row has exactly
- * one owner (shared.ts ownerOf: the graph partition's, else a hash). After the step's barrier
- * the owner collects the gradient of each of its rows from every worker's embGrad (workers in
- * index order, each in its batch order), and applies the row-wise optimizer once to the sum —
+ * one owner (shared.ts ownerOf: the graph partition's, else a hash). Before the step's barrier
+ * each worker sorts its lookups by (owner, target table) ({@link SparseApplier.classify}); after
+ * it the owner collects the gradient of each of its rows from every worker's segment (workers
+ * in index order, each in its batch order), and applies the row-wise optimizer once to the sum —
  * with the same kernel (scatterTable) as the one-worker trainer. No two threads ever write the
  * same row, and reads (the gathers) are separated from writes by the barriers, so no lock is
  * needed and no update can be lost; the result is the one-worker update of the merged batch up
