@@ -4,7 +4,7 @@
  *
  *     ctrl      Int32 control words (command sequence, barrier, abort flag, the step's flags)
  *     inputs    per worker: its slice of the step's batch (labels, dense, cats) and its size
- *     embGrad   per worker: B×26×dim gradient of its gathered rows, scaled by B_k/B
+ *     embGrad   per worker: B×26×dim gradient of its gathered rows (of its slice's mean loss; owners scale by B_k/B)
  *     dense     per worker: the dense gradient (bound 0) or parameters + optimizer state (averaging, publishing)
  *     losses    per worker: its loss × B_k/B (the merged batch's mean BCE is their sum)
  *     touched   per worker and table: the rows it updated since the main thread last collected them

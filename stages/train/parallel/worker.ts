@@ -4,7 +4,8 @@
  * its own replica of the hot table; it reads the shared host tables (and, at hotBound 0, the
  * shared hot table) in place. Per step (one global batch, this worker's slice of it):
  *
- *     gather → forward → backward → gradients × B_k/B into the shared areas → barrier
+ *     gather → forward → backward → dense gradient × B_k/B into its slot, lookups sorted by
+ *     owner (the owners scale the embedding gradients by B_k/B as they read them) → barrier
  *     → apply the rows this worker owns (summed over all workers, in worker order)
  *     → dense: sum the K gradients in worker order, one optimizer step (bound 0) | own step
  *     → reconcile the hot replicas / average the dense parameters when the step asks
