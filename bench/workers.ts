@@ -89,6 +89,8 @@ async function main(): Promise<void> {
   const pair = await concurrentPair(data);
   const pairSum = pair[0]!.samplesPerSec + pair[1]!.samplesPerSec;
   log(`peer: two independent 1-worker runs at once (child processes, seeds 1 and 2): ${Math.round(pair[0]!.samplesPerSec)} + ${Math.round(pair[1]!.samplesPerSec)} = ${Math.round(pairSum)} samples/s = ${(pairSum / s1).toFixed(2)}× the lone run — the most two threads get on this machine now; ${K} workers reached ${((sK / s1) / (pairSum / s1)).toFixed(2)} of it`);
+  // two threads at once cost more CPU per sample even when they share nothing (caches, memory bandwidth, a busy host)
+  log(`  CPU per sample of the pair vs the lone run: ${(cpu(pair) / cpu(one)).toFixed(2)}× (the ${K} workers: ${(cpu(many) / cpu(one)).toFixed(2)}×)`);
   log(`  load average now ${load()}`);
 
   if (!TABLE) return;
