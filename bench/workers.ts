@@ -40,7 +40,7 @@ const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 async function runOne(data: { dataDir: string; hotDir: string }, name: string, sets: string[]): Promise<RunMetrics> {
   const preset = MODEL === 'kaggle' ? `configs/${MODE}.json` : `configs/${MODE}-small.json`;
   const config = loadTrainConfig(preset, ['train.evalEvery=0', 'train.saveModel=false', ...sets]);
-  return train({ config, data: data.dataDir, hot: MODE === 'baseline' ? undefined : data.hotDir, out: join(DIR, 'runs-workers', name), engine: 'blas', threads: 1, quiet: true, force: true });
+  return train({ config, data: data.dataDir, hot: MODE === 'baseline' ? undefined : data.hotDir, out: join(DIR, 'runs-workers', name), engine: (process.env.BENCH_WORKERS_ENGINE ?? 'blas') as 'blas' | 'ts', threads: 1, quiet: true, force: true });
 }
 
 /** The peer: two independent 1-worker runs at the same time (child processes): what this machine gives two threads now. */

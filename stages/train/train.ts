@@ -42,7 +42,7 @@ import { coldStoreFactory, type StoreReport } from './store/index.js';
 import type { ConnectOptions } from './store/connect.js';
 import type { LogDriver, UpdateLogFlags } from './updatelog/index.js';
 import { Trainer } from './trainer.js';
-import { checkParallel, openParallel, type ParallelRun } from './parallel/index.js';
+import { checkParallel, openParallel, sizeBlasPool, type ParallelRun } from './parallel/index.js';
 import { WorkMeter } from './work.js';
 
 /** Checkpoint flags of `hotcold train`. */
@@ -172,6 +172,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const cfg = o.config;
   checkBudgetConfig(cfg, { coldStore: o.coldStore });
   const sink = o.quiet ? quietSink : o.sink;
+  sizeBlasPool(cfg, o.threads ?? 1); // workers: OpenBLAS's pool sized before it loads
   const engine = createEngine(o.engine ?? 'auto', o.threads ?? 1);
   // GEMM results are bit-identical for one engine and thread count, not across them
   const engineId = engine.name === 'blas' && (o.threads ?? 1) > 1 ? `blas×${o.threads}` : engine.name;
