@@ -58,13 +58,15 @@ async function concurrentPair(data: { dataDir: string; hotDir: string }): Promis
 }
 
 async function main(): Promise<void> {
+  // one BLAS thread per worker and for the lone run, OpenBLAS's pool sized to it before the addon loads (see parallel/index.ts sizeBlasPool)
+  process.env.OPENBLAS_NUM_THREADS ??= '1';
   if (!blasAvailable()) {
     log('bench:workers: the BLAS addon is not built (npm run build:addon); the target is measured with the native kernels');
     process.exitCode = 1;
     return;
   }
   log(`bench:workers — ${ROWS} generated rows, model ${MODEL}, mode ${MODE}, K = ${K}, engine blas (1 thread per worker), native kernels`);
-  log(`  CPU ${cpus()[0]?.model ?? '?'} × ${cpus().length}; load average ${load()} (1, 5, 15 min)`);
+  log(`  CPU ${cpus()[0]?.model ?? '?'} × ${cpus().length}; load average ${load()} (1, 5, 15 min); OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS}`);
   const data = await prepareBenchData(join(DIR, `rows-${ROWS}`), ROWS, 7, 64 << 20, (s) => log(`  ${s}`));
   log(`  hot inputs ${(100 * data.hotInputShare).toFixed(1)}%; Bayes test AUC ${data.bayesTest?.auc.toFixed(4) ?? '?'}`);
 
