@@ -182,7 +182,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const claims = claimRunDirs(o);
   opened.claims = claims;
   const out = claims.out.dir;
-  checkParallel(cfg, o.coldStore);
+  checkParallel(cfg, o.coldStore, Boolean(o.checkpoint?.log));
   const coldFactory = await coldStoreFactory(o.coldStore, { cfg, sizes: inputs.tableSizes, dataHash, out, ...o.storeOptions });
   const fingerprint = configHash({ config: cfg, data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null, engine: engineId, ...(coldFactory ? { cold: 'redis' } : {}) });
   // a finished run with the same fingerprint is reused; --resume keeps the directory (log, checkpoints)

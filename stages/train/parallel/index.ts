@@ -62,7 +62,12 @@ export function sizeBlasPool(cfg: TrainConfig, threads: number): void {
 }
 
 /** Refuse what workers cannot do yet; @throws not_implemented */
-export function checkParallel(cfg: TrainConfig, coldStore: string | undefined): void {
+export function checkParallel(cfg: TrainConfig, coldStore: string | undefined, updateLog = false): void {
+  if (cfg.parallel.workers > 1 && updateLog) {
+    throw new PipelineError('not_implemented', `--workers ${cfg.parallel.workers} with --log: the update log reads the rows touched since its last entry, which the workers record in their own bitsets until a checkpoint`, {
+      field: 'parallel.workers', hint: 'use incremental checkpoints (--checkpoint-every) with workers, or one worker with --log',
+    });
+  }
   if (cfg.parallel.workers > 1 && cfg.mode === 'slipstream' && cfg.slipstream.maxAucLoss > 0) {
     throw new PipelineError('not_implemented', `--workers ${cfg.parallel.workers} with slipstream.maxAucLoss > 0: the accuracy-budgeted Slipstream's no-drop reference runs beside one trainer, not beside workers`, {
       field: 'parallel.workers', hint: 'use one worker for accuracy-budgeted Slipstream, or a fixed slipstream.targetDrop with workers',
