@@ -108,6 +108,11 @@ export interface RunMetrics {
   work?: RunWork;
   /** per-step timing distribution; absent in older runs */
   steps?: StepTiming;
+  /**
+   * where batches were assembled (data worker thread or the training thread), the OpenBLAS
+   * threads (`--threads auto` resolved), and the seconds the loop waited for data; absent in older runs
+   */
+  dataLoad?: { worker: boolean; threadsAsked: number | 'auto'; threads: number; cores: number; waitSec: number; waitShare: number };
 }
 
 /** What the workers of a parallel run exchanged (counted by this process; a resumed run counts from the resume). */

@@ -22,6 +22,7 @@ try {
       'parse-worker': 'dist/datasets/criteo/parse-worker.js',
       'score-worker': 'dist/stages/train/predict/score-worker.js',
       'parallel-worker': 'dist/stages/train/parallel/worker.js',
+      'data-worker': 'dist/stages/train/data/data-worker.js',
     },
     outdir: out,
     bundle: true,

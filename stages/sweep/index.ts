@@ -102,6 +102,7 @@ export function trainJob(c: SweepConfig, run: RunSpec, dir: string, data: Prepar
     args.push('--hot', data.segregated);
   }
   args.push('--out', runDir, ...setArgs(c.train.set), ...setArgs(run.params));
+  args.push('--threads', '1'); // one single-threaded job per core (a lone run's default is auto)
   if (c.train.engine) args.push('--engine', c.train.engine);
   if (c.train.coldStore) args.push('--cold-store', c.train.coldStore);
   const ckpt = join(runDir, 'ckpt');
@@ -131,6 +132,7 @@ export function calibrationJob(c: SweepConfig, r: number, dir: string, data: Pre
   const args = ['calibrate', '--config', base, '--data', data.preprocessed];
   if (data.segregated) args.push('--hot', data.segregated);
   args.push('--out', join(jobDir, CALIBRATION_FILE), ...setArgs(c.train.set), '--set', `seed=${seed}`);
+  args.push('--threads', '1'); // one single-threaded job per core (a lone run's default is auto)
   if (c.train.engine) args.push('--engine', c.train.engine);
   const fingerprint = configHash({ calibrate: readJsonFile(base), set: c.train.set, seed, engine: c.train.engine ?? null, data: data.fingerprints });
   return { run: { id: `calibrate-r${r}`, mode, params: { seed } }, dir: jobDir, args, fingerprint, doneFile: CALIBRATION_FILE };

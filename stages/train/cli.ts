@@ -3,6 +3,7 @@
  * file → --set key=value (and --seed N, a shortcut for --set seed=N).
  */
 import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import { action, collect, floatArg, intArg } from '../../pipeline/cli.js';
 import { DEFAULT_FLAT_BUDGET, DEFAULT_FULL_EVERY } from './checkpoint/defaults.js';
 import type { EngineKind } from './engine/engine.js';
@@ -14,7 +15,8 @@ interface TrainCliOptions {
   out: string;
   set: string[];
   engine: string;
-  threads: number;
+  threads: number | 'auto';
+  dataWorker: boolean;
   seed?: number;
   maxAucLoss?: number;
   rechecks?: number;
@@ -44,7 +46,8 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'run directory')
     .option('--set <key=value>', 'override a config key, e.g. --set train.batchSize=1024 (repeatable)', collect, [])
     .option('--engine <kind>', 'dense engine: auto (blas when built), ts or blas', 'auto')
-    .option('--threads <n>', 'OpenBLAS threads for the dense layers (sweeps use 1 per job; a lone run may use 2)', intArg('--threads', 1, 256), 1)
+    .option('--threads <n>', 'OpenBLAS threads for the dense layers, or auto: min(2, cores), the second core shared with the data worker (sweeps pass 1 per job)', threadsArg, 'auto')
+    .option('--data-worker <on|off>', 'assemble batches (shard decode, shuffles) on a worker thread, ahead of the trainer; off: in the training thread (same batches)', onOffArg('--data-worker'), true)
     .option('--seed <n>', 'shortcut for --set seed=N', intArg('--seed', 0))
     .option('--max-auc-loss <eps>', 'accuracy-budgeted Slipstream: shortcut for --set slipstream.maxAucLoss=EPS (D moves online to stay within EPS of a no-drop reference)', floatArg('--max-auc-loss', 0))
     .option('--rechecks <n>', 'accuracy-budgeted Slipstream: shortcut for --set slipstream.rechecks=N (re-check windows per epoch)', intArg('--rechecks', 1))
@@ -72,7 +75,7 @@ export function register(program: Command): void {
         const [{ loadTrainConfig }, { train }] = await Promise.all([import('./config.js'), import('./train.js')]);
         const config = loadTrainConfig(o.config, sets);
         const m = await train({
-          config, data: o.data, hot: o.hot, out: o.out, engine: o.engine as EngineKind, threads: o.threads, quiet: o.quiet,
+          config, data: o.data, hot: o.hot, out: o.out, engine: o.engine as EngineKind, threads: o.threads, dataWorker: o.dataWorker, quiet: o.quiet,
           resume: o.resume, forceClean: o.forceClean, coldStore: o.coldStore,
           checkpoint: {
             every: o.checkpointEvery, everySec: o.checkpointEverySec, dir: o.checkpointDir,
@@ -116,4 +119,18 @@ export function register(program: Command): void {
         process.stdout.write(`calibrate (${c.engine}, ${c.threads} thread(s), ${c.cpuModel}): ${line}\n${o.out}\n`);
       }),
     );
+}
+
+/** `--threads`: an integer in [1, 256] or 'auto'. */
+function threadsArg(v: string): number | 'auto' {
+  return v === 'auto' ? 'auto' : intArg('--threads', 1, 256)(v);
+}
+
+/** An on/off flag value. */
+function onOffArg(name: string): (v: string) => boolean {
+  return (v) => {
+    if (v === 'on') return true;
+    if (v === 'off') return false;
+    throw new InvalidArgumentError(`${name} must be on or off, got '${v}'`);
+  };
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { TrainConfig } from './config.js';
 import { NUM_TABLES } from './data/batch.js';
 import { ShardStream, type StreamOptions } from './data/shard-stream.js';
+import { WorkerStream } from './data/worker-stream.js';
 import type { HotMap } from './device.js';
 
 /** Stream salts: each training stream of a run has its own shuffle. */
@@ -29,17 +30,25 @@ export interface TrainInputs {
   tableSizes: number[];
 }
 
-/** A stream over shards listed as { file (relative to dir), rows } in a manifest. */
-function shardStream(dir: string, shards: readonly { file: string; rows: number }[], opts: StreamOptions): ShardStream {
-  return new ShardStream(shards.map((r) => join(dir, r.file)), shards.map((r) => r.rows), opts);
+/** A stream over shards listed as { file (relative to dir), rows } in a manifest; `worker`: assembled on a data worker thread. */
+function shardStream(dir: string, shards: readonly { file: string; rows: number }[], opts: StreamOptions, worker = false): ShardStream {
+  const Stream = worker ? WorkerStream : ShardStream;
+  return new Stream(shards.map((r) => join(dir, r.file)), shards.map((r) => r.rows), opts);
+}
+
+/** Stop the data workers of a run's training streams (idempotent; no-op for in-thread streams). */
+export async function closeInputs(inputs: TrainInputs): Promise<void> {
+  await Promise.all([inputs.main, inputs.hot].map((s) => (s instanceof WorkerStream ? s.close() : undefined)));
 }
 
 /**
  * Open and check the inputs of a run.
+ * @param o.dataWorker assemble the training batches (train / cold / hot streams) on data worker threads
  * @throws bad_config when fae/slipstream lacks --hot; mismatch when the hot dir was made
  *   from other data; checksum when a shard's size differs from its manifest
  */
-export async function openInputs(cfg: TrainConfig, dataDir: string, hotDir?: string): Promise<TrainInputs> {
+export async function openInputs(cfg: TrainConfig, dataDir: string, hotDir?: string, o: { dataWorker?: boolean } = {}): Promise<TrainInputs> {
+  const worker = o.dataWorker ?? false;
   const data = openPreprocessed(dataDir);
   const tableSizes = data.vocab.sizes;
   if (tableSizes.length !== NUM_TABLES) throw new PipelineError('bad_manifest', `preprocessed dataset has ${tableSizes.length} tables, expected ${NUM_TABLES}`, { file: dataDir });
@@ -54,7 +63,7 @@ export async function openInputs(cfg: TrainConfig, dataDir: string, hotDir?: str
 
   if (cfg.mode === 'baseline') {
     await verifyFiles(dataDir, splitFiles(data, 'train'), false);
-    const main = shardStream(dataDir, data.splits.train.shards, { batchSize, shuffle, seed, salt: SALT.train });
+    const main = shardStream(dataDir, data.splits.train.shards, { batchSize, shuffle, seed, salt: SALT.train }, worker);
     return { data, seg: null, hotMap: null, main, hot: null, val, test, tableSizes };
   }
   if (!hotDir) throw badConfig('--hot', `mode '${cfg.mode}' needs the segregated dataset: pass --hot <dir> (the output of \`hotcold segregate\`)`);
@@ -74,6 +83,6 @@ export async function openInputs(cfg: TrainConfig, dataDir: string, hotDir?: str
       throw new PipelineError('bad_manifest', `hot map entry ${h} = (table ${t}, row ${r}) is outside the tables of ${dataDir}`, { file: join(hotDir, seg.hotMapFile) });
     }
   }
-  const shards = (split: 'hot' | 'cold', salt: number): ShardStream => shardStream(hotDir, seg.splits[split].shards, { batchSize, shuffle, seed, salt });
+  const shards = (split: 'hot' | 'cold', salt: number): ShardStream => shardStream(hotDir, seg.splits[split].shards, { batchSize, shuffle, seed, salt }, worker);
   return { data, seg, hotMap, main: shards('cold', SALT.cold), hot: shards('hot', SALT.hot), val, test, tableSizes };
 }

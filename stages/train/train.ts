@@ -37,7 +37,8 @@ import { Slipstream } from './modes/slipstream.js';
 import { StatusWriter } from '../../pipeline/run-status.js';
 import { CONFIG_FILE, LOG_FILE, METRICS_FILE, RunLog, writeJson } from './run-files.js';
 import { saveModel } from './saved/model.js';
-import { openInputs } from './setup.js';
+import { closeInputs, openInputs, type TrainInputs } from './setup.js';
+import { dataLoadReport, resolveThreads } from './data/threads.js';
 import { coldStoreFactory, type StoreReport } from './store/index.js';
 import type { ConnectOptions } from './store/connect.js';
 import type { LogDriver, UpdateLogFlags } from './updatelog/index.js';
@@ -73,8 +74,10 @@ export interface TrainOptions {
   out: string;
   /** @default 'auto' */
   engine?: EngineKind;
-  /** OpenBLAS threads for the dense layers (blas engine); @default 1 */
-  threads?: number;
+  /** OpenBLAS threads for the dense layers (blas engine), or 'auto' (data/threads.ts); @default 1 */
+  threads?: number | 'auto';
+  /** assemble the training batches on a data worker thread (data/worker-stream.ts); @default false (the CLI's default is on) */
+  dataWorker?: boolean;
   /** progress and evaluation lines (stderr by default) */
   sink?: ProgressSink;
   quiet?: boolean;
@@ -133,6 +136,8 @@ interface Position {
   epochAcc?: EpochAcc;
   /** parallel.workers of the run that wrote it (absent: 1) */
   workers?: number;
+  /** seconds the loop waited for its batches (in-thread: assembling them); absent in older checkpoints */
+  dataSec?: number;
 }
 
 /**
@@ -140,7 +145,7 @@ interface Position {
  * A finished run with the same config, data and engine is reused.
  */
 export async function train(o: TrainOptions): Promise<RunMetrics> {
-  const opened: Opened = { store: null, claims: null, log: null, cold: null };
+  const opened: Opened = { store: null, claims: null, log: null, cold: null, inputs: null };
   try {
     return await trainRun(o, opened);
   } catch (e) {
@@ -151,6 +156,7 @@ export async function train(o: TrainOptions): Promise<RunMetrics> {
     throw ioError(e, 'write run output', o.out);
   } finally {
     opened.log?.close(); // idempotent; a failed run must not keep its log open
+    if (opened.inputs) await closeInputs(opened.inputs); // data workers stop with the run
     opened.claims?.out.release();
     opened.claims?.checkpoints.release();
   }
@@ -165,6 +171,8 @@ interface Opened {
   cold: Trainer['cold'] | null;
   /** the update log (--log) */
   ulog?: LogDriver | null;
+  /** the batch streams (data workers) */
+  inputs: TrainInputs | null;
 }
 
 async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
@@ -172,11 +180,13 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const cfg = o.config;
   checkBudgetConfig(cfg, { coldStore: o.coldStore });
   const sink = o.quiet ? quietSink : o.sink;
-  sizeBlasPool(cfg, o.threads ?? 1); // workers: OpenBLAS's pool sized before it loads
-  const engine = createEngine(o.engine ?? 'auto', o.threads ?? 1);
+  const threads = resolveThreads(o.threads);
+  sizeBlasPool(cfg, threads); // workers: OpenBLAS's pool sized before it loads
+  const engine = createEngine(o.engine ?? 'auto', threads);
   // GEMM results are bit-identical for one engine and thread count, not across them
-  const engineId = engine.name === 'blas' && (o.threads ?? 1) > 1 ? `blas×${o.threads}` : engine.name;
-  const inputs = await openInputs(cfg, o.data, o.hot);
+  const engineId = engine.name === 'blas' && threads > 1 ? `blas×${threads}` : engine.name;
+  const inputs = await openInputs(cfg, o.data, o.hot, { dataWorker: o.dataWorker });
+  opened.inputs = inputs;
   const cfgHash = configHash(cfg);
   const dataHash = configHash({ data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null });
   const claims = claimRunDirs(o);
@@ -196,7 +206,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const early: Record<string, unknown>[] = []; // lines said before log.jsonl is open (checkpoint recovery, the partition)
   // several workers: the Trainer is the main thread's copy (shared tables), the workers train (parallel/)
   const par: ParallelRun | null = cfg.parallel.workers > 1
-    ? await openParallel({ cfg, engine, engineKind: o.engine ?? 'auto', threads: o.threads ?? 1, inputs, out, checkpointDir: claims.checkpointDir, coldStore: o.coldStore, dataHash, fault: o.workerFault, info: (msg, extra) => early.push({ msg, ...extra }) })
+    ? await openParallel({ cfg, engine, engineKind: o.engine ?? 'auto', threads, inputs, out, checkpointDir: claims.checkpointDir, coldStore: o.coldStore, dataHash, fault: o.workerFault, info: (msg, extra) => early.push({ msg, ...extra }) })
     : null;
   const trainer = par ? par.trainer : new Trainer(cfg, engine, inputs.tableSizes, inputs.hotMap, coldFactory);
   opened.cold = trainer.cold;
@@ -278,6 +288,9 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   info(resumed
     ? `train: resumed at epoch ${pos.epoch}, step ${pos.step} (${pos.batches.hot + pos.batches.cold} batches trained)`
     : `train: mode ${cfg.mode}, engine ${engine.detail}, ${formatCount(inputs.main.totalRows + (inputs.hot?.totalRows ?? 0))} training inputs`, { engine: engine.name });
+  info(`train: ${engine.name === 'blas' ? `${threads} OpenBLAS thread(s)${o.threads === 'auto' ? ' (--threads auto)' : ''}` : 'TypeScript GEMMs'}, batches assembled ${o.dataWorker ? 'on a data worker thread' : 'in the training thread'}`, {
+    threads, threadsAsked: o.threads ?? 1, dataWorker: o.dataWorker ?? false,
+  });
 
   if (trainer.cold.kind !== 'memory') {
     const r = trainer.cold.report();
@@ -378,7 +391,9 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       const t = performance.now();
       const cpu0 = process.cpuUsage();
       const stream = hot ? inputs.hot! : coldStream;
-      if (!(await stream.next(batch))) throw new PipelineError('internal', `stream ended early at epoch ${pos.epoch}, step ${pos.step}`);
+      const more = await stream.next(batch);
+      pos.dataSec = (pos.dataSec ?? 0) + (performance.now() - t) / 1000;
+      if (!more) throw new PipelineError('internal', `stream ended early at epoch ${pos.epoch}, step ${pos.step}`);
       let loss = NaN;
       let losses = 0;
       const samples0 = pos.samples;
@@ -506,6 +521,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
     metrics.parallel = par.report();
     log.write('info', { msg: 'parallel', parallel: metrics.parallel });
   }
+  metrics.dataLoad = dataLoadReport(o.dataWorker ?? false, o.threads ?? 1, threads, pos.dataSec ?? 0, pos.stepSec);
   await trainer.cold.close();
   progress.done(`train: ${formatCount(pos.samples)} samples in ${metrics.time.totalSec.toFixed(1)}s (${formatCount(metrics.samplesPerSec)} samples/s); test auc ${test.auc.toFixed(4)}`);
   log.write('info', { msg: 'work', work: metrics.work, steps: metrics.steps });
