@@ -5,8 +5,8 @@
  * the tsc output and the bundle. The tsc build here is incremental, so it is quick when dist/ is
  * current, and it never tests a stale build.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -100,9 +100,48 @@ describe('compiled CLI (dist/)', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^baseline: val auc 0\.\d+/);
     expect(existsSync(join(out, 'metrics.json'))).toBe(true);
+    // the CLI's defaults: batches from the compiled data worker, --threads auto
+    const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { dataLoad: { worker: boolean; threadsAsked: string; threads: number } };
+    expect(m.dataLoad).toMatchObject({ worker: true, threadsAsked: 'auto' });
+    expect(m.dataLoad.threads).toBeGreaterThanOrEqual(1);
     expect(readdirSync(ck).length).toBeGreaterThan(0);
     const ls = node([bin, 'checkpoint', 'ls', ck]);
     expect(ls.code).toBe(0);
     expect(ls.out).toMatch(/full/);
+  });
+
+  it('Ctrl-C stops a run with its data worker promptly: exit 130, no stack trace, the output lock released', async () => {
+    const cfg = join(dir, 'long.json');
+    writeFileSync(cfg, JSON.stringify({ mode: 'baseline', model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' }, train: { batchSize: 128, epochs: 100000, evalEvery: 0, logEvery: 1 } }));
+    const out = join(dir, 'run-sigint');
+    const child = spawn(process.execPath, [BUNDLE_BIN, 'train', '--config', cfg, '--data', d.dataDir, '--out', out, '--quiet'], { env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => void (err += b.toString()));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    // wait until it trains (log.jsonl has step lines), then interrupt
+    for (let i = 0; i < 600 && !(existsSync(join(out, 'log.jsonl')) && readFileSync(join(out, 'log.jsonl'), 'utf8').includes('"step"')); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(join(dir, '.run-sigint.hotcold.lock'))).toBe(true);
+    const t0 = Date.now();
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(err).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(dir, '.run-sigint.hotcold.lock'))).toBe(false);
+  }, 60_000);
+
+  it('a broken shard read by the data worker is reported as a PipelineError naming the file, not a worker stack trace', () => {
+    const data = join(dir, 'broken-data');
+    cpSync(d.dataDir, data, { recursive: true });
+    const shards = readdirSync(join(data, 'shards')).filter((f) => f.startsWith('train'));
+    const victim = join(data, 'shards', shards[0]!);
+    writeFileSync(victim, Buffer.alloc(statSync(victim).size, 0x5a)); // same size: passes the manifest's size check, fails decoding
+    const cfg = join(dir, 'c-broken.json');
+    writeFileSync(cfg, JSON.stringify({ mode: 'baseline', model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' }, train: { batchSize: 128 } }));
+    const r = node([BUNDLE_BIN, 'train', '--config', cfg, '--data', data, '--out', join(dir, 'run-broken'), '--quiet']);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain(victim);
+    expect(r.err).toMatch(/not a readable Arrow IPC shard/);
+    expect(r.err).not.toMatch(/\n\s+at /);
+    expect(r.err).not.toMatch(/data-worker|worker_threads/);
   });
 });

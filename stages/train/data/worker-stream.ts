@@ -65,6 +65,7 @@ export class WorkerStream extends ShardStream {
       this.slots.push(b);
       this.views.push(slotBatch(b, this.capacity));
     }
+    this.ensure(); // the worker loads its modules while the trainer initialises its tables
   }
 
   private ensure(): Worker {
