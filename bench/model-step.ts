@@ -9,6 +9,7 @@
  * at --rows (uniform random ids), SGD everywhere as DLRM's reference run.
  */
 import { createEngine, type Engine, type EngineKind } from '../stages/train/engine/engine.js';
+import { tsKernels } from '../stages/train/engine/kernels.js';
 import { Dlrm, parseArch } from '../stages/train/model/dlrm.js';
 import { DenseOptimizer } from '../stages/train/model/optim.js';
 import { EmbeddingTable, gatherBatch, scatterUpdate } from '../stages/train/model/embedding.js';
@@ -119,10 +120,48 @@ function loadWarning(): void {
   }
 }
 
+/**
+ * Bias gradients of one Kaggle-model step (the 7 layers' dbias += Σ_b dout), interleaved: the
+ * GEMM with N = 1 the layers used before, the native column-sum kernel, its TypeScript twin.
+ * @returns median ms per step (wall and CPU) of each
+ */
+function benchBiasGrad(reps: number): Record<string, { ms: number; cpu: number }> {
+  const engine = createEngine('auto');
+  const a = parseArch(ARCH.kaggle!.bot, ARCH.kaggle!.top, DIM);
+  const widths = [...a.bot.slice(1), ...a.top.slice(1)];
+  const ones = new Float32Array(B).fill(1);
+  const bufs = widths.map((O) => ({ O, dy: new Float32Array(B * O).map(() => rng.float() - 0.5), db: new Float32Array(O) }));
+  const ways: Record<string, () => void> = {
+    'sgemm N=1': () => { for (const q of bufs) engine.sgemm(true, false, q.O, 1, B, 1, q.dy, q.O, ones, 1, 1, q.db, 1); },
+    [`column sum (${engine.kernels.name})`]: () => { for (const q of bufs) engine.kernels.biasGrad(q.db, q.dy, B, q.O); },
+    'column sum (ts)': () => { for (const q of bufs) tsKernels.biasGrad(q.db, q.dy, B, q.O); },
+  };
+  const t: Record<string, { ms: number[]; cpu: number[] }> = {};
+  for (let r = 0; r <= reps; r++) {
+    for (const [k, f] of Object.entries(ways)) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      f();
+      const ms = performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      if (r === 0) continue;
+      (t[k] ??= { ms: [], cpu: [] }).ms.push(ms);
+      t[k].cpu.push((c.user + c.system) / 1000);
+    }
+  }
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, { ms: median(v.ms), cpu: median(v.cpu) }]));
+}
+
 loadWarning();
 console.log(`model-step bench: batch ${B}, dim ${DIM}, ${F} tables (rows ≤ ${MAX_ROWS}), median of ${STEPS} steps after 1 warm-up`);
 const inter = benchInteraction(STEPS);
 console.log(`interaction alone: forward ${inter.fwd.toFixed(1)} ms, backward ${inter.bwd.toFixed(1)} ms per batch`);
+if (MODELS.includes('kaggle')) {
+  const bg = benchBiasGrad(Math.max(STEPS, 15));
+  const base = bg['sgemm N=1']!;
+  console.log(`bias gradients of a Kaggle step (7 layers, batch ${B}), medians of interleaved repeats: ` +
+    Object.entries(bg).map(([k, v]) => `${k} ${v.ms.toFixed(2)} ms wall / ${v.cpu.toFixed(2)} ms CPU (${(base.cpu / v.cpu).toFixed(1)}× vs sgemm)`).join('; '));
+}
 const results: Record<string, number> = {};
 for (const model of MODELS) {
   for (const kind of ENGINES) {

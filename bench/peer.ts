@@ -104,9 +104,8 @@ function gemmStepper(model: string, engine: Engine): Stepper {
   for (let l = 0; l + 1 < shape.top.length; l++) layers.push({ I: shape.top[l]!, O: shape.top[l + 1]!, first: false });
   const bufs = layers.map(({ I, O }) => ({
     x: new Float32Array(B * I).fill(0.5), dx: new Float32Array(B * I), y: new Float32Array(B * O), dy: new Float32Array(B * O).fill(0.01),
-    w: new Float32Array(O * I).fill(0.01), dw: new Float32Array(O * I), db: new Float32Array(O),
+    w: new Float32Array(O * I).fill(0.01), dw: new Float32Array(O * I),
   }));
-  const ones = new Float32Array(B).fill(1);
   const step = (): void => {
     for (let l = 0; l < layers.length; l++) {
       const { I, O } = layers[l]!;
@@ -118,7 +117,7 @@ function gemmStepper(model: string, engine: Engine): Stepper {
       const q = bufs[l]!;
       if (!first) engine.sgemm(false, false, B, I, O, 1, q.dy, O, q.w, I, 0, q.dx, I);
       engine.sgemm(true, false, O, I, B, 1, q.dy, O, q.x, I, 1, q.dw, I);
-      engine.sgemm(true, false, O, 1, B, 1, q.dy, O, ones, 1, 1, q.db, 1);
+      // bias gradients: a column-sum kernel in model/layers.ts since issue 10, not a GEMM
     }
   };
   step();

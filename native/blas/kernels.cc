@@ -7,6 +7,7 @@
 //   scatterTable(w, accum|null, touched, rows, d, cols, nc, F, cats, B, grad, lr, eps)
 //   biasRelu(out, bias, B, O, relu)                              model/layers.ts
 //   reluBackward(doutBits, outBits, n)                           model/layers.ts
+//   biasGrad(dbias, dout, B, O)                                  model/layers.ts
 //
 // Same arithmetic as the TypeScript twins: JS computes in float64 and rounds to float32 on
 // every store into a Float32Array, so the kernels accumulate in double in the same order and
@@ -457,6 +458,35 @@ Napi::Value BiasRelu(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// biasGrad(dbias, dout, B, O): dbias[o] += Σ_b dout[b·O + o], in b order per o (float32 adds,
+// vectorised across o, no reassociation), as the twin in model/layers.ts. Replaces a GEMM with N = 1.
+HC_CLONES
+void ColumnSum(float* __restrict dbias, const float* __restrict dout, int64_t B, int64_t O) {
+  constexpr int64_t kBlock = 256;  // an accumulator block of o stays in registers / L1
+  float acc[kBlock];
+  for (int64_t o0 = 0; o0 < O; o0 += kBlock) {
+    const int64_t n = O - o0 < kBlock ? O - o0 : kBlock;
+    for (int64_t o = 0; o < n; o++) acc[o] = dbias[o0 + o];
+    for (int64_t b = 0; b < B; b++) {
+      const float* r = dout + b * O + o0;
+      for (int64_t o = 0; o < n; o++) acc[o] = acc[o] + r[o];
+    }
+    for (int64_t o = 0; o < n; o++) dbias[o0 + o] = acc[o];
+  }
+}
+
+Napi::Value BiasGrad(const Napi::CallbackInfo& info) {
+  const char* fn = "biasGrad";
+  if (info.Length() != 4) { Fail(info.Env(), fn, "expected 4 arguments"); return info.Env().Undefined(); }
+  int64_t s[2];
+  if (!Ints(info, 2, 2, fn, s)) return info.Env().Undefined();
+  View<float> dbias, dout;
+  if (!Arg(info, 0, napi_float32_array, fn, "dbias", s[1], &dbias) || !Arg(info, 1, napi_float32_array, fn, "dout", s[0] * s[1], &dout))
+    return info.Env().Undefined();
+  ColumnSum(dbias.data, dout.data, s[0], s[1]);
+  return info.Env().Undefined();
+}
+
 // reluBackward(doutBits, outBits, n): dout = out > 0 ? dout : 0 on Int32 views, branch-free as the
 // twin (out is a ReLU output ≥ +0, so −bits(out) >> 31 is all ones exactly when out > 0).
 HC_CLONES
@@ -501,6 +531,7 @@ void RegisterKernels(Napi::Env env, Napi::Object exports) {
   k.Set("scatterTable", Napi::Function::New(env, ScatterTable, "scatterTable"));
   k.Set("biasRelu", Napi::Function::New(env, BiasRelu, "biasRelu"));
   k.Set("reluBackward", Napi::Function::New(env, ReluBackward, "reluBackward"));
+  k.Set("biasGrad", Napi::Function::New(env, BiasGrad, "biasGrad"));
   k.Set("isa", Napi::String::New(env, Isa()));
   exports.Set("kernels", k);
 }

@@ -174,6 +174,33 @@ describe.skipIf(!native)('native kernels vs TypeScript twins (ReLU backward)', (
   });
 });
 
+describe.skipIf(!native)('native kernels vs TypeScript twins (bias gradient)', () => {
+  it('sums dout over the batch into dbias, bit-identically, for odd widths, batch 1 and widths past the block', () => {
+    for (const [B, O] of [[1, 1], [1, 7], [5, 3], [64, 17], [33, 256], [9, 300], [2048, 512 + 5]] as const) {
+      const dout = rand(B * O, 0.3);
+      const d1 = rand(O, 0.1), d2 = d1.slice(), init = d1.slice();
+      tsKernels.biasGrad(d1, dout, B, O);
+      native!.biasGrad(d2, dout, B, O);
+      expect(d2, `B=${B} O=${O}`).toEqual(d1);
+      // the column sum (float64 reference), accumulated onto what was there
+      for (const o of [0, O - 1]) {
+        let want = init[o]!;
+        for (let b = 0; b < B; b++) want += dout[b * O + o]!;
+        expect(Math.abs(d2[o]! - want)).toBeLessThan(1e-4 * Math.max(1, Math.sqrt(B)));
+      }
+    }
+  });
+  it('adds the column sums to the existing gradient', () => {
+    const dout = Float32Array.from([1, 2, 3, 4, 5, 6]); // B = 2, O = 3
+    const d = Float32Array.from([10, 20, 30]);
+    native!.biasGrad(d, dout, 2, 3);
+    expect([...d]).toEqual([15, 27, 39]);
+    const t = Float32Array.from([10, 20, 30]);
+    tsKernels.biasGrad(t, dout, 2, 3);
+    expect([...t]).toEqual([15, 27, 39]);
+  });
+});
+
 describe.skipIf(!native)('a trained run with native kernels', () => {
   let d: TrainData;
   beforeAll(() => {

@@ -8,9 +8,10 @@
  *     interactionForward / Backward   model/interaction.ts
  *     gather, scatterTable            model/sparse-kernels.ts (called through model/embedding.ts)
  *     biasRelu, reluBackward          model/layers.ts (after each GEMM, and its backward)
+ *     biasGrad                        model/layers.ts (bias gradients: a column sum of dout)
  */
 import { interactionBackward, interactionForward } from '../model/interaction.js';
-import { reluBackward, tsBiasRelu } from '../model/layers.js';
+import { reluBackward, tsBiasGrad, tsBiasRelu } from '../model/layers.js';
 import { tsGather, tsScatterTable } from '../model/sparse-kernels.js';
 
 /** The kernels a model step runs besides the GEMMs. */
@@ -35,6 +36,8 @@ export interface Kernels {
   biasRelu(out: Float32Array, reluBits: Int32Array | null, bias: Float32Array, B: number, O: number): void;
   /** ReLU backward in place on Int32 views: dout = out > 0 ? dout : 0 (model/layers.ts) */
   reluBackward(doutBits: Int32Array, outBits: Int32Array, n: number): void;
+  /** dbias[o] += Σ_b dout[b·O + o] (model/layers.ts) */
+  biasGrad(dbias: Float32Array, dout: Float32Array, B: number, O: number): void;
 }
 
 /** What kernels.cc exports (as `kernels` of the BLAS addon). */
@@ -48,6 +51,7 @@ export interface NativeKernelsAddon {
   ): number;
   biasRelu(out: Float32Array, bias: Float32Array, B: number, O: number, relu: boolean): void;
   reluBackward(doutBits: Int32Array, outBits: Int32Array, n: number): void;
+  biasGrad(dbias: Float32Array, dout: Float32Array, B: number, O: number): void;
   /** the instruction set the loader chose: 'avx512f', 'avx2', 'x86-64' */
   isa: string;
 }
@@ -62,13 +66,14 @@ export const tsKernels: Kernels = {
   scatterTable: tsScatterTable,
   biasRelu: tsBiasRelu,
   reluBackward,
+  biasGrad: tsBiasGrad,
 };
 
 /** True when `x` has every function of {@link NativeKernelsAddon} (an older addon build may lack them). */
 export function isNativeKernels(x: unknown): x is NativeKernelsAddon {
   if (typeof x !== 'object' || x === null) return false;
   const o = x as Record<string, unknown>;
-  return ['interactionForward', 'interactionBackward', 'gather', 'scatterTable', 'biasRelu', 'reluBackward'].every((k) => typeof o[k] === 'function');
+  return ['interactionForward', 'interactionBackward', 'gather', 'scatterTable', 'biasRelu', 'reluBackward', 'biasGrad'].every((k) => typeof o[k] === 'function');
 }
 
 /** The native kernels over the addon's exports. */
@@ -83,5 +88,6 @@ export function nativeKernels(k: NativeKernelsAddon): Kernels {
       k.scatterTable(w, accum, touched, rows, d, cols, nc, F, cats, B, grad, lr, eps),
     biasRelu: (out, reluBits, bias, B, O) => k.biasRelu(out, bias, B, O, reluBits !== null),
     reluBackward: (doutBits, outBits, n) => k.reluBackward(doutBits, outBits, n),
+    biasGrad: (dbias, dout, B, O) => k.biasGrad(dbias, dout, B, O),
   };
 }
