@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPreprocessed } from '../../datasets/preprocessed.js';
+import { readShardFile } from '../../datasets/shards.js';
 import { PipelineError } from '../../pipeline/errors.js';
 import type { RunMetrics } from '../../pipeline/run-metrics.js';
 import { resolveTrainConfig } from '../../stages/train/config.js';
@@ -75,6 +76,31 @@ describe('WorkerStream', () => {
       expect(await drain(w, small, 3)).toEqual(await drain(ref, allocBatch(256), 3));
     } finally {
       await w.close();
+    }
+  });
+
+  it('the shuffled stream (row-major gather) delivers exactly the documented order: shard order, then each shard\'s permuted rows', async () => {
+    const s = new ShardStream(paths, rows, opts);
+    const cols = paths.map((p) => readShardFile(p));
+    const out = allocBatch(128);
+    for (const epoch of [0, 3]) {
+      s.start(epoch, 0);
+      // the stream positions in order, from the contract in shard-stream.ts
+      const want: [number, number][] = [];
+      for (const shard of s.shardOrder(epoch)) for (const r of s.rowPerm(epoch, shard)) want.push([shard, r]);
+      let k = 0;
+      const bad: string[] = [];
+      while (await s.next(out)) {
+        for (let i = 0; i < out.size; i++, k++) {
+          const [shard, r] = want[k]!;
+          const c = cols[shard]!;
+          if (!Object.is(out.labels[i], c.label[r]! + 0)) bad.push(`label of position ${k}`);
+          for (let j = 0; j < 13; j++) if (!Object.is(out.dense[i * 13 + j], c.dense[j]![r])) bad.push(`I${j + 1} of position ${k}`);
+          for (let j = 0; j < 26; j++) if (out.cats[i * 26 + j] !== c.cats[j]![r]) bad.push(`C${j + 1} of position ${k}`);
+        }
+      }
+      expect(bad.slice(0, 5)).toEqual([]);
+      expect(k).toBe(3000);
     }
   });
 

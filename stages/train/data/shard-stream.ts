@@ -36,8 +36,10 @@ export class ShardStream {
   /** index into `order` of the current shard, and the permuted offset inside it */
   private pos = 0;
   private off = 0;
-  private cur: { shard: number; cols: ShardColumns; perm: Uint32Array } | null = null;
+  private cur: { shard: number; cols: ShardColumns; perm: Uint32Array; rows: RowMajor | null } | null = null;
   private readonly pending = new Map<number, Promise<ShardColumns>>();
+  /** the current shard's rows, interleaved (shuffled streams); one buffer reused shard after shard */
+  private rowBuf: RowMajor | null = null;
 
   /**
    * @param paths absolute shard files
@@ -111,7 +113,9 @@ export class ShardStream {
       const cols = await this.readShard(shard);
       for (const k of [...this.pending.keys()]) if (k !== shard) this.pending.delete(k);
       if (this.pos + 1 < this.order.length) void this.readShard(this.order[this.pos + 1]!).catch(() => undefined);
-      this.cur = { shard, cols, perm: this.rowPerm(this.epoch, shard) };
+      // shuffled: one row-major copy of the shard, so a permuted row is one contiguous read
+      // (160 bytes) instead of 40 cache misses, one per column; unshuffled rows are read in order
+      this.cur = { shard, cols, perm: this.rowPerm(this.epoch, shard), rows: this.opts.shuffle ? toRowMajor(cols, (this.rowBuf ??= allocRowMajor(Math.max(...this.rows)))) : null };
     }
     return true;
   }
@@ -126,7 +130,8 @@ export class ShardStream {
     while (filled < B && (await this.enter())) {
       const cur = this.cur!;
       const n = Math.min(B - filled, cur.cols.rows - this.off);
-      copyRows(out, filled, cur.cols, cur.perm, this.off, n);
+      if (cur.rows) copyRowMajor(out, filled, cur.rows, cur.perm, this.off, n);
+      else copyRows(out, filled, cur.cols, cur.perm, this.off, n);
       filled += n;
       this.off += n;
     }
@@ -150,5 +155,56 @@ function copyRows(out: Batch, at: number, cols: ShardColumns, perm: Uint32Array,
   for (let j = 0; j < NUM_TABLES; j++) {
     const col = cols.cats[j]!;
     for (let i = 0; i < n; i++) cats[(at + i) * NUM_TABLES + j] = col[perm[from + i]!]!;
+  }
+}
+
+/** Words per row of a {@link RowMajor} shard: label, 13 dense, 26 categorical. */
+const ROW_WORDS = 1 + NUM_DENSE + NUM_TABLES;
+
+/** A shard's rows interleaved: row r at words [40·r, 40·r + 40), the same bits as the columns. */
+interface RowMajor {
+  f32: Float32Array;
+  i32: Int32Array;
+}
+
+function allocRowMajor(rows: number): RowMajor {
+  const buf = new ArrayBuffer(4 * ROW_WORDS * rows);
+  return { f32: new Float32Array(buf), i32: new Int32Array(buf) };
+}
+
+/** Interleave a shard's columns row by row into `into` (blocks of rows, so the writes stay in cache). */
+function toRowMajor(cols: ShardColumns, into: RowMajor): RowMajor {
+  const n = cols.rows;
+  const { f32, i32 } = into;
+  const BLOCK = 1024;
+  for (let r0 = 0; r0 < n; r0 += BLOCK) {
+    const r1 = Math.min(n, r0 + BLOCK);
+    const label = cols.label;
+    for (let r = r0; r < r1; r++) f32[r * ROW_WORDS] = label[r]!;
+    for (let j = 0; j < NUM_DENSE; j++) {
+      const col = cols.dense[j]!;
+      for (let r = r0; r < r1; r++) f32[r * ROW_WORDS + 1 + j] = col[r]!;
+    }
+    for (let j = 0; j < NUM_TABLES; j++) {
+      const col = cols.cats[j]!;
+      for (let r = r0; r < r1; r++) i32[r * ROW_WORDS + 1 + NUM_DENSE + j] = col[r]!;
+    }
+  }
+  return into;
+}
+
+/** {@link copyRows} from a row-major shard: one contiguous row per batch row. */
+function copyRowMajor(out: Batch, at: number, src: RowMajor, perm: Uint32Array, from: number, n: number): void {
+  const { labels, dense, cats } = out;
+  const { f32, i32 } = src;
+  for (let i = 0; i < n; i++) {
+    const s = perm[from + i]! * ROW_WORDS;
+    const b = at + i;
+    labels[b] = f32[s]!;
+    const d = b * NUM_DENSE;
+    for (let j = 0; j < NUM_DENSE; j++) dense[d + j] = f32[s + 1 + j]!;
+    const c = b * NUM_TABLES;
+    const sc = s + 1 + NUM_DENSE;
+    for (let j = 0; j < NUM_TABLES; j++) cats[c + j] = i32[sc + j]!;
   }
 }
