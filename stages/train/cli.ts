@@ -16,7 +16,7 @@ interface TrainCliOptions {
   set: string[];
   engine: string;
   threads: number | 'auto';
-  dataWorker: boolean;
+  dataWorker?: boolean;
   seed?: number;
   maxAucLoss?: number;
   rechecks?: number;
@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .option('--set <key=value>', 'override a config key, e.g. --set train.batchSize=1024 (repeatable)', collect, [])
     .option('--engine <kind>', 'dense engine: auto (blas when built), ts or blas', 'auto')
     .option('--threads <n>', 'OpenBLAS threads for the dense layers, or auto: min(2, cores), the second core shared with the data worker (sweeps pass 1 per job)', threadsArg, 'auto')
-    .option('--data-worker <on|off>', 'assemble batches (shard decode, shuffles) on a worker thread, ahead of the trainer; off: in the training thread (same batches)', onOffArg('--data-worker'), true)
+    .option('--data-worker <on|off>', 'assemble batches (shard decode, shuffles) on a worker thread, ahead of the trainer; off: in the training thread (same batches) (default: on)', onOffArg('--data-worker'))
     .option('--seed <n>', 'shortcut for --set seed=N', intArg('--seed', 0))
     .option('--max-auc-loss <eps>', 'accuracy-budgeted Slipstream: shortcut for --set slipstream.maxAucLoss=EPS (D moves online to stay within EPS of a no-drop reference)', floatArg('--max-auc-loss', 0))
     .option('--rechecks <n>', 'accuracy-budgeted Slipstream: shortcut for --set slipstream.rechecks=N (re-check windows per epoch)', intArg('--rechecks', 1))
@@ -75,7 +75,7 @@ export function register(program: Command): void {
         const [{ loadTrainConfig }, { train }] = await Promise.all([import('./config.js'), import('./train.js')]);
         const config = loadTrainConfig(o.config, sets);
         const m = await train({
-          config, data: o.data, hot: o.hot, out: o.out, engine: o.engine as EngineKind, threads: o.threads, dataWorker: o.dataWorker, quiet: o.quiet,
+          config, data: o.data, hot: o.hot, out: o.out, engine: o.engine as EngineKind, threads: o.threads, dataWorker: o.dataWorker ?? true, quiet: o.quiet,
           resume: o.resume, forceClean: o.forceClean, coldStore: o.coldStore,
           checkpoint: {
             every: o.checkpointEvery, everySec: o.checkpointEverySec, dir: o.checkpointDir,
