@@ -104,6 +104,28 @@ describe('WorkerStream', () => {
     }
   });
 
+  it('the event loop turns between batches (signals, timers and other I/O are not held up by a full ring)', async () => {
+    const w = new WorkerStream(paths, rows, { ...opts, batchSize: 16 });
+    const b = allocBatch(16);
+    let ticks = 0;
+    const iv = setInterval(() => ticks++, 0);
+    try {
+      w.start(0, 0);
+      const seen: number[] = [];
+      while (await w.next(b)) {
+        seen.push(ticks);
+        const t = performance.now();
+        while (performance.now() - t < 2); // a 2 ms "step": the 1 ms timer is due at every turn
+      }
+      expect(seen.length).toBe(Math.ceil(3000 / 16));
+      const stalls = seen.filter((x, i) => i >= 4 && x === seen[i - 4]);
+      expect(stalls.length).toBe(0); // the timer ran within every 4 consecutive batches
+    } finally {
+      clearInterval(iv);
+      await w.close();
+    }
+  });
+
   it('a corrupt shard fails with the same PipelineError (code, message, file) as in the training thread', async () => {
     const bad = [...paths];
     const broken = join(d.root, 'broken.arrow');

@@ -100,7 +100,10 @@ export class WorkerStream extends ShardStream {
     const w = this.waiter;
     if (w) {
       this.waiter = null;
-      w(m);
+      // resume the trainer from a fresh event-loop turn, not from inside the port's message loop:
+      // Node emits up to 1000 queued messages per turn, and a step resumed from one of them would
+      // keep signals (Ctrl-C), timers and other I/O waiting for as many steps
+      setImmediate(() => w(m));
     } else this.ready.push(m);
   }
 
@@ -115,7 +118,8 @@ export class WorkerStream extends ShardStream {
 
   private take(): Promise<FromWorker> {
     const m = this.ready.shift();
-    if (m) return Promise.resolve(m);
+    // a batch already here: still one event-loop turn per batch (see deliver)
+    if (m) return new Promise((resolve) => setImmediate(() => resolve(m)));
     const w = this.ensure();
     w.ref();
     return new Promise<FromWorker>((resolve, reject) => {
