@@ -63,7 +63,7 @@ export function register(program: Command): void {
     .option('--log-every <n>', 'steps between update-log entries (0 = the checkpoint interval)', intArg('--log-every', 0), 0)
     .option('--resume', 'continue from the newest checkpoint (bit-identical at threshold 0)')
     .option('--force-clean', 'replace an --out / --checkpoint-dir that holds files not written by hotcold train (never /, home, the checkout or an input)')
-    .option('--cold-store <addr>', 'where the cold embedding rows live: memory, redis://host:port or redis-cluster://h:p,h:p,… (?prefix=P; default prefix from --out)', 'memory')
+    .option('--cold-store <addr>', 'where the cold embedding rows live: memory, redis://host:port, redis-cluster://h:p,h:p,… or redis-parity://h:p,…?data=K&parity=R (ECRec parity; see stages/train/store/README.md) (?prefix=P; default prefix from --out)', 'memory')
     .action(
       action(async (o: TrainCliOptions) => {
         const sets = [
@@ -123,7 +123,10 @@ export function register(program: Command): void {
 
 /** `--threads`: an integer in [1, 256] or 'auto'. */
 function threadsArg(v: string): number | 'auto' {
-  return v === 'auto' ? 'auto' : intArg('--threads', 1, 256)(v);
+  if (v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError(`--threads must be auto or an integer in [1, 256], got '${v}'`);
+  return n;
 }
 
 /** An on/off flag value. */

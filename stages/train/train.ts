@@ -180,7 +180,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const cfg = o.config;
   checkBudgetConfig(cfg, { coldStore: o.coldStore });
   const sink = o.quiet ? quietSink : o.sink;
-  const threads = resolveThreads(o.threads);
+  const threads = resolveThreads(o.threads, undefined, cfg.parallel.workers);
   sizeBlasPool(cfg, threads); // workers: OpenBLAS's pool sized before it loads
   const engine = createEngine(o.engine ?? 'auto', threads);
   // GEMM results are bit-identical for one engine and thread count, not across them

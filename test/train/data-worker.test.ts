@@ -167,12 +167,16 @@ describe('WorkerStream', () => {
     }
   });
 
-  it('--threads auto is min(2, cores)', () => {
+  it('--threads auto is min(2, cores), shared among workers', () => {
     expect(resolveThreads('auto', 1)).toBe(1);
     expect(resolveThreads('auto', 2)).toBe(2);
     expect(resolveThreads('auto', 16)).toBe(2);
     expect(resolveThreads(3, 16)).toBe(3);
     expect(resolveThreads(undefined, 16)).toBe(1);
+    // auto is shared among data-parallel workers: 1 BLAS thread per worker on 2 cores
+    expect(resolveThreads('auto', 2, 2)).toBe(1);
+    expect(resolveThreads('auto', 16, 4)).toBe(1);
+    expect(resolveThreads(2, 2, 2)).toBe(2);
   });
 });
 

@@ -27,10 +27,14 @@ export interface DataLoadReport {
   waitShare: number;
 }
 
-/** The OpenBLAS threads of `--threads`: auto = min(2, cores). */
-export function resolveThreads(asked: number | 'auto' | undefined, cores = availableParallelism()): number {
+/**
+ * The OpenBLAS threads of `--threads` (per trainer thread): auto = min(2, cores), divided among
+ * `workers` data-parallel workers (so `--workers 2` on 2 cores runs 1 BLAS thread per worker,
+ * not 2 × 2 threads spinning on 2 cores). An explicit count is taken as given.
+ */
+export function resolveThreads(asked: number | 'auto' | undefined, cores = availableParallelism(), workers = 1): number {
   if (asked === undefined) return 1;
-  if (asked === 'auto') return Math.max(1, Math.min(2, cores));
+  if (asked === 'auto') return Math.max(1, Math.floor(Math.min(2, cores) / Math.max(1, workers)));
   return asked;
 }
 
