@@ -23,7 +23,7 @@ function mib(b: number): string {
 }
 
 export function register(program: Command): void {
-  const cmd = program.command('store').description('init, inspect, dump or drop a run\'s cold embedding tables in Redis (`hotcold train --cold-store`)');
+  const cmd = program.command('store').description('init, inspect, dump or drop a run\'s cold embedding tables in Redis; scrub or rebuild a parity store (`hotcold train --cold-store`)');
 
   target(cmd.command('init').description('create a run\'s store: fingerprint and table seeds (rows are written lazily; an unwritten row reads as the value `hotcold train` starts from)'))
     .option('--config <file>', 'train config JSON')
