@@ -11,7 +11,7 @@
  * No allocation per row: arrays grow to the largest batch seen and are reused.
  */
 import { PipelineError } from '../../../pipeline/errors.js';
-import type { SparseOptConfig } from '../model/embedding.js';
+import type { EmbeddingTable, SparseOptConfig } from '../model/embedding.js';
 import { MAX_KEYS } from './functions.js';
 import type { RowInit } from './lazy-init.js';
 import { blockKey, ROWS_PER_BLOCK, SHARDS, sentinelKey, shardOf } from './layout.js';
@@ -255,6 +255,18 @@ export class BatchRows {
     const out = Buffer.allocUnsafe(q.n);
     for (let i = 0; i < q.n; i++) out[i] = this.fresh[q.rows[i]!]!;
     return out;
+  }
+
+  /** The batch's hot rows (weights, then the accumulator) from the device's hot table into vals. */
+  fillHot(hot: EmbeddingTable | null): void {
+    if (!hot || this.hot === 0) return;
+    const { dim: d, stride: s, uHot, vals } = this;
+    for (let u = 0; u < this.U; u++) {
+      const h = uHot[u]!;
+      if (h < 0) continue;
+      vals.set(hot.weights.subarray(h * d, h * d + d), u * s);
+      if (hot.accum) vals[u * s + d] = hot.accum[h]!;
+    }
   }
 
   /** out[b, f, :] = vals of the batch's lookup (b, f). */

@@ -193,24 +193,10 @@ export class RedisColdStore implements ColdStore {
     this.cur = rows;
   }
 
-  /** Hot rows of a batch from the device's hot table into vals. */
-  private fillHot(rows: BatchRows): void {
-    const hot = this.device.hot;
-    if (!hot || rows.hot === 0) return;
-    const d = rows.dim;
-    const s = rows.stride;
-    for (let u = 0; u < rows.U; u++) {
-      const h = rows.uHot[u]!;
-      if (h < 0) continue;
-      rows.vals.set(hot.weights.subarray(h * d, h * d + d), u * s);
-      if (hot.accum) rows.vals[u * s + d] = hot.accum[h]!;
-    }
-  }
-
   gather(cats: Int32Array, B: number, out: Float32Array): void {
     const rows = this.cur!;
     if (rows.lookups !== B * NUM_TABLES || rows.local.length < B * NUM_TABLES) throw storeError(this.o.address, 'gathering a cold batch', new Error('the prefetched batch is not the trained one'));
-    this.fillHot(rows);
+    rows.fillHot(this.device.hot);
     rows.gather(B, out);
     this.lookups += rows.lookups;
     this.lookupsHot += rows.hot;
@@ -288,7 +274,7 @@ export class RedisColdStore implements ColdStore {
       const t0 = performance.now();
       await rows.pending;
       this.waitSec += (performance.now() - t0) / 1000;
-      this.fillHot(rows);
+      rows.fillHot(this.device.hot);
       rows.gather(B, out);
     };
     return Object.assign(gather, {

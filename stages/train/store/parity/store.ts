@@ -408,23 +408,10 @@ export class ParityColdStore implements ColdStore {
     this.cur = b;
   }
 
-  private fillHot(rows: BatchRows): void {
-    const hot = this.device.hot;
-    if (!hot || rows.hot === 0) return;
-    const d = rows.dim;
-    const s = rows.stride;
-    for (let u = 0; u < rows.U; u++) {
-      const h = rows.uHot[u]!;
-      if (h < 0) continue;
-      rows.vals.set(hot.weights.subarray(h * d, h * d + d), u * s);
-      if (hot.accum) rows.vals[u * s + d] = hot.accum[h]!;
-    }
-  }
-
   gather(cats: Int32Array, B: number, out: Float32Array): void {
     const rows = this.cur!.rows;
     if (rows.lookups !== B * NUM_TABLES || rows.local.length < B * NUM_TABLES) throw this.fatal('gathering a cold batch', new Error('the prefetched batch is not the trained one'));
-    this.fillHot(rows);
+    rows.fillHot(this.device.hot);
     rows.gather(B, out);
     this.lookups += rows.lookups;
     this.lookupsHot += rows.hot;
@@ -616,7 +603,7 @@ export class ParityColdStore implements ColdStore {
         throw this.fatal('reading evaluation rows', e);
       }
       this.waitSec += (performance.now() - t0) / 1000;
-      this.fillHot(b.rows);
+      b.rows.fillHot(this.device.hot);
       b.rows.gather(B, out);
     };
   }

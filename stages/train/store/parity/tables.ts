@@ -20,6 +20,7 @@ import {
   dataKey, parityKey, pmetaKey, psentinelKey, PARITY_LAYOUT, StripeMap, type NodeAddr, type ParityAddress, type ParityMeta,
 } from './layout.js';
 import { connectNode, errMsg, isNodeLoss, nodeName, unreachable } from './nodes.js';
+import type { StoreCounters } from '../redis-tables.js';
 
 export interface ParitySpec {
   fingerprint: string;
@@ -42,13 +43,8 @@ export interface NodeState {
   why?: string;
 }
 
-export interface ParityCounters {
-  roundTrips: number;
-  rowsRead: number;
-  rowsWritten: number;
-  bytesRead: number;
-  bytesWritten: number;
-  conflicts: number;
+/** The redis store's traffic counters, plus what degraded operation did. */
+export interface ParityCounters extends StoreCounters {
   /** rows reconstructed from parity (degraded reads) */
   rowsReconstructed: number;
   /** rows whose update went to parity only (their node lost) */
