@@ -72,29 +72,63 @@ export function writeFileSynced(path: string, data: Uint8Array | string): void {
   }
 }
 
-/**
- * Write `chunks` in order to `path` atomically (temporary name, fsync, rename, fsync dir),
- * each writeSync at most 64 MiB (it takes at most 2 GiB at once). For files too large to
- * concatenate in memory first (model exports).
- * @returns bytes written
- */
-export function writeChunksAtomicSync(path: string, chunks: Iterable<Uint8Array>): number {
+/** A temporary sibling of `path` being written: fsync(), then commit() renames it into place, or abort() removes it. */
+function openAtomic(path: string) {
   const tmp = tmpName(path);
   const fd = openSync(tmp, 'w');
   let bytes = 0;
-  try {
-    for (const c of chunks) {
+  return {
+    /** each writeSync at most 64 MiB (it takes at most 2 GiB at once) */
+    write(c: Uint8Array): void {
       for (let o = 0; o < c.length; ) o += writeSync(fd, c, o, Math.min(c.length - o, 1 << 26));
       bytes += c.length;
-    }
-    fsyncSync(fd);
+    },
+    fsync(): void {
+      fsyncSync(fd);
+    },
+    abort(): void {
+      closeSync(fd);
+      rmSync(tmp, { force: true });
+    },
+    commit(): number {
+      closeSync(fd);
+      renameSync(tmp, path);
+      fsyncDir(dirname(path));
+      return bytes;
+    },
+  };
+}
+
+/**
+ * Write `chunks` in order to `path` atomically (temporary name, fsync, rename, fsync dir).
+ * For files too large to concatenate in memory first (model exports).
+ * @returns bytes written
+ */
+export function writeChunksAtomicSync(path: string, chunks: Iterable<Uint8Array>): number {
+  const f = openAtomic(path);
+  try {
+    for (const c of chunks) f.write(c);
+    f.fsync();
   } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
+    f.abort();
     throw e;
   }
-  closeSync(fd);
-  renameSync(tmp, path);
-  fsyncDir(dirname(path));
-  return bytes;
+  return f.commit();
+}
+
+/**
+ * {@link writeChunksAtomicSync} for chunks produced asynchronously (streamed outputs such as
+ * predictions): nothing appears under `path` unless every chunk was written and synced.
+ * @returns bytes written
+ */
+export async function writeChunksAtomic(path: string, chunks: AsyncIterable<Uint8Array>): Promise<number> {
+  const f = openAtomic(path);
+  try {
+    for await (const c of chunks) f.write(c);
+    f.fsync();
+  } catch (e) {
+    f.abort();
+    throw e;
+  }
+  return f.commit();
 }

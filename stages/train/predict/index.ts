@@ -9,11 +9,11 @@
  *     evaluate  → every metric (AUC, AP, logloss, accuracy, NE by training CTR, NE by the
  *                 split's CTR, CTR) on one split
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { newReadStats, type ReadStats } from '../../../datasets/criteo/reader.js';
 import type { PreprocessManifest, SplitName } from '../../../datasets/preprocessed.js';
-import { fsyncDir, tmpName } from '../../../pipeline/atomic.js';
+import { fsyncDir, tmpName, writeChunksAtomic } from '../../../pipeline/atomic.js';
 import { checkNoOverlap, type PathArg } from '../../../pipeline/outdir.js';
 import { PipelineError } from '../../../pipeline/errors.js';
 import type { EvalMetrics } from '../../../pipeline/run-metrics.js';
@@ -103,34 +103,20 @@ export async function runPredict(o: ScoreOptions & { out: string }): Promise<Pre
   const x = await open(o);
   checkOutput(o, x);
   const labelled = (): boolean => x.stats?.labelled ?? true;
-  const tmp = tmpName(resolve(o.out));
-  const fd = openSync(tmp, 'w');
   const t0 = performance.now();
   let rows = 0;
-  try {
-    const write = (s: string): void => {
-      const b = Buffer.from(s, 'latin1');
-      let w = 0;
-      while (w < b.length) w += writeSync(fd, b, w, b.length - w);
-    };
+  const csv = async function* (): AsyncGenerator<Buffer> {
     for await (const b of scoreBatches(x.model, x.batches, o.batchSize ?? 8192, o.workers ?? 1)) {
       const p = b.probs;
       let s = rows === 0 ? (labelled() ? 'row,label,probability\n' : 'row,probability\n') : '';
       if (labelled()) for (let r = 0; r < b.size; r++) s += `${rows + r},${b.labels[r]!},${p[r]!.toPrecision(9)}\n`;
       else for (let r = 0; r < b.size; r++) s += `${rows + r},${p[r]!.toPrecision(9)}\n`;
-      write(s);
+      yield Buffer.from(s, 'latin1');
       rows += b.size;
     }
-    if (rows === 0) write('row,label,probability\n');
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, resolve(o.out));
-  fsyncDir(dirname(resolve(o.out)));
+    if (rows === 0) yield Buffer.from('row,label,probability\n', 'latin1');
+  };
+  await writeChunksAtomic(resolve(o.out), csv());
   return { rows, labelled: labelled(), sec: (performance.now() - t0) / 1000, source: x.model.source, input: x.what };
 }
 
