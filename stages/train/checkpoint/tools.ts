@@ -66,6 +66,25 @@ export interface VerifyReport {
   flats: { version: number; problems: string[] }[];
 }
 
+/** One manifest (a version's, or a flat increment's by `name`) and the size and CRC-32 of each file it lists. */
+function verifyManifest(d: string, v: number, name?: string): { manifest?: CheckpointManifest; problems: string[] } {
+  const problems: string[] = [];
+  let manifest: CheckpointManifest | undefined;
+  try {
+    manifest = readCheckpointManifest(d, v, name);
+    for (const f of manifest.files) {
+      try {
+        verifyFile(join(d, f.path), f);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+    }
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+  return { manifest, problems };
+}
+
 /** Check every committed version: manifest self-hash, each file's size and CRC-32, chain links. */
 export async function verifyCheckpoints(dir: string): Promise<VerifyReport> {
   const d = requireDir(dir);
@@ -79,39 +98,12 @@ export async function verifyCheckpoints(dir: string): Promise<VerifyReport> {
   const leftovers = names.filter(
     (n) => TMP_RE.test(n) || ((DATA_RE.test(n) || FLAT_DATA_RE.test(n)) && !names.includes(n.replace(/\.bin$/, '.json'))),
   );
-  const flats = flatVersions(d).map((v) => {
-    const problems: string[] = [];
-    try {
-      const m = readCheckpointManifest(d, v, flatManifestName(v));
-      for (const f of m.files) {
-        try {
-          verifyFile(join(d, f.path), f);
-        } catch (e) {
-          problems.push((e as Error).message);
-        }
-      }
-    } catch (e) {
-      problems.push((e as Error).message);
-    }
-    return { version: v, problems };
-  });
+  const flats = flatVersions(d).map((v) => ({ version: v, problems: verifyManifest(d, v, flatManifestName(v)).problems }));
   const own = new Map<number, string[]>();
   const manifests = new Map<number, CheckpointManifest>();
   for (const v of committedVersions(d)) {
-    const problems: string[] = [];
-    try {
-      const m = readCheckpointManifest(d, v);
-      manifests.set(v, m);
-      for (const f of m.files) {
-        try {
-          verifyFile(join(d, f.path), f);
-        } catch (e) {
-          problems.push((e as Error).message);
-        }
-      }
-    } catch (e) {
-      problems.push((e as Error).message);
-    }
+    const { manifest, problems } = verifyManifest(d, v);
+    if (manifest) manifests.set(v, manifest);
     own.set(v, problems);
   }
   const versions: VerifyReport['versions'] = [];
