@@ -16,6 +16,7 @@
  * starts over (new snapshot, new T).
  */
 import { PipelineError } from '../../../pipeline/errors.js';
+import type { RunWork } from '../../../pipeline/run-metrics.js';
 import type { TrainConfig } from '../config.js';
 import { compactBatch, NUM_TABLES, type Batch } from '../data/batch.js';
 import type { Device } from '../device.js';
@@ -120,15 +121,8 @@ export function markStale(keep: Uint8Array, cats: Int32Array, n: number, delta: 
   return dropped;
 }
 
-/** Counted Slipstream overhead (RunWork.slipstream). */
-export interface SlipWork {
-  snapshotBytes: number;
-  deltaBytes: number;
-  searchEvals: number;
-  keyLookups: number;
-  filterLookups: number;
-  rechecks: number;
-}
+/** Counted Slipstream overhead (RunWork.slipstream, documented there). */
+export type SlipWork = NonNullable<RunWork['slipstream']>;
 
 /** Samples `k` not-yet-trained hot inputs of an epoch from hot batch `fromBatch` on; returns k×26 hot indices. */
 export type FutureSampler = (epoch: number, fromBatch: number, k: number) => Promise<Int32Array>;
