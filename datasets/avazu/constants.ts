@@ -42,7 +42,13 @@ export const AVAZU_COLUMNS: readonly string[] = [
   'C14', 'C15', 'C16', 'C17', 'C18', 'C19', 'C20', 'C21',
 ];
 
-/** Index of the first categorical column (C1) in a row. */
+/**
+ * The 23 header names of Avazu's unlabelled `test.csv` (the same columns without `click`),
+ * scored by `hotcold predict --input` (labels absent).
+ */
+export const AVAZU_TEST_COLUMNS: readonly string[] = AVAZU_COLUMNS.filter((c) => c !== 'click');
+
+/** Index of the first categorical column (C1) in a labelled row (one less in an unlabelled one). */
 export const AVAZU_FIRST_CAT = 3;
 /** Categorical columns C1..C21 (21). */
 export const AVAZU_CAT_COUNT = AVAZU_COLUMNS.length - AVAZU_FIRST_CAT;

@@ -13,7 +13,7 @@ import { constants as zlibConstants, createGunzip, gunzipSync } from 'node:zlib'
 import { badLine, PipelineError } from '../../pipeline/errors.js';
 import { createRowBatch, DEFAULT_BATCH_ROWS, type RowBatch } from '../criteo/batch.js';
 import { BAD_LINE_SAMPLES, type BadLineLog } from '../criteo/parse.js';
-import { AVAZU_COLUMNS, AVAZU_FIRST_CAT, AVAZU_HEX_COLUMNS, HOUR_OF_DAY_SLOT, WEEKDAY_SLOT, type AvazuLayout } from './constants.js';
+import { AVAZU_COLUMNS, AVAZU_HEX_COLUMNS, AVAZU_TEST_COLUMNS, HOUR_OF_DAY_SLOT, WEEKDAY_SLOT, type AvazuLayout } from './constants.js';
 
 /** The file's first line (from its first 64 KiB, decompressed when gzip), or null. */
 export function sniffFirstLine(path: string, gzip: boolean): string | null {
@@ -36,10 +36,19 @@ export function sniffFirstLine(path: string, gzip: boolean): string | null {
   return head.toString('latin1', 0, nl < 0 ? head.length : nl);
 }
 
-/** True when `firstLine` is Avazu's header (names compared case-insensitively). */
+/**
+ * Which Avazu header `firstLine` is (names compared case-insensitively): `labelled` (train.csv's
+ * 24 columns `id,click,hour,…`), `unlabelled` (test.csv's 23 columns `id,hour,…`, no `click`), or null.
+ */
+export function avazuHeader(firstLine: string): 'labelled' | 'unlabelled' | null {
+  const f = firstLine.replace(/^\ufeff/, '').replace(/\r$/, '').split(',').map((s) => s.trim().replace(/^"|"$/g, '').toLowerCase());
+  const is = (cols: readonly string[]): boolean => f.length === cols.length && f.every((n, i) => n === cols[i]!.toLowerCase());
+  return is(AVAZU_COLUMNS) ? 'labelled' : is(AVAZU_TEST_COLUMNS) ? 'unlabelled' : null;
+}
+
+/** True when `firstLine` is one of Avazu's headers (train.csv's or test.csv's). */
 export function isAvazuHeader(firstLine: string): boolean {
-  const f = firstLine.replace(/\r$/, '').split(',').map((s) => s.trim().replace(/^"|"$/g, '').toLowerCase());
-  return f.length === AVAZU_COLUMNS.length && f.every((n, i) => n === AVAZU_COLUMNS[i]!.toLowerCase());
+  return avazuHeader(firstLine) !== null;
 }
 
 /** The fields of {@link ReadStats} the reader fills. */
@@ -59,9 +68,24 @@ export interface AvazuReadOptions {
   badLines?: BadLineLog;
   /** which slots the columns fill (constants.ts) @default 'hotcold' */
   layout?: AvazuLayout;
+  /** the file has the `click` column (train.csv); false: test.csv's 23 columns, labels stored as 0 @default true */
+  labelled?: boolean;
 }
 
-const IS_HEX = AVAZU_COLUMNS.map((c) => AVAZU_HEX_COLUMNS.has(c));
+/** One header's columns: names, hex flags, and where `click` (−1: none), `hour` and C1 are. */
+interface Columns {
+  names: readonly string[];
+  hex: readonly boolean[];
+  click: number;
+  hour: number;
+  firstCat: number;
+}
+function columns(names: readonly string[]): Columns {
+  const click = names.indexOf('click');
+  return { names, hex: names.map((c) => AVAZU_HEX_COLUMNS.has(c)), click, hour: names.indexOf('hour'), firstCat: names.indexOf('C1') };
+}
+const LABELLED = columns(AVAZU_COLUMNS);
+const UNLABELLED = columns(AVAZU_TEST_COLUMNS);
 
 /** 'YYMMDDHH' → [hour of day, weekday (0 = Monday)], or null when malformed. */
 export function expandHour(s: string): [number, number] | null {
@@ -77,32 +101,40 @@ export function expandHour(s: string): [number, number] | null {
 }
 
 /** Parse one data line into row `r` of `b`; returns an error message or null. */
-function parseLine(line: string, b: RowBatch, r: number, slipstream: boolean): { field: string; message: string } | null {
+function parseLine(line: string, b: RowBatch, r: number, slipstream: boolean, cols: Columns): { field: string; message: string } | null {
   const f = line.split(',');
-  if (f.length !== AVAZU_COLUMNS.length) return { field: '', message: `${f.length} fields, expected ${AVAZU_COLUMNS.length}` };
-  const click = f[1]!;
-  if (click !== '0' && click !== '1') return { field: 'click', message: `'${click}' is not 0 or 1` };
-  const hour = expandHour(f[2]!);
-  if (!hour) return { field: 'hour', message: `'${f[2]}' is not YYMMDDHH` };
+  const names = cols.names;
+  if (f.length !== names.length) {
+    const hint = cols.click < 0 && f.length === AVAZU_COLUMNS.length ? ` (the header has no 'click' column)` : '';
+    return { field: '', message: `${f.length} fields, expected ${names.length}${hint}` };
+  }
+  let label = 0;
+  if (cols.click >= 0) {
+    const click = f[cols.click]!;
+    if (click !== '0' && click !== '1') return { field: 'click', message: `'${click}' is not 0 or 1` };
+    label = click === '1' ? 1 : 0;
+  }
+  const hour = expandHour(f[cols.hour]!);
+  if (!hour) return { field: 'hour', message: `'${f[cols.hour]}' is not YYMMDDHH` };
   const cap = b.capacity;
-  b.label[r] = click === '1' ? 1 : 0;
+  b.label[r] = label;
   for (let k = 0; k < 13; k++) b.dense[k * cap + r] = NaN;
   b.dense[r] = hour[0];
   if (!slipstream) b.dense[cap + r] = hour[1];
-  for (let c = AVAZU_FIRST_CAT; c < AVAZU_COLUMNS.length; c++) {
+  for (let c = cols.firstCat; c < names.length; c++) {
     const s = f[c]!;
-    const slot = (c - AVAZU_FIRST_CAT) * cap + r;
+    const slot = (c - cols.firstCat) * cap + r;
     if (s === '') {
       b.catPresent[slot] = 0;
       b.cats[slot] = 0;
       continue;
     }
     let v: number;
-    if (IS_HEX[c]) {
-      if (!/^[0-9a-fA-F]{1,8}$/.test(s)) return { field: AVAZU_COLUMNS[c]!, message: `'${s}' is not hex` };
+    if (cols.hex[c]) {
+      if (!/^[0-9a-fA-F]{1,8}$/.test(s)) return { field: names[c]!, message: `'${s}' is not hex` };
       v = parseInt(s, 16);
     } else {
-      if (!/^-?\d{1,10}$/.test(s)) return { field: AVAZU_COLUMNS[c]!, message: `'${s}' is not an integer` };
+      if (!/^-?\d{1,10}$/.test(s)) return { field: names[c]!, message: `'${s}' is not an integer` };
       v = Number(s);
     }
     b.catPresent[slot] = 1;
@@ -122,7 +154,8 @@ function parseLine(line: string, b: RowBatch, r: number, slipstream: boolean): {
 }
 
 /**
- * Yield the file's rows (header checked by the caller, skipped here).
+ * Yield the file's rows (header checked by the caller, skipped here); an unlabelled file
+ * (`opts.labelled` false: test.csv) gives label 0 on every row.
  * @param gzip the file is gzip-compressed
  */
 export async function* readAvazu(path: string, gzip: boolean, opts: AvazuReadOptions, stats: AvazuReadStats): AsyncGenerator<RowBatch> {
@@ -151,6 +184,7 @@ export async function* readAvazu(path: string, gzip: boolean, opts: AvazuReadOpt
   let batch = alloc();
   let lineNo = 0;
   const slipstream = opts.layout === 'slipstream';
+  const cols = opts.labelled === false ? UNLABELLED : LABELLED;
   try {
     for await (const l of lines) {
       lineNo++;
@@ -158,7 +192,7 @@ export async function* readAvazu(path: string, gzip: boolean, opts: AvazuReadOpt
       const line = l.endsWith('\r') ? l.slice(0, -1) : l;
       if (line === '') continue;
       stats.lines++;
-      const err = parseLine(line, batch, batch.rows, slipstream);
+      const err = parseLine(line, batch, batch.rows, slipstream, cols);
       if (err) {
         if ((opts.onBadLine ?? 'error') === 'error') {
           throw err.field

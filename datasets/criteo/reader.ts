@@ -19,7 +19,7 @@ import { ioError, isSystemError } from '../../pipeline/io-error.js';
 import { createRowBatch, DEFAULT_BATCH_ROWS, type RowBatch } from './batch.js';
 import { ALL_COLUMNS, FIELD_COUNT } from './constants.js';
 import { isParquetFile } from '../parquet/sniff.js';
-import { isAvazuHeader, readAvazu, sniffFirstLine } from '../avazu/reader.js';
+import { avazuHeader, readAvazu, sniffFirstLine } from '../avazu/reader.js';
 import { resolveParser, type ParseAddon, type ParserChoice } from './native.js';
 import { COMMA, createBadLineLog, CriteoLineParser, TAB, type BadLineLog, type OnBadLine } from './parse.js';
 
@@ -123,15 +123,18 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
   stats.gzip = st.isFile() && st.size >= 2 && isGzipFile(path);
   const first = st.isFile() ? sniffFirstLine(path, stats.gzip) : null;
   const avazuFormat = opts.format === 'avazu' || opts.format === 'avazu-slipstream';
-  if (first !== null && isAvazuHeader(first)) {
-    // Avazu (datasets/avazu): read into Criteo-shaped rows
+  const avazu = first !== null ? avazuHeader(first) : null;
+  if (avazu !== null) {
+    // Avazu (datasets/avazu): read into Criteo-shaped rows; test.csv (no click column) only where labels may be absent
     stats.format = 'avazu';
+    const labelled = avazu === 'labelled';
+    decideLabels(path, labelled, `its header has no 'click' column (Avazu's test.csv: id,hour,C1,…,C21)`, `a 'click' column`, opts.labels ?? 'required', stats);
     const layout = opts.format === 'avazu-slipstream' ? 'slipstream' : 'hotcold';
-    yield* readAvazu(path, stats.gzip, { batchRows: opts.batchRows, reuseBatch: opts.reuseBatch, allocBatch: opts.allocBatch, onBadLine: opts.onBadLine, badLines: opts.badLines, layout }, stats);
+    yield* readAvazu(path, stats.gzip, { batchRows: opts.batchRows, reuseBatch: opts.reuseBatch, allocBatch: opts.allocBatch, onBadLine: opts.onBadLine, badLines: opts.badLines, layout, labelled }, stats);
     return;
   }
   if (avazuFormat) {
-    throw new PipelineError('bad_input', `--format ${opts.format}: not an Avazu file (its first line is not the 24-column Avazu header id,click,hour,C1,…,C21): ${(first ?? '').slice(0, 80)}`, {
+    throw new PipelineError('bad_input', `--format ${opts.format}: not an Avazu file (its first line is neither the 24-column Avazu header id,click,hour,C1,…,C21 nor test.csv's 23 columns id,hour,C1,…,C21): ${(first ?? '').slice(0, 80)}`, {
       file: path, line: 1, field: '--format',
     });
   }
@@ -347,32 +350,41 @@ function fieldCounts(buf: Buffer, pos: number, fill: number, delim: number): Set
 
 /** Apply the label decision, refusing what `mode` does not allow. */
 function setLabelled(path: string, parser: CriteoLineParser, labelled: boolean, why: string, mode: LabelMode, stats: ReadStats): void {
+  decideLabels(path, labelled, why, `${FIELD_COUNT} fields per line, or a 'label' header`, mode, stats);
+  parser.noLabel = !labelled;
+}
+
+/**
+ * Refuse what `mode` does not allow (an unlabelled file for training, a labelled one under
+ * `--no-label`), else record the decision in `stats.labelled`.
+ * @param why what shows the file has no label column; @param has what shows it has one
+ */
+function decideLabels(path: string, labelled: boolean, why: string, has: string, mode: LabelMode, stats: ReadStats): void {
   if (!labelled && mode === 'required') {
     throw new PipelineError('bad_input', `${path} has no label column: ${why}`, {
-      file: path, hint: 'preprocess and training need labelled rows (label, I1..I13, C1..C26); `hotcold predict --input` scores an unlabelled file such as Kaggle\'s test.txt',
+      file: path, hint: 'preprocess and training need labelled rows (Criteo: label, I1..I13, C1..C26; Avazu: id, click, hour, …); `hotcold predict --input` scores an unlabelled file such as Kaggle\'s test.txt or Avazu\'s test.csv',
     });
   }
   if (labelled && mode === 'absent') {
-    throw new PipelineError('bad_input', `--no-label was given but ${path} has a label column (${FIELD_COUNT} fields per line, or a 'label' header)`, {
+    throw new PipelineError('bad_input', `--no-label was given but ${path} has a label column (${has})`, {
       file: path, field: '--no-label', hint: 'drop --no-label: the label column is then read (and ignored by predict)',
     });
   }
-  parser.noLabel = !labelled;
   stats.labelled = labelled;
 }
 
-/** Avazu's header (Kaggle CTR prediction, 2014): id, click, hour, then 21 categorical columns. */
-const AVAZU_HEAD = ['id', 'click', 'hour', 'c1', 'banner_pos', 'site_id'];
+/** Avazu's headers (Kaggle CTR prediction, 2014): id, click, hour, then 21 categorical columns (test.csv: no click). */
+const AVAZU_HEADS = [['id', 'click', 'hour', 'c1', 'banner_pos', 'site_id'], ['id', 'hour', 'c1', 'banner_pos', 'site_id']];
 
 /** The refusal of a header that is not Criteo's: says what the file looks like. */
 function unknownHeader(path: string, first: string, fields: string[]): PipelineError {
   const lower = fields.map((f) => f.toLowerCase());
-  const looks = AVAZU_HEAD.every((h, i) => lower[i] === h) ? 'Avazu' : 'unknown';
+  const looks = AVAZU_HEADS.some((head) => head.every((h, i) => lower[i] === h)) ? 'Avazu' : 'unknown';
   return new PipelineError('bad_input', `not a Criteo file: looks like ${looks}: ${fields.length} columns, header ${first.slice(0, 80)}${first.length > 80 ? '…' : ''}`, {
     file: path,
     line: 1,
     expected: `${ALL_COLUMNS.length} columns ${ALL_COLUMNS.slice(0, 3).join(',')},...,C26 (optionally after an Id column)`,
-    hint: looks === 'Avazu' ? `an Avazu file is read when its header has the 24 Avazu columns (id,click,hour,C1,…,C21)` : undefined,
+    hint: looks === 'Avazu' ? `an Avazu file is read when its header has the 24 Avazu columns (id,click,hour,C1,…,C21), or test.csv's 23 (no click)` : undefined,
   });
 }
 

@@ -10,7 +10,7 @@ import { quietSink } from '../../pipeline/progress.js';
 import { run as preprocess } from '../../stages/preprocess/index.js';
 import { resolveTrainConfig } from '../../stages/train/config.js';
 import { train } from '../../stages/train/train.js';
-import { runEvaluate } from '../../stages/train/predict/index.js';
+import { runEvaluate, runPredict } from '../../stages/train/predict/index.js';
 import { expectCode, useTempDirs } from '../fixtures/temp.js';
 
 const SAMPLE = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'avazu', 'avazu-train-head-8999.csv');
@@ -31,6 +31,25 @@ function flat(b: RowBatch): number[][] {
     out.push(row);
   }
   return out;
+}
+
+/** Avazu's test.csv made from the labelled sample: the same file without its click column (header included). */
+function dropClick(src: string, dir: string, name = 'test.csv'): string {
+  const out = join(dir, name);
+  const lines = readFileSync(src, 'utf8').split('\n');
+  writeFileSync(out, lines.map((l) => (l === '' ? l : l.split(',').filter((_, i) => i !== 1).join(','))).join('\n'));
+  return out;
+}
+
+/** The probability column of a predict CSV (header checked). */
+function probs(path: string, header: string): number[] {
+  const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+  expect(lines[0]).toBe(header);
+  return lines.slice(1).map((l, i) => {
+    const f = l.split(',');
+    expect(Number(f[0])).toBe(i);
+    return Number(f[f.length - 1]);
+  });
 }
 
 /** Oracle: the documented mapping, computed the slow way. */
@@ -118,6 +137,75 @@ describe('Avazu reader', () => {
     }
     expect(rows).toBe(8999);
     expect(raw.metrics.logloss!).toBeCloseTo(sum / rows, 6);
+    // test.csv (no click) in the Slipstream layout: the same probabilities as train.csv
+    await runPredict({ run: join(d, 'run'), input: SAMPLE, out: join(d, 'lab.csv') });
+    await runPredict({ run: join(d, 'run'), input: dropClick(SAMPLE, d), out: join(d, 'unl.csv') });
+    expect(probs(join(d, 'unl.csv'), 'row,probability')).toEqual(probs(join(d, 'lab.csv'), 'row,label,probability'));
+  }, 60_000);
+
+  it.skipIf(!HAVE)('test.csv without click (23 columns): read as the labelled rows with label 0 in both layouts, only where labels may be absent', async () => {
+    const d = tmp();
+    const unl = dropClick(SAMPLE, d);
+    expect(readFileSync(unl, 'utf8').split('\n', 1)[0]).toMatch(/^id,hour,C1,banner_pos,site_id,/);
+    for (const format of ['auto', 'avazu', 'avazu-slipstream'] as const) {
+      const want = (await readAll(SAMPLE, { format })).map((r) => [0, ...r.slice(1)]);
+      const stats = newReadStats();
+      const got: number[][] = [];
+      for await (const b of readCriteo(unl, { format, labels: 'auto' }, stats)) got.push(...flat(b));
+      expect(got).toEqual(want);
+      expect(stats.labelled).toBe(false);
+      expect(stats.format).toBe('avazu');
+    }
+    const gz = join(d, 'test.csv.gz');
+    writeFileSync(gz, gzipSync(readFileSync(unl)));
+    expect((await readAll(gz, { labels: 'absent' })).length).toBe(8999);
+    // training data must have labels; --no-label refuses train.csv
+    const e1 = await expectCode(readAll(unl), 'bad_input');
+    expect(e1.message).toMatch(/test\.csv has no label column: its header has no 'click' column/);
+    const e2 = await expectCode(readAll(SAMPLE, { labels: 'absent' }), 'bad_input');
+    expect(e2.message).toMatch(/--no-label was given but .* has a label column \(a 'click' column\)/);
+    // a 24-field line under the 23-column header: located, and says why
+    const bad = join(d, 'bad.csv');
+    const lines = readFileSync(unl, 'utf8').split('\n');
+    writeFileSync(bad, [lines[0], lines[1], readFileSync(SAMPLE, 'utf8').split('\n')[3]].join('\n') + '\n');
+    const e3 = await expectCode(readAll(bad, { labels: 'auto' }), 'bad_input');
+    expect(e3.line).toBe(3);
+    expect(e3.message).toMatch(/24 fields, expected 23 \(the header has no 'click' column\)/);
+  });
+
+  it.skipIf(!HAVE)('predict --input test.csv (no click) scores every row as predict on train.csv does, through the same vocabulary; evaluate and preprocess refuse it', async () => {
+    const d = tmp();
+    const unl = dropClick(SAMPLE, d);
+    await preprocess({ inputs: [SAMPLE], out: join(d, 'pre'), options: { split: 'random', ratios: [0.8, 0.1, 0.1], seed: 123 }, parallel: false }, { progress: quietSink });
+    const config = resolveTrainConfig({ model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' }, train: { batchSize: 256, epochs: 1 } });
+    await train({ config, data: join(d, 'pre'), out: join(d, 'run'), quiet: true });
+    const lab = await runPredict({ run: join(d, 'run'), input: SAMPLE, out: join(d, 'lab.csv'), batchSize: 1000 });
+    expect(lab.labelled).toBe(true);
+    const want = probs(join(d, 'lab.csv'), 'row,label,probability');
+    expect(want.length).toBe(8999);
+    for (const noLabel of [false, true]) {
+      const r = await runPredict({ run: join(d, 'run'), input: unl, out: join(d, 'unl.csv'), batchSize: 1000, noLabel });
+      expect(r.labelled).toBe(false);
+      expect(r.rows).toBe(8999);
+      expect(probs(join(d, 'unl.csv'), 'row,probability')).toEqual(want);
+    }
+    // OOV: a value the vocabulary never saw scores as id 1, the same as in train.csv
+    const oovLab = join(d, 'oov-lab.csv');
+    const oovUnl = join(d, 'oov-unl.csv');
+    const src = readFileSync(SAMPLE, 'utf8').split('\n').slice(0, 3);
+    const swapped = src.map((l, i) => (i === 0 ? l : l.split(',').map((v, c) => (c === 5 ? '0badf00d' : v)).join(','))); // site_id
+    writeFileSync(oovLab, swapped.join('\n') + '\n');
+    // another unseen value in test.csv: both are OOV (id 1), so the probabilities agree
+    writeFileSync(oovUnl, swapped.map((l) => l.replace('0badf00d', 'deadbeef').split(',').filter((_, i) => i !== 1).join(',')).join('\n') + '\n');
+    await runPredict({ run: join(d, 'run'), input: oovLab, out: join(d, 'o1.csv') });
+    await runPredict({ run: join(d, 'run'), input: oovUnl, out: join(d, 'o2.csv') });
+    expect(probs(join(d, 'o2.csv'), 'row,probability')).toEqual(probs(join(d, 'o1.csv'), 'row,label,probability'));
+    expect(probs(join(d, 'o2.csv'), 'row,probability')).not.toEqual(want.slice(0, 2)); // site_id matters to this model
+    const e = await expectCode(runEvaluate({ run: join(d, 'run'), input: unl }), 'bad_input');
+    expect(e.message).toMatch(/evaluate needs labels: .*test\.csv has no label column/);
+    const p = await expectCode(preprocess({ inputs: [unl], out: join(d, 'pre2'), parallel: false }, { progress: quietSink }), 'bad_input');
+    expect(p.message).toMatch(/has no label column: its header has no 'click' column/);
+    await expectCode(runPredict({ run: join(d, 'run'), input: SAMPLE, noLabel: true, out: join(d, 'x.csv') }), 'bad_input');
   }, 60_000);
 
   it('a malformed line: error naming line and field, or skipped and counted', async () => {

@@ -37,8 +37,8 @@ function modelOptions(c: Command): Command {
       if (!SPLITS.includes(v as SplitName)) throw new InvalidArgumentError(`--split must be one of ${SPLITS.join(', ')}, got '${v}'`);
       return v as SplitName;
     })
-    .option('--input <file>', 'score a raw Criteo file (TSV, CSV with header, .gz) through the dataset\'s vocabulary instead')
-    .option('--no-label', 'the raw --input file has no label column (Kaggle\'s test.txt: I1..I13, C1..C26); detected by its field count when not given')
+    .option('--input <file>', 'score a raw file (Criteo TSV, CSV with header, .gz, Parquet; Avazu train.csv / test.csv) through the dataset\'s vocabulary instead')
+    .option('--no-label', 'the raw --input file has no label column (Kaggle\'s test.txt: I1..I13, C1..C26; Avazu\'s test.csv: no click); detected by its field count or header when not given')
     .option('--on-bad-line <mode>', 'raw input: error | skip', (v: string) => {
       if (v !== 'error' && v !== 'skip') throw new InvalidArgumentError(`--on-bad-line must be error or skip, got '${v}'`);
       return v;
