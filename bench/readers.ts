@@ -4,12 +4,13 @@
  *
  *     Criteo TSV, native parser      the baseline (native/parse when built)
  *     Criteo TSV, TypeScript parser  --parser ts
- *     unlabelled TSV (39 fields)     Kaggle's test.txt shape: the TypeScript parser
+ *     unlabelled TSV (39 fields)     Kaggle's test.txt shape: native parser and TypeScript parser
  *     Criteo-shaped Parquet          the same rows (label DOUBLE, I1..I6 DOUBLE, I7..I13 INT64,
  *                                    C1..C13 INT32, C14..C26 hex STRING; SNAPPY; 64Ki-row groups),
  *                                    hyparquet decoding in JavaScript
  *     Avazu CSV                      the shared 8,999-row sample repeated to the same row count
  *                                    (24 columns; a string-split parser); skipped without it
+ *     Avazu test.csv                 the same without the click column (23 columns)
  *
  * Each run drains the reader (parse only: no vocabulary, no shards) and is timed in wall and CPU
  * seconds; the table gives medians over `--runs` interleaved runs, rows/s, MB/s of input bytes,
@@ -53,15 +54,20 @@ try {
     for (let i = 0; out.length <= ROWS; i++) out.push(body[i % body.length]!);
     avazu = join(dir, 'avazu.csv');
     writeFileSync(avazu, out.join('\n') + '\n');
+    writeFileSync(join(dir, 'avazu-test.csv'), out.map((l) => l.split(',').filter((_, i) => i !== 1).join(',')).join('\n') + '\n');
   }
   const native = loadParseAddon().addon !== null;
   const cases: { what: string; path: string; opts: ReadOptions }[] = [
     { what: `Criteo TSV, ${native ? 'native' : 'TypeScript (addon not built)'} parser`, path: tsv, opts: {} },
     { what: 'Criteo TSV, TypeScript parser', path: tsv, opts: { parser: 'ts' } },
-    { what: 'unlabelled TSV, 39 fields (TypeScript parser)', path: unl, opts: { labels: 'auto' } },
+    { what: `unlabelled TSV, 39 fields (${native ? 'native' : 'TypeScript (addon not built)'} parser)`, path: unl, opts: { labels: 'auto' } },
+    { what: 'unlabelled TSV, 39 fields (TypeScript parser)', path: unl, opts: { labels: 'auto', parser: 'ts' } },
     { what: 'Criteo-shaped Parquet (hyparquet)', path: pq, opts: {} },
   ];
-  if (avazu) cases.push({ what: 'Avazu CSV (24 columns)', path: avazu, opts: {} });
+  if (avazu) {
+    cases.push({ what: 'Avazu CSV (24 columns)', path: avazu, opts: {} });
+    cases.push({ what: 'Avazu test.csv (23 columns, no click)', path: join(dir, 'avazu-test.csv'), opts: { labels: 'auto' } });
+  }
   else log(`(Avazu skipped: ${AVAZU} not found)`);
   const wall = cases.map(() => [] as number[]);
   const cpu = cases.map(() => [] as number[]);

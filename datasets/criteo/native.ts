@@ -22,12 +22,14 @@ export interface ParseAddon {
    * Parse complete lines of `buf[pos, end)` into batch columns from row `state[0]`;
    * stops at the range end, a full batch, or the start of a malformed line (`state[3] = 1`).
    * `state`: [rows, lines consumed, data lines, stopped at a bad line].
+   * From version 2: `skipFields` leading fields dropped per line (Kaggle's CSV with an Id column) and
+   * `noLabel` lines that start at I1 (Kaggle's unlabelled test.txt; label 0 stored); version 1 takes neither.
    * @returns the position after the last line consumed
    */
   parseLines(
     buf: Uint8Array, pos: number, end: number, delim: number,
     label: Int8Array, dense: Float64Array, cats: Uint32Array, present: Uint8Array, capacity: number,
-    state: Int32Array,
+    state: Int32Array, skipFields?: number, noLabel?: boolean,
   ): number;
   /**
    * The id-table loop; stops before the first new key that needs the counts array
@@ -59,7 +61,7 @@ export function parseAddonPath(): string {
 function isAddon(x: unknown): x is ParseAddon {
   if (typeof x !== 'object' || x === null) return false;
   const o = x as Record<string, unknown>;
-  return typeof o.parseLines === 'function' && typeof o.mapAndCount === 'function' && o.version === 1;
+  return typeof o.parseLines === 'function' && typeof o.mapAndCount === 'function' && (o.version === 1 || o.version === 2);
 }
 
 /** Load once (per thread) and cache the outcome. */
@@ -67,7 +69,7 @@ export function loadParseAddon(): { addon: ParseAddon | null; error: string } {
   if (cached) return cached;
   try {
     const mod: unknown = createRequire(import.meta.url)(parseAddonPath());
-    cached = isAddon(mod) ? { addon: mod, error: '' } : { addon: null, error: 'module does not export parseLines/mapAndCount version 1' };
+    cached = isAddon(mod) ? { addon: mod, error: '' } : { addon: null, error: 'module does not export parseLines/mapAndCount version 1 or 2' };
   } catch (err) {
     const msg = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
     cached = { addon: null, error: msg };

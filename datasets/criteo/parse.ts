@@ -100,14 +100,17 @@ export class CriteoLineParser {
    */
   parse(buf: Uint8Array, pos: number, end: number, batch: RowBatch): number {
     const nat = this.native;
-    // the native loop knows no leading fields to skip (Kaggle's CSV with an Id column) and no
-    // unlabelled lines: TS takes those files
-    if (!nat || this.skipFields > 0 || this.noLabel) return this.parseTs(buf, pos, end, batch);
+    // a version-1 addon knows no leading fields to skip (Kaggle's CSV with an Id column) and no
+    // unlabelled lines (Kaggle's test.txt): TS takes those files; version 2 parses them natively
+    const plain = this.skipFields === 0 && !this.noLabel;
+    if (!nat || (!plain && nat.version < 2)) return this.parseTs(buf, pos, end, batch);
     const st = this.nativeState;
     let p = pos;
     while (p < end && batch.rows < batch.capacity) {
       st[0] = batch.rows;
-      p = nat.parseLines(buf, p, end, this.delimiter, batch.label, batch.dense, batch.cats, batch.catPresent, batch.capacity, st);
+      p = plain
+        ? nat.parseLines(buf, p, end, this.delimiter, batch.label, batch.dense, batch.cats, batch.catPresent, batch.capacity, st)
+        : nat.parseLines(buf, p, end, this.delimiter, batch.label, batch.dense, batch.cats, batch.catPresent, batch.capacity, st, this.skipFields, this.noLabel);
       batch.rows = st[0]!;
       this.line += st[1]!;
       this.dataLines += st[2]!;

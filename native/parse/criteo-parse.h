@@ -84,8 +84,10 @@ inline bool Digits8(const uint8_t* p, int* len, uint64_t* value) {
 }
 
 // One pass over lines; returns the position after the last line consumed.
+// skipFields: leading fields dropped from every line (1 for Kaggle's CSV with an Id column);
+// noLabel: lines start at I1 (Kaggle's unlabelled test.txt), label 0 is stored.
 inline size_t ParseLines(const uint8_t* buf, size_t pos, size_t end, uint8_t delim, int8_t* label, double* dense,
-                  uint32_t* cats, uint8_t* present, int64_t cap, int32_t* state) {
+                  uint32_t* cats, uint8_t* present, int64_t cap, int32_t* state, int skipFields = 0, bool noLabel = false) {
   int64_t rows = state[0];
   int32_t lines = 0, dataLines = 0;
   state[3] = 0;
@@ -99,8 +101,16 @@ inline size_t ParseLines(const uint8_t* buf, size_t pos, size_t end, uint8_t del
       lines++;
       continue;
     }
+    for (int k = skipFields; k > 0; k--) {
+      while (buf[p] != delim && buf[p] != LF) p++;
+      if (buf[p] == delim) p++;
+    }
     const int64_t r = rows;
     int field = 0;
+    if (noLabel) {
+      label[r] = 0;
+      field = 1;
+    }
     bool bad = false;
     for (;;) {
       if (field <= kIntFeatures) {

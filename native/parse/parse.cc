@@ -4,12 +4,14 @@
 // unusual and hand it back to the TypeScript code, which stays the one place that knows
 // about errors and growth:
 //
-//   parseLines(buf, pos, end, delim, label, dense, cats, present, cap, state) -> pos
+//   parseLines(buf, pos, end, delim, label, dense, cats, present, cap, state[, skipFields, noLabel]) -> pos
 //     Parses complete lines from buf[pos, end) (buf[end-1] must be '\n') into the batch
 //     columns, from row state[0] on, until the range is used up, the batch is full, or a
 //     malformed line starts: then it returns that line's start and sets state[3] = 1, and
 //     the TS parser handles that one line (error or skip, same message as ever).
 //     state (Int32Array): [rows, lines consumed, data lines, stopped at a bad line].
+//     skipFields (0-7): leading fields dropped (Kaggle's CSV with an Id column); noLabel: lines
+//     start at I1 (Kaggle's unlabelled test.txt) and label 0 is stored (version 2).
 //
 //   mapAndCount(vals, present, base, n, out, outOff, firstId, keys, slots, counts, state) -> r
 //     The id-table loop over rows [0, n); stops at the first row whose insertion would need
@@ -57,7 +59,7 @@ Napi::Value Fail(Napi::Env env, const char* msg) {
 
 Napi::Value ParseLinesJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 10) return Fail(env, "parseLines expects 10 arguments");
+  if (info.Length() != 10 && info.Length() != 12) return Fail(env, "parseLines expects 10 or 12 arguments");
   uint8_t* buf;
   size_t bufLen;
   int8_t* label;
@@ -87,12 +89,19 @@ Napi::Value ParseLinesJs(const Napi::CallbackInfo& info) {
     return Fail(env, "batch columns shorter than the capacity");
   if (state[0] < 0 || state[0] > cap) return Fail(env, "state[0] (rows) outside [0, capacity]");
   if (delim != 9 && delim != 44) return Fail(env, "delimiter must be tab or comma");
+  int64_t skipFields = 0;
+  bool noLabel = false;
+  if (info.Length() == 12) {
+    skipFields = info[10].As<Napi::Number>().Int64Value();
+    noLabel = info[11].ToBoolean().Value();
+    if (skipFields < 0 || skipFields > 7) return Fail(env, "skipFields must be in [0, 7]");
+  }
   if (pos == end) {
     state[1] = state[2] = state[3] = 0;
     return Napi::Number::New(env, static_cast<double>(pos));
   }
   const size_t p = ParseLines(buf, static_cast<size_t>(pos), static_cast<size_t>(end), static_cast<uint8_t>(delim), label,
-                              dense, cats, present, cap, state);
+                              dense, cats, present, cap, state, static_cast<int>(skipFields), noLabel);
   return Napi::Number::New(env, static_cast<double>(p));
 }
 
@@ -184,7 +193,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHex();
   exports.Set("parseLines", Napi::Function::New(env, ParseLinesJs));
   exports.Set("mapAndCount", Napi::Function::New(env, MapAndCountJs));
-  exports.Set("version", Napi::Number::New(env, 1));
+  exports.Set("version", Napi::Number::New(env, 2));
   return exports;
 }
 

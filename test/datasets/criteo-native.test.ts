@@ -147,6 +147,51 @@ describe.skipIf(!addon)('native parse addon = TypeScript parser', () => {
     }
   });
 
+  it('unlabelled lines (39 fields, Kaggle test.txt), the Id column (Kaggle CSV) and both: same rows, counts and messages natively', async () => {
+    expect(addon!.version).toBe(2);
+    const d = tmp();
+    const rng = new Rng(29);
+    const names = [...Array.from({ length: 13 }, (_, i) => `I${i + 1}`), ...Array.from({ length: 26 }, (_, i) => `C${i + 1}`)];
+    for (const [t, v] of (['unlabelled-tsv', 'unlabelled-id-csv', 'labelled-id-csv'] as const).entries()) {
+      const csv = v !== 'unlabelled-tsv';
+      const delim = csv ? ',' : '\t';
+      const labelled = v === 'labelled-id-csv';
+      const lines = randomFile(rng, 3000, delim).split('\n').map((l, i) => {
+        if (l === '' || l === '\r') return l;
+        const f = l.split(delim);
+        if (!labelled) f.shift();
+        // the label sniff reads the first 1000 lines: none of them may look labelled (40 fields)
+        if (!labelled && i < 1500 && f.length >= 40) f.length = 39;
+        return (csv ? [`${6e7 + i}`, ...f] : f).join(delim);
+      });
+      const header = csv ? ['Id', ...(labelled ? ['Label'] : []), ...names].join(',') + '\n' : '';
+      const p = join(d, `${v}.${csv ? 'csv' : 'txt'}`);
+      writeFileSync(p, header + lines.join('\n'), 'latin1');
+      const labels = labelled ? 'auto' : 'absent';
+      const skip = await expectSameRead(p, { onBadLine: 'skip', batchRows: 400 + 100 * t, labels });
+      expect(skip.error).toBeNull();
+      expect(skip.stats.labelled).toBe(labelled);
+      expect(skip.rows.length).toBeGreaterThan(1000);
+      expect(skip.log.count).toBeGreaterThan(0);
+      if (!labelled) expect(skip.rows.every((r) => r[0] === 0)).toBe(true);
+      await expectSameRead(p, { onBadLine: 'skip', chunkBytes: 777, batchRows: 61, labels });
+      const strict = await expectSameRead(p, { onBadLine: 'error', labels });
+      expect(strict.error).toMatch(/:\d+: .*(is not|too many fields)/);
+    }
+  });
+
+  it.skipIf(!HAVE_SAMPLES)('the real Kaggle head without its label column: the native read equals the TS read and the labelled rows', async () => {
+    const d = tmp();
+    const src = readFileSync(REAL[0]!, 'latin1').split('\n').filter((l) => l !== '');
+    const p = join(d, 'test.txt');
+    writeFileSync(p, src.map((l) => l.slice(l.indexOf('\t') + 1)).join('\n') + '\n', 'latin1');
+    const unl = await expectSameRead(p, { labels: 'auto', batchRows: 1000 });
+    expect(unl.error).toBeNull();
+    expect(unl.stats.labelled).toBe(false);
+    const lab = await readWith(REAL[0]!, 'native');
+    expect(unl.rows).toEqual(lab.rows.map((r) => [0, ...r.slice(1)]));
+  });
+
   it('U32IndexTable: same ids, counts, missing and growth as the TypeScript loop', () => {
     const rng = new Rng(5);
     const ts = new U32IndexTable(16, null);

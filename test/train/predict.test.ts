@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadParseAddon } from '../../datasets/criteo/native.js';
 import { openPreprocessed } from '../../datasets/preprocessed.js';
 import type { RunMetrics } from '../../pipeline/run-metrics.js';
 import { quietSink } from '../../pipeline/progress.js';
@@ -9,6 +10,9 @@ import { run as preprocess } from '../../stages/preprocess/index.js';
 import { runEvaluate, runPredict } from '../../stages/train/predict/index.js';
 import { makeModelRun, type ModelRun } from '../fixtures/model-run.js';
 import { expectCode, useTempDirs } from '../fixtures/temp.js';
+
+const NATIVE_V2 = (loadParseAddon().addon?.version ?? 0) >= 2;
+if (!NATIVE_V2) console.warn('predict native-vs-TS parser test skipped: the parse addon (version 2) is not built; run `npm run build:addon`');
 
 let root = '';
 let fx: ModelRun;
@@ -131,6 +135,34 @@ describe('hotcold predict --input on an unlabelled file (Kaggle test.txt: 39 fie
     expect(e.message).toMatch(/evaluate needs labels: .*test\.txt has no label column/);
     const p = await expectCode(preprocess({ inputs: [unl], out: join(dir, 'pre'), parallel: false }, { progress: quietSink }), 'bad_input');
     expect(p.message).toMatch(/has no label column: its lines have 39 fields/);
+  });
+
+  it.skipIf(!NATIVE_V2)('native and TypeScript parsers give byte-identical predictions on the unlabelled file (TSV and Id CSV) and the labelled one', async () => {
+    const dir = tmp();
+    const lines = readFileSync(fx.raw, 'utf8').trimEnd().split('\n');
+    const unl = join(dir, 'test.txt');
+    writeFileSync(unl, lines.map((l) => l.slice(l.indexOf('\t') + 1)).join('\n') + '\n');
+    const csv = join(dir, 'test.csv');
+    const head = ['Id', ...Array.from({ length: 13 }, (_, i) => `I${i + 1}`), ...Array.from({ length: 26 }, (_, i) => `C${i + 1}`)].join(',');
+    writeFileSync(csv, [head, ...lines.map((l, i) => `${i},${l.slice(l.indexOf('\t') + 1).split('\t').join(',')}`)].join('\n') + '\n');
+    const prev = process.env.HOTCOLD_PARSER;
+    try {
+      for (const file of [unl, csv, fx.raw]) {
+        const outs: Buffer[] = [];
+        for (const parser of ['native', 'ts']) {
+          if (parser === 'ts') process.env.HOTCOLD_PARSER = 'ts';
+          else delete process.env.HOTCOLD_PARSER;
+          const out = join(dir, `${parser}.csv`);
+          await runPredict({ run: fx.run, input: file, out, batchSize: 999 });
+          outs.push(readFileSync(out));
+        }
+        expect(outs[0]!.length).toBeGreaterThan(1000);
+        expect(outs[0]!.equals(outs[1]!)).toBe(true);
+      }
+    } finally {
+      if (prev === undefined) delete process.env.HOTCOLD_PARSER;
+      else process.env.HOTCOLD_PARSER = prev;
+    }
   });
 
   it('refuses --no-label on a labelled file, a file whose first lines mix 39 and 40 fields, and --no-label with --split', async () => {
