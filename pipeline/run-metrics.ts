@@ -140,6 +140,21 @@ export interface ParallelReport {
   conflictRows: number;
   /** graph partition: the cut of the graph and of a random assignment on the partitioner's sample */
   cut: { graph: number; random: number } | null;
+  /** per-replica Slipstream (mode slipstream, hotBound > 0): each worker's filter-phase hot inputs and those it skipped; absent otherwise */
+  slipstream?: ReplicaSlipReport;
+}
+
+/** Per-replica Slipstream of a parallel run (stages/train/parallel/slip.ts). */
+export interface ReplicaSlipReport {
+  /** how the threshold search keys the sampled inputs: 'pooled' (under every replica's Δ, random split) or 'assigned' (under the Δ of the worker the graph split gives it) */
+  keys: 'pooled' | 'assigned';
+  targetDrop: number;
+  /** per worker: hot inputs it received in filter phases, and those it skipped (stale in its replica) */
+  perWorker: { candidates: number; dropped: number; dropFraction: number }[];
+  /** achieved drop over the filter phases: Σ dropped / Σ candidates */
+  dropFraction: number;
+  /** share of hot rows whose Δ differed between the replicas at the last window's end (0: the replicas agreed, e.g. hotBound 1) */
+  rowsDiffering: number;
 }
 
 /** What one epoch did. */

@@ -235,8 +235,9 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
     record({ msg, notice: true });
     (o.quiet ? noticeSink(o.sink) : progress).log(msg);
   };
-  const slip = cfg.mode === 'slipstream' ? new Slipstream(cfg.slipstream, cfg.train.batchSize, info) : null;
-  const packer = slip && cfg.slipstream.dropMode === 'rebatch' ? new Packer(cfg.train.batchSize) : null;
+  // parallel runs at hotBound > 0 filter per worker replica (parallel/slip.ts); the packer then carries each row's worker
+  const slip = cfg.mode === 'slipstream' ? (par?.slipstream(info) ?? new Slipstream(cfg.slipstream, cfg.train.batchSize, info)) : null;
+  const packer = slip && cfg.slipstream.dropMode === 'rebatch' ? new Packer(cfg.train.batchSize, par?.tags ?? null) : null;
   const budget = slip && cfg.slipstream.maxAucLoss > 0 ? await BudgetRun.create(cfg, trainer, engine, inputs, info) : null;
   const meter = new WorkMeter(trainer.model.shape);
   const status = StatusWriter.fromEnv();
@@ -399,7 +400,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
       const samples0 = pos.samples;
       if (hot) {
         if (slip) budget?.beforeHot(pos.epoch, pos.hotIdx, batch, slip, where); // the no-drop reference trains the batch as drawn
-        slip?.beforeHot(pos.hotIdx, device);
+        await slip?.beforeHot(pos.hotIdx, device);
         slip?.filter(batch);
         if (packer) {
           // re-batch: kept rows wait for a full batch; the epoch's last hot batch flushes the rest

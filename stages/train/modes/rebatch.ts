@@ -15,12 +15,27 @@ import { PipelineError } from '../../../pipeline/errors.js';
 import type { Blob } from '../checkpoint/index.js';
 import { allocBatch, NUM_DENSE, NUM_TABLES, type Batch } from '../data/batch.js';
 
+/**
+ * A per-row side channel aligned with the training loop's batch: the worker each input was
+ * assigned to (parallel runs with per-replica Slipstream, parallel/slip.ts). `valid` says the
+ * current batch's rows carry tags; the packer moves the tags with the rows.
+ */
+export interface RowTags {
+  tags: Int32Array;
+  valid: boolean;
+}
+
 export class Packer {
   private readonly pending: Batch;
+  private readonly pendingTags: Int32Array | null;
 
-  /** @param B batch size of the run */
-  constructor(readonly B: number) {
+  /**
+   * @param B batch size of the run
+   * @param side per-row tags that travel with the rows (pushed from and popped into `side.tags`)
+   */
+  constructor(readonly B: number, private readonly side: RowTags | null = null) {
     this.pending = allocBatch(2 * B);
+    this.pendingTags = side ? new Int32Array(2 * B) : null;
   }
 
   /** Rows waiting for a full batch. */
@@ -36,6 +51,10 @@ export class Packer {
     p.labels.set(b.labels.subarray(0, n), p.size);
     p.dense.set(b.dense.subarray(0, n * NUM_DENSE), p.size * NUM_DENSE);
     p.cats.set(b.cats.subarray(0, n * NUM_TABLES), p.size * NUM_TABLES);
+    if (this.side) {
+      if (!this.side.valid) throw new PipelineError('internal', 'rebatch: a batch without worker tags in a per-replica Slipstream run');
+      this.pendingTags!.set(this.side.tags.subarray(0, n), p.size);
+    }
     p.size += n;
   }
 
@@ -51,6 +70,11 @@ export class Packer {
     out.dense.set(p.dense.subarray(0, n * NUM_DENSE));
     out.cats.set(p.cats.subarray(0, n * NUM_TABLES));
     out.size = n;
+    if (this.side) {
+      this.side.tags.set(this.pendingTags!.subarray(0, n));
+      this.side.valid = true;
+      this.pendingTags!.copyWithin(0, n, p.size);
+    }
     const rest = p.size - n;
     p.labels.copyWithin(0, n, p.size);
     p.dense.copyWithin(0, n * NUM_DENSE, p.size * NUM_DENSE);
@@ -69,6 +93,7 @@ export class Packer {
         'rebatch.labels': p.labels.slice(0, n),
         'rebatch.dense': p.dense.slice(0, n * NUM_DENSE),
         'rebatch.cats': p.cats.slice(0, n * NUM_TABLES),
+        ...(this.pendingTags ? { 'rebatch.worker': this.pendingTags.slice(0, n) } : {}),
       },
     };
   }
@@ -88,6 +113,11 @@ export class Packer {
     p.labels.set(labels);
     p.dense.set(dense);
     p.cats.set(cats);
+    if (this.pendingTags) {
+      const w = blobs['rebatch.worker'];
+      if (!(w instanceof Int32Array) || w.length !== size) throw new PipelineError('bad_manifest', `checkpoint lacks the workers of the ${size} pending re-batched rows (rebatch.worker blob)`);
+      this.pendingTags.set(w);
+    }
     p.size = size;
   }
 }

@@ -127,7 +127,7 @@ export type SlipWork = NonNullable<RunWork['slipstream']>;
 /** Samples `k` not-yet-trained hot inputs of an epoch from hot batch `fromBatch` on; returns k×26 hot indices. */
 export type FutureSampler = (epoch: number, fromBatch: number, k: number) => Promise<Int32Array>;
 
-type Phase = 'before' | 'window' | 'filter' | 'off';
+export type Phase = 'before' | 'window' | 'filter' | 'off';
 
 /** Slipstream state of a run: the current epoch's window, Δ, T and the reports so far. */
 export class Slipstream {
@@ -137,21 +137,21 @@ export class Slipstream {
   hotSeen = 0;
   dropped = 0;
   readonly work: SlipWork = { snapshotBytes: 0, deltaBytes: 0, searchEvals: 0, keyLookups: 0, filterLookups: 0, rechecks: 0 };
-  private phase: Phase = 'off';
-  private start = 0;
-  private len = 0;
-  private snapshot: Float32Array | null = null;
-  private delta: Float32Array | null = null;
-  private cur: SlipEpoch | null = null;
-  private readonly keep: Uint8Array;
-  private readonly need: number;
+  protected phase: Phase = 'off';
+  protected start = 0;
+  protected len = 0;
+  protected snapshot: Float32Array | null = null;
+  protected delta: Float32Array | null = null;
+  protected cur: SlipEpoch | null = null;
+  protected readonly keep: Uint8Array;
+  protected readonly need: number;
   /** drop target D of the threshold search: cfg.targetDrop, or what the budget controller set (modes/budget-run.ts) */
-  private target: number;
+  protected target: number;
 
   constructor(
-    private readonly cfg: TrainConfig['slipstream'],
+    protected readonly cfg: TrainConfig['slipstream'],
     batchSize: number,
-    private readonly log: (msg: string, extra?: Record<string, unknown>) => void,
+    protected readonly log: (msg: string, extra?: Record<string, unknown>) => void,
   ) {
     this.keep = new Uint8Array(batchSize);
     this.need = staleNeeded(cfg.alpha);
@@ -250,7 +250,16 @@ export class Slipstream {
     this.delta = delta;
     const cats = await sample(epoch, i + 1, this.cfg.sampleSize);
     const n = cats.length / NUM_TABLES;
-    const keys = inputKeys(cats, n, delta, this.cfg.alpha);
+    this.searchFor(epoch, inputKeys(cats, n, delta, this.cfg.alpha), `${n} sampled hot inputs`, t0);
+  }
+
+  /**
+   * The window's end: T for the drop target over the sampled inputs' drop keys (one key per
+   * input here; a parallel run pools one per input and replica, parallel/slip.ts); enters the
+   * filter phase and logs the result. @param t0 when the window's end began (overhead)
+   */
+  protected searchFor(epoch: number, keys: Float32Array, what: string, t0: number, extra: Record<string, unknown> = {}): void {
+    const n = keys.length;
     const s = searchThreshold(keys, this.target, this.cfg.tolerance, this.cfg.maxIters);
     this.work.keyLookups += n * NUM_TABLES;
     this.work.searchEvals += n * s.evals;
@@ -260,12 +269,12 @@ export class Slipstream {
     this.phase = 'filter';
     const sec = (performance.now() - t0) / 1000;
     this.overheadSec += sec;
-    const what = s.inBand
+    const band = s.inBand
       ? `in band (target ${this.target} ± ${this.cfg.tolerance})`
       : `MISSED the band ${this.target} ± ${this.cfg.tolerance}: using the closest threshold found`;
     this.log(
-      `slipstream: epoch ${epoch}: T = ${s.threshold.toExponential(3)} drops ${(100 * s.dropFraction).toFixed(1)}% of ${n} sampled hot inputs, ${what} (${s.iters} steps, ${sec.toFixed(2)}s)`,
-      { epoch, threshold: s.threshold, sampleDrop: s.dropFraction, inBand: s.inBand, sample: n, iters: s.iters },
+      `slipstream: epoch ${epoch}: T = ${s.threshold.toExponential(3)} drops ${(100 * s.dropFraction).toFixed(1)}% of ${what}, ${band} (${s.iters} steps, ${sec.toFixed(2)}s)`,
+      { epoch, threshold: s.threshold, sampleDrop: s.dropFraction, inBand: s.inBand, sample: n, iters: s.iters, ...extra },
     );
   }
 
@@ -305,9 +314,7 @@ export class Slipstream {
 
   /** Checkpoint form: JSON position + arrays. */
   save(): { position: Record<string, unknown>; blobs: Record<string, Float32Array> } {
-    const blobs: Record<string, Float32Array> = {};
-    if (this.snapshot) blobs['slipstream.snapshot'] = this.snapshot;
-    if (this.delta) blobs['slipstream.delta'] = this.delta;
+    const blobs = this.saveArrays();
     return {
       position: {
         epochs: this.epochs, overheadSec: this.overheadSec, hotSeen: this.hotSeen, dropped: this.dropped, work: { ...this.work },
@@ -333,6 +340,19 @@ export class Slipstream {
     this.len = get('len') as number;
     this.cur = get('cur') as SlipEpoch | null;
     this.target = typeof p['target'] === 'number' ? p['target'] : this.cfg.targetDrop; // absent in checkpoints of older builds
+    this.restoreArrays(p, blobs);
+  }
+
+  /** The snapshot (window phase) and Δ (filter phase) as checkpoint blobs. */
+  protected saveArrays(): Record<string, Float32Array> {
+    const blobs: Record<string, Float32Array> = {};
+    if (this.snapshot) blobs['slipstream.snapshot'] = this.snapshot;
+    if (this.delta) blobs['slipstream.delta'] = this.delta;
+    return blobs;
+  }
+
+  /** Restore {@link saveArrays}'s blobs (after the position). */
+  protected restoreArrays(_p: Record<string, unknown>, blobs: Record<string, unknown>): void {
     const f32 = (k: string): Float32Array | null => (blobs[k] instanceof Float32Array ? (blobs[k] as Float32Array) : null);
     this.snapshot = f32('slipstream.snapshot');
     this.delta = f32('slipstream.delta');

@@ -122,6 +122,35 @@ export class SparseApplier {
     this.lastReconcile = step;
   }
 
+  /** Per-replica Slipstream, the window's start: this worker's snapshot slot ← its replica. */
+  snapshotReplica(): void {
+    const snap = this.L.slipSnap;
+    if (!snap || !this.hotW) throw new PipelineError('internal', `parallel worker ${this.k}: a Slipstream snapshot without replicas`);
+    const n = this.hotW.length;
+    snap.subarray(this.k * n, (this.k + 1) * n).set(this.hotW);
+  }
+
+  /** Per-replica Slipstream, the window's end: Δ[h] = ‖replica[h] − snapshot[h]‖∞ into this worker's Δ slot. */
+  replicaDelta(): void {
+    const snap = this.L.slipSnap;
+    const delta = this.L.slipDelta;
+    const w = this.hotW;
+    if (!snap || !delta || !w) throw new PipelineError('internal', `parallel worker ${this.k}: a Slipstream Δ without replicas`);
+    const d = this.d;
+    const H = w.length / d;
+    const s0 = this.k * H * d;
+    const o = this.k * H;
+    for (let h = 0; h < H; h++) {
+      let m = 0;
+      const r = h * d;
+      for (let c = 0; c < d; c++) {
+        const a = Math.abs(w[r + c]! - snap[s0 + r + c]!);
+        if (a > m) m = a;
+      }
+      delta[o + h] = m;
+    }
+  }
+
   /** emb[B×26×d] ← this slice's rows: the hot table (hot batch), else the host tables with hot rows from the hot table. */
   gather(hot: boolean, cats: Int32Array, B: number, emb: Float32Array): void {
     const d = this.d;

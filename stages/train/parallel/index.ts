@@ -16,7 +16,9 @@ import type { TrainInputs } from '../setup.js';
 import { Trainer } from '../trainer.js';
 import { ParallelColdStore } from './cold-store.js';
 import { runPartition, type PartitionResult } from './partition.js';
-import { WorkerPool } from './pool.js';
+import { replicaSlipstream, WorkerPool } from './pool.js';
+import { poolOps, ReplicaSlipstream } from './slip.js';
+import type { RowTags } from '../modes/rebatch.js';
 import { S } from './shared.js';
 import type { WorkerInit } from './worker.js';
 
@@ -48,6 +50,15 @@ export interface ParallelRun {
    */
   step(hot: boolean, steps: number, where: () => string): Promise<number>;
   report(): ParallelReport;
+  /**
+   * Per-replica Slipstream (mode slipstream, hotBound > 0; slip.ts): the run's Slipstream, whose
+   * filter judges each worker's inputs by that worker's replica; null otherwise (then the
+   * one-worker Slipstream runs on the main thread over the shared hot table, as at hotBound 0).
+   * Call once.
+   */
+  slipstream(log: (msg: string, extra?: Record<string, unknown>) => void): ReplicaSlipstream | null;
+  /** the worker of each row of the batch (per-replica Slipstream: the packer carries them), or null */
+  readonly tags: RowTags | null;
 }
 
 /**
@@ -103,11 +114,24 @@ export async function openParallel(s: ParallelSetup): Promise<ParallelRun> {
   const d = cfg.model.dim;
   let prevCold = 0;
   let prevHot = 0;
+  const splitter = { kind: cfg.parallel.partition, owners };
+  const slip = replicaSlipstream(cfg) && p.layout.H > 0 ? { made: null as ReplicaSlipstream | null } : null;
   return {
     trainer,
+    get tags() {
+      return slip?.made?.tags ?? null;
+    },
+    slipstream(log) {
+      if (!slip) return null;
+      slip.made = new ReplicaSlipstream(cfg.slipstream, cfg.train.batchSize, log, poolOps(p), splitter);
+      return slip.made;
+    },
     async step(hot, steps, where) {
       const B = trainer.batch.size;
-      const loss = await p.step(trainer.batch, hot, steps);
+      const rt = slip?.made?.tags ?? null;
+      const tags = hot && rt?.valid ? rt.tags : null;
+      if (rt) rt.valid = false;
+      const loss = await p.step(trainer.batch, hot, steps, tags);
       if (!Number.isFinite(loss)) {
         throw new PipelineError('numeric', `training loss is ${loss} at ${where()}`, { hint: 'lower the learning rates (optim.dense.lr, optim.sparse.lr) or use adagrad' });
       }
@@ -144,6 +168,7 @@ export async function openParallel(s: ParallelSetup): Promise<ParallelRun> {
         staleness: { mean: lookups > 0 ? st[S.staleSum]! / lookups : 0, max: st[S.staleMax]! },
         reconciles: st[S.reconciles]!, reconciledRows: st[S.reconciledRows]!, conflictRows: st[S.conflictRows]!,
         cut: part ? { graph: part.report.cut.graph, random: part.report.cut.random } : null,
+        ...(slip?.made ? { slipstream: slip.made.report() } : {}),
       };
     },
   };

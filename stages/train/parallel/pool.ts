@@ -25,6 +25,11 @@ import { C, CMD, HOT_TABLE, S, allocShared, type SharedLayout } from './shared.j
 import { splitBatch, type Splitter } from './split.js';
 import type { WorkerInit, WorkerMessage } from './worker.js';
 
+/** Whether a run filters Slipstream per replica: mode slipstream with private replicas (hotBound > 0) on K > 1 workers. */
+export function replicaSlipstream(cfg: TrainConfig): boolean {
+  return cfg.mode === 'slipstream' && cfg.parallel.workers > 1 && cfg.parallel.hotBound > 0;
+}
+
 /** Options of {@link WorkerPool}. */
 export interface PoolOptions {
   cfg: TrainConfig;
@@ -75,7 +80,7 @@ export class WorkerPool {
     const reverse = dev.reverse ? dev.reverse.map((r) => { const s = new Int32Array(new SharedArrayBuffer(r.byteLength)); s.set(r); return s; }) : null;
     this.layout = allocShared({
       K: this.K, cap: cfg.train.batchSize, dim: cfg.model.dim, P: trainer.model.params.length, H,
-      hotBound: cfg.parallel.hotBound, adagrad: trainer.denseOpt.state !== null,
+      hotBound: cfg.parallel.hotBound, adagrad: trainer.denseOpt.state !== null, slip: replicaSlipstream(cfg),
       weights: tables.map((t) => t.weights), accum: tables.map((t) => t.accum), rows: tables.map((t) => t.rows), reverse, owners: o.owners,
     });
     for (const t of tables) {
@@ -160,11 +165,12 @@ export class WorkerPool {
    * One global step on `batch`: split, run, and return the merged batch's mean loss (NaN when
    * any worker's loss was not finite: then nothing was applied).
    * @param step optimizer steps trained so far in the run (schedules reconciles and averages)
+   * @param tags the worker of each row (assigned before a per-replica Slipstream filter), or null: the splitter's
    */
-  async step(batch: Batch, hot: boolean, step: number): Promise<number> {
+  async step(batch: Batch, hot: boolean, step: number, tags: Int32Array | null = null): Promise<number> {
     const L = this.layout;
     const B = batch.size;
-    splitBatch(batch, hot, L, this.o.splitter);
+    splitBatch(batch, hot, L, this.o.splitter, tags);
     const ctrl = L.ctrl;
     const { hotBound, denseBound } = this.o.cfg.parallel;
     ctrl[C.B] = B;
@@ -231,6 +237,16 @@ export class WorkerPool {
     this.layout.ctrl[C.STEP] = step;
     for (const per of this.layout.touched) for (const t of per) t.fill(0);
     await this.command(CMD.LOAD);
+  }
+
+  /** Per-replica Slipstream: every worker snapshots its replica (the window's start). */
+  snapshotReplicas(): Promise<void> {
+    return this.command(CMD.SNAP);
+  }
+
+  /** Per-replica Slipstream: every worker measures its replica's Δ against its snapshot (the window's end). */
+  replicaDeltas(): Promise<void> {
+    return this.command(CMD.DELTA);
   }
 
   /** Counters summed over the workers. */

@@ -9,6 +9,7 @@
  *     losses    per worker: its loss × B_k/B (the merged batch's mean BCE is their sum)
  *     touched   per worker and table: the rows it updated since the main thread last collected them
  *     stats     per worker: counters (remote updates, bytes, staleness)
+ *     slip*     per worker (per-replica Slipstream): its replica's snapshot and Δ
  *
  * The host tables and the hot table themselves are the Device's (EmbeddingTable with `shared`).
  */
@@ -38,7 +39,7 @@ export const C = {
 } as const;
 
 /** Commands. */
-export const CMD = { STEP: 1, SYNC: 2, LOAD: 3, STOP: 4 } as const;
+export const CMD = { STEP: 1, SYNC: 2, LOAD: 3, STOP: 4, SNAP: 5, DELTA: 6 } as const;
 
 /** Worker counters (stats, Float64 per worker). */
 export const S = {
@@ -103,6 +104,13 @@ export interface SharedLayout {
   hotDelta: Float32Array | null;
   hotCount: Int32Array | null;
   /**
+   * per-replica Slipstream (mode slipstream, hotBound > 0; parallel/slip.ts): per worker, the
+   * snapshot of its replica (H × dim, taken at the window's start) and the staleness Δ of its
+   * replica's rows over the window (H, ‖replica[h] − snapshot[h]‖∞)
+   */
+  slipSnap: Float32Array | null;
+  slipDelta: Float32Array | null;
+  /**
    * per worker, filled before the step's barrier (apply.ts classify): each lookup's target row
    * (a host-table id, or a hot index when its target is the hot table), and the lookups in
    * order of (owner, target table), with the segment starts of each (owner, table) key
@@ -121,6 +129,8 @@ const sab = (bytes: number): SharedArrayBuffer => new SharedArrayBuffer(Math.max
 /** Allocate the per-step areas (the tables come from the Device). */
 export function allocShared(o: {
   K: number; cap: number; dim: number; P: number; H: number; hotBound: number; adagrad: boolean;
+  /** per-replica Slipstream: allocate the snapshots and Δ */
+  slip?: boolean;
   weights: Float32Array[]; accum: (Float32Array | null)[]; rows: number[]; reverse: Int32Array[] | null; owners: Uint8Array[] | null;
 }): SharedLayout {
   const { K, cap, dim, P, H } = o;
@@ -145,6 +155,8 @@ export function allocShared(o: {
     hotIds: o.hotBound > 0 && H > 0 ? i32(K * H) : null,
     hotDelta: o.hotBound > 0 && H > 0 ? f32(K * H * stride) : null,
     hotCount: o.hotBound > 0 && H > 0 ? i32(K) : null,
+    slipSnap: o.slip && H > 0 ? f32(K * H * dim) : null,
+    slipDelta: o.slip && H > 0 ? f32(K * H) : null,
     tgtRow: i32(K * cap * NUM_TABLES),
     ord: i32(K * cap * NUM_TABLES),
     seg: i32(K * (K * (NUM_TABLES + 1) + 1)),

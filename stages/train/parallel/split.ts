@@ -19,14 +19,19 @@ export interface Splitter {
 }
 
 let votes = new Int32Array(0);
-let assign = new Int32Array(0);
+let scratch = new Int32Array(0);
 
-/** Write each worker's slice of `batch` into the shared input areas (sizes, labels, dense, cats). */
-export function splitBatch(batch: Batch, hot: boolean, L: SharedLayout, sp: Splitter): void {
+/**
+ * Write each worker's slice of `batch` into the shared input areas (sizes, labels, dense, cats).
+ * @param tags the worker of each row, when the rows were assigned earlier (per-replica
+ *   Slipstream assigns a stream batch's inputs before filtering them, parallel/slip.ts); the
+ *   rows go to their workers in batch order
+ */
+export function splitBatch(batch: Batch, hot: boolean, L: SharedLayout, sp: Splitter, tags: Int32Array | null = null): void {
   const K = L.K;
   const B = batch.size;
   const cap = L.cap;
-  if (sp.kind === 'random' || !sp.owners) {
+  if (!tags && (sp.kind === 'random' || !sp.owners)) {
     for (let k = 0; k < K; k++) {
       const lo = Math.floor((k * B) / K);
       const hi = Math.floor(((k + 1) * B) / K);
@@ -35,16 +40,38 @@ export function splitBatch(batch: Batch, hot: boolean, L: SharedLayout, sp: Spli
     }
     return;
   }
+  if (!tags) {
+    if (scratch.length < B) scratch = new Int32Array(B);
+    assignInputs(batch.cats, B, hot, K, L.reverse, sp, scratch);
+  }
+  const assign = tags ?? scratch;
+  for (let k = 0; k < K; k++) L.sizes[k] = 0;
+  for (let b = 0; b < B; b++) {
+    const k = assign[b]!;
+    const at = k * cap + L.sizes[k]!;
+    copyRows(batch, b, b + 1, L, at);
+    L.sizes[k]!++;
+  }
+}
+
+/**
+ * The worker of each of B inputs (`cats`: B×26 ids; out[0..B)), by the splitter's rule: random = contiguous
+ * slices [⌊kB/K⌋, ⌊(k+1)B/K⌋); graph = owner votes, capped at ⌈B/K⌉ inputs per worker.
+ */
+export function assignInputs(cats: Int32Array, B: number, hot: boolean, K: number, reverse: Int32Array[] | null, sp: Splitter, out: Int32Array): Int32Array {
+  if (sp.kind === 'random' || !sp.owners) {
+    for (let k = 0; k < K; k++) out.fill(k, Math.floor((k * B) / K), Math.floor(((k + 1) * B) / K));
+    return out;
+  }
   if (votes.length < K) votes = new Int32Array(K);
-  if (assign.length < B) assign = new Int32Array(B);
   const limit = Math.ceil(B / K);
   const fill = new Int32Array(K);
   const owners = sp.owners;
-  const rev = hot ? null : L.reverse;
+  const rev = hot ? null : reverse;
   for (let b = 0; b < B; b++) {
     votes.fill(0, 0, K);
     for (let f = 0; f < NUM_TABLES; f++) {
-      const id = batch.cats[b * NUM_TABLES + f]!;
+      const id = cats[b * NUM_TABLES + f]!;
       let o: number;
       if (hot) o = owners[HOT_TABLE]![id]!;
       else {
@@ -58,16 +85,10 @@ export function splitBatch(batch: Batch, hot: boolean, L: SharedLayout, sp: Spli
       if (fill[k]! >= limit) continue;
       if (best < 0 || votes[k]! > votes[best]! || (votes[k] === votes[best] && fill[k]! < fill[best]!)) best = k;
     }
-    assign[b] = best;
+    out[b] = best;
     fill[best]!++;
   }
-  for (let k = 0; k < K; k++) L.sizes[k] = 0;
-  for (let b = 0; b < B; b++) {
-    const k = assign[b]!;
-    const at = k * cap + L.sizes[k]!;
-    copyRows(batch, b, b + 1, L, at);
-    L.sizes[k]!++;
-  }
+  return out;
 }
 
 function copyRows(batch: Batch, lo: number, hi: number, L: SharedLayout, at: number): void {

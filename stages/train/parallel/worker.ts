@@ -164,6 +164,8 @@ for (;;) {
     if (cmd === CMD.STEP) step();
     else if (cmd === CMD.SYNC) sync();
     else if (cmd === CMD.LOAD) load();
+    else if (cmd === CMD.SNAP) applier.snapshotReplica();
+    else if (cmd === CMD.DELTA) applier.replicaDelta();
     port.postMessage({ type: 'done', seq } satisfies WorkerMessage);
   } catch (e) {
     if (e instanceof Aborted) {
