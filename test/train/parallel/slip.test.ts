@@ -22,8 +22,9 @@ function fakeOps(): ReplicaOps & { replicas: Float32Array[]; move(): void } {
   return {
     K, H, dim: DIM, snapshots, deltas, replicas,
     move() {
-      for (const h of [0, 1]) replicas[0]![h * DIM] += 1;
-      for (const h of [2, 3]) replicas[1]![h * DIM + 1] -= 2;
+      const [r0, r1] = replicas as [Float32Array, Float32Array];
+      for (const h of [0, 1]) r0[h * DIM] = r0[h * DIM]! + 1;
+      for (const h of [2, 3]) r1[h * DIM + 1] = r1[h * DIM + 1]! - 2;
     },
     snapshotReplicas() {
       replicas.forEach((r, k) => snapshots.set(r, k * H * DIM));
@@ -92,8 +93,9 @@ describe('per-replica Slipstream', () => {
     const dev = { syncToDevice() {}, hot: { weights: ops.replicas[0]!.slice(), dim: DIM, rows: H } } as unknown as Device;
     one.beginEpoch(0, 20);
     one.beforeHot(0, dev);
-    ops.replicas[0]![0] += 1;
-    ops.replicas[0]![DIM] += 1;
+    const r0 = ops.replicas[0]!;
+    r0[0] = r0[0]! + 1;
+    r0[DIM] = r0[DIM]! + 1;
     (dev.hot!.weights as Float32Array).set(ops.replicas[0]!);
     await one.afterHot(0, 0, dev, sample);
     const b1 = batchOf([0, 1, 2, 3, 0, 1, 2, 3]);
