@@ -234,7 +234,9 @@ export class ReplicaSlipstream extends Slipstream {
   override restore(p: Record<string, unknown>, blobs: Record<string, unknown>): void {
     super.restore(p, blobs);
     const pw = p['perWorker'];
-    if (!Array.isArray(pw) || pw.length !== this.ops.K) throw new PipelineError('bad_manifest', `checkpoint position lacks slipstream.perWorker for ${this.ops.K} workers`);
+    if (!Array.isArray(pw) || pw.length !== this.ops.K) throw new PipelineError('bad_manifest', `checkpoint position lacks slipstream.perWorker for ${this.ops.K} workers: it was written by a build whose Slipstream did not filter per replica at hotBound > 0`, {
+        hint: 'resume with the build that wrote the checkpoint, or start the run again without --resume',
+      });
     pw.forEach((w: WorkerSlipCounts, k) => { this.perWorker[k] = { candidates: w.candidates, dropped: w.dropped }; });
     this.rowsDiffering = typeof p['rowsDiffering'] === 'number' ? p['rowsDiffering'] : 0;
   }
