@@ -6,7 +6,7 @@
  *        (median), the ratio (target ≥ 1.7× on 2 idle cores) and the test-AUC difference (target ≤ 0.001)
  *     1b. the hardware peer (bench/fp-peer.ts): the model's MLP GEMMs on the project's OpenBLAS
  *        addon (1 thread, per-worker batch B/K), one runner alone vs two at once (worker threads,
- *        and child processes), and an integer loop the same way: the ratios bound what 2 workers
+ *        and child processes), a 1024³ sgemm and an integer loop the same way: the ratios bound what 2 workers
  *        can reach on this machine (medians of BENCH_REPEAT; BENCH_PEER_SEC seconds per run, default 2)
  *     2. the trade-off table: hotBound 0 / 10 / 100 × partition random / graph at K = 2:
  *        samples/s, bytes exchanged, ΔAUC against the 1-worker run, measured staleness, cut
@@ -79,13 +79,16 @@ async function hardwarePeer(workersRatio: number): Promise<void> {
   log(`  sgemm, the model's MLP GEMMs (${layers}; batch ${Bk} = B/K; forward + both gradients; OpenBLAS 1 thread), worker threads: ${fmt(gt, 'GFLOP/s')}`);
   const gp = await measurePeer(job, 'processes', sec, REPEAT);
   log(`  the same, child processes: ${fmt(gp, 'GFLOP/s')}`);
+  const big = await measurePeer({ kind: 'gemm', layers: [[1024, 1024]], batch: 1024 }, 'threads', sec, REPEAT);
+  log(`  sgemm 1024³ (compute-bound reference, 2 GEMMs per unit), worker threads: ${fmt(big, 'GFLOP/s')}`);
   const sc = await measurePeer({ kind: 'scalar', layers: [], batch: 0 }, 'threads', sec, REPEAT);
   log(`  integer hash loop (no FP, no memory), worker threads: ${fmt(sc, 'M it/s')}`);
   const fp = Math.max(gt.ratio, gp.ratio);
   const cap = Math.max(fp, sc.ratio);
-  log(`  ceiling in this invocation: 2 FP-bound threads got ${fp.toFixed(2)}× one (the better of threads and processes), 2 integer-bound ones ${sc.ratio.toFixed(2)}×; ` +
-    `a worker's step mixes both kinds of work (GEMMs; gathers, scatters, the split), so at these figures 2 workers cannot exceed about ${cap.toFixed(2)}× one — ` +
-    `${K} workers measured ${workersRatio.toFixed(2)}× above` + (K === 2 ? `, and 1.7× is ${cap < 1.7 ? 'beyond' : 'within'} that ceiling` : ''));
+  log(`  ceiling while these ran: 2 threads running the model's GEMMs got ${fp.toFixed(2)}× one (the better of threads and processes; 1024³: ${big.ratio.toFixed(2)}×), ` +
+    `2 integer-bound ones ${sc.ratio.toFixed(2)}×; a worker's step mixes both kinds of work (GEMMs, the interaction; gathers, scatters, the split), ` +
+    `so while the machine gives two threads this much, 2 workers cannot exceed about ${cap.toFixed(2)}× one — ${K} workers measured ${workersRatio.toFixed(2)}× above` +
+    (K === 2 ? `, and 1.7× is ${cap < 1.7 ? 'beyond' : 'within'} that ceiling` : ''));
   log(`  load average now ${load()}`);
 }
 
