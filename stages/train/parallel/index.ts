@@ -12,13 +12,13 @@ import type { ParallelReport } from '../../../pipeline/run-metrics.js';
 import type { TrainConfig } from '../config.js';
 import { NUM_TABLES } from '../data/batch.js';
 import type { Engine, EngineKind } from '../engine/engine.js';
+import type { RowTags } from '../modes/rebatch.js';
 import type { TrainInputs } from '../setup.js';
 import { Trainer } from '../trainer.js';
 import { ParallelColdStore } from './cold-store.js';
 import { runPartition, type PartitionResult } from './partition.js';
 import { replicaSlipstream, WorkerPool } from './pool.js';
 import { poolOps, ReplicaSlipstream } from './slip.js';
-import type { RowTags } from '../modes/rebatch.js';
 import { S } from './shared.js';
 import type { WorkerInit } from './worker.js';
 
