@@ -49,13 +49,17 @@ async function runOne(data: { dataDir: string; hotDir: string }, name: string, s
   return train({ config, data: data.dataDir, hot: MODE === 'baseline' ? undefined : data.hotDir, out: join(DIR, 'runs-workers', name), engine: (process.env.BENCH_WORKERS_ENGINE ?? 'blas') as 'blas' | 'ts', threads: 1, quiet: true, force: true });
 }
 
-/** The peer: two independent 1-worker runs at the same time (child processes): what this machine gives two threads now. */
+/**
+ * The peer: two independent 1-worker runs at the same time (child processes): what this machine gives two threads now.
+ * Configured as the in-process runs (batches in the training thread, 1 BLAS thread), and trained afresh (`--force`:
+ * a finished run in the same --out would otherwise be reused, and its old metrics read back).
+ */
 async function concurrentPair(data: { dataDir: string; hotDir: string }): Promise<RunMetrics[]> {
   const preset = MODEL === 'kaggle' ? `configs/${MODE}.json` : `configs/${MODE}-small.json`;
   const one = (i: number): Promise<RunMetrics> => new Promise((resolve, reject) => {
     const out = join(DIR, 'runs-workers', `pair-${i}`);
     const args = ['--import', 'tsx', 'bin/hotcold.ts', 'train', '--config', preset, '--data', data.dataDir, ...(MODE === 'baseline' ? [] : ['--hot', data.hotDir]),
-      '--out', out, '--engine', 'blas', '--threads', '1', '--quiet', '--set', 'train.evalEvery=0', '--set', 'train.saveModel=false', '--set', `seed=${1 + i}`];
+      '--out', out, '--engine', 'blas', '--threads', '1', '--data-worker', 'off', '--quiet', '--force', '--set', 'train.evalEvery=0', '--set', 'train.saveModel=false', '--set', `seed=${1 + i}`];
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
     p.once('error', reject);
     p.once('exit', (code) => (code === 0 ? resolve(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as RunMetrics) : reject(new Error(`peer run ${i} exited with ${code}`))));

@@ -31,6 +31,7 @@ interface TrainCliOptions {
   logEvery: number;
   resume?: boolean;
   forceClean?: boolean;
+  force?: boolean;
   coldStore: string;
   workers?: number;
 }
@@ -62,6 +63,7 @@ export function register(program: Command): void {
     .option('--log <addr>', 'continuous update log on Redis Streams (redis://host:port[?prefix=P]): updated rows every --log-every steps, a marker at each checkpoint; --resume replays it')
     .option('--log-every <n>', 'steps between update-log entries (0 = the checkpoint interval)', intArg('--log-every', 0), 0)
     .option('--resume', 'continue from the newest checkpoint (bit-identical at threshold 0)')
+    .option('--force', 'train again even when --out holds a finished run with the same config and data (it is reused otherwise)')
     .option('--force-clean', 'replace an --out / --checkpoint-dir that holds files not written by hotcold train (never /, home, the checkout or an input)')
     .option('--cold-store <addr>', 'where the cold embedding rows live: memory, redis://host:port, redis-cluster://h:p,h:p,… or redis-parity://h:p,…?data=K&parity=R (ECRec parity; see stages/train/store/README.md) (?prefix=P; default prefix from --out)', 'memory')
     .action(
@@ -76,7 +78,7 @@ export function register(program: Command): void {
         const config = loadTrainConfig(o.config, sets);
         const m = await train({
           config, data: o.data, hot: o.hot, out: o.out, engine: o.engine as EngineKind, threads: o.threads, dataWorker: o.dataWorker ?? true, quiet: o.quiet,
-          resume: o.resume, forceClean: o.forceClean, coldStore: o.coldStore,
+          resume: o.resume, forceClean: o.forceClean, force: o.force, coldStore: o.coldStore,
           checkpoint: {
             every: o.checkpointEvery, everySec: o.checkpointEverySec, dir: o.checkpointDir,
             threshold: o.checkpointThreshold, fullEvery: o.fullEvery, flatBudget: o.flatBudget > 0 ? o.flatBudget : Infinity,

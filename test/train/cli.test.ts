@@ -102,6 +102,15 @@ describe('hotcold train (command line)', () => {
     const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as RunMetrics;
     expect(m).toMatchObject({ mode: 'fae', seed: 5, epochs: 2, engine: 'ts' });
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toMatchObject({ seed: 5, train: { epochs: 2, batchSize: 128 } });
+    // the same command again reuses the finished run; --force trains it again
+    const again = ['--config', cfg, '--data', d.dataDir, '--hot', d.hotDir, '--out', out, '--set', 'train.epochs=2', '--seed', '5', '--engine', 'ts', '--quiet'];
+    expect((await cli(again)).code).toBe(0);
+    const reused = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as RunMetrics;
+    expect(reused.time.totalSec).toBe(m.time.totalSec);
+    expect((await cli([...again, '--force'])).code).toBe(0);
+    const fresh = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as RunMetrics;
+    expect(fresh.time.totalSec).not.toBe(m.time.totalSec);
+    expect(fresh.test.auc).toBe(m.test.auc);
   });
 
   it('--max-auc-loss and --rechecks run an accuracy-budgeted Slipstream and say where D went', async () => {
