@@ -22,9 +22,7 @@ import { readManifest, type FileEntry, type ManifestBase } from '../pipeline/man
 import { PipelineError } from '../pipeline/errors.js';
 import { readShardFile, type ShardColumns } from './shards.js';
 
-export const MISSING_ID = 0;
-export const OOV_ID = 1;
-export const FIRST_VALUE_ID = 2;
+export { MISSING_ID, OOV_ID, FIRST_VALUE_ID } from './ids.js';
 
 export type SplitName = 'train' | 'val' | 'test';
 

@@ -1,20 +1,18 @@
 /**
- * Fast shard encoding: the Arrow IPC bytes apache-arrow writes for a shard
- * depend on its data only inside the column buffers (no nulls, no dictionaries,
- * no compression). Everything else (magic, schema and record-batch metadata,
- * padding, end-of-stream marker, footer) is a function of the row count. So the
- * first shard of each row count is encoded by apache-arrow and its bytes are
- * checked against the model (body = the 40 buffers in column order, each padded
- * to 8 bytes, right before the end-of-stream marker and the footer); the bytes
- * around the body become that row count's template. Later shards of that row
- * count are one copy per column into place, into a reused buffer when the
- * caller has one (a fresh 41 MB buffer costs more in page faults than the copy):
- * the same bytes as apache-arrow (test/datasets/shards.test.ts checks it on
- * random data), a fraction of the time. A shard that does not fit the model
- * keeps apache-arrow.
+ * Fast shard encoding without apache-arrow: the Arrow IPC bytes apache-arrow
+ * writes for a shard depend on its data only inside the column buffers (no
+ * nulls, no dictionaries, no compression). Everything else (magic, schema and
+ * record-batch metadata, padding, end-of-stream marker, footer) is a function of
+ * the row count, captured once by `scripts/gen-shard-template.ts` as the n = 1
+ * bytes plus the int64 slots that depend on n (`shard-template.ts`). A shard is
+ * the template with those slots filled in and one copy per column into place,
+ * into a reused buffer when the caller has one (a fresh 41 MB buffer costs more
+ * in page faults than the copy): the same bytes as apache-arrow
+ * (test/datasets/shards.test.ts checks it on random data and sizes), and the
+ * preprocess path never loads apache-arrow.
  */
-import { makeTable, tableToIPC } from 'apache-arrow';
-import { CAT_COLUMNS, CAT_FEATURE_COUNT, INT_COLUMNS, INT_FEATURE_COUNT, LABEL_COLUMN } from './criteo/constants.js';
+import { CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from './criteo/constants.js';
+import { HEAD_1, HEAD_SLOTS, TAIL_1, TAIL_SLOTS } from './shard-template.js';
 
 /** Columns as encodeShard takes them (see shards.ts). */
 interface Columns {
@@ -43,13 +41,6 @@ const pad8 = (n: number): number => (n + 7) & ~7;
 /** Byte length of column c (0 = label, then 13 Float32, then 26 Int32) for n rows. */
 function columnBytes(c: number, n: number): number {
   return c === 0 ? n : 4 * n;
-}
-
-function arrowEncode(cols: Columns): Uint8Array {
-  const data: Record<string, Int8Array | Float32Array | Int32Array> = { [LABEL_COLUMN]: cols.label };
-  for (let i = 0; i < INT_FEATURE_COUNT; i++) data[INT_COLUMNS[i]!] = cols.dense[i]!;
-  for (let i = 0; i < CAT_FEATURE_COUNT; i++) data[CAT_COLUMNS[i]!] = cols.cats[i]!;
-  return tableToIPC(makeTable(data), 'file');
 }
 
 function columnsBytes(cols: Columns): Uint8Array[] {
@@ -95,31 +86,42 @@ export function learnLayout(cols: Columns, bytes: Uint8Array): ShardLayout | nul
 }
 
 /** Layouts by row count (parts share one; split pieces add a few). */
-const cache = new Map<number, ShardLayout | null>();
+const cache = new Map<number, ShardLayout>();
 const CACHE_MAX = 16;
 
-/** The layout learnt for `n` rows, if any. */
-export function cachedLayout(n: number): ShardLayout | undefined {
-  return cache.get(n) ?? undefined;
+function fill(template: string, slots: readonly (readonly number[])[], n: number): Uint8Array {
+  const bytes = Uint8Array.from(Buffer.from(template, 'base64')); // own buffer, not Buffer's pool
+  const view = new DataView(bytes.buffer);
+  for (const [at, a, b, c, d] of slots) view.setBigInt64(at!, BigInt(a! * n + b! * pad8(n) + c! * pad8(4 * n) + d!), true);
+  return bytes;
 }
 
-/** Remember a layout (or that none fits: then apache-arrow keeps encoding that size). */
-function remember(n: number, l: ShardLayout | null): void {
+/** The layout of an `n`-row shard (n ≥ 1), from the template. */
+export function layoutFor(n: number): ShardLayout {
+  let l = cache.get(n);
+  if (l) return l;
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`shard row count must be a positive integer, got ${n}`);
+  const head = fill(HEAD_1, HEAD_SLOTS, n);
+  const tail = fill(TAIL_1, TAIL_SLOTS, n);
+  const offsets: number[] = [];
+  let at = head.length;
+  for (let c = 0; c < 1 + INT_FEATURE_COUNT + CAT_FEATURE_COUNT; c++) {
+    offsets.push(at);
+    at += pad8(columnBytes(c, n));
+  }
+  l = { rows: n, bytes: at + tail.length, head, tail, offsets, tailAt: at };
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
   cache.set(n, l);
+  return l;
 }
 
 /**
- * Encode `cols`: with the learnt template when there is one for its row count
- * (into `target` when it has exactly the right length: a reused buffer takes no
- * page faults), else with apache-arrow, learning the template from the result.
+ * Encode `cols` with the template for its row count, into `target` when it has
+ * exactly the right length (a reused buffer takes no page faults). 0 rows: apache-arrow's
+ * encoding of an empty shard differs in shape, so the caller (shards.ts) takes those.
  */
-export function encodeLearning(cols: Columns, target?: Uint8Array): Uint8Array {
-  const l = cache.get(cols.rows);
-  if (l) return encodeWithLayout(cols, l, target);
-  const bytes = arrowEncode(cols);
-  if (l === undefined) remember(cols.rows, learnLayout(cols, bytes));
-  return bytes;
+export function encodeTemplate(cols: Columns, target?: Uint8Array): Uint8Array {
+  return encodeWithLayout(cols, layoutFor(cols.rows), target);
 }
 
 /**

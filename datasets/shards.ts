@@ -12,7 +12,7 @@ import { makeTable, tableFromIPC, tableToIPC, type Table, type Vector } from 'ap
 import { PipelineError } from '../pipeline/errors.js';
 import { writeFileSynced } from '../pipeline/atomic.js';
 import { CAT_COLUMNS, CAT_FEATURE_COUNT, INT_COLUMNS, INT_FEATURE_COUNT, LABEL_COLUMN } from './criteo/constants.js';
-import { encodeLearning } from './shard-layout.js';
+import { encodeTemplate } from './shard-layout.js';
 
 /** One shard's data, column by column. All arrays have length `rows`. */
 export interface ShardColumns {
@@ -27,12 +27,12 @@ export interface ShardColumns {
 
 /**
  * Encode a shard as Arrow IPC file bytes: apache-arrow's bytes exactly, through
- * the template learnt by `shard-layout.ts` from an earlier shard of the same row count.
+ * the template of `shard-layout.ts` (an empty shard through apache-arrow).
  * @param target a buffer to reuse when it has exactly the encoded length
  */
 export function encodeShard(cols: ShardColumns, target?: Uint8Array): Uint8Array {
   checkShape(cols);
-  return encodeLearning(cols, target);
+  return cols.rows > 0 ? encodeTemplate(cols, target) : encodeShardArrow(cols);
 }
 
 /** {@link encodeShard} through apache-arrow's writer (the reference; used when no template fits). */

@@ -17,7 +17,7 @@ import { CAT_COLUMNS, CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../dataset
 import { readCriteoFiles, type WorkerVocab } from '../../datasets/criteo/parallel.js';
 import type { ReadStats } from '../../datasets/criteo/reader.js';
 import { resolveParser, type ParseAddon, type ParserChoice } from '../../datasets/criteo/native.js';
-import { FIRST_VALUE_ID } from '../../datasets/preprocessed.js';
+import { FIRST_VALUE_ID } from '../../datasets/ids.js';
 import type { InputFileInfo, PreprocessManifest, PreprocessOptions, SplitName } from '../../datasets/preprocessed.js';
 import { fsyncDir } from '../../pipeline/atomic.js';
 import { badConfig, notFound, PipelineError } from '../../pipeline/errors.js';
@@ -26,14 +26,14 @@ import { configHash, stampFile } from '../../pipeline/hash.js';
 import { ARTIFACTS, manifestHead, writeDataFile } from '../../pipeline/manifest.js';
 import { openStagedOutput, type StagedOutput } from '../../pipeline/outdir.js';
 import { Progress, type ProgressSink } from '../../pipeline/progress.js';
-import { resolveOptions } from './config.js';
+import { resolveOptionsFast } from './options.js';
 import { Categorify } from './ops/categorify.js';
 import { logDenseBatch } from './ops/log-dense.js';
 import { PartWriter } from './part-writer.js';
 import { emptyFinalShards, finalizeStream, PartStream } from './parts.js';
 import { dayFileRanges, kaggleRanges, RANDOM_SPLITS, RandomSplitter } from './split.js';
 
-export { resolveOptions, DEFAULT_OPTIONS } from './config.js';
+export { DEFAULT_OPTIONS } from './defaults.js';
 
 /** What to preprocess. */
 export interface PreprocessRequest {
@@ -95,7 +95,7 @@ const PARALLEL_MIN_BYTES = 32 << 20;
  */
 export async function run(req: PreprocessRequest, io: PreprocessIo = {}): Promise<PreprocessResult> {
   const t0 = performance.now();
-  const options = resolveOptions(req.options ?? {});
+  const options = resolveOptionsFast(req.options ?? {}) ?? (await import('./config.js')).resolveOptions(req.options ?? {});
   if (req.inputs.length === 0) throw badConfig('--input', 'at least one input file is required');
   if (options.split === 'days' && req.inputs.length < 2) {
     throw badConfig('--split', `'days' needs one input file per day (at least 2), got ${req.inputs.length}`);

@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { writeDataFile, type FileEntry } from '../../pipeline/manifest.js';
 import { CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../datasets/criteo/constants.js';
 import type { ShardRef, SplitName } from '../../datasets/preprocessed.js';
-import { encodeShard, readShardFile, type ShardColumns } from '../../datasets/shards.js';
+import type { ShardColumns } from '../../datasets/shards.js';
+// not datasets/shards.ts: it loads apache-arrow, which only a part that must be read back needs
+import { encodeTemplate as encodeShard } from '../../datasets/shard-layout.js';
 import type { PartWriter } from './part-writer.js';
 import type { SplitRange } from './split.js';
 
@@ -190,6 +192,7 @@ export async function finalizeStream(
       add(split, part.rows, part.positives, { path: rel, bytes: part.bytes, sha256: part.sha256 });
       continue;
     }
+    const { readShardFile } = await import('../../datasets/shards.js');
     const cols = readShardFile(part.abs);
     if (remap) remap(cols.cats);
     writePieces(cols, a, hits);

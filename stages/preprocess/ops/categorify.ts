@@ -20,7 +20,7 @@
 import type { RowBatch } from '../../../datasets/criteo/batch.js';
 import type { WorkerVocab } from '../../../datasets/criteo/parallel.js';
 import { CAT_FEATURE_COUNT } from '../../../datasets/criteo/constants.js';
-import { FIRST_VALUE_ID, MISSING_ID, OOV_ID } from '../../../datasets/preprocessed.js';
+import { FIRST_VALUE_ID, MISSING_ID, OOV_ID } from '../../../datasets/ids.js';
 import { PipelineError } from '../../../pipeline/errors.js';
 import { modulo } from '../../../datasets/criteo/modulo-hash.js';
 import { U32IndexTable } from '../../../datasets/criteo/id-table.js';
