@@ -40,6 +40,14 @@ export interface ParseAddon {
     vals: Uint32Array, present: Uint8Array, base: number, n: number, out: Int32Array, outOff: number, firstId: number,
     keys: Uint32Array, slots: Int32Array, counts: Uint32Array, state: Float64Array,
   ): number;
+  /**
+   * One dense column of the DLRM transform (`stages/preprocess/ops/log-dense.ts`):
+   * `out[outOff + r]` = `lut[x]` for an integer `x = src[base + r]` in [0, lut.length),
+   * 0 for x ≤ 0 or NaN; the other rows are listed in `miss` for the caller (Math.log1p).
+   * Absent in addons built before it (the TS loop runs then).
+   * @returns how many rows were listed in `miss`
+   */
+  logDense?(src: Float64Array, base: number, n: number, lut: Float32Array, out: Float32Array, outOff: number, miss: Int32Array): number;
   version: number;
 }
 

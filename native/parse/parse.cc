@@ -18,6 +18,12 @@
 //     the counts array or the table to grow (the TS side grows and resumes).
 //     state (Float64Array): [size, missing, mask, shift, limit].
 //
+//   logDense(src, base, n, lut, out, outOff, miss) -> count
+//     ops/log-dense.ts's loop over rows [0, n) of one dense column: out[outOff + r] =
+//     lut[x] for an integer x in [0, lut.length), 0 for x <= 0 or NaN; the rows of any
+//     other value (positive: fraction or beyond the table) are listed in miss[0, count)
+//     and left to the TS side, which computes Math.log1p (so every bit is V8's).
+//
 // Values are computed with the same double operations in the same order as the TS parser
 // (built with -ffp-contract=off), so both produce the same bits.
 #include <napi.h>
@@ -189,10 +195,53 @@ Napi::Value MapAndCountJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(r));
 }
 
+Napi::Value LogDenseJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 7) return Fail(env, "logDense expects 7 arguments");
+  double* src;
+  size_t srcLen;
+  float* lut;
+  size_t lutLen;
+  float* out;
+  size_t outLen;
+  int32_t* miss;
+  size_t missLen;
+  if (!Typed(info[0], napi_float64_array, &src, &srcLen)) return Fail(env, "src must be a Float64Array");
+  if (!Typed(info[3], napi_float32_array, &lut, &lutLen) || lutLen == 0 || lutLen > (1u << 30)) return Fail(env, "lut must be a non-empty Float32Array");
+  if (!Typed(info[4], napi_float32_array, &out, &outLen)) return Fail(env, "out must be a Float32Array");
+  if (!Typed(info[6], napi_int32_array, &miss, &missLen)) return Fail(env, "miss must be an Int32Array");
+  const int64_t base = info[1].As<Napi::Number>().Int64Value();
+  const int64_t n = info[2].As<Napi::Number>().Int64Value();
+  const int64_t outOff = info[5].As<Napi::Number>().Int64Value();
+  if (base < 0 || n < 0 || static_cast<size_t>(base + n) > srcLen) return Fail(env, "rows outside src");
+  if (outOff < 0 || static_cast<size_t>(outOff + n) > outLen) return Fail(env, "rows outside out");
+  if (missLen < static_cast<size_t>(n)) return Fail(env, "miss shorter than n");
+  const double* x = src + base;
+  float* o = out + outOff;
+  const double lim = static_cast<double>(lutLen);
+  int32_t count = 0;
+  for (int64_t r = 0; r < n; r++) {
+    const double v = x[r];
+    if (v >= 0 && v < lim) {
+      const int32_t i = static_cast<int32_t>(v);
+      if (static_cast<double>(i) == v) {
+        o[r] = lut[i];
+        continue;
+      }
+    } else if (!(v > 0)) {
+      o[r] = 0.0f;  // missing (NaN) or negative
+      continue;
+    }
+    miss[count++] = static_cast<int32_t>(r);
+  }
+  return Napi::Number::New(env, count);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHex();
   exports.Set("parseLines", Napi::Function::New(env, ParseLinesJs));
   exports.Set("mapAndCount", Napi::Function::New(env, MapAndCountJs));
+  exports.Set("logDense", Napi::Function::New(env, LogDenseJs));
   exports.Set("version", Napi::Number::New(env, 2));
   return exports;
 }

@@ -187,12 +187,12 @@ async function ingest(
       // the usual case: transform straight into the current part's columns
       const at = s0.rows;
       s0.label.set(batch.label.subarray(0, n), at);
-      logDenseBatch(s0.dense, at, batch);
+      logDenseBatch(s0.dense, at, batch, kernels.native);
       categorify.fit(s0.cats, at, batch);
       s0.commitRows(n);
     } else {
       // through staging columns: rows are dealt to random splits, or the batch straddles two parts
-      logDenseBatch(stageDense, 0, batch);
+      logDenseBatch(stageDense, 0, batch, kernels.native);
       categorify.fit(stageCats, 0, batch);
       if (random) {
         for (let r = 0; r < n; r++) streams[random.next()]!.appendRow(batch.label, stageDense, stageCats, r);

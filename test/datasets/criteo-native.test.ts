@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { RowBatch } from '../../datasets/criteo/batch.js';
+import { createRowBatch, type RowBatch } from '../../datasets/criteo/batch.js';
 import { U32IndexTable } from '../../datasets/criteo/id-table.js';
 import { loadParseAddon, resolveParser } from '../../datasets/criteo/native.js';
 import { createBadLineLog } from '../../datasets/criteo/parse.js';
@@ -15,6 +15,7 @@ import { newReadStats, readCriteo, type ReadOptions } from '../../datasets/crite
 import { Rng } from '../../pipeline/rng.js';
 import { quietSink } from '../../pipeline/progress.js';
 import { run } from '../../stages/preprocess/index.js';
+import { logDenseBatch } from '../../stages/preprocess/ops/log-dense.js';
 import { useTempDirs } from '../fixtures/temp.js';
 
 const DATA = process.env.HOTCOLD_CRITEO_SAMPLES ?? resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'criteo');
@@ -217,6 +218,25 @@ describe.skipIf(!addon)('native parse addon = TypeScript parser', () => {
     expect(nat.capacity).toBe(ts.capacity);
     expect(nat.counts.slice(0, nat.size)).toEqual(ts.counts.slice(0, ts.size));
     expect(ts.size).toBeGreaterThan(10_000);
+  });
+
+  it('logDense: the same float32 bits as the TypeScript loop (table, NaN, negatives, -0, fractions, large, Infinity)', () => {
+    const rng = new Rng(11);
+    const cap = 5000;
+    const batch = createRowBatch(cap);
+    const special = [Number.NaN, -0, 0, -1, -3.5, 0.5, 1, 16383, 16384, 16385, 2 ** 31, 2 ** 53, 1e300, Infinity, -Infinity, 260.25];
+    for (let i = 0; i < batch.dense.length; i++) {
+      const u = rng.float();
+      batch.dense[i] = u < 0.3 ? special[i % special.length]! : u < 0.8 ? Math.floor(rng.float() ** 3 * 20_000) : Math.floor(Math.exp(rng.float() * 25)) + (u < 0.9 ? 0 : rng.float());
+    }
+    for (const rows of [1, 7, cap]) {
+      batch.rows = rows;
+      const a = Array.from({ length: 13 }, () => new Float32Array(rows + 3));
+      const b = Array.from({ length: 13 }, () => new Float32Array(rows + 3));
+      logDenseBatch(a, 3, batch, null);
+      logDenseBatch(b, 3, batch, addon);
+      for (let f = 0; f < 13; f++) expect(new Uint32Array(b[f]!.buffer), `feature ${f}, ${rows} rows`).toEqual(new Uint32Array(a[f]!.buffer));
+    }
   });
 
   it('preprocess writes byte-identical shards, vocabularies and manifests with either parser, on one thread and with the worker', async () => {

@@ -6,6 +6,7 @@
  */
 import type { RowBatch } from '../../../datasets/criteo/batch.js';
 import { INT_FEATURE_COUNT } from '../../../datasets/criteo/constants.js';
+import type { ParseAddon } from '../../../datasets/criteo/native.js';
 
 /** ln(1 + i) for small integers, as float32: most Criteo counts are below this. */
 const LUT_SIZE = 1 << 14;
@@ -17,14 +18,32 @@ export function logDense(x: number): number {
   return x > 0 ? Math.log1p(x) : 0;
 }
 
+/** rows the native loop leaves to Math.log1p (reused; grown to the batch size) */
+let miss = new Int32Array(0);
+
 /**
  * Transform rows [0, batch.rows) of every dense column.
  * @param out 13 columns; row r of feature f goes to `out[f][outOff + r]`
+ * @param native the parse addon: its `logDense` does the table lookups (same bits:
+ *   the table is this module's, and every other positive value still goes through Math.log1p)
  */
-export function logDenseBatch(out: Float32Array[], outOff: number, batch: RowBatch): void {
+export function logDenseBatch(out: Float32Array[], outOff: number, batch: RowBatch, native?: ParseAddon | null): void {
   const n = batch.rows;
   const cap = batch.capacity;
   const src = batch.dense;
+  if (native?.logDense) {
+    if (miss.length < n) miss = new Int32Array(n);
+    for (let f = 0; f < INT_FEATURE_COUNT; f++) {
+      const col = out[f]!;
+      const base = f * cap;
+      const k = native.logDense(src, base, n, LOG_LUT, col, outOff, miss);
+      for (let j = 0; j < k; j++) {
+        const r = miss[j]!;
+        col[outOff + r] = Math.log1p(src[base + r]!);
+      }
+    }
+    return;
+  }
   for (let f = 0; f < INT_FEATURE_COUNT; f++) {
     const col = out[f]!;
     const base = f * cap;
