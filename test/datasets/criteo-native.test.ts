@@ -193,6 +193,37 @@ describe.skipIf(!addon)('native parse addon = TypeScript parser', () => {
     expect(unl.rows).toEqual(lab.rows.map((r) => [0, ...r.slice(1)]));
   });
 
+  it('well-formed lines (the SIMD fast path) with one awkward field in some: same rows and errors', async () => {
+    const d = tmp();
+    const rng = new Rng(23);
+    const u = () => rng.float();
+    const hex = (n: number) => Array.from({ length: n }, () => HEX[Math.floor(u() * HEX.length)]).join('');
+    // one field that the fast path must hand back (or get exactly right at its edges)
+    const awkward = ['9999999', '12345678', '0000000', '-1', '1.5', '', 'ffffffff', 'FFFFFFFF', 'aBcDeF01', 'a', '123456789', 'zz', '\r', 'x'];
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const f: string[] = [u() < 0.5 ? '0' : '1'];
+      for (let j = 0; j < 13; j++) f.push(u() < 0.2 ? '' : String(Math.floor(u() ** 2 * 10 ** (1 + Math.floor(u() * 7)))));
+      for (let j = 0; j < 26; j++) f.push(u() < 0.12 ? '' : hex(u() < 0.8 ? 8 : 1 + Math.floor(u() * 8)));
+      if (u() < 0.3) f[Math.floor(u() * 40)] = awkward[Math.floor(u() * awkward.length)]!;
+      const k = u();
+      if (k < 0.03) f.length = 39;
+      else if (k < 0.06) f.push('');
+      // long lines too (past the fast path's span)
+      if (u() < 0.02) f[39] = hex(8) + ' '.repeat(600);
+      lines.push(f.join('\t') + (u() < 0.2 ? '\r' : ''));
+    }
+    const p = join(d, 'fast.tsv');
+    writeFileSync(p, lines.join('\n') + '\n', 'latin1');
+    for (const batchRows of [64, 1000, 16384]) {
+      const r = await expectSameRead(p, { onBadLine: 'skip', batchRows });
+      expect(r.rows.length).toBeGreaterThan(1500);
+    }
+    await expectSameRead(p, { onBadLine: 'skip', chunkBytes: 3001, batchRows: 333 });
+    const strict = await expectSameRead(p, { onBadLine: 'error' });
+    expect(strict.error).not.toBeNull();
+  });
+
   it('U32IndexTable: same ids, counts, missing and growth as the TypeScript loop', () => {
     const rng = new Rng(5);
     const ts = new U32IndexTable(16, null);
