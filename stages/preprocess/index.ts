@@ -30,7 +30,7 @@ import { resolveOptionsFast } from './options.js';
 import { Categorify } from './ops/categorify.js';
 import { logDenseBatch } from './ops/log-dense.js';
 import { PartWriter } from './part-writer.js';
-import { emptyFinalShards, finalizeStream, PartStream } from './parts.js';
+import { emptyFinalShards, finalizeStream, PartStream, settleWrites } from './parts.js';
 import { dayFileRanges, kaggleRanges, RANDOM_SPLITS, RandomSplitter } from './split.js';
 
 export { DEFAULT_OPTIONS } from './defaults.js';
@@ -82,7 +82,8 @@ export function preprocessFingerprint(inputs: string[], options: PreprocessOptio
  * Features the parse worker categorifies in parallel mode (C3, C4, C12: three of
  * Kaggle's six ~10M-value vocabularies). At 10M rows the main thread spent
  * ≈ 11 s in categorify + encode against ≈ 7.5 s of parse + input sha256 on the
- * worker; moving these ≈ 2 s of hash-table work evens the two threads out.
+ * worker; moving these ≈ 2 s of hash-table work evens the two threads out. With the
+ * native kernels (and the parser's fast line path) the same three even them out too.
  */
 const WORKER_CAT_FEATURES: readonly number[] = [2, 3, 11];
 
@@ -155,9 +156,10 @@ async function ingest(
   progress: Progress,
   kernels: { parser: ParserChoice; native: ParseAddon | null },
 ): Promise<Ingested> {
-  // with a parse worker (TS kernels) it also categorifies a few large-vocabulary features, to balance
-  // the two threads; with the native kernels the worker is the busier thread already (parse + sha256)
-  const external = parallel && !kernels.native ? WORKER_CAT_FEATURES : [];
+  // with a parse worker it also categorifies a few large-vocabulary features, to balance the two
+  // threads (native kernels, 1M rows, per-thread CPU from perf: main 41-43 % / worker 34 % of the
+  // run without, 35-38 % / 39-40 % with these three)
+  const external = parallel ? WORKER_CAT_FEATURES : [];
   const categorify = new Categorify({ maxIndRange: options.maxIndRange, external, native: kernels.native });
   const vocab: WorkerVocab[] = [];
   const badLines = createBadLineLog();
@@ -237,47 +239,53 @@ async function commit(
   const vocab = categorify.finalize(options.freqThreshold);
   const remap = categorify.needsRemap() ? (cats: Int32Array[]) => categorify.transform(cats) : null;
   const final = emptyFinalShards();
-  if (random) {
-    for (let i = 0; i < streams.length; i++) {
-      const s = streams[i]!;
-      await finalizeStream(s, [{ split: RANDOM_SPLITS[i]!, start: 0, end: s.total }], dir, remap, final);
+  try {
+    if (random) {
+      for (let i = 0; i < streams.length; i++) {
+        const s = streams[i]!;
+        await finalizeStream(s, [{ split: RANDOM_SPLITS[i]!, start: 0, end: s.total }], dir, remap, final);
+      }
+    } else {
+      const ranges = options.split === 'kaggle' ? kaggleRanges(rows) : dayFileRanges(stats.map((s) => s.rows));
+      await finalizeStream(streams[0]!, ranges, dir, remap, final);
     }
-  } else {
-    const ranges = options.split === 'kaggle' ? kaggleRanges(rows) : dayFileRanges(stats.map((s) => s.rows));
-    await finalizeStream(streams[0]!, ranges, dir, remap, final);
-  }
-  rmSync(join(dir, '.parts'), { recursive: true, force: true });
+    rmSync(join(dir, '.parts'), { recursive: true, force: true });
 
-  const countFiles: string[] = [];
-  const valueFiles: string[] = [];
-  for (let f = 0; f < CAT_FEATURE_COUNT; f++) {
-    const rel = `vocab/counts-${CAT_COLUMNS[f]!}.bin`;
-    const c = vocab[f]!.counts;
-    countFiles.push(rel);
-    final.files.push(writeDataFile(dir, rel, new Uint8Array(c.buffer, c.byteOffset, c.byteLength)));
-    const vrel = `vocab/values-${CAT_COLUMNS[f]!}.bin`;
-    const v = vocab[f]!.values;
-    valueFiles.push(vrel);
-    final.files.push(writeDataFile(dir, vrel, new Uint8Array(v.buffer, v.byteOffset, v.byteLength)));
-  }
-  fsyncDir(join(dir, 'shards'));
-  fsyncDir(join(dir, 'vocab'));
+    const countFiles: string[] = [];
+    const valueFiles: string[] = [];
+    for (let f = 0; f < CAT_FEATURE_COUNT; f++) {
+      const rel = `vocab/counts-${CAT_COLUMNS[f]!}.bin`;
+      const c = vocab[f]!.counts;
+      countFiles.push(rel);
+      final.files.push(writeDataFile(dir, rel, new Uint8Array(c.buffer, c.byteOffset, c.byteLength)));
+      const vrel = `vocab/values-${CAT_COLUMNS[f]!}.bin`;
+      const v = vocab[f]!.values;
+      valueFiles.push(vrel);
+      final.files.push(writeDataFile(dir, vrel, new Uint8Array(v.buffer, v.byteOffset, v.byteLength)));
+    }
+    await settleWrites(final); // the last shards, written on the part writer's thread meanwhile
+    fsyncDir(join(dir, 'shards'));
+    fsyncDir(join(dir, 'vocab'));
 
-  const splitInfo = (s: SplitName) => ({
-    rows: final.shards[s].reduce((a, r) => a + r.rows, 0),
-    positives: final.positives[s],
-    shards: final.shards[s],
-  });
-  const inputs: InputFileInfo[] = stats.map((s) => ({ path: s.path, bytes: s.bytes, sha256: s.sha256, lines: s.lines }));
-  const manifest: PreprocessManifest = {
-    ...manifestHead('preprocess', fingerprint, t0, final.files),
-    inputs,
-    options,
-    splits: { train: splitInfo('train'), val: splitInfo('val'), test: splitInfo('test') },
-    vocab: { sizes: vocab.map((v) => v.size), distinct, countFiles, valueFiles },
-    badLines: { count: ing.badLines.count, first: ing.badLines.first },
-    rowsRead: rows,
-  };
-  out.commit(manifest);
-  return manifest;
+    const splitInfo = (s: SplitName) => ({
+      rows: final.shards[s].reduce((a, r) => a + r.rows, 0),
+      positives: final.positives[s],
+      shards: final.shards[s],
+    });
+    const inputs: InputFileInfo[] = stats.map((s) => ({ path: s.path, bytes: s.bytes, sha256: s.sha256, lines: s.lines }));
+    const manifest: PreprocessManifest = {
+      ...manifestHead('preprocess', fingerprint, t0, final.files),
+      inputs,
+      options,
+      splits: { train: splitInfo('train'), val: splitInfo('val'), test: splitInfo('test') },
+      vocab: { sizes: vocab.map((v) => v.size), distinct, countFiles, valueFiles },
+      badLines: { count: ing.badLines.count, first: ing.badLines.first },
+      rowsRead: rows,
+    };
+    out.commit(manifest);
+    return manifest;
+  } catch (e) {
+    await Promise.allSettled(final.writes); // nothing may still be writing into the output when it is dropped
+    throw e;
+  }
 }

@@ -32,7 +32,7 @@ Promise.all([import('node:worker_threads'), import('node:fs'), import('node:cryp
       // the buffer goes back for reuse (its pages are already mapped)
       parentPort.postMessage({ id: m.id, sha256, buffer: m.buffer }, [m.buffer]);
     } catch (e) {
-      parentPort.postMessage({ id: m.id, error: String((e && e.message) || e), code: e && e.code });
+      parentPort.postMessage({ id: m.id, error: String((e && e.message) || e), code: e && e.code, errno: e && e.errno, syscall: e && e.syscall, path: e && e.path });
     }
   });
 });
@@ -44,7 +44,11 @@ interface Reply {
   /** the written bytes' buffer, handed back */
   buffer?: ArrayBuffer;
   error?: string;
+  /** a system error's fields, so the caller reports it as one (pipeline/io-error.ts) */
   code?: string;
+  errno?: number;
+  syscall?: string;
+  path?: string;
 }
 
 /** Free buffers kept for reuse (parts in flight are at most a couple). */
@@ -71,7 +75,7 @@ export class PartWriter {
       this.waiting.delete(m.id);
       if (m.buffer && this.free.length < FREE_BUFFERS) this.free.push(m.buffer);
       if (m.sha256 !== undefined) waiter.resolve(m.sha256);
-      else waiter.reject(Object.assign(new Error(m.error ?? 'part write failed'), { code: m.code }));
+      else waiter.reject(Object.assign(new Error(m.error ?? 'part write failed'), { code: m.code, errno: m.errno, syscall: m.syscall, path: m.path }));
     });
     const failAll = (e: Error): void => {
       for (const waiter of this.waiting.values()) waiter.reject(e);

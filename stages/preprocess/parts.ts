@@ -10,7 +10,7 @@
  */
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeDataFile, type FileEntry } from '../../pipeline/manifest.js';
+import type { FileEntry } from '../../pipeline/manifest.js';
 import { CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../datasets/criteo/constants.js';
 import type { ShardRef, SplitName } from '../../datasets/preprocessed.js';
 import type { ShardColumns } from '../../datasets/shards.js';
@@ -146,6 +146,15 @@ export class PartStream {
     this.writes.push(w);
     this.rows = 0;
   }
+
+  /**
+   * Hash, write and fsync a finished file on the writer thread (bytes handed over).
+   * @returns its manifest entry once durable
+   */
+  async writeFile(outDir: string, rel: string, bytes: Uint8Array): Promise<FileEntry> {
+    const n = bytes.byteLength;
+    return { path: rel, bytes: n, sha256: await this.writer.write(join(outDir, rel), bytes) };
+  }
 }
 
 /** Output of finalizing: shard refs per split and file entries for the manifest. */
@@ -153,10 +162,19 @@ export interface FinalShards {
   shards: Record<SplitName, ShardRef[]>;
   positives: Record<SplitName, number>;
   files: FileEntry[];
+  /** shard writes in flight on the writer thread (their entries in `files` lack the sha256 until done) */
+  writes: Promise<void>[];
 }
 
 export function emptyFinalShards(): FinalShards {
-  return { shards: { train: [], val: [], test: [] }, positives: { train: 0, val: 0, test: 0 }, files: [] };
+  return { shards: { train: [], val: [], test: [] }, positives: { train: 0, val: 0, test: 0 }, files: [], writes: [] };
+}
+
+/** Wait for every write of `acc` (all of them, even after a failure), then rethrow the first failure. */
+export async function settleWrites(acc: FinalShards): Promise<void> {
+  const results = await Promise.allSettled(acc.writes.splice(0));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**
@@ -180,6 +198,9 @@ export async function finalizeStream(
     acc.positives[split] += positives;
     acc.files.push(entry);
   };
+  // pieces are written on the writer thread while this one goes on; their entries keep their
+  // place in acc.files and get the checksum when the write is done (acc.writes: await settleWrites)
+  const pending = acc.writes;
   for (const part of stream.parts) {
     const a = part.start;
     const b = part.start + part.rows;
@@ -221,7 +242,15 @@ export async function finalizeStream(
         dense: cols.dense.map((c) => c.subarray(s, e)),
         cats: cols.cats.map((c) => c.subarray(s, e)),
       };
-      add(h.split, piece.rows, countPositives(piece.label, piece.rows), writeDataFile(outDir, nextShard(h.split), encodeShard(piece)));
+      const rel = nextShard(h.split);
+      const bytes = encodeShard(piece);
+      const entry: FileEntry = { path: rel, bytes: bytes.byteLength, sha256: '' };
+      add(h.split, piece.rows, countPositives(piece.label, piece.rows), entry);
+      const w = stream.writeFile(outDir, rel, bytes).then((e) => {
+        entry.sha256 = e.sha256;
+      });
+      w.catch(() => {}); // rethrown by settleWrites
+      pending.push(w);
     }
   }
 }
