@@ -12,8 +12,6 @@ import { DEFAULT_BATCH_ROWS, type RowBatch } from './batch.js';
 import type { ParserChoice } from './native.js';
 import type { BadLineLog, OnBadLine } from './parse.js';
 import { newReadStats, readCriteo, type CriteoFormat, type ReadStats } from './reader.js';
-import { InputHasher } from './input-hasher.js';
-import { statSync } from 'node:fs';
 
 export interface FileBatch {
   /** index into the paths */
@@ -76,8 +74,6 @@ export interface WorkerJob {
   poolSize: number;
   categorify?: WorkerCategorify;
   parser?: ParserChoice;
-  /** per path: hash while reading (else the main side's {@link InputHasher} does) */
-  hashInline?: boolean[];
 }
 
 /** @internal messages from the worker */
@@ -116,19 +112,7 @@ function startWorker(job: WorkerJob): Worker {
 }
 
 async function* readInWorker(paths: string[], opts: ReadFilesOptions, stats: ReadStats[]): AsyncGenerator<FileBatch> {
-  // regular files are hashed on a thread of their own (input-hasher.ts), FIFOs while read
-  const hashInline = paths.map((p) => {
-    try {
-      return !statSync(p).isFile();
-    } catch {
-      return true; // the reader reports it
-    }
-  });
-  const hasher = hashInline.some((h) => !h) ? new InputHasher(paths.map((p, i) => (hashInline[i] ? '' : p)).filter(Boolean)) : null;
-  const digestOf: (Promise<string> | null)[] = [];
-  let k = 0;
-  for (const inline of hashInline) digestOf.push(inline ? null : hasher!.digests[k++]!);
-  const worker = startWorker({ paths, format: opts.format, onBadLine: opts.onBadLine, batchRows: opts.batchRows ?? DEFAULT_BATCH_ROWS, poolSize: 4, categorify: opts.categorify, parser: opts.parser, hashInline });
+  const worker = startWorker({ paths, format: opts.format, onBadLine: opts.onBadLine, batchRows: opts.batchRows ?? DEFAULT_BATCH_ROWS, poolSize: 4, categorify: opts.categorify, parser: opts.parser });
   const queue: WorkerMessage[] = [];
   let failure: unknown = null;
   let exited = false;
@@ -168,8 +152,6 @@ async function* readInWorker(paths: string[], opts: ReadFilesOptions, stats: Rea
         continue;
       }
       if (m.type === 'file') {
-        const digest = digestOf[m.file];
-        if (digest && m.stats.sha256 === '') m.stats.sha256 = await digest;
         stats[m.file] = m.stats;
         opts.badLines.count = m.badLines.count;
         opts.badLines.first = m.badLines.first;
@@ -183,6 +165,5 @@ async function* readInWorker(paths: string[], opts: ReadFilesOptions, stats: Rea
     }
   } finally {
     await worker.terminate();
-    await hasher?.close();
   }
 }

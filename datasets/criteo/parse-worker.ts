@@ -55,8 +55,7 @@ async function main(): Promise<void> {
     tables = cat ? cat.features.map(() => new U32IndexTable(1 << 12, native)) : [];
     for (let i = 0; i < job.paths.length; i++) {
       const stats = newReadStats(job.paths[i]);
-      const hashInput = job.hashInline?.[i] ?? true;
-      const opts = { format: job.format, onBadLine: job.onBadLine, badLines: log, batchRows: job.batchRows, parser: job.parser, reuseBatch: false, allocBatch: () => pool.pop(), hashInput };
+      const opts = { format: job.format, onBadLine: job.onBadLine, badLines: log, batchRows: job.batchRows, parser: job.parser, reuseBatch: false, allocBatch: () => pool.pop() };
       for await (const b of readCriteo(job.paths[i]!, opts, stats)) {
         categorify(b);
         const transfer = [b.label.buffer, b.dense.buffer, b.cats.buffer, b.catPresent.buffer] as ArrayBuffer[];

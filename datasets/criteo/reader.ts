@@ -54,11 +54,6 @@ export interface ReadOptions {
    * @default 'required'
    */
   labels?: LabelMode;
-  /**
-   * hash the bytes while reading them (`stats.sha256`); false leaves `stats.sha256` empty for a
-   * caller that hashes the file elsewhere (`parallel.ts`, text input only) @default true
-   */
-  hashInput?: boolean;
 }
 
 /** See {@link ReadOptions.labels}. */
@@ -144,13 +139,13 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
     });
   }
   const native = resolveParser(opts.parser);
-  const hash = opts.hashInput === false ? null : createHash('sha256');
+  const hash = createHash('sha256');
   const chunkBytes = opts.chunkBytes ?? 1 << 22;
   const raw = stats.gzip ? createReadStream(path, { highWaterMark: chunkBytes }) : null;
   async function* hashed(): AsyncGenerator<Buffer> {
     for await (const c of raw!) {
       const b = c as Buffer;
-      hash?.update(b);
+      hash.update(b);
       stats.bytesRead += b.length;
       yield b;
     }
@@ -215,7 +210,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
         room(chunkBytes);
         const { bytesRead } = await fh.read(buf, fill, chunkBytes, null);
         if (bytesRead === 0) return;
-        hash?.update(buf.subarray(fill, fill + bytesRead));
+        hash.update(buf.subarray(fill, fill + bytesRead));
         stats.bytesRead += bytesRead;
         fill += bytesRead;
         yield bytesRead;
@@ -269,7 +264,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
   } finally {
     raw?.destroy();
   }
-  stats.sha256 = hash ? hash.digest('hex') : '';
+  stats.sha256 = hash.digest('hex');
   stats.lines = parser?.dataLines ?? 0;
   stats.badLines = parser?.badLines ?? 0;
   if (stats.lines === 0) {
