@@ -141,3 +141,22 @@ export function encodeWithLayout(cols: Columns, l: ShardLayout, target?: Uint8Ar
   out.set(l.tail, l.tailAt);
   return out;
 }
+
+/**
+ * The columns of a shard this module encoded (`n` rows), as views into `bytes`, or null when
+ * the bytes are not exactly the template's for `n` rows (the caller then decodes with apache-arrow).
+ */
+export function decodeTemplate(bytes: Uint8Array, n: number): Columns | null {
+  if (!Number.isInteger(n) || n < 1) return null;
+  const l = layoutFor(n);
+  if (bytes.byteLength !== l.bytes) return null;
+  const own = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+  const at = (o: number, len: number): Uint8Array => own.subarray(o, o + len);
+  const same = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+  if (!same(at(0, l.head.length), l.head) || !same(at(l.tailAt, l.tail.length), l.tail)) return null;
+  const base = own.byteOffset;
+  const label = new Int8Array(own.buffer, base + l.offsets[0]!, n);
+  const dense = Array.from({ length: INT_FEATURE_COUNT }, (_, i) => new Float32Array(own.buffer, base + l.offsets[1 + i]!, n));
+  const cats = Array.from({ length: CAT_FEATURE_COUNT }, (_, i) => new Int32Array(own.buffer, base + l.offsets[1 + INT_FEATURE_COUNT + i]!, n));
+  return { rows: n, label, dense, cats };
+}

@@ -8,14 +8,14 @@
  * boundary, or all parts when a threshold is set). The last part is never
  * written as a part: it is cut from memory.
  */
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FileEntry } from '../../pipeline/manifest.js';
 import { CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../datasets/criteo/constants.js';
 import type { ShardRef, SplitName } from '../../datasets/preprocessed.js';
 import type { ShardColumns } from '../../datasets/shards.js';
 // not datasets/shards.ts: it loads apache-arrow, which only a part that must be read back needs
-import { encodeTemplate as encodeShard } from '../../datasets/shard-layout.js';
+import { decodeTemplate, encodeTemplate as encodeShard } from '../../datasets/shard-layout.js';
 import type { PartWriter } from './part-writer.js';
 import type { SplitRange } from './split.js';
 
@@ -213,8 +213,8 @@ export async function finalizeStream(
       add(split, part.rows, part.positives, { path: rel, bytes: part.bytes, sha256: part.sha256 });
       continue;
     }
-    const { readShardFile } = await import('../../datasets/shards.js');
-    const cols = readShardFile(part.abs);
+    // a part this run wrote: its columns are views at the template's offsets (no apache-arrow)
+    const cols = decodeTemplate(readFileSync(part.abs), part.rows) ?? (await import('../../datasets/shards.js')).readShardFile(part.abs);
     if (remap) remap(cols.cats);
     writePieces(cols, a, hits);
     rmSync(part.abs, { force: true });

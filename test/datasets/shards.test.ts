@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { layoutFor, learnLayout } from '../../datasets/shard-layout.js';
+import { decodeTemplate, layoutFor, learnLayout } from '../../datasets/shard-layout.js';
 import { decodeShard, encodeShard, encodeShardArrow, readShardFile, ShardBuilder, writeShardFile, type ShardColumns } from '../../datasets/shards.js';
 import { Rng } from '../../pipeline/rng.js';
 
@@ -57,6 +57,11 @@ describe('Arrow shards', () => {
       const again = encodeShard(cols, reused);
       expect(again.buffer).toBe(reused.buffer);
       expect(Buffer.from(again).equals(Buffer.from(want)), `${n} rows, reused buffer`).toBe(true);
+      const viaTemplate = decodeTemplate(again, n)!;
+      expect(viaTemplate.cats[25]).toEqual(cols.cats[25]);
+      expect(viaTemplate.dense[12]).toEqual(cols.dense[12]);
+      expect(viaTemplate.label).toEqual(cols.label);
+      expect(decodeTemplate(again, n + 1)).toBeNull();
       const back = decodeShard(again);
       expect(back.rows).toBe(n);
       expect(back.cats[25]).toEqual(cols.cats[25]);
