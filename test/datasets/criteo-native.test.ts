@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { createRowBatch, type RowBatch } from '../../datasets/criteo/batch.js';
 import { U32IndexTable } from '../../datasets/criteo/id-table.js';
@@ -222,6 +223,13 @@ describe.skipIf(!addon)('native parse addon = TypeScript parser', () => {
     await expectSameRead(p, { onBadLine: 'skip', chunkBytes: 3001, batchRows: 333 });
     const strict = await expectSameRead(p, { onBadLine: 'error' });
     expect(strict.error).not.toBeNull();
+    // the same lines gzipped (two members): the same rows as the plain file
+    const gz = join(d, 'fast.tsv.gz');
+    const text = Buffer.from(lines.join('\n') + '\n', 'latin1');
+    const half = text.indexOf(10, text.length >> 1) + 1;
+    writeFileSync(gz, Buffer.concat([gzipSync(text.subarray(0, half)), gzipSync(text.subarray(half))]));
+    const z = await expectSameRead(gz, { onBadLine: 'skip', batchRows: 1000 });
+    expect(z.rows).toEqual((await readWith(p, 'native', { onBadLine: 'skip', batchRows: 1000 })).rows);
   });
 
   it('U32IndexTable: same ids, counts, missing and growth as the TypeScript loop', () => {
