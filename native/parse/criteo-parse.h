@@ -4,9 +4,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 namespace hotcold {
 
@@ -86,129 +83,6 @@ inline bool Digits8(const uint8_t* p, int* len, uint64_t* value) {
   return true;
 }
 
-constexpr uint64_t kOnes = 0x0101010101010101ull;
-constexpr uint64_t kHigh = 0x8080808080808080ull;
-
-inline uint64_t Load8(const uint8_t* p) {
-  uint64_t x;
-  __builtin_memcpy(&x, p, 8);
-  return x;
-}
-
-inline int Popcount64(uint64_t x) {  // SWAR: no libgcc call when the build has no -mpopcnt
-  x = x - ((x >> 1) & 0x5555555555555555ull);
-  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
-  return static_cast<int>((x * kOnes) >> 56);
-}
-
-// An integer field of len bytes at s (8 readable bytes), branch-free: its value when
-// the field is 1-7 plain digits; *bad gets a non-zero bit otherwise (len 0 is the
-// caller's: missing). The value is the one Digits8 computes for the same digits.
-inline uint64_t DecField(const uint8_t* s, int len, uint64_t* bad) {
-  const uint64_t x = Load8(s);
-  const uint64_t b = x & ~kHigh;
-  const uint64_t digit = ~(b + (0x7f - '9') * kOnes) & (b + (0x80 - '0') * kOnes) & ~x & kHigh;
-  const int l = len < 8 ? len : 7;
-  const uint64_t want = kHigh & ((1ull << (8 * l)) - 1);  // the high bit of each of the first l bytes
-  *bad |= ((digit & want) ^ want) | static_cast<uint64_t>(len > 7);
-  const int sh = 8 * (8 - l);  // 8..64
-  uint64_t d = x - 0x30 * kOnes;
-  d = sh < 64 ? d << sh : 0;
-  d = (d * 10 + (d >> 8)) & 0x00FF00FF00FF00FFull;
-  d = (d * 100 + (d >> 16)) & 0x0000FFFF0000FFFFull;
-  d = (d * 10000 + (d >> 32)) & 0xFFFFFFFFull;
-  return d;
-}
-
-// A categorical field of len bytes at s (8 readable bytes), branch-free: its value when
-// it is 0-8 hex digits (either case), else *bad gets a non-zero bit. Shorter fields
-// are read as if zero-padded in front ("3a" = "0000003a"): the same value.
-inline uint32_t HexField(const uint8_t* s, int len, uint64_t* bad) {
-  uint64_t x = Load8(s);
-  const int l = len < 8 ? len : 8;
-  const int sh = 8 * (8 - l);  // 0..64: the l characters to the high (last) bytes, '0's in front
-  const uint64_t hi = sh < 64 ? x << sh : 0;
-  const uint64_t lo = sh > 0 ? (0x3030303030303030ull >> (64 - sh)) : 0;
-  x = hi | lo;
-  const uint64_t lower = x | (0x20 * kOnes);
-  auto in = [&](uint64_t v, uint64_t a, uint64_t z) { return ~(v + (0x7f - z) * kOnes) & (v + (0x80 - a) * kOnes) & kHigh; };
-  const uint64_t digit = in(x & ~kHigh, '0', '9');
-  const uint64_t alpha = in(lower & ~kHigh, 'a', 'f');
-  *bad |= (((digit | alpha) & ~x & kHigh) ^ kHigh) | static_cast<uint64_t>(len > 8);
-  uint64_t n = (x & (15 * kOnes)) + ((alpha >> 7) * 9);
-  n = ((n & 0x000F000F000F000Full) << 4) | ((n & 0x0F000F000F000F00ull) >> 8);
-  n = (n | (n >> 8)) & 0x0000FFFF0000FFFFull;
-  n = (n | (n >> 16)) & 0xFFFFFFFFull;
-  return __builtin_bswap32(static_cast<uint32_t>(n));
-}
-
-#if defined(__SSE2__)
-// The fast line: exactly 40 fields, every integer field 0-7 plain digits, the label 0 or 1,
-// every categorical 0-8 hex digits, "\n" or "\r\n" at the end, the whole line within the
-// next kFastSpan bytes. Delimiters are found 64 bytes at a time (SSE2 compares + movemask)
-// and their positions written out without a branch per field, and every field is then
-// parsed branch-free from its known bounds, so no field waits on the one before it.
-// Writes the row exactly as the general loop would; returns the position after the line,
-// or 0 when the line is not of that shape (the general loop then rewrites the row).
-constexpr size_t kFastSpan = 512;
-
-inline size_t FastLine(const uint8_t* buf, size_t p, uint8_t delim, int8_t* label, double* dense, uint32_t* cats,
-                       uint8_t* present, int64_t cap, int64_t r) {
-  uint32_t at[kFields + 64];  // at[i] = the delimiter closing field i (room for an unrolled overshoot)
-  int nf = 0;
-  const __m128i vd = _mm_set1_epi8(static_cast<char>(delim));
-  const __m128i vl = _mm_set1_epi8(static_cast<char>(LF));
-  size_t lf = 0;
-  for (size_t b = p; b < p + kFastSpan; b += 64) {
-    uint64_t dm = 0, lm = 0;
-    for (int k = 0; k < 4; k++) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + b + 16 * k));
-      dm |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, vd)))) << (16 * k);
-      lm |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, vl)))) << (16 * k);
-    }
-    if (lm) dm &= (lm & (0 - lm)) - 1;  // delimiters before the first LF only
-    const int cnt = Popcount64(dm);
-    if (nf + cnt > kFields - 1) return 0;  // more than 40 fields
-    uint32_t* o = at + nf;
-    const uint32_t base = static_cast<uint32_t>(b);
-    while (dm) {
-      for (int i = 0; i < 8; i++) {
-        o[i] = base + static_cast<uint32_t>(dm ? __builtin_ctzll(dm) : 0);
-        dm &= dm - 1;
-      }
-      o += 8;
-    }
-    nf += cnt;
-    if (lm) {
-      lf = b + static_cast<size_t>(__builtin_ctzll(lm));
-      break;
-    }
-  }
-  if (lf == 0 || nf != kFields - 1) return 0;
-  at[kFields - 1] = static_cast<uint32_t>(buf[lf - 1] == CR ? lf - 1 : lf);
-  uint64_t bad = static_cast<uint64_t>(at[0] != p + 1) | static_cast<uint64_t>(static_cast<unsigned>(buf[p] - '0') > 1);
-  const double kNaN = std::numeric_limits<double>::quiet_NaN();
-  for (int f = 1; f <= kIntFeatures; f++) {
-    const size_t s = at[f - 1] + 1;
-    const int len = static_cast<int>(at[f] - s);
-    const uint64_t v = DecField(buf + s, len, &bad);
-    const double dv = static_cast<double>(v);
-    dense[(f - 1) * cap + r] = len == 0 ? kNaN : dv;
-  }
-  for (int f = kIntFeatures + 1; f < kFields; f++) {
-    const size_t s = at[f - 1] + 1;
-    const int len = static_cast<int>(at[f] - s);
-    const int64_t k = (f - 1 - kIntFeatures) * cap + r;
-    cats[k] = HexField(buf + s, len, &bad);
-    present[k] = len > 0 ? 1 : 0;
-  }
-  if (bad) return 0;
-  label[r] = static_cast<int8_t>(buf[p] - '0');
-  return lf + 1;
-}
-#endif
-
 // One pass over lines; returns the position after the last line consumed.
 // skipFields: leading fields dropped from every line (1 for Kaggle's CSV with an Id column);
 // noLabel: lines start at I1 (Kaggle's unlabelled test.txt), label 0 is stored.
@@ -232,18 +106,6 @@ inline size_t ParseLines(const uint8_t* buf, size_t pos, size_t end, uint8_t del
       if (buf[p] == delim) p++;
     }
     const int64_t r = rows;
-#if defined(__SSE2__)
-    if (!noLabel && p + kFastSpan <= end) {  // (after any skipped leading fields: 40 remain)
-      const size_t next = FastLine(buf, p, delim, label, dense, cats, present, cap, r);
-      if (next) {
-        p = next;
-        rows = r + 1;
-        lines++;
-        dataLines++;
-        continue;
-      }
-    }
-#endif
     int field = 0;
     if (noLabel) {
       label[r] = 0;

@@ -83,7 +83,7 @@ export function preprocessFingerprint(inputs: string[], options: PreprocessOptio
  * Kaggle's six ~10M-value vocabularies). At 10M rows the main thread spent
  * ≈ 11 s in categorify + encode against ≈ 7.5 s of parse + input sha256 on the
  * worker; moving these ≈ 2 s of hash-table work evens the two threads out. With the
- * native kernels (and the parser's fast line path) the same three even them out too.
+ * native kernels the same three even them out too.
  */
 const WORKER_CAT_FEATURES: readonly number[] = [2, 3, 11];
 
