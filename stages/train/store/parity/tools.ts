@@ -173,7 +173,7 @@ export async function storeRebuild(spec: string, o: { prefix?: string; out?: str
     const n = pickNode(T, o.node);
     const to: NodeAddr = o.to ? hostPort(o.to, '--to') : T.nodes[n]!.addr;
     if (T.nodes[n]!.state !== 'lost') T.lose(n, new Error('rebuilt on request'));
-    const rb = new Rebuilder(T, () => null, () => undefined);
+    const rb = new Rebuilder(T, () => [], () => undefined);
     const t0 = performance.now();
     await rb.start(n, to);
     return { node: T.name(n), to: nodeName(to), blocks: T.map.total(n), sec: (performance.now() - t0) / 1000 };
