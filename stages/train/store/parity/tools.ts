@@ -37,11 +37,17 @@ export async function openParity(spec: string, prefix?: string, out?: string): P
   if (!meta) throw new PipelineError('not_found', `no hotcold parity store under prefix '${p}' on ${addr.spec}`, { field: '--prefix' });
   const t = new ParityTables(addr, p, { fingerprint: meta.fingerprint, dim: meta.dim, opt: { kind: meta.optimizer, lr: 1 }, sizes: meta.sizes });
   await t.connect({ allowDown: true });
-  // a node that answers without the run's sentinel lost its keys (restarted empty): down
+  // a node that answers without the run's sentinel lost its keys (restarted empty), one without a
+  // complete meta is a replacement whose rebuild did not finish: down (its rows are reconstructed)
   for (const nd of t.nodes) {
     if (nd.state !== 'ok') continue;
     const fp = await nd.client!.get(psentinelKey(p)).catch(() => null);
-    if (fp !== meta.fingerprint) t.lose(nd.n, new Error(fp === null ? 'the run\'s keys are missing (restarted empty?)' : 'holds another run\'s sentinel'));
+    if (fp !== meta.fingerprint) {
+      t.lose(nd.n, new Error(fp === null ? 'the run\'s keys are missing (restarted empty?)' : 'holds another run\'s sentinel'));
+      continue;
+    }
+    const m = await t.readMeta(nd.n).catch(() => null);
+    if (!m?.complete) t.lose(nd.n, new Error('its rebuild did not finish (no complete meta)'));
   }
   return t;
 }
