@@ -41,6 +41,7 @@ import { parityDeltaCalls, type BlockDeltaCall } from './deltas.js';
 import { FN_PBXOR, FN_PCAS, FN_PREAD, FN_PXOR } from './functions.js';
 import { intentKey, scratchKey, type NodeAddr, type ParityAddress } from './layout.js';
 import { connectNode, errMsg, isNodeLoss, nodeName } from './nodes.js';
+import { describeLease, foreignLease, LEASE_MS, readLease, TrainerLease, type RebuildRequest } from './lease.js';
 import { Rebuilder } from './rebuild.js';
 import { ParityTables } from './tables.js';
 
@@ -160,6 +161,8 @@ export class ParityColdStore implements ColdStore {
   private readonly delta: Uint8Array[] = [];
   /** between the first ready() and a bulk write / close: a loss starts a rebuild at once */
   private training = false;
+  /** the store's trainer lease, and rebuild requests from `hotcold store rebuild` (lease.ts) */
+  private readonly lease: TrainerLease;
 
   constructor(private readonly device: Device, private readonly o: ParityStoreOptions) {
     this.t = new ParityTables(o.address, o.prefix, { fingerprint: o.fingerprint, dim: o.dim, opt: o.opt, sizes: o.sizes });
@@ -176,6 +179,7 @@ export class ParityColdStore implements ColdStore {
       // a spare (or the probe) takes over at once, not at the next batch (which waits for this one's degraded reads)
       if (this.training) setImmediate(() => { if (this.training && !this.failure) this.maybeRebuild(); });
     };
+    this.lease = new TrainerLease(this.t, (q) => this.onRequest(q), () => this.training && !this.failure);
     this.rebuilder.onDone = (n, sec) => {
       this.events.push({ at: performance.now(), what: 'redundant', node: n, detail: `${sec.toFixed(2)}s` });
     };
@@ -190,6 +194,13 @@ export class ParityColdStore implements ColdStore {
     const o = this.o;
     await this.t.connect();
     await this.t.check();
+    const other = await readLease(this.t);
+    if (other && foreignLease(other)) {
+      throw new PipelineError('locked', `another trainer is running on the parity cold store ${o.address.spec} (prefix '${o.prefix}'): ${describeLease(other)}`, {
+        field: '--cold-store', hint: `one trainer per store: stop it, or use another prefix (?prefix=…); a trainer killed on another host holds it for ${LEASE_MS / 1000}s more`,
+      });
+    }
+    this.lease.start();
     const t0 = performance.now();
     const dev = this.device;
     const rev = dev.reverse;
@@ -698,13 +709,44 @@ export class ParityColdStore implements ColdStore {
     }, () => { this.probing = false; });
   }
 
-  private startRebuild(n: number, to: NodeAddr): void {
+  private startRebuild(n: number, to: NodeAddr, request?: string): void {
     this.events.push({ at: performance.now(), what: 'rebuild', node: n, detail: nodeName(to) });
-    this.o.log?.(`train: parity cold store: rebuilding ${this.t.role(n)} onto ${nodeName(to)} in the background`);
-    this.rebuilder.start(n, to).catch((e: unknown) => {
+    this.o.log?.(`train: parity cold store: rebuilding ${this.t.role(n)} onto ${nodeName(to)} in the background${request ? ' (asked by hotcold store rebuild)' : ''}`);
+    const t0 = performance.now();
+    if (request) this.lease.status({ id: request, state: 'started', detail: `rebuilding ${this.t.name(n)} onto ${nodeName(to)}` });
+    this.rebuilder.start(n, to).then(() => {
+      if (request) this.lease.status({ id: request, state: 'done', detail: `${this.t.map.total(n)} blocks in ${((performance.now() - t0) / 1000).toFixed(2)}s` });
+    }, (e: unknown) => {
+      if (request) this.lease.status({ id: request, state: 'failed', detail: errMsg(e) });
       if (e instanceof PipelineError && e.code === 'unavailable') this.failure ??= e;
       else this.o.log?.(`train: parity cold store: rebuild of ${this.t.role(n)} stopped: ${errMsg(e)}`);
     });
+  }
+
+  /**
+   * `hotcold store rebuild` from another process: rebuild node q.node onto q.to in the background,
+   * as for a spare — a lost node, or a live one moved there (only while every other node is up).
+   */
+  private onRequest(q: RebuildRequest): void {
+    const T = this.t;
+    const refuse = (detail: string): void => {
+      this.lease.status({ id: q.id, state: 'failed', detail });
+      this.o.log?.(`train: parity cold store: rebuild request from ${q.by} refused: ${detail}`);
+    };
+    const nd = T.nodes[q.node];
+    if (!nd || !q.to || typeof q.to.host !== 'string' || !Number.isInteger(q.to.port)) return refuse(`not a rebuild request: ${JSON.stringify(q)}`);
+    if (this.failure) return refuse('the trainer is stopping');
+    if (!this.training) return refuse('the trainer is not training right now (starting, restoring or closing); ask again');
+    if (this.rebuilder.busy) return refuse('a rebuild is running already');
+    const clash = T.nodes.find((x) => x.n !== q.node && nodeName(x.addr) === nodeName(q.to));
+    if (clash) return refuse(`${nodeName(q.to)} is ${T.name(clash.n)} of this store`);
+    if (nd.state !== 'lost') {
+      const down = T.nodes.filter((x) => x.n !== q.node && x.state !== 'ok');
+      if (down.length >= T.r) return refuse(`${down.map((x) => T.name(x.n)).join(', ')} ${down.length > 1 ? 'are' : 'is'} not redundant yet: taking ${T.name(q.node)} out as well would exceed parity=${T.r}`);
+      T.lose(q.node, new Error(`replaced on request (${q.by})`));
+    }
+    // the spare list keeps its spares: this rebuild starts now (busy), before the loss's own maybeRebuild
+    this.startRebuild(q.node, q.to, q.id);
   }
 
   /** Wait for a running rebuild (tests, bench). */
@@ -746,6 +788,7 @@ export class ParityColdStore implements ColdStore {
     this.inflight.length = 0;
     this.rebuilder.stop();
     await this.rebuilder.current?.catch(() => undefined);
+    await this.lease.stop();
     this.t.close();
   }
 }
