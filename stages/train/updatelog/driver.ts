@@ -129,8 +129,14 @@ export class LogDriver {
    */
   async resume(store: CheckpointStore, state: TrainState, hasCheckpoints: boolean): Promise<RestoreResult | null> {
     const t0 = performance.now();
-    // read the log only down to the marker of the newest intact chain's base (what a resume replays)
-    let scan = await this.log.scan(newestBase(store.dir) ?? undefined);
+    // read the log only down to the marker of the newest intact chain's base (what a resume
+    // replays), and meanwhile restore that chain from disk: the replies queue up in the socket
+    // while the (synchronous) restore reads the files
+    const scanning = this.log.scan(newestBase(store.dir) ?? undefined);
+    scanning.catch(() => undefined); // awaited below (after a restore that may throw first)
+    await new Promise((res) => setImmediate(res)); // the first round of reads goes out
+    let r = store.restore(state);
+    let scan = await scanning;
     const usable = (v: number, base: number): boolean => {
       const m = markerOf(scan, v);
       const b = markerOf(scan, base);
@@ -138,7 +144,8 @@ export class LogDriver {
     };
     let refused: [number, number][] = [];
     const restore = (): RestoreResult | null => store.restore(state, { accept: (v, base) => usable(v, base) || (refused.push([v, base]), false) });
-    let r = restore();
+    // the version restored has no complete marker (or base marker) in the log: again, only versions that have
+    if (r && !usable(r.version, r.base)) r = restore();
     // a version refused only because its base's marker lies below what was read: read it all, again
     if (scan.partial && refused.some(([v, base]) => (!r || v > r.version) && markerOf(scan, base) === null)) {
       scan = await this.log.scan();

@@ -151,7 +151,7 @@ export class UpdateLog {
   /** A fresh run: delete this run's streams (a previous run with the same prefix). */
   async reset(): Promise<void> {
     try {
-      for (let t = 0; t < this.tables.length; t++) await this.client.del(this.key(t));
+      await Promise.all(this.tables.map((_, t) => this.client.del(this.key(t))));
     } catch (e) {
       throw this.lost('clearing the streams of an earlier run', e);
     }
@@ -233,7 +233,7 @@ export class UpdateLog {
   async trimBelow(v: number): Promise<void> {
     try {
       await this.flush();
-      for (let t = 0; t < this.tables.length; t++) await this.client.xtrim(this.key(t), 'MINID', `${v}-0`);
+      await Promise.all(this.tables.map((_, t) => this.client.xtrim(this.key(t), 'MINID', `${v}-0`)));
     } catch (e) {
       throw this.lost(`trimming below version ${v}`, e);
     }
@@ -292,17 +292,21 @@ export class UpdateLog {
     let dropped = 0;
     try {
       let top = scan.maxSeen;
-      for (let t = 0; t < this.tables.length; t++) {
+      const after = scan.versions.filter((x) => x.v > m.v).map((x) => `${x.v}-0`);
+      // every stream at once (pipelined), not one round trip after another
+      await Promise.all(this.tables.map(async (_, t) => {
         const key = this.key(t);
-        const after = scan.versions.filter((x) => x.v > m.v).map((x) => `${x.v}-0`);
         const ids = [...after, ...scan.rest[t]!];
-        for (let i = 0; i < ids.length; i += 512) dropped += await this.client.xdel(key, ...ids.slice(i, i + 512));
-        const info = (await this.client.call('XINFO', 'STREAM', key).catch(() => null)) as unknown[] | null;
-        if (Array.isArray(info)) {
-          const i = info.indexOf('last-generated-id');
-          if (i >= 0) top = Math.max(top, Number(String(info[i + 1]).split('-')[0]));
+        const dels: Promise<number>[] = [];
+        for (let i = 0; i < ids.length; i += 512) dels.push(this.client.xdel(key, ...ids.slice(i, i + 512)));
+        const info = this.client.call('XINFO', 'STREAM', key).catch(() => null) as Promise<unknown[] | null>;
+        for (const n of await Promise.all(dels)) dropped += n;
+        const inf = await info;
+        if (Array.isArray(inf)) {
+          const i = inf.indexOf('last-generated-id');
+          if (i >= 0) top = Math.max(top, Number(String(inf[i + 1]).split('-')[0]));
         }
-      }
+      }));
       this.nextVersion = top + 1;
       this.prev = m.v;
     } catch (e) {

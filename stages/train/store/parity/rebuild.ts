@@ -106,15 +106,20 @@ export class Rebuilder {
   private async run(n: number, to: NodeAddr): Promise<void> {
     const T = this.t;
     const t0 = performance.now();
+    // the meta (from a node that is up) is read while the replacement is connected and cleared
+    const metaSrc = T.nodes.find((x) => x.n !== n && x.state === 'ok' && x.client);
+    const meta = metaSrc ? metaSrc.client!.get(pmetaKey(T.prefix)).catch(() => null) : Promise.resolve(null);
     const c = await connectNode(to);
-    // the replacement starts empty under the prefix
+    // the replacement starts empty under the prefix; the unlinks and the sentinel are not waited
+    // for: the connection orders them before everything the rebuild and the trainer send next
     let cursor = '0';
+    const setup: Promise<unknown>[] = [];
     do {
       const [next, keys] = await c.scan(cursor, 'MATCH', `${T.prefix}:*`, 'COUNT', 1000);
       cursor = next;
-      if (keys.length > 0) await c.unlink(...keys);
+      if (keys.length > 0) setup.push(c.unlink(...keys));
     } while (cursor !== '0');
-    await c.set(psentinelKey(T.prefix), T.spec.fingerprint);
+    setup.push(c.set(psentinelKey(T.prefix), T.spec.fingerprint));
     const nd = T.nodes[n]!;
     if (nd.state !== 'lost') {
       c.disconnect();
@@ -132,7 +137,14 @@ export class Rebuilder {
     const buf = new Uint8Array(Math.min(CH, total) * W);
     const scratch = scratchKey(T.prefix);
     const stop = (): never => { throw new Error('rebuild stopped (node lost again)'); };
+    const completeMeta = async (): Promise<unknown> => {
+      const raw = await meta;
+      if (!raw) return;
+      const m = JSON.parse(raw) as Record<string, unknown>;
+      return c.set(pmetaKey(T.prefix), JSON.stringify({ ...m, role: n < k ? 'data' : 'parity', index: n < k ? n : n - k, complete: true }));
+    };
     try {
+      if (total === 0) await Promise.all([...setup, completeMeta()]);
       for (let pos = 0; pos < total; pos += CH) {
         if (this.stopped || nd.state !== 'rebuilding') stop();
         const cnt = Math.min(CH, total - pos);
@@ -171,19 +183,16 @@ export class Rebuilder {
           writes.push(c.fcall(FN_PBXOR, keys.length, ...keys, T.spec.fingerprint, Buffer.from(lens.buffer), out, '', '', ''));
         }
         nd.live = pos + cnt;
-        const wr = await Promise.allSettled(writes);
+        // the last chunk: the meta (complete) goes right after its writes, on the same connection
+        if (pos + cnt >= total) writes.push(completeMeta());
+        const wr = await Promise.allSettled([...setup.splice(0), ...writes]);
         const wbad = wr.find((x): x is PromiseRejectedResult => x.status === 'rejected');
         if (wbad) throw Object.assign(new Error(errMsg(wbad.reason)), { node: n });
         this.stats.blocks += cnt;
-        // pace (rate=), else one event-loop turn for the trainer
+        if (pos + cnt >= total) break;
+        // pace (rebuild=), else one event-loop turn for the trainer
         const due = this.rate > 0 ? t0 + ((pos + cnt) / this.rate) * 1000 - performance.now() : 0;
         await new Promise((res2) => (due > 1 ? setTimeout(res2, due) : setImmediate(res2)));
-      }
-      const metaSrc = T.nodes.find((x) => x.n !== n && x.state === 'ok' && x.client);
-      const raw = metaSrc ? await metaSrc.client!.get(pmetaKey(T.prefix)) : null;
-      if (raw) {
-        const m = JSON.parse(raw) as Record<string, unknown>;
-        await c.set(pmetaKey(T.prefix), JSON.stringify({ ...m, role: n < k ? 'data' : 'parity', index: n < k ? n : n - k, complete: true }));
       }
       nd.state = 'ok';
       this.stats.completed++;
@@ -192,6 +201,8 @@ export class Rebuilder {
       this.onDone?.(n, sec);
     } catch (e) {
       if (e instanceof PipelineError) throw e;
+      // not a replacement now, whatever of its writes got through
+      if (!isNodeLoss(e)) await c.del(pmetaKey(T.prefix)).catch(() => undefined);
       const who = (e as { node?: number }).node;
       // the replacement (or another node) failed: lost again (throws when beyond r)
       if (nd.state === 'rebuilding') T.lose(n, e);
