@@ -120,6 +120,7 @@ export class Rebuilder {
       if (keys.length > 0) setup.push(c.unlink(...keys));
     } while (cursor !== '0');
     setup.push(c.set(psentinelKey(T.prefix), T.spec.fingerprint));
+    for (const p of setup) p.catch(() => undefined); // awaited with the first chunk's writes (unless the rebuild ends before)
     const nd = T.nodes[n]!;
     if (nd.state !== 'lost') {
       c.disconnect();

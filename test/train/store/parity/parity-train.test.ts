@@ -64,14 +64,21 @@ describe.skipIf(REDIS_MISSING !== null)('parity cold store (ECRec): training thr
     expect(run.m.test).toEqual(ref.m.test);
     const s = store! as ParityColdStore;
     await s.rebuilt();
-    expect(s.events.map((e) => e.what)).toEqual(['lost', 'rebuild', 'redundant']);
-    // metrics.json: one loss, one rebuild of node 2's blocks, its time to full redundancy (loss → rebuild done)
+    // lost, rebuilt; under heavy load a rebuild has once been lost again and started over (the
+    // parameters stayed exact): then every loss is node 2's and the last rebuild finished
+    const ev = s.events.map((e) => e.what);
+    expect(ev.slice(0, 2)).toEqual(['lost', 'rebuild']);
+    expect(ev[ev.length - 1]).toBe('redundant');
+    expect(s.events.every((e) => e.node === 2)).toBe(true);
+    const losses = ev.filter((w) => w === 'lost').length;
+    // metrics.json: the losses, the rebuilds of node 2's blocks, the time to full redundancy (last loss → rebuild done)
     const pm = (JSON.parse(readFileSync(join(outDir(d, name), 'metrics.json'), 'utf8')) as RunMetrics).coldStore!.parity!;
-    const ttr = (s.events[2]!.at - s.events[0]!.at) / 1000;
-    expect([pm.nodeLosses, pm.rebuildsStarted, pm.rebuildsCompleted, pm.rebuildBlocks, pm.notRedundant, pm.timeToRedundancySec.length]).toEqual([1, 1, 1, s.t.map.total(2), [], 1]);
+    const lastLoss = s.events.filter((e) => e.what === 'lost').pop()!;
+    const ttr = (s.events[s.events.length - 1]!.at - lastLoss.at) / 1000;
+    expect([pm.nodeLosses, pm.rebuildsStarted, pm.rebuildsCompleted, pm.notRedundant, pm.timeToRedundancySec.length]).toEqual([losses, losses, 1, [], 1]);
+    expect(pm.rebuildBlocks).toBeGreaterThanOrEqual(s.t.map.total(2));
     expect(pm.timeToRedundancySec[0]).toBeCloseTo(ttr, 6);
     expect(pm.rebuildSec).toBeGreaterThan(0);
-    expect(pm.rebuildSec).toBeLessThanOrEqual(ttr);
     expect(s.t.nodes[2]!.addr.port).toBe(hs[5]!.nodes[0]!.port);
     // the spare holds node 2's rows: read back through it, then again with the parity node down (node 2's rows from the spare, not reconstructed)
     const { readParityStore } = await import('./helpers.js');
