@@ -15,7 +15,9 @@
  *     every redis-server (data nodes 0–3, parity, spare) from /proc.
  *
  * Env: BENCH_PARITY_ROWS (default 100000), BENCH_PARITY_DIR (default os.tmpdir()/hotcold-bench-parity),
- *      BENCH_PARITY_BATCHES (0 = one epoch; default 0), BENCH_PARITY_PLAIN (1: run (d); default 1).
+ *      BENCH_PARITY_BATCHES (0 = one epoch; default 0), BENCH_PARITY_PLAIN (1: run (d); default 1),
+ *      BENCH_PARITY_REPS (repeats of (b), (b'), (c), interleaved; default 3), BENCH_PARITY_RATE
+ *      (rebuild= blocks/s of a paced variant (b'); default 0: none), BENCH_PARITY_STEPS (1: print every step).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -33,6 +35,14 @@ const ROWS = Number(process.env.BENCH_PARITY_ROWS ?? 100_000);
 const DIR = process.env.BENCH_PARITY_DIR ?? join(tmpdir(), 'hotcold-bench-parity');
 const BATCHES = Number(process.env.BENCH_PARITY_BATCHES ?? 0);
 const PLAIN = (process.env.BENCH_PARITY_PLAIN ?? '1') === '1';
+/** repeats of the failure runs (interleaved) */
+const REPS = Math.max(1, Number(process.env.BENCH_PARITY_REPS ?? 3));
+/** the fixed window after the kill that every failure run is also measured over (ms) */
+const FIXED_MS = 3000;
+/** rebuild= of the paced variant (b'), blocks per second (0: no paced variant) */
+const RATE = Number(process.env.BENCH_PARITY_RATE ?? 0);
+/** print every step's duration (ms) of the failure runs */
+const STEPS = process.env.BENCH_PARITY_STEPS === '1';
 const K = 4;
 const R = 1;
 const log = (s: string): void => void process.stdout.write(`${s}\n`);
@@ -87,16 +97,42 @@ async function run(name: string, data: { dataDir: string }, coldStore: string, k
   const u = process.cpuUsage(u0);
   const trainerCpu = (u.user + u.system) / 1e6;
   log(`  ${name}: ${m.batches.total} batches, loop ${m.time.trainSec.toFixed(1)}s (store wait ${(m.coldStore?.waitSec ?? 0).toFixed(1)}s), test AUC ${m.test.auc.toFixed(6)}, load ${loadavg()[0]!.toFixed(1)}; CPU s trainer ${trainerCpu.toFixed(1)}, servers ${cpu.map((x) => x.toFixed(1)).join(' / ')}`);
+  if (STEPS) {
+    const ev = (store as ParityColdStore | null)?.events ?? [];
+    log(`    steps (ms): ${steps.slice(1).map(([t, n], i) => `${n}:${(t - steps[i]![0]).toFixed(0)}`).join(' ')}`);
+    log(`    events (ms after the first step): ${ev.map((e) => `${e.what}@${(e.at - steps[0]![0]).toFixed(0)}`).join(' ')}; kill@${(killAt - steps[0]![0]).toFixed(0)}`);
+  }
   return { m, steps, store, killAt, cpu, trainerCpu };
 }
 
-/** samples/s over the steps with time in [t0, t1) (ms), batch size B. */
-function rate(steps: [number, number][], t0: number, t1: number, B: number): { sps: number; n: number } {
-  const w = steps.filter(([t]) => t >= t0 && t < t1);
-  if (w.length < 3) return { sps: NaN, n: w.length };
-  const sec = (w[w.length - 1]![0] - w[0]![0]) / 1000;
-  return { sps: ((w.length - 1) * B) / sec, n: w.length };
+/** Batches done by time t (ms), linear between step ends (clamped to the run). */
+function doneAt(steps: [number, number][], t: number): number {
+  if (t <= steps[0]![0]) return steps[0]![1];
+  for (let i = 1; i < steps.length; i++) {
+    const [ta, na] = steps[i - 1]!;
+    const [tb, nb] = steps[i]!;
+    if (t <= tb) return na + ((nb - na) * (t - ta)) / (tb - ta);
+  }
+  return steps[steps.length - 1]![1];
 }
+
+/**
+ * samples/s over the window [t0, t1) (ms; clamped to the run's steps), batches counted as the
+ * fraction done in the window (a window shorter than a step still gets a rate); n = step ends in it.
+ */
+function rate(steps: [number, number][], t0: number, t1: number, B: number): { sps: number; n: number } {
+  const a = Math.max(t0, steps[0]![0]);
+  const b = Math.min(t1, steps[steps.length - 1]![0]);
+  if (!(b > a)) return { sps: NaN, n: 0 };
+  return { sps: ((doneAt(steps, b) - doneAt(steps, a)) * B * 1000) / (b - a), n: steps.filter(([t]) => t >= a && t < b).length };
+}
+
+const median = (xs: number[]): number => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
+  if (v.length === 0) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+};
 
 async function main(): Promise<void> {
   if (REDIS_MISSING) {
@@ -135,19 +171,27 @@ async function main(): Promise<void> {
 
     // clean the stores of run (a) so the next runs start from the same memory
     for (const h of hs) cli(h.nodes[0]!.port, 'FLUSHALL');
-    const pid1 = hs[1]!.nodes[0]!.proc.pid!;
     const total = a.m.batches.total;
     const killAfter = Math.max(3, Math.floor(total / 3));
-    const b = await run('kill+spare', data, spec('pb', true), { after: killAfter, pid: pid1 });
-    await hs[1]!.restart(0);
-    for (const h of hs) cli(h.nodes[0]!.port, 'FLUSHALL');
-    const c = await run('kill, degraded', data, spec('pc', false), { after: killAfter, pid: hs[1]!.nodes[0]!.proc.pid! });
-    await hs[1]!.restart(0);
-    let d: Run | null = null;
-    if (PLAIN) {
+    const bs: Run[] = [];
+    const ps: Run[] = [];
+    const cs: Run[] = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      // interleaved, so that the other load of the box moves all variants alike
+      bs.push(await run(`kill+spare #${rep + 1}`, data, spec(`pb${rep}`, true), { after: killAfter, pid: hs[1]!.nodes[0]!.proc.pid! }));
+      await hs[1]!.restart(0);
       for (const h of hs) cli(h.nodes[0]!.port, 'FLUSHALL');
-      d = await run('plain redis (1 node, no parity)', data, `redis://${hp(hs[0]!)}?prefix=pd`);
+      if (RATE > 0) {
+        ps.push(await run(`kill+spare, rebuild=${RATE} #${rep + 1}`, data, `${spec(`pp${rep}`, true)}&rebuild=${RATE}`, { after: killAfter, pid: hs[1]!.nodes[0]!.proc.pid! }));
+        await hs[1]!.restart(0);
+        for (const h of hs) cli(h.nodes[0]!.port, 'FLUSHALL');
+      }
+      cs.push(await run(`kill, degraded #${rep + 1}`, data, spec(`pc${rep}`, false), { after: killAfter, pid: hs[1]!.nodes[0]!.proc.pid! }));
+      await hs[1]!.restart(0);
+      for (const h of hs) cli(h.nodes[0]!.port, 'FLUSHALL');
     }
+    let d: Run | null = null;
+    if (PLAIN) d = await run('plain redis (1 node, no parity)', data, `redis://${hp(hs[0]!)}?prefix=pd`);
 
     log('');
     log(`memory (INFO memory used_memory above an empty server, after the run's store): data ${(dataMem / 2 ** 20).toFixed(1)} MiB on ${K} nodes, parity ${(parMem / 2 ** 20).toFixed(1)} MiB on ${R}; one replica per data node ${(repMem / 2 ** 20).toFixed(1)} MiB`);
@@ -156,35 +200,36 @@ async function main(): Promise<void> {
     const W = 3; // warm-up steps left out
     const from = (r: Run): number => r.steps[Math.min(W, r.steps.length - 1)]![0];
     const normal = rate(a.steps, from(a), Infinity, B).sps;
+    const evT = (r: Run, what: string): number => r.store?.events.find((x) => x.what === what)?.at ?? NaN;
     log('');
-    log(`throughput, samples/s of the training loop (batch ${B}), from step ${W + 1}; ratios against the same run's steps before the kill (the load moves between runs)`);
-    log('run                         window                          steps  samples/s  vs before');
-    let ref = normal;
-    const line = (r: string, w: string, x: { sps: number; n: number }): void => log(`${r.padEnd(27)} ${w.padEnd(31)} ${String(x.n).padStart(5)} ${x.sps.toFixed(0).padStart(10)} ${(x.sps / ref).toFixed(2).padStart(9)}×`);
-    line('(a) no failure', 'whole run', { sps: normal, n: a.steps.length - W });
-    const sb = b.store as ParityColdStore | null;
-    const ev = sb?.events ?? [];
-    const evT = (what: string): number => {
-      const e = ev.find((x) => x.what === what);
-      return e ? e.at : NaN;
+    log(`throughput, samples/s of the training loop (batch ${B}), from step ${W + 1}; each window against the same run's steps before the kill (the load moves between runs); medians over ${REPS} interleaved repeats`);
+    log(`(a) no failure, whole run: ${normal.toFixed(0)} samples/s`);
+    const rebuildRows = (name: string, rs: Run[]): void => {
+      const rows = rs.map((r) => {
+        const before = rate(r.steps, from(r), r.killAt, B).sps;
+        const lost = evT(r, 'lost');
+        const red = evT(r, 'redundant');
+        const during = rate(r.steps, r.killAt, Number.isNaN(red) ? Infinity : red, B).sps;
+        const after = rate(r.steps, Number.isNaN(red) ? Infinity : red, Infinity, B).sps;
+        const w3 = rate(r.steps, r.killAt, r.killAt + FIXED_MS, B).sps;
+        return { before, during, after, rDuring: during / before, rAfter: after / before, rFixed: w3 / before, detect: (lost - r.killAt) / 1000, start: (evT(r, 'rebuild') - lost) / 1000, full: (red - lost) / 1000 };
+      });
+      for (const [i, x] of rows.entries()) {
+        log(`  ${name} #${i + 1}: before ${x.before.toFixed(0)}, kill → full redundancy ${x.during.toFixed(0)} (${x.rDuring.toFixed(2)}×), after ${x.after.toFixed(0)} (${x.rAfter.toFixed(2)}×), first ${FIXED_MS / 1000}s after the kill ${x.rFixed.toFixed(2)}×; loss detected ${x.detect.toFixed(2)}s after the SIGKILL, rebuild started ${x.start.toFixed(2)}s and full redundancy ${x.full.toFixed(2)}s after the loss`);
+      }
+      log(`  ${name}, median: during the rebuild ${median(rows.map((x) => x.rDuring)).toFixed(2)}× of before, first ${FIXED_MS / 1000}s after the kill ${median(rows.map((x) => x.rFixed)).toFixed(2)}×, after ${median(rows.map((x) => x.rAfter)).toFixed(2)}×, full redundancy ${median(rows.map((x) => x.full)).toFixed(2)}s after the loss (${bs[0]?.store?.t.map.total(1) ?? '?'} blocks of node 1)`);
     };
-    const lostAt = evT('lost');
-    const redundantAt = evT('redundant');
-    const bBefore = rate(b.steps, from(b), b.killAt, B);
-    ref = bBefore.sps;
-    line('(b) kill + spare', 'before the kill', bBefore);
-    line('(b) kill + spare', 'kill → full redundancy (rebuild)', rate(b.steps, b.killAt, Number.isNaN(redundantAt) ? Infinity : redundantAt, B));
-    line('(b) kill + spare', 'after full redundancy', rate(b.steps, Number.isNaN(redundantAt) ? Infinity : redundantAt, Infinity, B));
-    const cBefore = rate(c.steps, from(c), c.killAt, B);
-    ref = cBefore.sps;
-    line('(c) kill, no spare', 'before the kill', cBefore);
-    line('(c) kill, no spare', 'after the kill (degraded)', rate(c.steps, c.killAt, Infinity, B));
-    ref = normal;
-    if (d) line('(d) plain redis, 1 node (vs a)', 'whole run', rate(d.steps, from(d), Infinity, B));
+    rebuildRows('(b) kill + spare, unpaced', bs);
+    if (ps.length > 0) rebuildRows(`(b') kill + spare, rebuild=${RATE} blocks/s`, ps);
+    const cr = cs.map((r) => rate(r.steps, r.killAt, Infinity, B).sps / rate(r.steps, from(r), r.killAt, B).sps);
+    const c3 = cs.map((r) => rate(r.steps, r.killAt, r.killAt + FIXED_MS, B).sps / rate(r.steps, from(r), r.killAt, B).sps);
+    log(`  (c) kill, no spare (degraded to the end): ${cr.map((x) => `${x.toFixed(2)}×`).join(', ')} of before; median ${median(cr).toFixed(2)}×; first ${FIXED_MS / 1000}s after the kill: median ${median(c3).toFixed(2)}×`);
+    if (d) log(`  (d) plain redis, 1 node, whole run: ${rate(d.steps, from(d), Infinity, B).sps.toFixed(0)} samples/s (${(rate(d.steps, from(d), Infinity, B).sps / normal).toFixed(2)}× of (a))`);
+    const sb = bs[0]?.store ?? null;
     log('');
-    log(`(b) loss detected ${((lostAt - b.killAt) / 1000).toFixed(2)}s after the SIGKILL; full redundancy ${((redundantAt - lostAt) / 1000).toFixed(2)}s after the loss (rebuild of ${sb ? sb.t.map.total(1) : '?'} blocks onto the spare while training)`);
-    log(`(b) rows reconstructed ${sb?.t.counters.rowsReconstructed ?? 0}, updated on parity only ${sb?.t.counters.rowsParityOnly ?? 0}; (c) rows reconstructed ${(c.store as ParityColdStore | null)?.t.counters.rowsReconstructed ?? 0}`);
-    log(`final test AUC: (a) ${a.m.test.auc.toFixed(6)}  (b) ${b.m.test.auc.toFixed(6)} (Δ ${(b.m.test.auc - a.m.test.auc).toExponential(1)})  (c) ${c.m.test.auc.toFixed(6)} (Δ ${(c.m.test.auc - a.m.test.auc).toExponential(1)})${d ? `  (d) ${d.m.test.auc.toFixed(6)}` : ''}; logloss (a) ${a.m.test.logloss} (b) ${b.m.test.logloss} (c) ${c.m.test.logloss}`);
+    log(`(b #1) rows reconstructed ${sb?.t.counters.rowsReconstructed ?? 0}, updated on parity only ${sb?.t.counters.rowsParityOnly ?? 0}; (c #1) rows reconstructed ${cs[0]?.store?.t.counters.rowsReconstructed ?? 0}`);
+    const aucs = [...bs, ...ps, ...cs].map((r) => r.m.test.auc);
+    log(`final test AUC: (a) ${a.m.test.auc.toFixed(6)}; failure runs ${[...new Set(aucs.map((x) => x.toFixed(6)))].join(', ')} (max |Δ| ${Math.max(...aucs.map((x) => Math.abs(x - a.m.test.auc))).toExponential(1)})${d ? `; (d) ${d.m.test.auc.toFixed(6)}` : ''}`);
     log(`end: ${uptime()}`);
   } finally {
     for (const r of extra) await r.stop();

@@ -316,4 +316,29 @@ export interface ColdStoreReport {
   lookupsHot: number;
   /** lookupsHot / lookups */
   hotShare: number;
+  /** the parity store (`redis-parity://`): what degraded operation and rebuilds did */
+  parity?: ParityStoreReport;
+}
+
+/** The parity store's fault counters, for metrics.json (`coldStore.parity`). */
+export interface ParityStoreReport {
+  /** data nodes, parity nodes */
+  k: number;
+  r: number;
+  /** node losses seen (a node lost again during its rebuild counts again) */
+  nodeLosses: number;
+  /** rows read through a degraded read: reconstructed from parity and the stripe's other rows */
+  rowsReconstructed: number;
+  /** rows whose update went to parity only (their data node lost) */
+  rowsParityOnly: number;
+  /** background rebuilds started / finished (full redundancy again) */
+  rebuildsStarted: number;
+  rebuildsCompleted: number;
+  /** blocks written onto replacements, and seconds spent rebuilding (all rebuilds) */
+  rebuildBlocks: number;
+  rebuildSec: number;
+  /** per finished rebuild: seconds from the node's loss to full redundancy again */
+  timeToRedundancySec: number[];
+  /** nodes not fully redundant when the run ended (lost or still rebuilding), by name */
+  notRedundant: string[];
 }

@@ -154,4 +154,37 @@ describe.skipIf(REDIS_MISSING !== null)('update log on Redis Streams through the
     expect((err as PipelineError).code).toBe('bad_config');
     expect((err as PipelineError).message).toMatch(/cannot reach the update log at 127\.0\.0\.1:1/);
   }, 30_000);
+
+  it('a resume reads the streams newest first down to the base marker only (pipelined chunks), exactly what the whole read replays; no such marker → the whole log', async () => {
+    const log = await UpdateLog.open({ address: `${redis.address}?prefix=ulog-partial`, prefix: 'x', tables: SHAPES.map((x, t) => ({ name: NAMES[t]!, rows: x.rows, dim: x.dim, accum: true })) });
+    try {
+      await log.reset();
+      // 60 versions over several SCAN_CHUNKs: a marker of checkpoint v/6 every 6th, rows entries between
+      for (let v = 1; v <= 60; v++) {
+        const es = version(v, v - 1, { 0: [v % 10, (v * 3) % 10], 1: [v % 5] }, v % 6 === 0 ? v / 6 : undefined);
+        for (const [t, e] of es.entries()) await log.raw.xadd(log.key(t), e.id, 'h', e.h!, 'd', e.d!);
+      }
+      const whole = await log.scan();
+      expect([whole.partial, whole.versions.length, whole.markers.length, whole.stop]).toEqual([false, 60, 10, null]);
+      const part = await log.scan(4);
+      expect([part.partial, part.versions[0]!.v, part.versions.length, part.markers.map((m) => m.ckpt), part.stop, part.maxSeen]).toEqual([true, 24, 37, [4, 5, 6, 7, 8, 9, 10], null, 60]);
+      const fresh = (): ReturnType<typeof tablesOf> => tablesOf();
+      const a = fresh();
+      const b = fresh();
+      expect(replayLog(part, 24, 60, a)).toEqual(replayLog(whole, 24, 60, b));
+      expect(a.map((t) => [...t.weights, ...t.accum!])).toEqual(b.map((t) => [...t.weights, ...t.accum!]));
+      expect((await log.scan(99)).partial).toBe(false);
+      // that marker torn in one stream: the partial walk stops at once (the driver then reads the whole log)
+      await log.raw.xdel(log.key(1), '24-0');
+      const torn = await log.scan(4);
+      expect([torn.markers.length, /gap at version 24/.test(torn.stop ?? '')]).toEqual([0, true]);
+    } finally {
+      await log.close();
+    }
+  }, 30_000);
 });
+
+/** Empty host tables of SHAPES (replay targets). */
+function tablesOf(): { name: string; rows: number; dim: number; weights: Float32Array; accum: Float32Array | null; touched: Uint8Array }[] {
+  return SHAPES.map((x, t) => ({ name: NAMES[t]!, rows: x.rows, dim: x.dim, weights: new Float32Array(x.rows * x.dim), accum: new Float32Array(x.rows), touched: new Uint8Array(Math.ceil(x.rows / 8)) }));
+}

@@ -86,6 +86,7 @@ function registerParity(cmd: Command): void {
       if (o.json) {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       } else {
+        if (r.trainer) process.stdout.write(`store scrub: a trainer is running on this store (${r.trainer}): a mismatch may be one of its updates in flight\n`);
         process.stdout.write(`store scrub: ${r.stripes} stripes, ${r.unchecked} not checked (a node down${r.down.length > 0 ? `: ${r.down.join(', ')}` : ''}), ${r.mismatches.length} parity rows disagree with their data, ${r.intents.length} intents${o.repair ? `, ${r.repaired} stripes re-encoded` : ''}\n`);
         for (const m of r.mismatches.slice(0, 50)) process.stdout.write(`  C${m.table} stripe ${m.stripe} offset ${m.offset}, parity node ${m.parityNode}: one of rows ${m.rows.join(', ')} (or the parity row) is corrupted\n`);
         if (r.mismatches.length > 50) process.stdout.write(`  … ${r.mismatches.length - 50} more (--json lists all)\n`);
@@ -93,11 +94,11 @@ function registerParity(cmd: Command): void {
       }
       if (r.mismatches.length > 0 && !o.repair) process.exitCode = 1;
     }));
-  target(cmd.command('rebuild').description('parity store, offline: reconstruct a lost node\'s rows onto a replacement (a running trainer rebuilds by itself: spare=, or the node answering again)'))
+  target(cmd.command('rebuild').description('parity store: reconstruct a node\'s rows onto a replacement — offline, or, while a trainer runs on the store, by that trainer in the background (this command asks it and waits)'))
     .requiredOption('--node <n>', 'the node: its index in the address list (0-based, data nodes first) or its host:port')
     .option('--to <host:port>', 'the replacement (default: the node\'s own address, e.g. restarted empty)')
     .action(action(async (o: Target & { node: string; to?: string }) => {
-      const r = await (await parity()).storeRebuild(o.coldStore, { prefix: o.prefix, out: o.out, node: o.node, to: o.to });
-      process.stdout.write(`store rebuild: ${r.node} rebuilt on ${r.to}: ${r.blocks} blocks in ${r.sec.toFixed(2)}s, full redundancy\n`);
+      const r = await (await parity()).storeRebuild(o.coldStore, { prefix: o.prefix, out: o.out, node: o.node, to: o.to, note: (m) => process.stderr.write(`${m}\n`) });
+      process.stdout.write(`store rebuild: ${r.node} rebuilt on ${r.to}${r.by === 'trainer' ? ' by the running trainer' : ''}: ${r.blocks} blocks in ${r.sec.toFixed(2)}s, full redundancy\n`);
     }));
 }

@@ -16,10 +16,25 @@
  * all-zero bitsets, so its increments hold dense state only and its full bases all rows.
  */
 import { PipelineError, badConfig, mismatch } from '../../../pipeline/errors.js';
+import type { CheckpointManifest } from '../checkpoint/format.js';
+import { committedVersions, resolveChain } from '../checkpoint/manifest.js';
 import type { CheckpointStore } from '../checkpoint/store.js';
 import type { RestoreResult, SaveResult, TrainState } from '../checkpoint/types.js';
 import { UpdateLog, type LogStats } from './redis-log.js';
 import { type LogScan, markerOf, replayLog } from './scan.js';
+
+/** The base version of the newest committed checkpoint whose chain's manifests resolve, or null. */
+function newestBase(dir: string): number | null {
+  const cache = new Map<number, CheckpointManifest>();
+  for (const v of committedVersions(dir).reverse()) {
+    try {
+      return resolveChain(dir, v, cache)[0]!.version;
+    } catch {
+      // damaged: the restore falls back past it, and so does the read
+    }
+  }
+  return null;
+}
 
 /** `--log` flags of `hotcold train`. */
 export interface UpdateLogFlags {
@@ -114,23 +129,38 @@ export class LogDriver {
    */
   async resume(store: CheckpointStore, state: TrainState, hasCheckpoints: boolean): Promise<RestoreResult | null> {
     const t0 = performance.now();
-    const scan = await this.log.scan();
-    const last = scan.markers[scan.markers.length - 1];
-    if (scan.stop !== null) {
-      this.note(`update log: ${scan.stop}; replay stops at the last complete marker (${last ? `checkpoint v${last.ckpt}, log version ${last.v}` : 'none'})`);
-    }
+    // read the log only down to the marker of the newest intact chain's base (what a resume
+    // replays), and meanwhile restore that chain from disk: the replies queue up in the socket
+    // while the (synchronous) restore reads the files
+    const scanning = this.log.scan(newestBase(store.dir) ?? undefined);
+    scanning.catch(() => undefined); // awaited below (after a restore that may throw first)
+    await new Promise((res) => setImmediate(res)); // the first round of reads goes out
+    let r = store.restore(state);
+    let scan = await scanning;
     const usable = (v: number, base: number): boolean => {
       const m = markerOf(scan, v);
       const b = markerOf(scan, base);
       return m !== null && b !== null && b.v <= m.v;
     };
-    const refused: number[] = [];
-    const r = store.restore(state, { accept: (v, base) => usable(v, base) || (refused.push(v), false) });
+    let refused: [number, number][] = [];
+    const restore = (): RestoreResult | null => store.restore(state, { accept: (v, base) => usable(v, base) || (refused.push([v, base]), false) });
+    // the version restored has no complete marker (or base marker) in the log: again, only versions that have
+    if (r && !usable(r.version, r.base)) r = restore();
+    // a version refused only because its base's marker lies below what was read: read it all, again
+    if (scan.partial && refused.some(([v, base]) => (!r || v > r.version) && markerOf(scan, base) === null)) {
+      scan = await this.log.scan();
+      refused = [];
+      r = restore();
+    }
+    const last = scan.markers[scan.markers.length - 1];
+    if (scan.stop !== null) {
+      this.note(`update log: ${scan.stop}; replay stops at the last complete marker (${last ? `checkpoint v${last.ckpt}, log version ${last.v}` : 'none'})`);
+    }
     if (!r) {
       if (hasCheckpoints) throw this.noMarker(scan, store.dir);
       return null;
     }
-    const newer = refused.filter((v) => v > r.version);
+    const newer = refused.map(([v]) => v).filter((v) => v > r.version);
     if (newer.length > 0) this.note(`update log: checkpoint${newer.length > 1 ? 's' : ''} v${newer.join(', v')} ha${newer.length > 1 ? 've' : 's'} no complete marker in the log; resuming from v${r.version}`);
     const m = markerOf(scan, r.version)!;
     const b = markerOf(scan, r.base)!;

@@ -61,6 +61,33 @@ function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Entries per stream per round trip when a resume reads the log newest first. */
+export const SCAN_CHUNK = 16;
+
+const versionOf = (id: string): number => Number(id.split('-')[0]);
+
+/** An XRANGE reply entry as id, header and payload. */
+function rawEntry([id, fields]: [Buffer, Buffer[]]): RawEntry {
+  const e: RawEntry = { id: id.toString() };
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const f = fields[i]!.toString();
+    if (f === 'h') e.h = fields[i + 1];
+    else if (f === 'd') e.d = fields[i + 1];
+  }
+  return e;
+}
+
+/** The checkpoint version of a marker entry (its header only), else null. */
+function markerCkpt(e: RawEntry): number | null {
+  if (!e.h || e.h.length > 4096) return null;
+  try {
+    const h = JSON.parse(e.h.toString()) as { k?: string; ckpt?: number };
+    return h.k === 'marker' && typeof h.ckpt === 'number' ? h.ckpt : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Versions (all streams) queued before an append waits for the server's answers. */
 export const MAX_INFLIGHT_VERSIONS = 8;
 
@@ -124,7 +151,7 @@ export class UpdateLog {
   /** A fresh run: delete this run's streams (a previous run with the same prefix). */
   async reset(): Promise<void> {
     try {
-      for (let t = 0; t < this.tables.length; t++) await this.client.del(this.key(t));
+      await Promise.all(this.tables.map((_, t) => this.client.del(this.key(t))));
     } catch (e) {
       throw this.lost('clearing the streams of an earlier run', e);
     }
@@ -206,34 +233,55 @@ export class UpdateLog {
   async trimBelow(v: number): Promise<void> {
     try {
       await this.flush();
-      for (let t = 0; t < this.tables.length; t++) await this.client.xtrim(this.key(t), 'MINID', `${v}-0`);
+      await Promise.all(this.tables.map((_, t) => this.client.xtrim(this.key(t), 'MINID', `${v}-0`)));
     } catch (e) {
       throw this.lost(`trimming below version ${v}`, e);
     }
     this.stats.trimmedBelow = v;
   }
 
-  /** Read every stream whole and walk it (scan.ts). */
-  async scan(): Promise<LogScan> {
-    const streams: RawEntry[][] = [];
+  /**
+   * Read the streams and walk them (scan.ts). Whole, or, with `fromMarkerOf`, newest first in
+   * pipelined chunks ({@link SCAN_CHUNK} entries per stream per round trip) down to the marker of
+   * that checkpoint (the base a resume restores): the walk then starts there (`partial`), and
+   * what lies below — rows the base already holds — is never read. When the first stream holds
+   * no such marker every stream is read whole (as without it).
+   */
+  async scan(fromMarkerOf?: number): Promise<LogScan & { partial: boolean }> {
+    const T = this.tables.length;
+    const got: RawEntry[][] = this.tables.map(() => []);
+    const end: string[] = this.tables.map(() => '+');
+    const done: boolean[] = this.tables.map(() => false);
+    let floor = -1;
+    const low = (t: number): number => (got[t]!.length > 0 ? versionOf(got[t]![got[t]!.length - 1]!.id) : Infinity);
     try {
       await this.flush();
-      for (let t = 0; t < this.tables.length; t++) {
-        const raw = (await this.client.xrangeBuffer(this.key(t), '-', '+')) as [Buffer, Buffer[]][];
-        streams.push(raw.map(([id, fields]) => {
-          const e: RawEntry = { id: id.toString() };
-          for (let i = 0; i + 1 < fields.length; i += 2) {
-            const f = fields[i]!.toString();
-            if (f === 'h') e.h = fields[i + 1];
-            else if (f === 'd') e.d = fields[i + 1];
+      for (;;) {
+        const active = [...Array(T).keys()].filter((t) => !done[t] && (floor < 0 || low(t) > floor));
+        if (active.length === 0) break;
+        const res = await Promise.all(active.map((t) => this.client.xrevrangeBuffer(this.key(t), end[t]!, '-', 'COUNT', SCAN_CHUNK) as Promise<[Buffer, Buffer[]][]>));
+        for (const [x, t] of active.entries()) {
+          const raw = res[x]!;
+          const n0 = got[t]!.length;
+          for (const e of raw) got[t]!.push(rawEntry(e));
+          if (raw.length < SCAN_CHUNK) done[t] = true;
+          else end[t] = `(${got[t]![got[t]!.length - 1]!.id}`;
+          if (t === 0 && floor < 0 && fromMarkerOf !== undefined) {
+            for (let i = n0; i < got[0]!.length; i++) {
+              const v = markerCkpt(got[0]![i]!);
+              if (v === fromMarkerOf) {
+                floor = versionOf(got[0]![i]!.id);
+                break;
+              }
+            }
           }
-          return e;
-        }));
+        }
       }
     } catch (e) {
       throw this.lost('reading the log', e);
     }
-    return scanLog(streams, this.tables, this.tables.map((x) => x.name));
+    const streams = got.map((g) => (floor >= 0 ? g.filter((e) => versionOf(e.id) >= floor) : g).reverse());
+    return { ...scanLog(streams, this.tables, this.tables.map((x) => x.name)), partial: floor >= 0 };
   }
 
   /**
@@ -244,17 +292,21 @@ export class UpdateLog {
     let dropped = 0;
     try {
       let top = scan.maxSeen;
-      for (let t = 0; t < this.tables.length; t++) {
+      const after = scan.versions.filter((x) => x.v > m.v).map((x) => `${x.v}-0`);
+      // every stream at once (pipelined), not one round trip after another
+      await Promise.all(this.tables.map(async (_, t) => {
         const key = this.key(t);
-        const after = scan.versions.filter((x) => x.v > m.v).map((x) => `${x.v}-0`);
         const ids = [...after, ...scan.rest[t]!];
-        for (let i = 0; i < ids.length; i += 512) dropped += await this.client.xdel(key, ...ids.slice(i, i + 512));
-        const info = (await this.client.call('XINFO', 'STREAM', key).catch(() => null)) as unknown[] | null;
-        if (Array.isArray(info)) {
-          const i = info.indexOf('last-generated-id');
-          if (i >= 0) top = Math.max(top, Number(String(info[i + 1]).split('-')[0]));
+        const dels: Promise<number>[] = [];
+        for (let i = 0; i < ids.length; i += 512) dels.push(this.client.xdel(key, ...ids.slice(i, i + 512)));
+        const info = this.client.call('XINFO', 'STREAM', key).catch(() => null) as Promise<unknown[] | null>;
+        for (const n of await Promise.all(dels)) dropped += n;
+        const inf = await info;
+        if (Array.isArray(inf)) {
+          const i = inf.indexOf('last-generated-id');
+          if (i >= 0) top = Math.max(top, Number(String(inf[i + 1]).split('-')[0]));
         }
-      }
+      }));
       this.nextVersion = top + 1;
       this.prev = m.v;
     } catch (e) {

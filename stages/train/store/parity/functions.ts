@@ -4,14 +4,22 @@
  *     hp_read  KEYS = sentinel, blocks…  ARGV = fp, rowBytes, pairs             → the rows, concatenated
  *     hp_cas   KEYS = sentinel, blocks…  ARGV = fp, rowBytes, pairs, olds, news → 0; every row is first
  *              checked to still hold `olds` (else HCCONFLICT, nothing written), then set to `news`
- *     hp_xor   KEYS = sentinel, blocks…  ARGV = fp, rowBytes, pairs, deltas, intent key, intent value, done keys[, 'block']
- *              XORs each delta into its row (a missing block or row counts as zeros: SETRANGE pads;
- *              with 'block' — the rebuild's write of a whole block, rows 0… in order — a missing block is SET at once),
+ *     hp_xor   KEYS = sentinel, blocks…  ARGV = fp, rowBytes, pairs, deltas, intent key, intent value, done keys
+ *              XORs each delta into its row (a missing block or row counts as zeros: SETRANGE pads),
  *              records the intent (SET, when a key is given) and deletes the intents named done
  *              (space separated), all in one atomic call → 0
  *
- * pairs: int32 LE (key index ≥ 2, row in block). hp_xor serves the parity nodes (delta updates, the
- * intent record of the update) and data blocks being rebuilt (deltas onto the rebuilt value).
+ *     hp_bxor  KEYS = sentinel, scratch key, blocks…  ARGV = fp, lengths (int32 LE, one per block), bytes,
+ *              intent key, intent value, done keys
+ *              whole-block XOR: each block's bytes (its length given) are XORed onto the block
+ *              natively (BITOP XOR through the scratch key, deleted at the end; a missing block
+ *              counts as empty, a shorter operand as zero-padded), then the intent and the done
+ *              list as hp_xor, all in one atomic call → 0
+ *
+ * pairs: int32 LE (key index ≥ 2, row in block). hp_bxor serves the parity nodes (a batch's deltas
+ * summed per parity block, with the intent record of the update) and the rebuild's chunk writes
+ * (the rebuilt blocks onto the deltas since the mark); hp_xor the rows of data blocks being
+ * rebuilt (deltas onto the value the rebuild writes).
  * A missing or foreign sentinel is an error starting HCLOST (the node restarted empty).
  */
 import { PARITY_LAYOUT } from './layout.js';
@@ -20,6 +28,7 @@ export const PARITY_LIBRARY = `hotcold_parity_v${PARITY_LAYOUT}`;
 export const FN_PREAD = `hp_read_v${PARITY_LAYOUT}`;
 export const FN_PCAS = `hp_cas_v${PARITY_LAYOUT}`;
 export const FN_PXOR = `hp_xor_v${PARITY_LAYOUT}`;
+export const FN_PBXOR = `hp_bxor_v${PARITY_LAYOUT}`;
 
 export const PARITY_CODE = `#!lua name=${PARITY_LIBRARY}
 local function check(keys, fp)
@@ -64,11 +73,6 @@ end
 local function hp_xor(keys, args)
   local e = check(keys, args[1]); if e then return e end
   local rb, idx, dl = tonumber(args[2]), args[3], args[4]
-  if args[8] == 'block' and redis.call('EXISTS', keys[2]) == 0 then
-    -- a rebuilt block no delta has reached yet: the block as it is
-    redis.call('SET', keys[2], dl)
-    return 0
-  end
   local nw = rb / 4
   local fmt = '<' .. string.rep('i4', nw)
   local x = {}
@@ -91,7 +95,25 @@ local function hp_xor(keys, args)
   return 0
 end
 
+local function hp_bxor(keys, args)
+  local e = check(keys, args[1]); if e then return e end
+  local lens, bytes, at = args[2], args[3], 1
+  for i = 0, #lens / 4 - 1 do
+    local n = struct.unpack('<i4', lens, i * 4 + 1)
+    redis.call('SET', keys[2], string.sub(bytes, at, at + n - 1))
+    redis.call('BITOP', 'XOR', keys[i + 3], keys[i + 3], keys[2])
+    at = at + n
+  end
+  if #lens > 0 then redis.call('DEL', keys[2]) end
+  if args[4] ~= '' then redis.call('SET', args[4], args[5]) end
+  if args[6] ~= '' then
+    for key in string.gmatch(args[6], '%S+') do redis.call('DEL', key) end
+  end
+  return 0
+end
+
 redis.register_function{function_name='${FN_PREAD}', callback=hp_read, flags={'no-writes'}}
 redis.register_function('${FN_PCAS}', hp_cas)
 redis.register_function('${FN_PXOR}', hp_xor)
+redis.register_function('${FN_PBXOR}', hp_bxor)
 `;

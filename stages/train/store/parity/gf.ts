@@ -41,7 +41,16 @@ export function gfInv(a: number): number {
 export function mulAdd(dst: Uint8Array, d0: number, src: Uint8Array, s0: number, n: number, c: number): void {
   if (c === 0) return;
   if (c === 1) {
-    for (let i = 0; i < n; i++) dst[d0 + i] = dst[d0 + i]! ^ src[s0 + i]!;
+    let i = 0;
+    if (((dst.byteOffset + d0) & 3) === 0 && ((src.byteOffset + s0) & 3) === 0 && n >= 16) {
+      // four bytes at a time (the rebuild's whole blocks are aligned)
+      const w = n >>> 2;
+      const d32 = new Int32Array(dst.buffer, dst.byteOffset + d0, w);
+      const s32 = new Int32Array(src.buffer, src.byteOffset + s0, w);
+      for (let j = 0; j < w; j++) d32[j] = d32[j]! ^ s32[j]!;
+      i = w << 2;
+    }
+    for (; i < n; i++) dst[d0 + i] = dst[d0 + i]! ^ src[s0 + i]!;
     return;
   }
   const base = c * 256;

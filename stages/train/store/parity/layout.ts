@@ -1,10 +1,11 @@
 /**
  * The parity store's address and layout (ECRec-style erasure coding over standalone Redis nodes).
  *
- *     redis-parity://h:p,…,h:p?data=k&parity=r[&spare=h:p,…][&prefix=P][&probe=ms]
+ *     redis-parity://h:p,…,h:p?data=k&parity=r[&spare=h:p,…][&prefix=P][&probe=ms][&rebuild=blocks/s]
  *
  * The first k nodes hold data, the next r parity; `spare` nodes replace lost ones automatically;
- * a lost node's own address is tried every `probe` ms (default 1000) and rebuilt onto when it answers.
+ * a lost node's own address is tried every `probe` ms (default 1000) and rebuilt onto when it answers;
+ * `rebuild` paces the background rebuild to that many blocks per second (default 0: unpaced).
  * Keys on every node (standalone servers; no Cluster):
  *
  *     <prefix>:pmeta              JSON: fingerprint, dim, optimizer, sizes, k, r, this node's role and index, complete
@@ -12,6 +13,7 @@
  *     <prefix>:d:<t>:<blk>        data node blk mod k: rows [32·blk, 32·blk + 32) of table t (as layout.ts of the redis backend)
  *     <prefix>:p:<t>:<s>          parity node j: 32 rows, row o = Σ_i c[j][i] · row o of block s·k + i (GF(2^8) over the bytes)
  *     <prefix>:intent:<seq>       parity nodes: (table, row) int32 pairs of the update in flight with that sequence number
+ *     <prefix>:scratch            hp_bxor's operand, only inside one call
  *
  * Stripe s of table t = data blocks s·k … s·k + k − 1 (block i on data node i) and parity block s
  * on every parity node; blocks past the table's end (and rows past it in the last block) count as
@@ -38,6 +40,8 @@ export interface ParityAddress {
   prefix?: string;
   /** ms between tries of a lost node's address (`probe=`, default 1000) */
   probeMs?: number;
+  /** blocks per second of a background rebuild at most (`rebuild=`, default 0: unpaced) */
+  rebuildRate?: number;
 }
 
 export function isParitySpec(spec: string | undefined): boolean {
@@ -64,6 +68,7 @@ export function parseParityAddress(spec: string): ParityAddress {
   let spares: NodeAddr[] = [];
   let prefix: string | undefined;
   let probeMs: number | undefined;
+  let rebuildRate: number | undefined;
   for (const kv of (m[2] ?? '').split('&').filter(Boolean)) {
     const [key, v] = kv.split('=');
     if (key === 'data') k = Number(v);
@@ -71,7 +76,8 @@ export function parseParityAddress(spec: string): ParityAddress {
     else if (key === 'spare' && v) spares = decodeURIComponent(v).split(',').map((hp) => hostPort(hp, spec));
     else if (key === 'prefix' && v) prefix = checkPrefix(decodeURIComponent(v));
     else if (key === 'probe' && /^\d+$/.test(v ?? '')) probeMs = Number(v);
-    else throw badConfig('--cold-store', `unknown parameter '${kv}' in '${spec}' (data=, parity=, spare=, prefix=, probe=)`);
+    else if (key === 'rebuild' && /^\d+$/.test(v ?? '')) rebuildRate = Number(v);
+    else throw badConfig('--cold-store', `unknown parameter '${kv}' in '${spec}' (data=, parity=, spare=, prefix=, probe=, rebuild=blocks per second)`);
   }
   if (!Number.isInteger(k) || k < 1) throw badConfig('--cold-store', `'${spec}' needs data=k (k ≥ 1 data nodes)`);
   if (!Number.isInteger(r) || r < 1 || k + r > 255) throw badConfig('--cold-store', `'${spec}' needs parity=r (1 ≤ r, k + r ≤ 255)`);
@@ -79,7 +85,7 @@ export function parseParityAddress(spec: string): ParityAddress {
   const all = [...nodes, ...spares].map((n) => `${n.host}:${n.port}`);
   const dup = all.find((n, i) => all.indexOf(n) !== i);
   if (dup) throw badConfig('--cold-store', `'${spec}' lists ${dup} twice`);
-  return { spec: s, k, r, nodes, spares, prefix, probeMs };
+  return { spec: s, k, r, nodes, spares, prefix, probeMs, rebuildRate };
 }
 
 /** Where the rows of a table sit in the stripes. */
@@ -124,6 +130,11 @@ export class StripeMap {
     return this.base[this.k]![t]! + s;
   }
 
+  /** Node-local position of node n's block of stripe s of table t (data node n: block s·k + n). */
+  stripePos(n: number, t: number, s: number): number {
+    return this.base[n]![t]! + s;
+  }
+
   /** (table, node-local index) of node n's block at position pos. */
   at(n: number, pos: number): { t: number; i: number } {
     const b = this.base[n]!;
@@ -144,6 +155,8 @@ export const psentinelKey = (p: string): string => `${p}:fp`;
 export const dataKey = (p: string, t: number, blk: number): string => `${p}:d:${t}:${blk}`;
 export const parityKey = (p: string, t: number, s: number): string => `${p}:p:${t}:${s}`;
 export const intentKey = (p: string, seq: number): string => `${p}:intent:${seq}`;
+/** scratch operand of hp_bxor (set and deleted inside one call) */
+export const scratchKey = (p: string): string => `${p}:scratch`;
 
 /** What pmeta holds. */
 export interface ParityMeta {

@@ -35,11 +35,13 @@ import { applyRow, BatchRows } from '../batch-rows.js';
 import { MAX_KEYS } from '../functions.js';
 import { ROWS_PER_BLOCK } from '../layout.js';
 import { PrefetchStream } from '../prefetch.js';
+import type { ParityStoreReport } from '../../../../pipeline/run-metrics.js';
 import type { BatchSource, ColdStore, EvalGather, StoreReport } from '../types.js';
-import { mulInto } from './gf.js';
-import { FN_PCAS, FN_PREAD, FN_PXOR } from './functions.js';
-import { intentKey, type NodeAddr, type ParityAddress } from './layout.js';
+import { parityDeltaCalls, type BlockDeltaCall } from './deltas.js';
+import { FN_PBXOR, FN_PCAS, FN_PREAD, FN_PXOR } from './functions.js';
+import { intentKey, scratchKey, type NodeAddr, type ParityAddress } from './layout.js';
 import { connectNode, errMsg, isNodeLoss, nodeName } from './nodes.js';
+import { describeLease, foreignLease, LEASE_MS, readLease, TrainerLease, type RebuildRequest } from './lease.js';
 import { Rebuilder } from './rebuild.js';
 import { ParityTables } from './tables.js';
 
@@ -157,6 +159,10 @@ export class ParityColdStore implements ColdStore {
   /** events for the bench and tests: node lost / rebuild started / full redundancy again, at performance.now() ms */
   readonly events: { at: number; what: 'lost' | 'rebuild' | 'redundant'; node: number; detail: string }[] = [];
   private readonly delta: Uint8Array[] = [];
+  /** between the first ready() and a bulk write / close: a loss starts a rebuild at once */
+  private training = false;
+  /** the store's trainer lease, and rebuild requests from `hotcold store rebuild` (lease.ts) */
+  private readonly lease: TrainerLease;
 
   constructor(private readonly device: Device, private readonly o: ParityStoreOptions) {
     this.t = new ParityTables(o.address, o.prefix, { fingerprint: o.fingerprint, dim: o.dim, opt: o.opt, sizes: o.sizes });
@@ -164,13 +170,16 @@ export class ParityColdStore implements ColdStore {
     this.evalBatch = new PBatch(o.dim);
     this.epoch = this.t.nodes.map(() => 0);
     this.spares = [...o.address.spares];
-    this.rebuilder = new Rebuilder(this.t, (t, row) => this.latest(t, row), (msg) => o.log?.(msg));
+    this.rebuilder = new Rebuilder(this.t, () => this.flying.map((b) => b.rows), (msg) => o.log?.(msg), { rate: o.address.rebuildRate });
     this.t.onLoss = (nd) => {
       this.epoch[nd.n]!++;
       this.events.push({ at: performance.now(), what: 'lost', node: nd.n, detail: nd.why ?? '' });
       o.log?.(`train: parity cold store: ${this.t.name(nd.n)} lost (${nd.why}); its rows are reconstructed from parity, training continues`);
       this.rebuilder.abortIf(nd.n);
+      // a spare (or the probe) takes over at once, not at the next batch (which waits for this one's degraded reads)
+      if (this.training) setImmediate(() => { if (this.training && !this.failure) this.maybeRebuild(); });
     };
+    this.lease = new TrainerLease(this.t, (q) => this.onRequest(q), () => this.training && !this.failure);
     this.rebuilder.onDone = (n, sec) => {
       this.events.push({ at: performance.now(), what: 'redundant', node: n, detail: `${sec.toFixed(2)}s` });
     };
@@ -185,6 +194,13 @@ export class ParityColdStore implements ColdStore {
     const o = this.o;
     await this.t.connect();
     await this.t.check();
+    const other = await readLease(this.t);
+    if (other && foreignLease(other)) {
+      throw new PipelineError('locked', `another trainer is running on the parity cold store ${o.address.spec} (prefix '${o.prefix}'): ${describeLease(other)}`, {
+        field: '--cold-store', hint: `one trainer per store: stop it, or use another prefix (?prefix=…); a trainer killed on another host holds it for ${LEASE_MS / 1000}s more`,
+      });
+    }
+    this.lease.start();
     const t0 = performance.now();
     const dev = this.device;
     const rev = dev.reverse;
@@ -383,6 +399,7 @@ export class ParityColdStore implements ColdStore {
 
   async ready(): Promise<void> {
     if (this.failure) throw this.failure;
+    this.training = true;
     this.maybeRebuild();
     const t0 = performance.now();
     while (this.inflight.length >= this.maxInFlight) await this.inflight.shift();
@@ -459,7 +476,7 @@ export class ParityColdStore implements ColdStore {
   /** Parity first (deltas + intent, atomically per parity node), then the data rows, in batch order. */
   sendUpdate(b: PBatch, stopAfter?: 'intent-partial' | 'parity' | 'data-partial'): Promise<void> {
     const T = this.t;
-    const { k, r, rb } = T;
+    const { k, rb } = T;
     const rows = b.rows;
     b.seq = ++this.seq;
     const ikey = intentKey(this.o.prefix, b.seq);
@@ -469,7 +486,6 @@ export class ParityColdStore implements ColdStore {
     const delta = (this.delta[0] = this.delta[0] && this.delta[0].length >= rows.U * rb ? this.delta[0] : new Uint8Array(rows.U * rb * 2));
     const intent = new Int32Array(rows.cold * 2);
     let ni = 0;
-    const par = new Requests(T.sentinel);
     const cas = new Requests(T.sentinel);
     const xor = new Requests(T.sentinel);
     for (let u = 0; u < rows.U; u++) {
@@ -481,9 +497,7 @@ export class ParityColdStore implements ColdStore {
       for (let x = 0; x < rb; x++) delta[u * rb + x] = ob[u * sbytes + x]! ^ vb[u * sbytes + x]!;
       const blk = (row / ROWS_PER_BLOCK) | 0;
       const i = blk % k;
-      const sIdx = (blk / k) | 0;
       const off = row - blk * ROWS_PER_BLOCK;
-      for (let j = 0; j < r; j++) if (T.writeKind(k + j, T.map.parityPos(t, sIdx)) !== 'none') par.add(k + j, T.pkey(t, sIdx), off, u);
       const wk = T.writeKind(i, T.map.dataPos(t, blk));
       if (wk === 'normal') cas.add(i, T.dkey(t, blk), off, u);
       else if (wk === 'xor') xor.add(i, T.dkey(t, blk), off, u);
@@ -508,25 +522,22 @@ export class ParityColdStore implements ColdStore {
     const done = this.done.join(' ');
     this.done = [];
     const intentBuf = Buffer.from(intent.buffer, 0, ni * 4);
-    const firstOf = new Set<number>();
-    const parityCalls = par.all.map((q) => {
-      const j = q.node - k;
-      const out = Buffer.allocUnsafe(q.dest.length * rb);
-      for (let x = 0; x < q.dest.length; x++) {
-        const u = q.dest[x]!;
-        const blk = (rows.uR[u]! / ROWS_PER_BLOCK) | 0;
-        mulInto(out, x * rb, delta, u * rb, rb, T.code.c[j]![blk % k]!);
-      }
-      const first = !firstOf.has(q.node);
-      firstOf.add(q.node);
-      return () => call(q, FN_PXOR, [out, first ? ikey : '', first ? intentBuf : '', first ? done : '']);
-    });
-    // parity nodes this batch has no rows on still get the intent (and the done list)
-    for (let j = 0; j < r; j++) {
+    // parity: the batch's deltas summed per parity block (deltas.ts), the intent with each node's first call
+    const blockCall = (q: BlockDeltaCall, first: boolean): Promise<void> => {
+      const nd = T.nodes[q.node]!;
+      if (this.epoch[q.node] !== epochs[q.node] || !nd.client) return Promise.resolve();
+      T.counters.roundTrips++;
+      T.counters.rowsWritten += q.rows;
+      T.counters.bytesWritten += q.bytes.length + (first ? intentBuf.length : 0);
+      return nd.client.fcall(FN_PBXOR, q.keys.length, ...q.keys, fp, q.lens, q.bytes, first ? ikey : '', first ? intentBuf : '', first ? done : '')
+        .then(() => undefined, (e: unknown) => this.nodeError(q.node, `updating ${this.t.name(q.node)}`, e));
+    };
+    const parityCalls: (() => Promise<void>)[] = [];
+    for (const [j, calls] of parityDeltaCalls(T, rows, delta).entries()) {
       const n = k + j;
-      if (firstOf.has(n) || T.nodes[n]!.state === 'lost') continue;
-      const q = new NodeReq(n, T.sentinel);
-      parityCalls.push(() => call(q, FN_PXOR, [Buffer.alloc(0), ikey, intentBuf, done]));
+      // a parity node this batch has no rows on still gets the intent (and the done list)
+      if (calls.length === 0 && T.nodes[n]!.state !== 'lost') calls.push({ node: n, keys: [T.sentinel, scratchKey(this.o.prefix)], lens: Buffer.alloc(0), bytes: Buffer.alloc(0), rows: 0 });
+      calls.forEach((q, x) => parityCalls.push(() => blockCall(q, x === 0)));
     }
     // built now: the delta buffer is the next batch's
     const dataCalls = [
@@ -658,6 +669,7 @@ export class ParityColdStore implements ColdStore {
   }
 
   async afterRestore(): Promise<void> {
+    this.training = false;
     await this.barrier();
     const t0 = performance.now();
     const dev = this.device;
@@ -697,13 +709,44 @@ export class ParityColdStore implements ColdStore {
     }, () => { this.probing = false; });
   }
 
-  private startRebuild(n: number, to: NodeAddr): void {
+  private startRebuild(n: number, to: NodeAddr, request?: string): void {
     this.events.push({ at: performance.now(), what: 'rebuild', node: n, detail: nodeName(to) });
-    this.o.log?.(`train: parity cold store: rebuilding ${this.t.role(n)} onto ${nodeName(to)} in the background`);
-    this.rebuilder.start(n, to).catch((e: unknown) => {
+    this.o.log?.(`train: parity cold store: rebuilding ${this.t.role(n)} onto ${nodeName(to)} in the background${request ? ' (asked by hotcold store rebuild)' : ''}`);
+    const t0 = performance.now();
+    if (request) this.lease.status({ id: request, state: 'started', detail: `rebuilding ${this.t.name(n)} onto ${nodeName(to)}` });
+    this.rebuilder.start(n, to).then(() => {
+      if (request) this.lease.status({ id: request, state: 'done', detail: `${this.t.map.total(n)} blocks in ${((performance.now() - t0) / 1000).toFixed(2)}s` });
+    }, (e: unknown) => {
+      if (request) this.lease.status({ id: request, state: 'failed', detail: errMsg(e) });
       if (e instanceof PipelineError && e.code === 'unavailable') this.failure ??= e;
       else this.o.log?.(`train: parity cold store: rebuild of ${this.t.role(n)} stopped: ${errMsg(e)}`);
     });
+  }
+
+  /**
+   * `hotcold store rebuild` from another process: rebuild node q.node onto q.to in the background,
+   * as for a spare — a lost node, or a live one moved there (only while every other node is up).
+   */
+  private onRequest(q: RebuildRequest): void {
+    const T = this.t;
+    const refuse = (detail: string): void => {
+      this.lease.status({ id: q.id, state: 'failed', detail });
+      this.o.log?.(`train: parity cold store: rebuild request from ${q.by} refused: ${detail}`);
+    };
+    const nd = T.nodes[q.node];
+    if (!nd || !q.to || typeof q.to.host !== 'string' || !Number.isInteger(q.to.port)) return refuse(`not a rebuild request: ${JSON.stringify(q)}`);
+    if (this.failure) return refuse('the trainer is stopping');
+    if (!this.training) return refuse('the trainer is not training right now (starting, restoring or closing); ask again');
+    if (this.rebuilder.busy) return refuse('a rebuild is running already');
+    const clash = T.nodes.find((x) => x.n !== q.node && nodeName(x.addr) === nodeName(q.to));
+    if (clash) return refuse(`${nodeName(q.to)} is ${T.name(clash.n)} of this store`);
+    if (nd.state !== 'lost') {
+      const down = T.nodes.filter((x) => x.n !== q.node && x.state !== 'ok');
+      if (down.length >= T.r) return refuse(`${down.map((x) => T.name(x.n)).join(', ')} ${down.length > 1 ? 'are' : 'is'} not redundant yet: taking ${T.name(q.node)} out as well would exceed parity=${T.r}`);
+      T.lose(q.node, new Error(`replaced on request (${q.by})`));
+    }
+    // the spare list keeps its spares: this rebuild starts now (busy), before the loss's own maybeRebuild
+    this.startRebuild(q.node, q.to, q.id);
   }
 
   /** Wait for a running rebuild (tests, bench). */
@@ -711,9 +754,28 @@ export class ParityColdStore implements ColdStore {
     await this.rebuilder.current;
   }
 
+  /** The fault counters (metrics.json `coldStore.parity`). */
+  parityReport(): ParityStoreReport {
+    const c = this.t.counters;
+    const rs = this.rebuilder.stats;
+    const ttr: number[] = [];
+    const lostAt = new Map<number, number>();
+    for (const e of this.events) {
+      if (e.what === 'lost') lostAt.set(e.node, e.at);
+      else if (e.what === 'redundant' && lostAt.has(e.node)) ttr.push((e.at - lostAt.get(e.node)!) / 1000);
+    }
+    return {
+      k: this.t.k, r: this.t.r, nodeLosses: this.events.filter((e) => e.what === 'lost').length,
+      rowsReconstructed: c.rowsReconstructed, rowsParityOnly: c.rowsParityOnly,
+      rebuildsStarted: rs.started, rebuildsCompleted: rs.completed, rebuildBlocks: rs.blocks, rebuildSec: rs.sec,
+      timeToRedundancySec: ttr, notRedundant: this.degraded().map((n) => this.t.name(n)),
+    };
+  }
+
   report(): StoreReport {
     const c = this.t.counters;
     return {
+      parity: this.parityReport(),
       kind: 'redis', address: this.o.address.spec, prefix: this.o.prefix, roundTrips: c.roundTrips, rowsRead: c.rowsRead, rowsWritten: c.rowsWritten,
       bytesRead: c.bytesRead, bytesWritten: c.bytesWritten, conflicts: c.conflicts, waitSec: this.waitSec, initSec: this.initSec,
       lookups: this.lookups, lookupsHot: this.lookupsHot, hotShare: this.lookups > 0 ? this.lookupsHot / this.lookups : 0,
@@ -721,10 +783,12 @@ export class ParityColdStore implements ColdStore {
   }
 
   async close(): Promise<void> {
+    this.training = false;
     await Promise.allSettled(this.inflight);
     this.inflight.length = 0;
     this.rebuilder.stop();
     await this.rebuilder.current?.catch(() => undefined);
+    await this.lease.stop();
     this.t.close();
   }
 }

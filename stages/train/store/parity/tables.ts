@@ -379,6 +379,66 @@ export class ParityTables {
     }
   }
 
+  /**
+   * Read many stripes at once (the rebuild's chunk): stripe x = list[x] into buf at x·(k + r)·bl,
+   * as {@link readStripe} does one, but with one MGET per node for all of them (the blocks of
+   * member `skip` are not read: it is the one being rebuilt, reconstructed like a lost one).
+   * The MGETs go out synchronously on the nodes' connections, then `patch` runs (same instant);
+   * its [stripe, byte offset in the stripe, bytes] are written over the reads before solving.
+   * A read error (tagged with its node) rejects; nothing is retried.
+   */
+  async readStripes(list: { t: number; s: number }[], buf: Uint8Array, skip: number, patch?: () => [number, number, Uint8Array][]): Promise<void> {
+    const { k, r, bl, rb } = this;
+    const W = (k + r) * bl;
+    buf.fill(0, 0, list.length * W);
+    const known = list.map(() => new Array<boolean>(k + r).fill(true));
+    const reads: Promise<void>[] = [];
+    for (let m = 0; m < k + r; m++) {
+      const keys: string[] = [];
+      const where: number[] = [];
+      const lens: number[] = [];
+      for (let x = 0; x < list.length; x++) {
+        const { t, s } = list[x]!;
+        const isData = m < k;
+        const blk = s * k + m;
+        const nr = isData ? this.map.blockRows(t, blk) : ROWS_PER_BLOCK;
+        if (isData && nr === 0) continue; // past the table's end: zeros, known
+        if (m === skip || !this.readable(m, isData ? this.map.dataPos(t, blk) : this.map.parityPos(t, s))) {
+          known[x]![m] = false;
+          continue;
+        }
+        keys.push(isData ? this.dkey(t, blk) : this.pkey(t, s));
+        where.push(x * W + m * bl);
+        lens.push(nr * rb);
+      }
+      if (keys.length === 0) continue;
+      this.counters.roundTrips++;
+      reads.push(this.nodes[m]!.client!.mgetBuffer(...keys).then((vals) => {
+        for (let i = 0; i < vals.length; i++) {
+          const b = vals[i];
+          if (!b) throw new Error(`HCLOST ${keys[i]} is missing`);
+          this.counters.bytesRead += b.length;
+          buf.set(b.subarray(0, Math.min(b.length, lens[i]!)), where[i]!);
+        }
+      }).catch((e: unknown) => {
+        throw Object.assign(new Error(errMsg(e)), { node: m });
+      }));
+    }
+    const patches = patch?.() ?? [];
+    const res = await Promise.allSettled(reads);
+    const bad = res.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+    if (bad) throw bad.reason;
+    for (const [x, o, bytes] of patches) buf.set(bytes, x * W + o);
+    const off = new Array<number>(k + r);
+    for (let x = 0; x < list.length; x++) {
+      for (let m = 0; m < k + r; m++) off[m] = x * W + m * bl;
+      if (!this.code.solve(buf, off, known[x]!, bl)) {
+        this.checkRedundancy();
+        throw new PipelineError('internal', `parity store: C${list[x]!.t + 1} stripe ${list[x]!.s} could not be solved although redundancy holds`);
+      }
+    }
+  }
+
   /** Every row of every table (reconstructed where a node is lost): take(t, r0, n, vals). */
   async readAll(take: (t: number, r0: number, n: number, vals: Float32Array) => void): Promise<void> {
     const k = this.k;

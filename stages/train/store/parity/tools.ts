@@ -7,9 +7,10 @@
  *               the parity row itself is a candidate too). Intents left by a trainer that died
  *               mid-update are listed. `--repair` re-encodes the parity of the stripes named by
  *               intents or found mismatching from the data, and deletes the intents.
- *     rebuild   offline (no trainer running on the store): the rows of a lost node reconstructed
- *               onto a replacement (`--to`, default its own address, e.g. restarted empty). The
- *               trainer rebuilds by itself while it runs (spare= / the node answering again).
+ *     rebuild   the rows of a node reconstructed onto a replacement (`--to`, default its own
+ *               address, e.g. restarted empty): offline when no trainer runs on the store; with a
+ *               trainer running (its lease), handed to it (lease.ts): it rebuilds in the background
+ *               while training, as for a spare, and this command waits for its answer.
  */
 import { PipelineError } from '../../../../pipeline/errors.js';
 import { resolve } from 'node:path';
@@ -17,6 +18,7 @@ import { defaultPrefix } from '../index.js';
 import { ROWS_PER_BLOCK } from '../layout.js';
 import { hostPort, parseParityAddress, intentKey, psentinelKey, type NodeAddr } from './layout.js';
 import { nodeName } from './nodes.js';
+import { describeLease, readLease, requestRebuild } from './lease.js';
 import { Rebuilder } from './rebuild.js';
 import { ParityTables } from './tables.js';
 
@@ -37,11 +39,17 @@ export async function openParity(spec: string, prefix?: string, out?: string): P
   if (!meta) throw new PipelineError('not_found', `no hotcold parity store under prefix '${p}' on ${addr.spec}`, { field: '--prefix' });
   const t = new ParityTables(addr, p, { fingerprint: meta.fingerprint, dim: meta.dim, opt: { kind: meta.optimizer, lr: 1 }, sizes: meta.sizes });
   await t.connect({ allowDown: true });
-  // a node that answers without the run's sentinel lost its keys (restarted empty): down
+  // a node that answers without the run's sentinel lost its keys (restarted empty), one without a
+  // complete meta is a replacement whose rebuild did not finish: down (its rows are reconstructed)
   for (const nd of t.nodes) {
     if (nd.state !== 'ok') continue;
     const fp = await nd.client!.get(psentinelKey(p)).catch(() => null);
-    if (fp !== meta.fingerprint) t.lose(nd.n, new Error(fp === null ? 'the run\'s keys are missing (restarted empty?)' : 'holds another run\'s sentinel'));
+    if (fp !== meta.fingerprint) {
+      t.lose(nd.n, new Error(fp === null ? 'the run\'s keys are missing (restarted empty?)' : 'holds another run\'s sentinel'));
+      continue;
+    }
+    const m = await t.readMeta(nd.n).catch(() => null);
+    if (!m?.complete) t.lose(nd.n, new Error('its rebuild did not finish (no complete meta)'));
   }
   return t;
 }
@@ -149,11 +157,15 @@ export async function scrubTables(T: ParityTables, repair = false): Promise<Scru
   return { stripes, unchecked, mismatches, intents, repaired };
 }
 
-export async function storeScrub(spec: string, o: { prefix?: string; out?: string; repair?: boolean }): Promise<ScrubReport & { down: string[] }> {
+export async function storeScrub(spec: string, o: { prefix?: string; out?: string; repair?: boolean }): Promise<ScrubReport & { down: string[]; trainer: string | null }> {
   const T = await openParity(spec, o.prefix, o.out);
   try {
+    const lease = await readLease(T);
+    if (lease && o.repair) {
+      throw new PipelineError('locked', `a trainer is running on this store (${describeLease(lease)}): --repair would rewrite parity under its updates`, { field: '--repair', hint: 'scrub without --repair (mismatches may then be its updates in flight), or repair once it has stopped' });
+    }
     const rep = await scrubTables(T, o.repair);
-    return { ...rep, down: T.nodes.filter((nd) => nd.state !== 'ok').map((nd) => T.name(nd.n)) };
+    return { ...rep, down: T.nodes.filter((nd) => nd.state !== 'ok').map((nd) => T.name(nd.n)), trainer: lease ? describeLease(lease) : null };
   } finally {
     T.close();
   }
@@ -166,17 +178,30 @@ export function pickNode(T: ParityTables, node: string): number {
   return i;
 }
 
-/** Offline rebuild of node `node` onto `to` (default its own address). */
-export async function storeRebuild(spec: string, o: { prefix?: string; out?: string; node: string; to?: string }): Promise<{ node: string; to: string; blocks: number; sec: number }> {
+/**
+ * Rebuild node `node` onto `to` (default its own address). With a trainer running on the store
+ * (its lease, lease.ts) the trainer does it, in the background while it trains: the request is
+ * handed to it and its answer awaited. Otherwise offline, here.
+ */
+export async function storeRebuild(spec: string, o: { prefix?: string; out?: string; node: string; to?: string; note?: (msg: string) => void; timeoutMs?: number }): Promise<{ node: string; to: string; blocks: number; sec: number; by: 'trainer' | 'offline' }> {
   const T = await openParity(spec, o.prefix, o.out);
   try {
     const n = pickNode(T, o.node);
     const to: NodeAddr = o.to ? hostPort(o.to, '--to') : T.nodes[n]!.addr;
-    if (T.nodes[n]!.state !== 'lost') T.lose(n, new Error('rebuilt on request'));
-    const rb = new Rebuilder(T, () => null, () => undefined);
+    const clash = T.nodes.find((nd) => nd.n !== n && nodeName(nd.addr) === nodeName(to));
+    if (clash) throw new PipelineError('bad_config', `--to ${nodeName(to)} is ${T.name(clash.n)} of this store (rebuilding onto it would wipe it)`, { field: '--to' });
     const t0 = performance.now();
+    const lease = await readLease(T);
+    if (lease) {
+      o.note?.(`store rebuild: a trainer is running on this store (${describeLease(lease)}); it rebuilds by itself while training: asked it to rebuild ${T.name(n)} onto ${nodeName(to)}`);
+      const st = await requestRebuild(T, n, to, lease, { timeoutMs: o.timeoutMs, progress: (x) => o.note?.(`store rebuild: trainer: ${x.state}${x.detail ? ` (${x.detail})` : ''}`) });
+      if (st) return { node: T.name(n), to: nodeName(to), blocks: T.map.total(n), sec: (performance.now() - t0) / 1000, by: 'trainer' };
+      o.note?.('store rebuild: the trainer\'s lease expired before it took the request (it is gone): rebuilding offline');
+    }
+    if (T.nodes[n]!.state !== 'lost') T.lose(n, new Error('rebuilt on request'));
+    const rb = new Rebuilder(T, () => [], () => undefined);
     await rb.start(n, to);
-    return { node: T.name(n), to: nodeName(to), blocks: T.map.total(n), sec: (performance.now() - t0) / 1000 };
+    return { node: T.name(n), to: nodeName(to), blocks: T.map.total(n), sec: (performance.now() - t0) / 1000, by: 'offline' };
   } finally {
     T.close();
   }

@@ -30,6 +30,8 @@ export async function openTables(spec: string, cfg: TrainConfig, sizes: number[]
   probe.close();
   const t = new ParityTables(addr, addr.prefix!, { fingerprint: fp, dim: cfg.model.dim, opt: cfg.optim.sparse, sizes });
   await t.connect({ allowDown: true });
+  // a replacement whose rebuild was stopped (the run ended first) holds part of its rows: down
+  for (const nd of t.nodes) if (nd.state === 'ok' && !(await t.readMeta(nd.n))?.complete) t.lose(nd.n, new Error('rebuild not finished'));
   return t;
 }
 

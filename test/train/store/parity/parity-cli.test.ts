@@ -1,10 +1,12 @@
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { register as registerStore } from '../../../../stages/train/store/cli.js';
 import { register as registerTrain } from '../../../../stages/train/cli.js';
-import { REDIS_MISSING, type RedisHandle } from '../../../fixtures/redis.js';
+import type { RunMetrics } from '../../../../pipeline/run-metrics.js';
+import { REDIS_MISSING, startRedis, type RedisHandle } from '../../../fixtures/redis.js';
 import { makeTrainData, type TrainData } from '../../../fixtures/train-data.js';
 import { startNodes, stopNodes } from './helpers.js';
 
@@ -73,4 +75,45 @@ describe.skipIf(REDIS_MISSING !== null)('hotcold train --cold-store redis-parity
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--node 9: not one of/);
   }, 60_000);
+
+  it('store rebuild while a trainer process runs on the store: handed to the trainer, which moves a live data node onto --to in the background; scrub --repair is refused meanwhile', async () => {
+    const BIN = resolve(import.meta.dirname, '..', '..', '..', '..', 'bin', 'hotcold.js');
+    const hp = (h: RedisHandle): string => `127.0.0.1:${h.nodes[0]!.port}`;
+    const spare = await startRedis();
+    try {
+      const spec = `redis-parity://${hs.map(hp).join(',')}?data=3&parity=1`;
+      const out = join(d.root, 'run-live');
+      const long = [...cfg.map((x) => (x === 'train.batchSize=256' ? 'train.batchSize=64' : x)), '--set', 'train.epochs=20'];
+      const child = spawn(process.execPath, [BIN, 'train', '--data', d.dataDir, '--out', out, '--cold-store', spec, ...long], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let childErr = '';
+      child.stderr!.on('data', (b: Buffer) => void (childErr += b.toString()));
+      child.stdout!.resume();
+      const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+      // the trainer holds its lease once it has opened the store
+      const t0 = Date.now();
+      while (!spawnSync('redis-cli', ['-p', String(hs[0]!.nodes[0]!.port), '--scan', '--pattern', '*:trainer'], { encoding: 'utf8' }).stdout.trim()) {
+        if (Date.now() - t0 > 30_000 || child.exitCode !== null) throw new Error(`the trainer did not take its lease: ${childErr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const rep = await cli(['store', 'scrub', '--cold-store', spec, '--out', out, '--repair']);
+      expect(rep.code).toBe(1); // 'locked'
+      expect(rep.err).toMatch(new RegExp(`a trainer is running on this store \\(pid ${child.pid} on host`));
+      const rb = await cli(['store', 'rebuild', '--cold-store', spec, '--out', out, '--node', '1', '--to', hp(spare)]);
+      expect([rb.code, rb.err]).toEqual([0, expect.stringContaining(`a trainer is running on this store (pid ${child.pid}`)]);
+      expect(rb.out).toMatch(new RegExp(`data node 1 \\(.*\\) rebuilt on ${hp(spare)} by the running trainer: \\d+ blocks`));
+      expect(child.exitCode).toBe(null); // still training
+      expect(await exited).toBe(0);
+      const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as RunMetrics;
+      expect(m.coldStore!.parity).toMatchObject({ nodeLosses: 1, rebuildsStarted: 1, rebuildsCompleted: 1, notRedundant: [] });
+      // the store with the replacement in node 1's place is whole: every stripe checked, parity = code of the data
+      const moved = spec.replace(hp(hs[1]!), hp(spare));
+      const s = await cli(['store', 'scrub', '--cold-store', moved, '--out', out]);
+      expect([s.code, /0 not checked/.test(s.out), /0 parity rows disagree/.test(s.out), /, 0 intents/.test(s.out)]).toEqual([0, true, true, true]);
+      // the lease is gone with the trainer: an offline rebuild works again
+      const off = await cli(['store', 'rebuild', '--cold-store', moved, '--out', out, '--node', '1']);
+      expect([off.code, /rebuilt on .*: \d+ blocks/.test(off.out), /by the running trainer/.test(off.out)]).toEqual([0, true, false]);
+    } finally {
+      await spare.stop();
+    }
+  }, 90_000);
 });

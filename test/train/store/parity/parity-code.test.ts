@@ -57,8 +57,8 @@ describe('parity code over GF(2^8)', () => {
 
 describe('parity address and stripe map', () => {
   it('parses data, parity, spares, prefix and probe; bad input names the field', () => {
-    const a = parseParityAddress('redis-parity://h:1,h:2,h:3?data=2&parity=1&spare=h:4,h:5&prefix=p1&probe=50');
-    expect([a.k, a.r, a.nodes.length, a.spares.map((s) => s.port), a.prefix, a.probeMs]).toEqual([2, 1, 3, [4, 5], 'p1', 50]);
+    const a = parseParityAddress('redis-parity://h:1,h:2,h:3?data=2&parity=1&spare=h:4,h:5&prefix=p1&probe=50&rebuild=400');
+    expect([a.k, a.r, a.nodes.length, a.spares.map((s) => s.port), a.prefix, a.probeMs, a.rebuildRate]).toEqual([2, 1, 3, [4, 5], 'p1', 50, 400]);
     for (const [spec, msg] of [
       ['redis-parity://h:1,h:2?data=2&parity=1', /lists 2 nodes; data=2 \+ parity=1 needs 3/],
       ['redis-parity://h:1,h:2,h:3?parity=1', /needs data=k/],
