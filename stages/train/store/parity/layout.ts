@@ -22,7 +22,8 @@
 import { badConfig } from '../../../../pipeline/errors.js';
 import { checkPrefix, ROWS_PER_BLOCK } from '../layout.js';
 
-export const PARITY_LAYOUT = 1;
+/** 2: hp_bxor added, hp_xor lost its block mode (a library name per version, so builds before and after never call each other's functions) */
+export const PARITY_LAYOUT = 2;
 
 export interface NodeAddr {
   host: string;
