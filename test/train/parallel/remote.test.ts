@@ -1,0 +1,120 @@
+/**
+ * Multi-process runs over the Redis tier (parallel.transport redis): rank 0 is train() in this
+ * process, the other ranks are `hotcold worker --join` child processes (tsx), all on a real
+ * redis-server on a free loopback port.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PipelineError } from '../../../pipeline/errors.js';
+import { resolveTrainConfig } from '../../../stages/train/config.js';
+import { REDIS_MISSING, startRedis, type RedisHandle } from '../../fixtures/redis.js';
+import { makeTrainData, type TrainData } from '../../fixtures/train-data.js';
+import { outDir, runTo } from '../store/helpers.js';
+
+const BASE = {
+  model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' },
+  train: { batchSize: 128, epochs: 1, logEvery: 5, evalEvery: 10 },
+  fae: { rounds: 4 },
+};
+const REMOTE = { transport: 'redis', heartbeatSec: 2, joinTimeoutSec: 60 } as const;
+
+interface Child { proc: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; err: string }> }
+
+/** `hotcold worker` as a child process (tsx). */
+function worker(args: string[]): Child {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'bin/hotcold.ts', 'worker', '--engine', 'ts', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; err: string }>((res) => proc.once('exit', (code, signal) => res({ code, signal, err })));
+  return { proc, done };
+}
+
+function maxDiff(a: Float32Array[], b: Float32Array[]): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) for (let j = 0; j < a[i]!.length; j++) m = Math.max(m, Math.abs(a[i]![j]! - b[i]![j]!));
+  return m;
+}
+
+describe.skipIf(REDIS_MISSING !== null)('parallel over redis: K processes', () => {
+  let d: TrainData;
+  let redis: RedisHandle;
+  beforeAll(async () => {
+    d = makeTrainData({ trainRows: 2400, evalRows: 400 });
+    redis = await startRedis();
+  }, 60_000);
+  afterAll(async () => {
+    await redis?.stop();
+    d?.cleanup();
+  });
+
+  for (const mode of ['baseline', 'fae'] as const) {
+    it(`${mode}: 2 processes at bound 0 equal one process on the merged batch (float tolerance)`, async () => {
+      const hot = mode === 'baseline' ? undefined : d.hotDir;
+      const one = await runTo(d, { config: resolveTrainConfig({ ...BASE, mode }), hot, out: outDir(d, `r-${mode}-k1`), engine: 'ts' });
+      const out = outDir(d, `r-${mode}-k2`);
+      const store = `${redis.address}?prefix=t-par-${mode}`;
+      const config = resolveTrainConfig({ ...BASE, mode, parallel: { workers: 2, ...REMOTE } });
+      const run = runTo(d, { config, hot, out, coldStore: store, engine: 'ts' });
+      const w = worker(['--join', out, '--cold-store', store]);
+      const two = await run;
+      const wr = await w.done;
+      expect(wr.code, wr.err).toBe(0);
+      expect(two.m.parallel?.transport).toBe('redis');
+      expect(two.m.parallel?.workers).toBe(2);
+      expect(two.m.samplesTrained).toBe(one.m.samplesTrained);
+      expect(maxDiff(one.p, two.p)).toBeLessThan(1e-4);
+      expect(Math.abs(one.m.test.auc - two.m.test.auc)).toBeLessThan(1e-3);
+      expect(two.m.parallel!.bytesExchanged).toBeGreaterThan(0);
+      expect(two.m.work!.embedding).toEqual(one.m.work!.embedding);
+    }, 120_000);
+  }
+
+  it('a join with another config or data is refused, naming both fingerprints', async () => {
+    const out = outDir(d, 'r-refuse');
+    const store = `${redis.address}?prefix=t-par-refuse`;
+    const config = resolveTrainConfig({ ...BASE, mode: 'fae', parallel: { workers: 2, ...REMOTE, joinTimeoutSec: 30 } });
+    const run = runTo(d, { config, hot: d.hotDir, out, coldStore: store, engine: 'ts' });
+    // another config (a different seed)
+    const bad = worker(['--join', out, '--cold-store', store, '--set', 'seed=99', '--set', 'mode=fae', '--set', 'parallel.workers=2', '--set', 'parallel.transport=redis']);
+    const br = await bad.done;
+    expect(br.code).not.toBe(0);
+    expect(br.err).toMatch(/trains with config [0-9a-f]{16}; this worker's config is [0-9a-f]{16}/);
+    // other data: the baseline data dir without the segregated set is another data fingerprint
+    const other = makeTrainData({ trainRows: 1200, evalRows: 200, seed: 7 });
+    try {
+      const bd = worker(['--join', out, '--cold-store', store, '--data', other.dataDir, '--hot', other.hotDir]);
+      const bdr = await bd.done;
+      expect(bdr.code).not.toBe(0);
+      expect(bdr.err).toMatch(/trains on preprocessed data \S+ .*this worker's --data \S+ is \S+/);
+    } finally {
+      other.cleanup();
+    }
+    // a correct join still works afterwards (the refused ones claimed no rank)
+    const ok = worker(['--join', out, '--cold-store', store]);
+    await run;
+    expect((await ok.done).code).toBe(0);
+  }, 120_000);
+
+  it('a worker SIGKILLed mid-run: the coordinator stops with worker_failed; --resume with 2 processes continues from the last checkpoint', async () => {
+    const mode = 'fae';
+    const CK = { every: 4, everySec: 0, threshold: 0, fullEvery: 3 };
+    const ref = await runTo(d, { config: resolveTrainConfig({ ...BASE, mode }), hot: d.hotDir, out: outDir(d, 'r-kill-ref'), engine: 'ts' });
+    const out = outDir(d, 'r-kill');
+    const store = `${redis.address}?prefix=t-par-kill`;
+    const config = resolveTrainConfig({ ...BASE, mode, parallel: { workers: 2, ...REMOTE } });
+    const w = worker(['--join', out, '--cold-store', store]);
+    const kill = { afterStep: (n: number) => { if (n === 10) w.proc.kill('SIGKILL'); } };
+    const err = await runTo(d, { config, hot: d.hotDir, out, coldStore: store, engine: 'ts', checkpoint: CK, hooks: kill }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PipelineError);
+    expect((err as PipelineError).code).toBe('worker_failed');
+    expect((err as PipelineError).message).toMatch(/worker rank 1 \(host \S+, pid \d+\)/);
+    expect((await w.done).signal).toBe('SIGKILL');
+    const w2 = worker(['--join', out, '--cold-store', store]);
+    const resumed = await runTo(d, { config, hot: d.hotDir, out, coldStore: store, engine: 'ts', checkpoint: CK, resume: true });
+    expect((await w2.done).code).toBe(0);
+    expect(resumed.m.samplesTrained).toBe(ref.m.samplesTrained);
+    expect(resumed.m.batches).toEqual(ref.m.batches);
+    expect(maxDiff(ref.p, resumed.p)).toBeLessThan(1e-4);
+    expect(Math.abs(ref.m.test.auc - resumed.m.test.auc)).toBeLessThan(1e-3);
+  }, 180_000);
+});
