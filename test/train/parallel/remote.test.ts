@@ -69,6 +69,26 @@ describe.skipIf(REDIS_MISSING !== null)('parallel over redis: K processes', () =
     }, 120_000);
   }
 
+  it('bounded staleness (hotBound 3, denseBound 2, graph partition): 2 processes equal 2 worker threads with the same bounds (float tolerance)', async () => {
+    const par = { workers: 2, hotBound: 3, denseBound: 2, partition: 'graph' } as const;
+    const threads = await runTo(d, { config: resolveTrainConfig({ ...BASE, mode: 'fae', parallel: par }), hot: d.hotDir, out: outDir(d, 'r-bound-threads'), engine: 'ts' });
+    const out = outDir(d, 'r-bound-procs');
+    const store = `${redis.address}?prefix=t-par-bound`;
+    const run = runTo(d, { config: resolveTrainConfig({ ...BASE, mode: 'fae', parallel: { ...par, ...REMOTE } }), hot: d.hotDir, out, coldStore: store, engine: 'ts' });
+    const w = worker(['--join', out, '--cold-store', store]);
+    const procs = await run;
+    const wr = await w.done;
+    expect(wr.code, wr.err).toBe(0);
+    expect(maxDiff(threads.p, procs.p)).toBeLessThan(1e-4);
+    expect(Math.abs(threads.m.test.auc - procs.m.test.auc)).toBeLessThan(1e-3);
+    const pt = threads.m.parallel!;
+    const pp = procs.m.parallel!;
+    expect(pp.reconciles).toBe(pt.reconciles);
+    expect(pp.staleness.max).toBe(pt.staleness.max);
+    expect(pp.cut).toEqual(pt.cut);
+    expect(pp.hotBytes).toBeGreaterThan(0);
+  }, 120_000);
+
   it('a join with another config or data is refused, naming both fingerprints', async () => {
     const out = outDir(d, 'r-refuse');
     const store = `${redis.address}?prefix=t-par-refuse`;
