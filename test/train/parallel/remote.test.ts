@@ -4,6 +4,8 @@
  * redis-server on a free loopback port.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipelineError } from '../../../pipeline/errors.js';
 import { resolveTrainConfig } from '../../../stages/train/config.js';
@@ -113,6 +115,30 @@ describe.skipIf(REDIS_MISSING !== null)('parallel over redis: K processes', () =
     const ok = worker(['--join', out, '--cold-store', store]);
     await run;
     expect((await ok.done).code).toBe(0);
+  }, 120_000);
+
+  it('the coordinator SIGKILLed mid-run: the worker stops with worker_failed naming rank 0 (heartbeat expired)', async () => {
+    const out = outDir(d, 'r-kill0');
+    const store = `${redis.address}?prefix=t-par-kill0`;
+    const cfgFile = join(d.root, 'kill0.json');
+    writeFileSync(cfgFile, JSON.stringify({ ...BASE, mode: 'fae', train: { ...BASE.train, epochs: 50, evalEvery: 0 }, parallel: { workers: 2, ...REMOTE } }));
+    const coord = spawn(process.execPath, ['--import', 'tsx', 'bin/hotcold.ts', 'train', '--config', cfgFile, '--data', d.dataDir, '--hot', d.hotDir, '--out', out, '--cold-store', store, '--engine', 'ts', '--quiet'], { stdio: 'ignore' });
+    const gone = new Promise<void>((res) => coord.once('exit', () => res()));
+    const w = worker(['--join', out, '--cold-store', store]);
+    // once the worker trains, kill the coordinator
+    await new Promise<void>((res) => {
+      const t = setInterval(() => { if (/joined run/.test(wErr())) { clearInterval(t); res(); } }, 50);
+      let buf = '';
+      const wErr = (): string => buf;
+      w.proc.stderr!.on('data', (b: Buffer) => { buf += b.toString(); });
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    coord.kill('SIGKILL');
+    await gone;
+    const wr = await w.done;
+    expect(wr.code).toBe(1);
+    expect(wr.err).toMatch(/worker_failed|the coordinator rank 0 \(host \S+, pid \d+\) of 2 processes stopped: its heartbeat expired/);
+    expect(wr.err).toMatch(/the coordinator rank 0/);
   }, 120_000);
 
   it('a worker SIGKILLed mid-run: the coordinator stops with worker_failed; --resume with 2 processes continues from the last checkpoint', async () => {

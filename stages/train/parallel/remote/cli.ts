@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { action, collect, intArg } from '../../../../pipeline/cli.js';
+import { PipelineError } from '../../../../pipeline/errors.js';
 import type { EngineKind } from '../../engine/engine.js';
 
 interface WorkerCliOptions {
@@ -43,6 +44,7 @@ export function register(program: Command): void {
           log: o.quiet ? () => undefined : (m) => void process.stderr.write(`${m}\n`),
         });
         process.stdout.write(`worker: rank ${r.rank} of run ${r.runId}: ${r.steps} steps trained${r.stopReason ? `; stopped: ${r.stopReason}` : ''}\n`);
+        if (r.stopReason) throw new PipelineError('worker_failed', `hotcold worker: rank ${r.rank} of run ${r.runId}: ${r.stopReason}`, { hint: 'the coordinator\'s error says how to resume; start this worker again once it waits for joins' });
       }),
     );
 }

@@ -179,6 +179,7 @@ export async function openRemote(s: RemoteSetup): Promise<RemoteRun> {
   let cold: RemoteColdStore | null = null;
   const counts = new PairCounter();
   let trained = 0;
+  let reported = false;
   const sendState = async (): Promise<void> => {
     const n = link!.next;
     const parts = await link!.postBlob(n, 'state', engine!.stateBlob());
@@ -242,7 +243,7 @@ export async function openRemote(s: RemoteSetup): Promise<RemoteRun> {
       const l = link;
       if (!l || cold!.stopped) return;
       cold!.stopped = true;
-      await l.command({ op: 'stop', reason: null }).catch(() => undefined);
+      await l.command({ op: 'stop', reason: reported ? null : 'the coordinator stopped before the end of the run (see its log)' }).catch(() => undefined);
       await setStatus(l.client, runId, 'ended').catch(() => undefined);
       await l.close();
     },
@@ -286,6 +287,7 @@ export async function openRemote(s: RemoteSetup): Promise<RemoteRun> {
       return loss;
     },
     report() {
+      reported = true; // train.ts reports before it closes the store: a close without it is a failed run
       const t = engine ? engine.totals() : null;
       const z = { denseBytes: 0, sparseBytes: 0, hotBytes: 0, remoteRows: 0, hotLookups: 0, staleSum: 0, staleMax: 0, reconciles: 0, reconciledRows: 0, conflictRows: 0, coldApplied: 0 };
       const st = t ?? z;
