@@ -24,6 +24,7 @@ import type { TrainInputs } from '../../setup.js';
 import { defaultPrefix, parseStoreAddress, storeFingerprint, type BatchSource, type ColdStore, type EvalGather, type StoreReport } from '../../store/index.js';
 import type { EmbeddingTable } from '../../model/embedding.js';
 import { RedisTables } from '../../store/redis-tables.js';
+import { connectStore, type StoreClient } from '../../store/connect.js';
 import { Trainer } from '../../trainer.js';
 import { runPartition, type PartitionResult } from '../partition.js';
 import { Link, parKey } from './link.js';
@@ -174,6 +175,8 @@ export async function openRemote(s: RemoteSetup): Promise<RemoteRun> {
   const owners = part ? part.owners : null;
   let link: Link | null = null;
   let tables: RedisTables | null = null;
+  let writer: RedisTables | null = null;
+  let writerClient: StoreClient | null = null;
   let engine: RankEngine | null = null;
   let hosts: string[] = [];
   let cold: RemoteColdStore | null = null;
@@ -232,7 +235,9 @@ export async function openRemote(s: RemoteSetup): Promise<RemoteRun> {
       const meta = await tables.check();
       if (!meta) throw new PipelineError('internal', `the cold store ${addr.spec} (prefix '${runId}') has no meta after its creation`);
       tables.useSeeds(meta.seeds);
-      engine = new RankEngine({ cfg, trainer, link: l, tables, owners, splitter: { kind: cfg.parallel.partition, owners }, coordinator: true });
+      writerClient = await connectStore(addr);
+      writer = new RedisTables(writerClient, addr, runId, { ...tables.spec, seeds: meta.seeds });
+      engine = new RankEngine({ cfg, trainer, link: l, tables, writer, owners, splitter: { kind: cfg.parallel.partition, owners }, coordinator: true });
       await sendState();
     },
     sync,
@@ -246,10 +251,17 @@ export async function openRemote(s: RemoteSetup): Promise<RemoteRun> {
       await l.command({ op: 'stop', reason: reported ? null : 'the coordinator stopped before the end of the run (see its log)' }).catch(() => undefined);
       await setStatus(l.client, runId, 'ended').catch(() => undefined);
       await l.close();
+      const wc = writerClient as StoreClient | null;
+      if (wc) await wc.quit().catch(() => wc.disconnect());
     },
     counters() {
       const c = (tables as RedisTables | null)?.counters;
-      return c ? { ...c, waitSec: (link as Link | null)?.barrierSec ?? 0 } : {};
+      const w = (writer as RedisTables | null)?.counters;
+      if (!c || !w) return {};
+      return {
+        roundTrips: c.roundTrips + w.roundTrips, rowsRead: c.rowsRead + w.rowsRead, rowsWritten: c.rowsWritten + w.rowsWritten, bytesRead: c.bytesRead + w.bytesRead,
+        bytesWritten: c.bytesWritten + w.bytesWritten, conflicts: c.conflicts + w.conflicts, waitSec: (link as Link | null)?.barrierSec ?? 0,
+      };
     },
   })));
   const dev = trainer.device;

@@ -80,6 +80,7 @@ export async function joinRun(o: JoinOptions): Promise<JoinResult> {
   if (!addr) throw new PipelineError('bad_config', `hotcold worker: --cold-store ${store} is not a redis address (workers of a run share a redis cold store)`, { field: '--cold-store' });
   const client = await connectStore(addr);
   let link: Link | null = null;
+  let writerClient: Awaited<ReturnType<typeof connectStore>> | null = null;
   let inputs: Awaited<ReturnType<typeof openInputs>> | null = null;
   try {
     // the rendezvous: a record in 'joining' state (a run that is running or ended: wait for its next attempt)
@@ -111,6 +112,7 @@ export async function joinRun(o: JoinOptions): Promise<JoinResult> {
     link = await Link.open(addr, runId, rv.attempt, rank, K, cfg.parallel.heartbeatSec);
     await link.startHeartbeat();
     await link.announce();
+    await link.readMembers();
     log(`worker: joined run ${runId} (attempt ${rv.attempt}) as rank ${rank} of ${K}; data ${o.data ?? rv.dataDir}`);
 
     const threads = o.threads ?? 1;
@@ -126,7 +128,9 @@ export async function joinRun(o: JoinOptions): Promise<JoinResult> {
       if (h !== rv.partition) throw new PipelineError('mismatch', `hotcold worker: this rank's graph partition (${h}) differs from the coordinator's (${rv.partition})`, { hint: 'the same data, seed and parallel.partitionSample give the same partition: check the data copies' });
     }
     const tables = new RedisTables(link.client, addr, runId, { fingerprint: storeFingerprint(dataHash, cfg), dim: cfg.model.dim, opt: { ...cfg.optim.sparse }, sizes: inputs.tableSizes });
-    const ranks = new RankEngine({ cfg, trainer, link, tables, owners, splitter: { kind: cfg.parallel.partition, owners }, coordinator: false });
+    writerClient = await connectStore(addr);
+    const writer = new RedisTables(writerClient, addr, runId, tables.spec);
+    const ranks = new RankEngine({ cfg, trainer, link, tables, writer, owners, splitter: { kind: cfg.parallel.partition, owners }, coordinator: false });
     const batch = allocBatch(cfg.train.batchSize);
     const pos = { cold: { epoch: -1, next: -1 }, hot: { epoch: -1, next: -1 } };
     let steps = 0;
@@ -142,8 +146,10 @@ export async function joinRun(o: JoinOptions): Promise<JoinResult> {
           const meta = await tables.check();
           if (!meta) throw new PipelineError('worker_failed', `hotcold worker: the store ${addr.spec} has no tables under '${runId}'`);
           tables.useSeeds(meta.seeds);
+          writer.useSeeds(meta.seeds);
           seeded = true;
         }
+        await link.readMembers();
         if (link.next !== cmd.n) throw new PipelineError('internal', `hotcold worker: rank ${rank} is at barrier ${link.next}, the coordinator's state was posted for ${cmd.n}`);
         ranks.loadState(await link.readBlob(cmd.n, 0, 'state', cmd.parts), cmd.step);
         await link.barrier();
@@ -175,6 +181,8 @@ export async function joinRun(o: JoinOptions): Promise<JoinResult> {
     throw e;
   } finally {
     await link?.close();
+    const wc = writerClient;
+    if (wc) await wc.quit().catch(() => wc.disconnect());
     if (inputs) await closeInputs(inputs);
     await client.quit().catch(() => client.disconnect());
   }

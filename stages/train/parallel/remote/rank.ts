@@ -136,7 +136,10 @@ export interface RankSetup {
   cfg: TrainConfig;
   trainer: Trainer;
   link: Link;
+  /** the store's tables on the connection the slices' reads use */
   tables: RedisTables;
+  /** the same tables on their own connection for the owners' writes (so reads and barriers never queue behind them) */
+  writer: RedisTables;
   owners: Uint8Array[] | null;
   splitter: Splitter;
   /** rank 0: mark the tables' touched bits and the hot rows it updates (checkpoints, evaluation) */
@@ -173,6 +176,11 @@ export class RankEngine {
   private lastReconcile = 0;
   private readonly hotBound: number;
   private readonly denseBound: number;
+  /** the last cold step's writes (awaited before the next step's closing barrier) */
+  private pending: Promise<void> | null = null;
+  /** rows the last step updated → their new values (nf floats at patchVals[i·nf]): its writes may not have landed yet */
+  private patch = new Map<number, number>();
+  private patchVals = new Float32Array(0);
 
   constructor(private readonly o: RankSetup) {
     const { cfg, trainer, link } = o;
@@ -242,6 +250,8 @@ export class RankEngine {
     for (let i = 0; i < this.nDirty; i++) this.dirty[this.dirtyList[i]!] = 0;
     this.nDirty = 0;
     this.lastReconcile = step;
+    this.patch.clear();
+    this.pending = null;
   }
 
   /** Read the cold rows of `rows`' requests (hc_read), never-written rows as their initial values. */
@@ -255,6 +265,19 @@ export class RankEngine {
         throw storeError(t.addr, 'reading a slice\'s cold rows', e);
       }
     }));
+    // rows the previous step updated: their owners' new values (the store may not hold them yet)
+    const patch = this.patch;
+    if (patch.size === 0) return;
+    const nf = t.nf;
+    const s = rows.stride;
+    const pv = this.patchVals;
+    for (let u = 0; u < rows.U; u++) {
+      if (rows.uHot[u]! >= 0) continue;
+      const i = patch.get(rows.uR[u]! * NUM_TABLES + rows.uT[u]!);
+      if (i === undefined) continue;
+      for (let k = 0; k < nf; k++) rows.vals[u * s + k] = pv[i * nf + k]!;
+      rows.fresh[u] = 0;
+    }
   }
 
   /**
@@ -382,9 +405,8 @@ export class RankEngine {
       hotIn += hotShared ? h[H_NHOT]! * (d + 1) * 4 : 0;
     }
 
-    // cold rows I own: the ranks' gradients in rank order, one optimizer step per distinct row, hc_update
-    const writes = hot ? Promise.resolve() : this.applyOwned(owned, peers.map((p) => (p ? this.decodeCold(p.cold) : null)), nf);
-    writes.catch(() => undefined);
+    // cold rows I own: the ranks' gradients in rank order, one optimizer step per distinct row, hc_update (not awaited here)
+    const applied = hot ? null : this.applyOwned(owned, peers.map((p) => (p ? this.decodeCold(p.cold) : null)), nf);
 
     // dense
     const opt = trainer.denseOpt;
@@ -435,11 +457,9 @@ export class RankEngine {
     this.stats.denseBytes += denseOut + denseIn;
     this.stats.hotBytes += hotOut + hotIn;
     this.stats.sparseBytes += coldOut + coldIn;
-    await writes;
     if (reconcile) await this.reconcile(gstep + 1);
     if (average) await this.average();
-    await link.barrier(); // every update of this step is in the store
-    link.collect();
+    await this.close(applied);
     return total;
   }
 
@@ -475,7 +495,7 @@ export class RankEngine {
   }
 
   /** Merge my owned rows and the ranks' lists (rank order), apply once per distinct row, write through hc_update. */
-  private async applyOwned(owned: number[], lists: (ColdList | null)[], nf: number): Promise<void> {
+  private applyOwned(owned: number[], lists: (ColdList | null)[], nf: number): { done: Promise<void>; nv: Buffer } {
     const { d, r, K } = this;
     const rows = this.rows;
     const map = this.pairKey;
@@ -522,7 +542,7 @@ export class RankEngine {
         }
       }
     }
-    if (u === 0) return;
+    if (u === 0) return { done: Promise.resolve(), nv: Buffer.from(new Int32Array([0]).buffer) };
     const own = this.own;
     own.planRows(ts, rs, u, this.keys);
     const os = own.stride;
@@ -536,10 +556,66 @@ export class RankEngine {
     own.acc.set(ga.subarray(0, u * d));
     for (let x = 0; x < u; x++) applyRow(opt, d, own.vals, x * os, ada ? own.vals : null, x * os + d, own.acc, x * d);
     this.stats.coldApplied += u;
-    const t = this.o.tables;
-    await Promise.all(own.requests.map((q) => t.updateRows(q, own.grads(q), own.rowsOf(q, own.before, nf), own.freshOf(q), own.rowsOf(q, own.vals, nf)))).catch((e: unknown) => {
+    const t = this.o.writer;
+    // every argument is copied into its Buffer now: `own` may be reused while the writes are in flight
+    const done = Promise.all(own.requests.map((q) => t.updateRows(q, own.grads(q), own.rowsOf(q, own.before, nf), own.freshOf(q), own.rowsOf(q, own.vals, nf)))).then(() => undefined, (e: unknown) => {
       throw storeError(t.addr, 'applying the owned rows of a step', e);
     });
+    done.catch(() => undefined); // awaited before the next closing barrier
+    // the new values for the other ranks' next reads: [n, t[n], r[n]] then n × nf floats
+    const ints = new Int32Array(1 + 2 * u);
+    ints[0] = u;
+    ints.set(ts.subarray(0, u), 1);
+    ints.set(rs.subarray(0, u), 1 + u);
+    const vals = new Float32Array(u * nf);
+    for (let x = 0; x < u; x++) for (let k = 0; k < nf; k++) vals[x * nf + k] = own.vals[x * os + k]!;
+    return { done, nv: Buffer.concat([bytes(ints), bytes(vals)]) };
+  }
+
+  /**
+   * The closing barrier of a step: the previous cold step's writes are in the store first; this
+   * step's (`applied`) may still be in flight, so every rank takes the new values of the rows
+   * updated now from their owners' posts ('nv') for its next reads. Writes to a row always come
+   * from its owner on one connection, so they land in order.
+   */
+  private async close(applied: { done: Promise<void>; nv: Buffer } | null): Promise<void> {
+    const { link } = this.o;
+    if (this.pending) {
+      const p = this.pending;
+      this.pending = null;
+      await p;
+    }
+    const n = await link.barrier(applied ? [['nv', applied.nv]] : []);
+    this.pending = applied ? applied.done : null;
+    this.patch.clear();
+    if (applied) {
+      const nf = this.o.tables.nf;
+      const lists = await Promise.all(Array.from({ length: this.K }, async (_, j) => {
+        if (j === this.r) return aligned(applied.nv);
+        const b = await link.read(n, j, 'nv');
+        if (!b) throw new PipelineError('worker_failed', `train: ${link.who(j)} posted no updated rows for barrier ${n}`);
+        return aligned(b);
+      }));
+      let total = 0;
+      for (const ab of lists) total += new Int32Array(ab, 0, 1)[0]!;
+      if (this.patchVals.length < total * nf) this.patchVals = new Float32Array(total * nf * 2);
+      let at = 0;
+      for (let j = 0; j < this.K; j++) {
+        const ab = lists[j]!;
+        if (j !== this.r) this.stats.sparseBytes += ab.byteLength;
+        const c = new Int32Array(ab, 0, 1)[0]!;
+        const ts = new Int32Array(ab, 4, c);
+        const rs = new Int32Array(ab, 4 + 4 * c, c);
+        const vs = new Float32Array(ab, 4 + 8 * c, c * nf);
+        for (let i = 0; i < c; i++) {
+          this.patch.set(rs[i]! * NUM_TABLES + ts[i]!, at);
+          this.patchVals.set(vs.subarray(i * nf, i * nf + nf), at * nf);
+          at++;
+        }
+      }
+      this.stats.sparseBytes += applied.nv.length;
+    }
+    link.collect();
   }
 
   /** Rank 0: the touched bits of the batch's cold rows (whoever owns them, they were updated). */
@@ -653,8 +729,7 @@ export class RankEngine {
   async sync(step: number): Promise<void> {
     if (this.S) await this.reconcile(step);
     if (this.denseBound > 0) await this.average();
-    await this.o.link.barrier();
-    this.o.link.collect();
+    await this.close(null); // the last writes are in the store: evaluations and checkpoints read it
   }
 
   /** Counters summed over the ranks (each as of its last post; this rank's live). */

@@ -13,7 +13,7 @@ import { writeFileAtomicSync } from '../../../../pipeline/atomic.js';
 import { mismatch, PipelineError } from '../../../../pipeline/errors.js';
 import type { TrainConfig } from '../../config.js';
 import type { StoreClient } from '../../store/connect.js';
-import { defaultPrefix } from '../../store/index.js';
+import { defaultPrefix, parseStoreAddress } from '../../store/index.js';
 import { parKey } from './link.js';
 
 /** The file the coordinator leaves in its run directory. */
@@ -71,8 +71,9 @@ export async function readRendezvous(client: StoreClient, runId: string): Promis
 }
 
 /**
- * `--join <run>`: a run directory holding rendezvous.json (its run id and store), else a path
- * (the default run id of that directory, as the coordinator computes it), else a run id.
+ * `--join <run>`: a run directory holding rendezvous.json (its run id and store), else the
+ * `?prefix=` of --cold-store, else a path (the default run id of that directory, as the
+ * coordinator computes it), else a run id.
  */
 export function resolveJoin(arg: string, coldStore: string | undefined): { runId: string; store: string } {
   const file = join(arg, RENDEZVOUS_FILE);
@@ -83,6 +84,9 @@ export function resolveJoin(arg: string, coldStore: string | undefined): { runId
   if (!coldStore) {
     throw new PipelineError('bad_config', `--join ${arg}: no ${RENDEZVOUS_FILE} there, so the store is unknown`, { field: '--cold-store', hint: 'pass --cold-store redis://HOST:PORT (the coordinator\'s --cold-store)' });
   }
+  // the store's ?prefix= is the run id when given (the coordinator uses it); else the run directory's default prefix, or the id itself
+  const named = parseStoreAddress(coldStore)?.prefix;
+  if (named) return { runId: named, store: coldStore };
   const looksLikePath = arg.includes('/') || existsSync(arg);
   return { runId: looksLikePath ? defaultPrefix(resolve(arg)) : arg, store: coldStore };
 }
