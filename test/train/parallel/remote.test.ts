@@ -12,6 +12,7 @@ import { resolveTrainConfig } from '../../../stages/train/config.js';
 import { REDIS_MISSING, startRedis, type RedisHandle } from '../../fixtures/redis.js';
 import { makeTrainData, type TrainData } from '../../fixtures/train-data.js';
 import { outDir, runTo } from '../store/helpers.js';
+import { remoteTestHooks } from '../../../stages/train/parallel/remote/rank.js';
 
 const BASE = {
   model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' },
@@ -70,6 +71,22 @@ describe.skipIf(REDIS_MISSING !== null)('parallel over redis: K processes', () =
       expect(two.m.work!.embedding).toEqual(one.m.work!.embedding);
     }, 120_000);
   }
+
+  it('rank 0\'s writes held back 150 ms: still equal (the next reads take the owners\' posted new values, not the store\'s stale rows)', async () => {
+    const one = await runTo(d, { config: resolveTrainConfig({ ...BASE, mode: 'baseline', train: { ...BASE.train, maxBatches: 8 } }), out: outDir(d, 'r-delay-k1'), engine: 'ts' });
+    const out = outDir(d, 'r-delay-k2');
+    const store = `${redis.address}?prefix=t-par-delay`;
+    remoteTestHooks.writeDelayMs = 150;
+    try {
+      const run = runTo(d, { config: resolveTrainConfig({ ...BASE, mode: 'baseline', train: { ...BASE.train, maxBatches: 8 }, parallel: { workers: 2, ...REMOTE } }), out, coldStore: store, engine: 'ts' });
+      const w = worker(['--join', out, '--cold-store', store]);
+      const two = await run;
+      expect((await w.done).code).toBe(0);
+      expect(maxDiff(one.p, two.p)).toBeLessThan(1e-4);
+    } finally {
+      remoteTestHooks.writeDelayMs = 0;
+    }
+  }, 120_000);
 
   it('bounded staleness (hotBound 3, denseBound 2, graph partition): 2 processes equal 2 worker threads with the same bounds (float tolerance)', async () => {
     const par = { workers: 2, hotBound: 3, denseBound: 2, partition: 'graph' } as const;

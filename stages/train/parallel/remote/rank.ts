@@ -94,6 +94,9 @@ export class IdAcc {
   }
 }
 
+/** Tests: delay this process's owner writes (the next step's reads then find the store behind and must take the owners' posted values). */
+export const remoteTestHooks = { writeDelayMs: 0 };
+
 /** Counters of one rank (summed over ranks by the coordinator). */
 export interface RankStats {
   denseBytes: number;
@@ -558,7 +561,10 @@ export class RankEngine {
     this.stats.coldApplied += u;
     const t = this.o.writer;
     // every argument is copied into its Buffer now: `own` may be reused while the writes are in flight
-    const done = Promise.all(own.requests.map((q) => t.updateRows(q, own.grads(q), own.rowsOf(q, own.before, nf), own.freshOf(q), own.rowsOf(q, own.vals, nf)))).then(() => undefined, (e: unknown) => {
+    const args = own.requests.map((q) => [q, own.grads(q), own.rowsOf(q, own.before, nf), own.freshOf(q), own.rowsOf(q, own.vals, nf)] as const);
+    const send = (): Promise<unknown> => Promise.all(args.map(([q, g, before, fresh, after]) => t.updateRows(q, g, before, fresh, after)));
+    const delay = remoteTestHooks.writeDelayMs;
+    const done = (delay > 0 ? new Promise((res) => setTimeout(res, delay)).then(send) : send()).then(() => undefined, (e: unknown) => {
       throw storeError(t.addr, 'applying the owned rows of a step', e);
     });
     done.catch(() => undefined); // awaited before the next closing barrier
