@@ -8,11 +8,13 @@
  *     K procs   rank 0 = train() in this process, ranks 1 … K−1 = `hotcold worker --join` children
  *     table     hotBound 0 / 10 / 100 × partition random / graph: samples/s, vs 1 process,
  *               bytes exchanged through the store, ΔAUC against the 1-process run, staleness, cut,
- *               seconds rank 0 waited at barriers
+ *               seconds rank 0 waited at barriers, and CPU seconds per 1M samples (rank 0's steps +
+ *               the workers' commands + the redis-server: the load-independent figure on a shared box)
  *
  * Env: as bench/workers.ts (BENCH_WORKERS_ROWS, BENCH_WORKERS_MODEL, BENCH_WORKERS_MODE, BENCH_WORKERS_K, BENCH_TRAIN_DIR).
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunMetrics } from '../pipeline/run-metrics.js';
@@ -46,18 +48,29 @@ export async function benchRedis(): Promise<void> {
   const preset = MODEL === 'kaggle' ? `configs/${MODE}.json` : `configs/${MODE}-small.json`;
   const hot = MODE === 'baseline' ? undefined : data.hotDir;
   let runNo = 0;
-  const runOne = async (name: string, sets: string[], procs: number): Promise<RunMetrics> => {
+  const runOne = async (name: string, sets: string[], procs: number): Promise<RunMetrics & { cpuPerM: number }> => {
     const config = loadTrainConfig(preset, ['train.evalEvery=0', 'train.saveModel=false', ...sets, ...(procs > 1 ? [`parallel.workers=${procs}`, 'parallel.transport=redis', 'parallel.joinTimeoutSec=120'] : [])]);
     const out = join(DIR, 'runs-workers-redis', name);
     const store = `${redis.address}?prefix=bench-wr-${runNo++}`;
     const run = train({ config, data: data.dataDir, hot, out, engine: ENGINE, threads: 1, quiet: true, force: true, coldStore: store });
-    const kids = Array.from({ length: procs - 1 }, () => new Promise<void>((resolve, reject) => {
-      const p = spawn(process.execPath, ['--import', 'tsx', 'bin/hotcold.ts', 'worker', '--join', out, '--cold-store', store, '--engine', ENGINE, '--threads', '1', '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const redis0 = redisCpu();
+    const kids = Array.from({ length: procs - 1 }, () => new Promise<number>((resolve, reject) => {
+      const p = spawn(process.execPath, ['--import', 'tsx', 'bin/hotcold.ts', 'worker', '--join', out, '--cold-store', store, '--engine', ENGINE, '--threads', '1', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let so = '';
+      p.stdout!.on('data', (b: Buffer) => { so += b.toString(); });
       p.once('error', reject);
-      p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with ${code}`))));
+      p.once('exit', (code) => (code === 0 ? resolve(Number(/([\d.]+) CPU-s in its commands/.exec(so)?.[1] ?? NaN)) : reject(new Error(`worker exited with ${code}`))));
     }));
-    const [m] = await Promise.all([run, ...kids]);
-    return m as RunMetrics;
+    const [m, ...cpu] = await Promise.all([run, ...kids]);
+    const rm = m as RunMetrics;
+    // CPU of the training: rank 0's steps + every worker's commands + the redis-server over the run
+    const total = (rm.time.trainCpuSec ?? NaN) + (cpu as number[]).reduce((a, b) => a + b, 0) + (redisCpu() - redis0);
+    return Object.assign(rm, { cpuPerM: (total / rm.samplesTrained) * 1e6 });
+  };
+  /** utime + stime of the redis-server (seconds) */
+  const redisCpu = (): number => {
+    const f = readFileSync(`/proc/${redis.nodes[0]!.proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
   };
   try {
     const one = await runOne('p1', [], 1);
@@ -65,11 +78,11 @@ export async function benchRedis(): Promise<void> {
     const auc1 = one.test.auc;
     const cs = one.coldStore;
     log('');
-    log(`1 process, redis cold store: ${Math.round(s1)} samples/s, train ${one.time.trainSec.toFixed(1)} s, CPU ${((one.time.trainCpuSec ?? NaN) / one.samplesTrained * 1e6).toFixed(1)} s per 1M samples, test AUC ${auc1.toFixed(4)}${cs ? `; store: ${cs.roundTrips} round trips, ${((cs.bytesRead + cs.bytesWritten) / 2 ** 20).toFixed(1)} MiB` : ''}`);
+    log(`1 process, redis cold store: ${Math.round(s1)} samples/s, train ${one.time.trainSec.toFixed(1)} s, CPU (trainer steps + redis-server) ${one.cpuPerM.toFixed(1)} s per 1M samples, test AUC ${auc1.toFixed(4)}${cs ? `; store: ${cs.roundTrips} round trips, ${((cs.bytesRead + cs.bytesWritten) / 2 ** 20).toFixed(1)} MiB` : ''}`);
     log(`  load average ${load()}`);
     log('');
     log(`K = ${K} processes over the store (ΔAUC against the 1-process run; bytes = dense + cold rows to their owner + hot lists / reconciles, posted and read)`);
-    log('hotBound  partition  samples/s  vs 1 proc  exchanged MiB  dense MiB  sparse MiB  hot MiB  ΔAUC      staleness mean/max  barrier s  cut graph/random');
+    log('hotBound  partition  samples/s  vs 1 proc  CPU-s/1M (vs 1)  exchanged MiB  dense MiB  sparse MiB  hot MiB  ΔAUC      staleness mean/max  barrier s  cut graph/random');
     for (const partition of ['random', 'graph'] as const) {
       for (const hb of [0, 10, 100]) {
         const m = await runOne(`p${K}-${partition}-hb${hb}`, [`parallel.hotBound=${hb}`, `parallel.partition=${partition}`], K);
@@ -77,7 +90,7 @@ export async function benchRedis(): Promise<void> {
         const cut = p.cut ? `${(100 * p.cut.graph).toFixed(1)}% / ${(100 * p.cut.random).toFixed(1)}%` : '';
         const mib = (b: number): string => (b / 2 ** 20).toFixed(1);
         log(
-          `${String(hb).padStart(8)}  ${partition.padEnd(9)}  ${Math.round(m.samplesPerSec).toString().padStart(9)}  ${`${(m.samplesPerSec / s1).toFixed(2)}×`.padStart(9)}  ${mib(p.bytesExchanged).padStart(13)}  ${mib(p.denseBytes).padStart(9)}  ${mib(p.sparseBytes).padStart(10)}  ${mib(p.hotBytes).padStart(7)}  ${(m.test.auc - auc1 >= 0 ? '+' : '') + (m.test.auc - auc1).toFixed(5)}  ${`${p.staleness.mean.toFixed(1)} / ${p.staleness.max}`.padStart(18)}  ${(p.barrierSec ?? 0).toFixed(1).padStart(9)}  ${cut}`,
+          `${String(hb).padStart(8)}  ${partition.padEnd(9)}  ${Math.round(m.samplesPerSec).toString().padStart(9)}  ${`${(m.samplesPerSec / s1).toFixed(2)}×`.padStart(9)}  ${`${m.cpuPerM.toFixed(1)} (${(m.cpuPerM / one.cpuPerM).toFixed(2)}×)`.padStart(15)}  ${mib(p.bytesExchanged).padStart(13)}  ${mib(p.denseBytes).padStart(9)}  ${mib(p.sparseBytes).padStart(10)}  ${mib(p.hotBytes).padStart(7)}  ${(m.test.auc - auc1 >= 0 ? '+' : '') + (m.test.auc - auc1).toFixed(5)}  ${`${p.staleness.mean.toFixed(1)} / ${p.staleness.max}`.padStart(18)}  ${(p.barrierSec ?? 0).toFixed(1).padStart(9)}  ${cut}`,
         );
       }
     }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipelineError } from '../../../pipeline/errors.js';
 import { resolveTrainConfig } from '../../../stages/train/config.js';
-import { REDIS_MISSING, startRedis, type RedisHandle } from '../../fixtures/redis.js';
+import { REDIS_MISSING, startCluster, startRedis, type RedisHandle } from '../../fixtures/redis.js';
 import { makeTrainData, type TrainData } from '../../fixtures/train-data.js';
 import { outDir, runTo } from '../store/helpers.js';
 import { remoteTestHooks } from '../../../stages/train/parallel/remote/rank.js';
@@ -71,6 +71,23 @@ describe.skipIf(REDIS_MISSING !== null)('parallel over redis: K processes', () =
       expect(two.m.work!.embedding).toEqual(one.m.work!.embedding);
     }, 120_000);
   }
+
+  it('fae on a 3-master Cluster: 2 processes equal one process on the merged batch', async () => {
+    const cluster = await startCluster(3);
+    try {
+      const one = await runTo(d, { config: resolveTrainConfig({ ...BASE, mode: 'fae', train: { ...BASE.train, maxBatches: 10 } }), hot: d.hotDir, out: outDir(d, 'r-cl-k1'), engine: 'ts' });
+      const out = outDir(d, 'r-cl-k2');
+      const store = `${cluster.address}?prefix=t-par-cl`;
+      const run = runTo(d, { config: resolveTrainConfig({ ...BASE, mode: 'fae', train: { ...BASE.train, maxBatches: 10 }, parallel: { workers: 2, ...REMOTE } }), hot: d.hotDir, out, coldStore: store, engine: 'ts' });
+      const w = worker(['--join', out, '--cold-store', store]);
+      const two = await run;
+      const wr = await w.done;
+      expect(wr.code, wr.err).toBe(0);
+      expect(maxDiff(one.p, two.p)).toBeLessThan(1e-4);
+    } finally {
+      await cluster.stop();
+    }
+  }, 120_000);
 
   it('rank 0\'s writes held back 150 ms: still equal (the next reads take the owners\' posted new values, not the store\'s stale rows)', async () => {
     const one = await runTo(d, { config: resolveTrainConfig({ ...BASE, mode: 'baseline', train: { ...BASE.train, maxBatches: 8 } }), out: outDir(d, 'r-delay-k1'), engine: 'ts' });

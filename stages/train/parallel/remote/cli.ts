@@ -43,7 +43,7 @@ export function register(program: Command): void {
           join: o.join, coldStore: o.coldStore, data: o.data, hot: o.hot, config, engine: o.engine as EngineKind, threads: o.threads, waitSec: o.waitSec,
           log: o.quiet ? () => undefined : (m) => void process.stderr.write(`${m}\n`),
         });
-        process.stdout.write(`worker: rank ${r.rank} of run ${r.runId}: ${r.steps} steps trained${r.stopReason ? `; stopped: ${r.stopReason}` : ''}\n`);
+        process.stdout.write(`worker: rank ${r.rank} of run ${r.runId}: ${r.steps} steps trained, ${r.cpuSec.toFixed(2)} CPU-s in its commands${r.stopReason ? `; stopped: ${r.stopReason}` : ''}\n`);
         if (r.stopReason) throw new PipelineError('worker_failed', `hotcold worker: rank ${r.rank} of run ${r.runId}: ${r.stopReason}`, { hint: 'the coordinator\'s error says how to resume; start this worker again once it waits for joins' });
       }),
     );

@@ -12,7 +12,7 @@
  * A worker never writes a run directory or a checkpoint: the coordinator checkpoints at global
  * barriers, and a resumed coordinator sends its restored state to the workers that join it.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PipelineError } from '../../../../pipeline/errors.js';
@@ -52,6 +52,8 @@ export interface JoinResult {
   rank: number;
   runId: string;
   steps: number;
+  /** process CPU seconds spent in the coordinator's commands (steps, syncs, loads) */
+  cpuSec: number;
   stopReason: string | null;
 }
 
@@ -104,6 +106,15 @@ export async function joinRun(o: JoinOptions): Promise<JoinResult> {
     inputs = await openInputs(cfg, o.data ?? rv.dataDir, o.hot ?? rv.hotDir ?? undefined, { dataWorker: false });
     const dataHash = configHash({ data: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null });
     checkJoin(rv, cfgHash, dataHash, { fingerprint: inputs.data.fingerprint, hot: inputs.seg?.fingerprint ?? null, dir: o.data ?? rv.dataDir });
+    // the graph partition before claiming a rank (its sync loops would starve the heartbeat); every rank computes the same one
+    let owners: Uint8Array[] | null = null;
+    if (cfg.parallel.partition === 'graph') {
+      const dir = mkdtempSync(join(tmpdir(), 'hotcold-worker-partition-'));
+      owners = (await runPartition({ cfg, inputs, out: dir, dataHash })).owners;
+      rmSync(dir, { recursive: true, force: true });
+      const h = configHash(owners.map((x) => Buffer.from(x).toString('base64')));
+      if (h !== rv.partition) throw new PipelineError('mismatch', `hotcold worker: this rank's graph partition (${h}) differs from the coordinator's (${rv.partition})`, { hint: 'the same data, seed and parallel.partitionSample give the same partition: check the data copies' });
+    }
     const K = rv.K;
     const rank = await client.incr(parKey(runId, `${rv.attempt}:ranks`));
     if (rank > K - 1) {
@@ -119,14 +130,6 @@ export async function joinRun(o: JoinOptions): Promise<JoinResult> {
     if (process.env.OPENBLAS_NUM_THREADS === undefined) process.env.OPENBLAS_NUM_THREADS = String(threads);
     const engine = createEngine(o.engine ?? 'auto', threads);
     const trainer = new Trainer(cfg, engine, inputs.tableSizes, inputs.hotMap, noCold);
-    let owners: Uint8Array[] | null = null;
-    if (cfg.parallel.partition === 'graph') {
-      const dir = join(tmpdir(), `hotcold-worker-${configHash({ runId, rank }).slice(0, 12)}`);
-      mkdirSync(dir, { recursive: true });
-      owners = (await runPartition({ cfg, inputs, out: dir, dataHash })).owners;
-      const h = configHash(owners.map((x) => Buffer.from(x).toString('base64')));
-      if (h !== rv.partition) throw new PipelineError('mismatch', `hotcold worker: this rank's graph partition (${h}) differs from the coordinator's (${rv.partition})`, { hint: 'the same data, seed and parallel.partitionSample give the same partition: check the data copies' });
-    }
     const tables = new RedisTables(link.client, addr, runId, { fingerprint: storeFingerprint(dataHash, cfg), dim: cfg.model.dim, opt: { ...cfg.optim.sparse }, sizes: inputs.tableSizes });
     writerClient = await connectStore(addr);
     const writer = new RedisTables(writerClient, addr, runId, tables.spec);
@@ -135,11 +138,18 @@ export async function joinRun(o: JoinOptions): Promise<JoinResult> {
     const pos = { cold: { epoch: -1, next: -1 }, hot: { epoch: -1, next: -1 } };
     let steps = 0;
     let seeded = false;
+    let cpuSec = 0;
+    let cpu0: NodeJS.CpuUsage | null = null;
     for (;;) {
+      if (cpu0) {
+        const c = process.cpuUsage(cpu0);
+        cpuSec += (c.user + c.system) / 1e6;
+      }
       const cmd = await link.nextCommand();
+      cpu0 = process.cpuUsage();
       if (cmd.op === 'stop') {
         log(`worker: rank ${rank}: the coordinator ended the run after ${steps} steps${cmd.reason ? ` (${cmd.reason})` : ''}`);
-        return { rank, runId, steps, stopReason: cmd.reason };
+        return { rank, runId, steps, cpuSec, stopReason: cmd.reason };
       }
       if (cmd.op === 'load') {
         if (!seeded) {
