@@ -9,15 +9,19 @@
  *     → post: loss, dense gradient, hot list ('all'), each owner's cold rows (as read + gradient) → barrier
  *     → cold rows I own: the K ranks' gradients summed in rank order, the row-wise optimizer once per
  *       distinct row (applyRow, the trainer's arithmetic) → hc_update with the rows as read and as
- *       computed (the store's Function; one writer per row, so no conflict and nothing lost)
+ *       computed (the store's Function; one writer per row, so no conflict and nothing lost), sent
+ *       on a write connection and not awaited until the next step's closing barrier
  *     → dense: the K gradients summed in rank order, one optimizer step (identical on every rank)
  *     → hot (bound 0): the K hot lists summed in rank order, applied by every rank to its replica
  *       (identical replicas); bound s > 0: my own list to my replica, reconciled every s steps
- *     → barrier (every update is in the store before anyone reads the next batch's rows)
+ *     → closing barrier: the previous step's writes are awaited first; the owners post the new
+ *       values of the rows they applied now, which patch every rank's next reads (this step's
+ *       writes may still be in flight, so the store alone could serve a stale row)
  *
- * All reads of a step (hc_read) happen between the previous step's closing barrier and this
- * step's first one, when nobody writes: every rank reads the same values, so a poster's "row as
- * read" is the owner's too. The result is the one-process step on the merged batch up to float
+ * A row a step reads is one the previous step updated (from the patch) or one whose write was
+ * awaited before the previous closing barrier (from the store): every rank reads the same
+ * values, so a poster's "row as read" is the owner's too, and one owner per row on one write
+ * connection keeps each row's writes in order. The result is the one-process step on the merged batch up to float
  * summation order (per row: per slice, then over ranks), as in the thread mode.
  */
 import { PipelineError } from '../../../../pipeline/errors.js';
