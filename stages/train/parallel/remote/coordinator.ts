@@ -159,6 +159,9 @@ export interface RemoteRun {
   readonly trainer: Trainer;
   step(hot: boolean, steps: number, where: () => string, at?: BatchAt): Promise<number>;
   report(): ParallelReport;
+  /** per-replica Slipstream: not with processes (Slipstream is refused by check.ts) */
+  slipstream(): null;
+  readonly tags: null;
 }
 
 /** Build rank 0: the Trainer over the redis store, the partition; the rendezvous happens in trainer.open(). */
@@ -268,6 +271,8 @@ export async function openRemote(s: RemoteSetup): Promise<RemoteRun> {
   const d = cfg.model.dim;
   return {
     trainer,
+    tags: null,
+    slipstream: () => null,
     async step(hot, steps, where, at) {
       if (!engine || !link) throw new PipelineError('internal', 'multi-process step before the rendezvous');
       if (!at) throw new PipelineError('internal', 'multi-process step without the batch position');
