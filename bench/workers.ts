@@ -14,6 +14,8 @@
  * Prints the CPU, the core count and the load average before and after (a shared machine moves
  * wall-time figures by ±30 % or more; the ratios of runs made back to back are what to read).
  *
+ * `npm run bench:workers -- --redis`: K processes over the Redis tier instead (bench/workers-redis.ts).
+ *
  * Env: BENCH_WORKERS_ROWS (default 400000), BENCH_WORKERS_MODEL (small | kaggle, default small),
  *      BENCH_WORKERS_MODE (fae | baseline | slipstream, default fae), BENCH_WORKERS_K (default 2),
  *      BENCH_REPEAT (default 1), BENCH_WORKERS_TABLE (0 = skip the trade-off table),
@@ -152,4 +154,6 @@ async function main(): Promise<void> {
   log(`  load average at the end ${load()}`);
 }
 
-await main();
+// `--redis`: the same table for K processes over the Redis tier (bench/workers-redis.ts)
+if (process.argv.includes('--redis')) await (await import('./workers-redis.js')).benchRedis();
+else await main();

@@ -11,5 +11,6 @@ import { register as exportModel } from '../stages/train/export/cli.js';
 import { register as predict } from '../stages/train/predict/cli.js';
 import { register as exportShards } from '../stages/export-shards/cli.js';
 import { register as store } from '../stages/train/store/cli.js';
+import { register as worker } from '../stages/train/parallel/remote/cli.js';
 
-export const commands: ((program: Command) => void)[] = [generate, preprocess, profile, segregate, train, checkpoint, store, exportModel, predict, exportShards, sweep];
+export const commands: ((program: Command) => void)[] = [generate, preprocess, profile, segregate, train, worker, checkpoint, store, exportModel, predict, exportShards, sweep];

@@ -140,6 +140,12 @@ export interface ParallelReport {
   conflictRows: number;
   /** graph partition: the cut of the graph and of a random assignment on the partitioner's sample */
   cut: { graph: number; random: number } | null;
+  /** 'redis': K processes over the Redis tier (parallel/remote/), with their hosts by rank; absent: worker threads */
+  transport?: 'redis';
+  hosts?: string[];
+  /** transport redis: barriers waited at, and the seconds waited at them (this process, rank 0) */
+  barriers?: number;
+  barrierSec?: number;
   /** per-replica Slipstream (mode slipstream, hotBound > 0): each worker's filter-phase hot inputs and those it skipped; absent otherwise */
   slipstream?: ReplicaSlipReport;
 }

@@ -153,6 +153,12 @@ export const trainConfigSchema = z.strictObject({
       partition: z.enum(['random', 'graph']).default('random'),
       /** graph partition: training inputs the partitioner streams over (seeded sample) */
       partitionSample: z.number().int().positive().default(200000),
+      /** 'threads': K worker threads of this process (shared memory); 'redis': K processes sharing the Redis cold tier (parallel/remote/, `hotcold worker --join`) */
+      transport: z.enum(['threads', 'redis']).default('threads'),
+      /** transport redis: seconds the coordinator waits for the other K − 1 processes to join */
+      joinTimeoutSec: z.number().positive().default(600),
+      /** transport redis: a process whose heartbeat key is older than this is taken as dead (worker_failed) */
+      heartbeatSec: z.number().positive().default(10),
     })
     .prefault({}),
 });

@@ -206,7 +206,10 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const early: Record<string, unknown>[] = []; // lines said before log.jsonl is open (checkpoint recovery, the partition)
   // several workers: the Trainer is the main thread's copy (shared tables), the workers train (parallel/)
   const par: ParallelRun | null = cfg.parallel.workers > 1
-    ? await openParallel({ cfg, engine, engineKind: o.engine ?? 'auto', threads, inputs, out, checkpointDir: claims.checkpointDir, coldStore: o.coldStore, dataHash, fault: o.workerFault, info: (msg, extra) => early.push({ msg, ...extra }) })
+    ? await openParallel({
+      cfg, engine, engineKind: o.engine ?? 'auto', threads, inputs, out, checkpointDir: claims.checkpointDir, coldStore: o.coldStore, dataHash, fault: o.workerFault, info: (msg, extra) => early.push({ msg, ...extra }),
+      coldFactory, dataDir: resolve(o.data), hotDir: o.hot ? resolve(o.hot) : undefined,
+    })
     : null;
   const trainer = par ? par.trainer : new Trainer(cfg, engine, inputs.tableSizes, inputs.hotMap, coldFactory);
   opened.cold = trainer.cold;
@@ -366,7 +369,7 @@ async function trainRun(o: TrainOptions, opened: Opened): Promise<RunMetrics> {
   const sample = (epoch: number, from: number, k: number): Promise<Int32Array> => sampleRemaining(inputs.hot!, orderEpoch(epoch), from, k, cfg.seed);
   /** one optimizer step on `batch`; @returns its loss */
   const trainStep = async (hot: boolean): Promise<number> => {
-    const loss = par ? await par.step(hot, pos.batches.hot + pos.batches.cold, where) : trainer.step(hot, where);
+    const loss = par ? await par.step(hot, pos.batches.hot + pos.batches.cold, where, { epoch: orderEpoch(pos.epoch), idx: hot ? pos.hotIdx : pos.coldIdx }) : trainer.step(hot, where);
     meter.onStep(hot, batch.size);
     if (hot) pos.batches.hot++;
     else pos.batches.cold++;

@@ -21,6 +21,10 @@ import { replicaSlipstream, WorkerPool } from './pool.js';
 import { poolOps, ReplicaSlipstream } from './slip.js';
 import { S } from './shared.js';
 import type { WorkerInit } from './worker.js';
+import type { Device } from '../device.js';
+import type { ColdStore } from '../store/types.js';
+import { checkRemote } from './remote/check.js';
+import { openRemote, type BatchAt } from './remote/coordinator.js';
 
 export interface ParallelSetup {
   cfg: TrainConfig;
@@ -37,6 +41,10 @@ export interface ParallelSetup {
   dataHash: string;
   fault?: WorkerInit['fault'];
   info?: (msg: string, extra?: Record<string, unknown>) => void;
+  /** parallel.transport redis (remote/): the redis store's factory and the data paths recorded in the rendezvous */
+  coldFactory?: (device: Device) => ColdStore;
+  dataDir?: string;
+  hotDir?: string;
 }
 
 /** A parallel run: its Trainer (the main thread's copy: evaluations, checkpoints) and the step. */
@@ -48,7 +56,7 @@ export interface ParallelRun {
    * @returns the merged batch's mean BCE
    * @throws PipelineError('numeric') (nothing applied), PipelineError('worker_failed')
    */
-  step(hot: boolean, steps: number, where: () => string): Promise<number>;
+  step(hot: boolean, steps: number, where: () => string, at?: BatchAt): Promise<number>;
   report(): ParallelReport;
   /**
    * Per-replica Slipstream (mode slipstream, hotBound > 0; slip.ts): the run's Slipstream, whose
@@ -84,9 +92,13 @@ export function checkParallel(cfg: TrainConfig, coldStore: string | undefined, u
       field: 'parallel.workers', hint: 'use one worker for accuracy-budgeted Slipstream, or a fixed slipstream.targetDrop with workers',
     });
   }
+  if (cfg.parallel.workers > 1 && cfg.parallel.transport === 'redis') {
+    checkRemote(cfg, coldStore);
+    return;
+  }
   if (cfg.parallel.workers > 1 && coldStore !== undefined && coldStore !== 'memory') {
-    throw new PipelineError('not_implemented', `--workers ${cfg.parallel.workers} with --cold-store ${coldStore}: several workers share only the memory cold store so far (worker threads over SharedArrayBuffers)`, {
-      field: 'parallel.workers', hint: 'use --cold-store memory with --workers K, or one worker with the redis store',
+    throw new PipelineError('not_implemented', `--workers ${cfg.parallel.workers} with --cold-store ${coldStore}: worker threads share only the memory cold store (SharedArrayBuffers)`, {
+      field: 'parallel.workers', hint: 'for K processes over a redis store add --set parallel.transport=redis (then start the others with `hotcold worker --join`), or use --cold-store memory with worker threads',
     });
   }
 }
@@ -95,6 +107,10 @@ export function checkParallel(cfg: TrainConfig, coldStore: string | undefined, u
 export async function openParallel(s: ParallelSetup): Promise<ParallelRun> {
   const { cfg } = s;
   checkParallel(cfg, s.coldStore);
+  if (cfg.parallel.transport === 'redis') {
+    if (!s.coldFactory || !s.coldStore || !s.dataDir) throw new PipelineError('internal', 'parallel.transport redis without the redis store factory or the data path');
+    return openRemote({ cfg, engine: s.engine, inputs: s.inputs, out: s.out, dataDir: s.dataDir, hotDir: s.hotDir, coldStore: s.coldStore, dataHash: s.dataHash, coldFactory: s.coldFactory, info: s.info });
+  }
   const K = cfg.parallel.workers;
   let pool: WorkerPool | null = null;
   let store: ParallelColdStore | null = null;
