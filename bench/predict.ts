@@ -14,6 +14,14 @@
  * the last column says whether the CSV is byte-identical to the 1×1 one (workers keep it, OpenBLAS
  * threads do not). The PyTorch peer runs with T×W threads. Run `npm run build` first (the CLI).
  *
+ * The GEMM ceiling (bench/gemm-ceiling.ts), measured in the same run before and after the
+ * configurations: the model's forward GEMMs at M = the batch size through native/blas on one
+ * thread alone and on two threads at once, their GFLOP/s, the FLOPs per row (Σ 2·I·O) and the
+ * rows/s a predict doing nothing but those GEMMs would reach; each whole-process row then says
+ * what fraction of the ceiling for its cores it reached (wall) and per CPU-second (rows per
+ * CPU-s ÷ the one-thread ceiling). The PyTorch peer also times the same GEMMs (x @ Wᵀ).
+ * A whole-process run on the raw file (`--input`, the TSV the dataset was made from) is timed too.
+ *
  * Target (issue 14): predict ≥ 200k rows/s. Env: BENCH_PREDICT_ROWS (default 600000),
  * BENCH_PREDICT_DIR (default os.tmpdir()/hotcold-bench-predict), BENCH_REPEAT (default 3),
  * BENCH_CONFIGS (default "1x1,1x2,2x1"), BENCH_BATCH (default 8192).
@@ -24,12 +32,13 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openPreprocessed } from '../datasets/preprocessed.js';
 import { loadTrainConfig } from '../stages/train/config.js';
-import { createEngine } from '../stages/train/engine/engine.js';
+import { parseArch } from '../stages/train/model/arch.js';
 import { runExport } from '../stages/train/export/index.js';
 import { splitBatches } from '../stages/train/predict/inputs.js';
 import { runEvaluate, runPredict } from '../stages/train/predict/index.js';
 import { train } from '../stages/train/train.js';
 import { median } from './args.js';
+import { forwardGemms, gemmFlopsPerRow, measureGemmCeiling, type CeilingRun } from './gemm-ceiling.js';
 import { prepareBenchData } from './train-data.js';
 
 const ROWS = Number(process.env.BENCH_PREDICT_ROWS ?? 600_000);
@@ -51,9 +60,14 @@ const run = join(DIR, 'run-kaggle');
 // weights do not change the cost of a forward pass: a few batches of training is enough
 await train({ config: loadTrainConfig('configs/baseline.json', ['train.maxBatches=5', 'train.evalEvery=0']), data: data.dataDir, out: run, quiet: true });
 const rows = openPreprocessed(data.dataDir).splits.train.rows;
-log(`model: Kaggle 13-512-256-64-16 / 512-256-1, dim 16; scoring the train split (${rows} rows), batch ${BATCH}, median of ${REPEAT}`);
-log('| what | threads | rows/s wall | CPU-s per 1M rows | wall vs torch (same cores) | output vs 1×1 |');
-log('|---|---|---|---|---|---|');
+const cfg = loadTrainConfig('configs/baseline.json', []);
+const shape = parseArch(cfg.model.mlpBot, cfg.model.mlpTop, cfg.model.dim);
+const gemms = forwardGemms(shape);
+const flopsPerRow = gemmFlopsPerRow(gemms);
+const ceilings: CeilingRun[][] = [];
+const measureCeilings = async (): Promise<void> => void ceilings.push([await measureGemmCeiling(gemms, BATCH, 1), await measureGemmCeiling(gemms, BATCH, 2)]);
+await measureCeilings();
+log(`model: Kaggle ${shape.bot.join('-')} / ${shape.top.join('-')}, dim ${shape.dim}; scoring the train split (${rows} rows), batch ${BATCH}, median of ${REPEAT}`);
 
 const exp = join(DIR, 'export');
 await runExport({ run, out: exp, format: 'safetensors' });
@@ -70,15 +84,36 @@ const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 
 
 const cpuSec = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1e6;
 const torchRps = new Map<number, number>();
+const torchGemm = new Map<number, number>();
 for (const t of [...new Set(CONFIGS.map((c) => c.workers * c.threads))]) {
   if (!hasTorch) break;
-  const out = execFileSync('/usr/bin/python3', [join(import.meta.dirname, 'predict_torch.py'), join(exp, 'model.safetensors'), batchFile, String(t), '7'], { encoding: 'utf8' });
-  torchRps.set(t, (JSON.parse(out) as { rows_per_sec: number }).rows_per_sec);
+  // OpenBLAS (under torch's generic BLAS) takes its own thread count, not torch.set_num_threads'
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: String(t), OMP_NUM_THREADS: String(t) };
+  const out = execFileSync('/usr/bin/python3', [join(import.meta.dirname, 'predict_torch.py'), join(exp, 'model.safetensors'), batchFile, String(t), '7'], { encoding: 'utf8', env });
+  const j = JSON.parse(out) as { rows_per_sec: number; gemm_rows_per_sec: number };
+  torchRps.set(t, j.rows_per_sec);
+  torchGemm.set(t, j.gemm_rows_per_sec);
 }
 const vs = (x: number, cores: number): string => (hasTorch ? `${(x / torchRps.get(cores)!).toFixed(2)}×` : 'torch absent');
+const tsv = join(DIR, 'synthetic.tsv');
+const tsvRows = openPreprocessed(data.dataDir).rowsRead;
 const refCsv = join(DIR, 'pred-ref.csv');
 await runPredict({ run, split: 'train', batchSize: BATCH, out: refCsv });
 const ref = readFileSync(refCsv);
+const ceil = (cores: number): number => median(ceilings.map((c) => c[Math.min(cores, 2) - 1]!.rowsPerSec));
+const ceil1 = (): number => median(ceilings.map((c) => c[0]!.rowsPerSec));
+const frac = (rps: number, rpcpu: number, cores: number): string => `${(100 * rps / ceil(cores)).toFixed(0)} % wall, ${(100 * rpcpu / ceil1()).toFixed(0)} % per CPU-s`;
+/** the CLI as a user runs it; [rows/s wall, CPU-s] */
+function wholeProcess(args: string[], n: number): [number, number] {
+  const argv = [process.execPath, BIN, 'predict', ...args];
+  const t0 = performance.now();
+  const child = HAS_TIME ? spawnSync('/usr/bin/time', ['-f', 'cpu %U %S', ...argv], { encoding: 'utf8' }) : spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  const wall = (performance.now() - t0) / 1000;
+  if (child.status !== 0) throw new Error(`hotcold predict failed: ${child.stderr}`);
+  const m = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(child.stderr);
+  return [n / wall, m ? Number(m[1]) + Number(m[2]) : NaN];
+}
+const lines: string[] = [];
 for (const { threads, workers } of CONFIGS) {
   const cores = threads * workers;
   const ev: number[] = [];
@@ -87,6 +122,8 @@ for (const { threads, workers } of CONFIGS) {
   const prCpu: number[] = [];
   const cli: number[] = [];
   const cliCpu: number[] = [];
+  const raw: number[] = [];
+  const rawCpu: number[] = [];
   let same = true;
   for (let r = 0; r < REPEAT; r++) {
     let c0 = process.cpuUsage();
@@ -100,43 +137,44 @@ for (const { threads, workers } of CONFIGS) {
     pr.push(p.rows / p.sec);
     same &&= readFileSync(out).equals(ref);
     // the whole process: start-up, model load, shard verification, scoring, CSV, exit
-    const argv = [process.execPath, BIN, 'predict', '--run', run, '--split', 'train', '--threads', String(threads), '--workers', String(workers), '--batch-size', String(BATCH), '--out', out];
-    const t0 = performance.now();
-    const child = HAS_TIME ? spawnSync('/usr/bin/time', ['-f', 'cpu %U %S', ...argv], { encoding: 'utf8' }) : spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-    const wall = (performance.now() - t0) / 1000;
-    if (child.status !== 0) throw new Error(`hotcold predict failed: ${child.stderr}`);
-    cli.push(rows / wall);
-    const m = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(child.stderr);
-    cliCpu.push(m ? Number(m[1]) + Number(m[2]) : NaN);
+    const common = ['--run', run, '--data', data.dataDir, '--threads', String(threads), '--workers', String(workers), '--batch-size', String(BATCH)];
+    const [w, c] = wholeProcess([...common, '--split', 'train', '--out', out], rows);
+    cli.push(w);
+    cliCpu.push(c);
     same &&= readFileSync(out).equals(ref);
+    // the same on the raw TSV (parse + vocabulary lookup instead of shard decoding)
+    const [rw, rc] = wholeProcess([...common, '--input', tsv, '--out', join(DIR, 'pred-raw.csv')], tsvRows);
+    raw.push(rw);
+    rawCpu.push(rc);
   }
   const tag = `${threads} BLAS × ${workers} worker${workers > 1 ? 's' : ''}`;
-  log(`| in-process evaluate (split → metrics) | ${tag} | ${Math.round(median(ev))} | ${median(evCpu).toFixed(1)} | ${vs(median(ev), cores)} | |`);
-  log(`| in-process predict (split → CSV) | ${tag} | ${Math.round(median(pr))} | ${median(prCpu).toFixed(1)} | ${vs(median(pr), cores)} | ${same ? 'identical' : 'DIFFERS'} |`);
-  log(`| \`hotcold predict\` whole process | ${tag} | ${Math.round(median(cli))} | ${Number.isNaN(median(cliCpu)) ? '—' : (median(cliCpu) / rows * 1e6).toFixed(1)} | ${vs(median(cli), cores)} | |`);
+  const perM = (cpu: number[], n: number): string => (Number.isNaN(median(cpu)) ? '—' : (median(cpu) / n * 1e6).toFixed(1));
+  const ceilCol = (rps: number, cpu: number[], n: number): string => (Number.isNaN(median(cpu)) ? '—' : frac(rps, n / median(cpu), cores));
+  lines.push(`| in-process evaluate (split → metrics) | ${tag} | ${Math.round(median(ev))} | ${median(evCpu).toFixed(1)} | ${vs(median(ev), cores)} | ${frac(median(ev), 1e6 / median(evCpu), cores)} | |`);
+  lines.push(`| in-process predict (split → CSV) | ${tag} | ${Math.round(median(pr))} | ${median(prCpu).toFixed(1)} | ${vs(median(pr), cores)} | ${frac(median(pr), 1e6 / median(prCpu), cores)} | ${same ? 'identical' : 'DIFFERS'} |`);
+  lines.push(`| \`hotcold predict --split train\` whole process | ${tag} | ${Math.round(median(cli))} | ${perM(cliCpu, rows)} | ${vs(median(cli), cores)} | ${ceilCol(median(cli), cliCpu, rows)} | |`);
+  lines.push(`| \`hotcold predict --input <raw TSV>\` whole process (${tsvRows} rows) | ${tag} | ${Math.round(median(raw))} | ${perM(rawCpu, tsvRows)} | ${vs(median(raw), cores)} | ${ceilCol(median(raw), rawCpu, tsvRows)} | |`);
 }
-const bound = gemmBound(BATCH);
-log(`| the Kaggle model's GEMMs alone (7 sgemm calls, M = ${BATCH}, no gather, interaction or ReLU) | 1 BLAS | ${Math.round(bound.rowsPerSec)} | ${(1e6 / bound.rowsPerCpuSec).toFixed(1)} | — | ${bound.gflopsCpu.toFixed(0)} GFLOP per CPU-s (${bound.detail}) |`);
-for (const [t, r] of torchRps) log(`| PyTorch forward + sigmoid, one batch, no I/O | ${t} thread${t > 1 ? 's' : ''} | ${Math.round(r)} | — | 1.00× | |`);
+await measureCeilings();
+log(`GEMM ceiling: the forward's ${gemms.length} sgemm calls (${gemms.map((g) => `${g.I}×${g.O}`).join(', ')}) at M = ${BATCH}, native/blas, one OpenBLAS thread per worker thread, 2 s each, measured before and after the rows below`);
+log(`  FLOPs per row: ${flopsPerRow} (bottom ${shape.bot.join('-')}: ${gemmFlopsPerRow(gemms.filter((g) => g.name.startsWith('bot')))}; top ${shape.top.join('-')}: ${gemmFlopsPerRow(gemms.filter((g) => g.name.startsWith('top')))}; bias, ReLU and the interaction's ${2 * shape.dim * ((shape.numTables + 1) * shape.numTables / 2)} not counted)`);
+log('| GEMMs only | threads | GFLOP/s (before; after) | ceiling rows/s (before; after) | vs alone |');
+log('|---|---|---|---|---|');
+for (const k of [0, 1]) {
+  const g = ceilings.map((c) => c[k]!.gflops.map((x) => x.toFixed(1)).join(' + ')).join('; ');
+  const r = ceilings.map((c) => Math.round(c[k]!.rowsPerSec)).join('; ');
+  const ratio = ceilings.map((c) => (c[k]!.rowsPerSec / c[0]!.rowsPerSec).toFixed(2)).join('; ');
+  log(`| ${k === 0 ? 'alone' : 'two at once'} | ${k + 1} | ${g} | ${r} | ${ratio}× |`);
+}
+const per = ceilings[0]![0]!.perGemm;
+log(`  one thread, per GEMM (ms, before): ${gemms.map((g, i) => `${g.name} ${(per[i]! * 1000).toFixed(2)} (${(2 * g.I * g.O * BATCH / per[i]! / 1e9).toFixed(0)} GFLOP/s)`).join(', ')}; ${ceilings[0]![0]!.detail}`);
+log('');
+log('| what | threads | rows/s wall | CPU-s per 1M rows | wall vs torch (same cores) | of the GEMM ceiling (same cores) | output vs 1×1 |');
+log('|---|---|---|---|---|---|---|');
+for (const l of lines) log(l);
+for (const [t, r] of torchRps) {
+  log(`| PyTorch forward + sigmoid, one batch, no I/O | ${t} thread${t > 1 ? 's' : ''} | ${Math.round(r)} | — | 1.00× | ${(100 * r / ceil(t)).toFixed(0)} % wall | |`);
+  log(`| PyTorch, the same GEMMs only (x @ Wᵀ) | ${t} thread${t > 1 ? 's' : ''} | ${Math.round(torchGemm.get(t)!)} | — | — | ${(100 * torchGemm.get(t)! / ceil(t)).toFixed(0)} % wall | |`);
+}
+log(`target 200,000 rows/s: ${(200_000 * flopsPerRow / 1e9).toFixed(0)} GFLOP/s of GEMMs alone, ${(200_000 / ceil(2)).toFixed(1)}× this machine's two-thread GEMM ceiling`);
 log(`load after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-
-/** rows/s (wall) and rows per CPU-s of the Kaggle model's forward GEMMs alone on one OpenBLAS thread (median of 5): the per-core ceiling. */
-function gemmBound(B: number): { rowsPerSec: number; rowsPerCpuSec: number; gflopsCpu: number; detail: string } {
-  const e = createEngine('auto', 1);
-  const shapes = [[13, 512], [512, 256], [256, 64], [64, 16], [367, 512], [512, 256], [256, 1]] as const;
-  const bufs = shapes.map(([I, O]) => ({ I, O, x: new Float32Array(B * I).fill(0.5), w: new Float32Array(O * I).fill(0.01), y: new Float32Array(B * O) }));
-  const cpu: number[] = [];
-  const once = (): number => {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    for (const { I, O, x, w, y } of bufs) e.sgemm(false, true, B, O, I, 1, x, I, w, I, 0, y, O);
-    cpu.push(cpuSec(process.cpuUsage(c0)));
-    return (performance.now() - t0) / 1000;
-  };
-  once();
-  cpu.length = 0;
-  const sec = median(Array.from({ length: 5 }, once));
-  const cpuS = median(cpu);
-  const flop = shapes.reduce((a, [I, O]) => a + 2 * I * O, 0) * B;
-  return { rowsPerSec: B / sec, rowsPerCpuSec: B / cpuS, gflopsCpu: flop / cpuS / 1e9, detail: e.detail.split(',')[0]! };
-}

@@ -10,11 +10,10 @@
  * grow) and hand back to the TypeScript code, which therefore stays the only
  * place that builds error messages and grows tables.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { PipelineError } from '../../pipeline/errors.js';
+import { packagePath } from '../../pipeline/package-root.js';
 
 /** What native/parse/parse.cc exports. */
 export interface ParseAddon {
@@ -60,10 +59,9 @@ let cached: { addon: ParseAddon | null; error: string } | null = null;
 export function parseAddonPath(): string {
   const override = process.env.HOTCOLD_PARSE_ADDON;
   if (override) return path.resolve(override);
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // datasets/criteo/ in the sources, dist/datasets/criteo/ once compiled
-  const candidates = ['../..', '../../..'].map((up) => path.resolve(here, up, 'native/parse/build/Release/parse.node'));
-  return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
+  // the package root from the sources, dist/ or the dist/bundle/ chunks alike (a path relative to
+  // this module missed the addon from the bundle, so the bundled CLI always parsed in TypeScript)
+  return packagePath('native', 'parse', 'build', 'Release', 'parse.node');
 }
 
 function isAddon(x: unknown): x is ParseAddon {
