@@ -59,8 +59,7 @@ let cached: { addon: ParseAddon | null; error: string } | null = null;
 export function parseAddonPath(): string {
   const override = process.env.HOTCOLD_PARSE_ADDON;
   if (override) return path.resolve(override);
-  // the package root from the sources, dist/ or the dist/bundle/ chunks alike (a path relative to
-  // this module missed the addon from the bundle, so the bundled CLI always parsed in TypeScript)
+  // from the package root, as the BLAS addon is found (the sources, dist/ and dist/bundle/ alike)
   return packagePath('native', 'parse', 'build', 'Release', 'parse.node');
 }
 

@@ -72,6 +72,18 @@ describe('compiled CLI (dist/)', () => {
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 
+  it('`npx hotcold` before `npm ci`: the prepare script npx runs skips the build and exits 0, so npx reaches the shim', () => {
+    // npx links the checkout into ~/.npm/_npx and runs its prepare there; a failing prepare made npx exit 127 silently
+    const bare = join(dir, 'fresh-clone-prepare');
+    mkdirSync(join(bare, 'scripts'), { recursive: true });
+    copyFileSync(join(ROOT, 'scripts', 'prepare.mjs'), join(bare, 'scripts', 'prepare.mjs'));
+    const r = node([join(bare, 'scripts', 'prepare.mjs')]);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/dependencies are not installed, dist\/ not built: run `npm ci` first/);
+    expect(existsSync(join(bare, 'dist'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.prepare).toBe('node scripts/prepare.mjs');
+  });
+
   it('loads no heavy module for --help (they load inside the commands that use them)', () => {
     const pkgs = staticPackages(DIST_BIN);
     expect([...pkgs].filter((p) => HEAVY.includes(p))).toEqual([]);
@@ -80,6 +92,18 @@ describe('compiled CLI (dist/)', () => {
     const train = staticPackages(join(ROOT, 'dist', 'stages', 'train', 'train.js'));
     expect(train.has('apache-arrow')).toBe(true);
     expect(['vega', 'vega-lite', '@resvg/resvg-js'].filter((p) => train.has(p))).toEqual([]);
+  });
+
+  it.each([['tsc output', DIST_BIN], ['bundle', BUNDLE_BIN]])('finds the native parse addon from the compiled CLI (%s): preprocess --parser native runs', (name, bin) => {
+    if (!existsSync(join(ROOT, 'native', 'parse', 'build', 'Release', 'parse.node'))) {
+      console.warn('skipped: the parse addon is not built (npm run build:addon)');
+      return;
+    }
+    const tsv = join(dir, `p-${name}.tsv`);
+    writeFileSync(tsv, Array.from({ length: 50 }, (_, i) => [i % 2, ...Array(13).fill(String(i)), ...Array(26).fill('68fd1e64')].join('\t')).join('\n') + '\n');
+    const r = node([bin, 'preprocess', '--input', tsv, '--out', join(dir, `pre-${name}`), '--parser', 'native']);
+    expect(r.err).not.toMatch(/native parser is not built/);
+    expect(r.code).toBe(0);
   });
 
   it('reports a bad config as a usage error without a stack trace', () => {
