@@ -52,6 +52,8 @@ interface ChildReply {
   loops: number[];
   /** seconds per GEMM (median over loops), in `gemms` order */
   perGemm: number[];
+  /** the process's CPU seconds over the complete loops (this thread's own when it runs alone) */
+  cpuSec: number;
   detail: string;
 }
 
@@ -67,6 +69,8 @@ function childLoop(d: ChildData): ChildReply {
   Atomics.wait(flags, 1, 0);
   const loops: number[] = [];
   const each: number[][] = bufs.map(() => []);
+  const c0 = process.cpuUsage();
+  const cpuAt: number[] = [];
   while (Atomics.load(flags, 2) === 0) {
     const t0 = performance.now();
     bufs.forEach(({ I, O, x, w, y }, i) => {
@@ -75,12 +79,15 @@ function childLoop(d: ChildData): ChildReply {
       each[i]!.push((performance.now() - t) / 1000);
     });
     loops.push((performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0);
+    cpuAt.push((c.user + c.system) / 1e6);
   }
   if (loops.length > 1) {
     loops.pop();
+    cpuAt.pop();
     for (const a of each) a.pop();
   }
-  return { loops, perGemm: each.map((a) => median(a)), detail: e.detail.split(',')[0]! };
+  return { loops, perGemm: each.map((a) => median(a)), cpuSec: cpuAt[cpuAt.length - 1] ?? NaN, detail: e.detail.split(',')[0]! };
 }
 
 if (!isMainThread && (workerData as Partial<ChildData> | null)?.gemmCeilingChild) {
@@ -103,6 +110,8 @@ export interface CeilingRun {
   gflops: number[];
   /** Σ rows/s over the threads if predict did only its GEMMs */
   rowsPerSec: number;
+  /** rows per CPU-second (one thread only: the process's CPU time is then that thread's; NaN for more) */
+  rowsPerCpuSec: number;
   /** seconds per GEMM on thread 0 (median) */
   perGemm: number[];
   /** loops each thread completed */
@@ -130,7 +139,9 @@ export async function measureGemmCeiling(gemms: GemmShape[], M: number, threads:
     const flop = gemmFlopsPerRow(gemms) * M;
     const gflops = got.map((g) => flop / median(g.loops) / 1e9);
     return {
-      threads, gflops, rowsPerSec: got.reduce((a, g) => a + M / median(g.loops), 0), perGemm: got[0]!.perGemm, loops: got.map((g) => g.loops.length), detail: got[0]!.detail,
+      threads, gflops, rowsPerSec: got.reduce((a, g) => a + M / median(g.loops), 0),
+      rowsPerCpuSec: threads === 1 ? (M * got[0]!.loops.length) / got[0]!.cpuSec : NaN,
+      perGemm: got[0]!.perGemm, loops: got.map((g) => g.loops.length), detail: got[0]!.detail,
     };
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));

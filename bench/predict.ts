@@ -101,8 +101,8 @@ const refCsv = join(DIR, 'pred-ref.csv');
 await runPredict({ run, split: 'train', batchSize: BATCH, out: refCsv });
 const ref = readFileSync(refCsv);
 const ceil = (cores: number): number => median(ceilings.map((c) => c[Math.min(cores, 2) - 1]!.rowsPerSec));
-const ceil1 = (): number => median(ceilings.map((c) => c[0]!.rowsPerSec));
-const frac = (rps: number, rpcpu: number, cores: number): string => `${(100 * rps / ceil(cores)).toFixed(0)} % wall, ${(100 * rpcpu / ceil1()).toFixed(0)} % per CPU-s`;
+const ceilCpu = (): number => median(ceilings.map((c) => c[0]!.rowsPerCpuSec));
+const frac = (rps: number, rpcpu: number, cores: number): string => `${(100 * rps / ceil(cores)).toFixed(0)} % wall, ${(100 * rpcpu / ceilCpu()).toFixed(0)} % per CPU-s`;
 /** the CLI as a user runs it; [rows/s wall, CPU-s] */
 function wholeProcess(args: string[], n: number): [number, number] {
   const argv = [process.execPath, BIN, 'predict', ...args];
@@ -158,13 +158,14 @@ for (const { threads, workers } of CONFIGS) {
 await measureCeilings();
 log(`GEMM ceiling: the forward's ${gemms.length} sgemm calls (${gemms.map((g) => `${g.I}×${g.O}`).join(', ')}) at M = ${BATCH}, native/blas, one OpenBLAS thread per worker thread, 2 s each, measured before and after the rows below`);
 log(`  FLOPs per row: ${flopsPerRow} (bottom ${shape.bot.join('-')}: ${gemmFlopsPerRow(gemms.filter((g) => g.name.startsWith('bot')))}; top ${shape.top.join('-')}: ${gemmFlopsPerRow(gemms.filter((g) => g.name.startsWith('top')))}; bias, ReLU and the interaction's ${2 * shape.dim * ((shape.numTables + 1) * shape.numTables / 2)} not counted)`);
-log('| GEMMs only | threads | GFLOP/s (before; after) | ceiling rows/s (before; after) | vs alone |');
-log('|---|---|---|---|---|');
+log('| GEMMs only | threads | GFLOP/s (before; after) | ceiling rows/s wall (before; after) | ceiling rows per CPU-s | vs alone |');
+log('|---|---|---|---|---|---|');
 for (const k of [0, 1]) {
   const g = ceilings.map((c) => c[k]!.gflops.map((x) => x.toFixed(1)).join(' + ')).join('; ');
   const r = ceilings.map((c) => Math.round(c[k]!.rowsPerSec)).join('; ');
+  const cpu = k === 0 ? ceilings.map((c) => Math.round(c[0]!.rowsPerCpuSec)).join('; ') : '—';
   const ratio = ceilings.map((c) => (c[k]!.rowsPerSec / c[0]!.rowsPerSec).toFixed(2)).join('; ');
-  log(`| ${k === 0 ? 'alone' : 'two at once'} | ${k + 1} | ${g} | ${r} | ${ratio}× |`);
+  log(`| ${k === 0 ? 'alone' : 'two at once'} | ${k + 1} | ${g} | ${r} | ${cpu} | ${ratio}× |`);
 }
 const per = ceilings[0]![0]!.perGemm;
 log(`  one thread, per GEMM (ms, before): ${gemms.map((g, i) => `${g.name} ${(per[i]! * 1000).toFixed(2)} (${(2 * g.I * g.O * BATCH / per[i]! / 1e9).toFixed(0)} GFLOP/s)`).join(', ')}; ${ceilings[0]![0]!.detail}`);
