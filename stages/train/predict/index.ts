@@ -23,6 +23,7 @@ import { evalMetrics } from '../metrics.js';
 import { loadModel, type LoadedModel } from '../saved/model.js';
 import { modelData } from '../saved/data.js';
 import { writePredictionsParquet } from '../../../datasets/parquet/predictions.js';
+import { csvLines } from './format.js';
 import { rawBatches, splitBatches } from './inputs.js';
 import { scoreBatches } from './pool.js';
 
@@ -107,11 +108,8 @@ export async function runPredict(o: ScoreOptions & { out: string }): Promise<Pre
   let rows = 0;
   const csv = async function* (): AsyncGenerator<Buffer> {
     for await (const b of scoreBatches(x.model, x.batches, o.batchSize ?? 8192, o.workers ?? 1)) {
-      const p = b.probs;
-      let s = rows === 0 ? (labelled() ? 'row,label,probability\n' : 'row,probability\n') : '';
-      if (labelled()) for (let r = 0; r < b.size; r++) s += `${rows + r},${b.labels[r]!},${p[r]!.toPrecision(9)}\n`;
-      else for (let r = 0; r < b.size; r++) s += `${rows + r},${p[r]!.toPrecision(9)}\n`;
-      yield Buffer.from(s, 'latin1');
+      if (rows === 0) yield Buffer.from(labelled() ? 'row,label,probability\n' : 'row,probability\n', 'latin1');
+      yield csvLines(rows, labelled() ? b.labels : null, b.probs, b.size); // = `${row},${label},${p.toPrecision(9)}\n` per row
       rows += b.size;
     }
     if (rows === 0) yield Buffer.from('row,label,probability\n', 'latin1');
