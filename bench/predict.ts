@@ -22,6 +22,10 @@
  * CPU-s ÷ the one-thread ceiling). The PyTorch peer also times the same GEMMs (x @ Wᵀ).
  * A whole-process run on the raw file (`--input`, the TSV the dataset was made from) is timed too.
  *
+ * BENCH_PREDICT_BASELINE=/other/checkout/bin/hotcold.js runs every whole-process row with that
+ * build too, interleaved (a before/after comparison under the same load; the baseline must read
+ * the same run and dataset).
+ *
  * Target (issue 14): predict ≥ 200k rows/s. Env: BENCH_PREDICT_ROWS (default 600000),
  * BENCH_PREDICT_DIR (default os.tmpdir()/hotcold-bench-predict), BENCH_REPEAT (default 3),
  * BENCH_CONFIGS (default "1x1,1x2,2x1"), BENCH_BATCH (default 8192).
@@ -103,9 +107,10 @@ const ref = readFileSync(refCsv);
 const ceil = (cores: number): number => median(ceilings.map((c) => c[Math.min(cores, 2) - 1]!.rowsPerSec));
 const ceilCpu = (): number => median(ceilings.map((c) => c[0]!.rowsPerCpuSec));
 const frac = (rps: number, rpcpu: number, cores: number): string => `${(100 * rps / ceil(cores)).toFixed(0)} % wall, ${(100 * rpcpu / ceilCpu()).toFixed(0)} % per CPU-s`;
+const BASELINE = process.env.BENCH_PREDICT_BASELINE;
 /** the CLI as a user runs it; [rows/s wall, CPU-s] */
-function wholeProcess(args: string[], n: number): [number, number] {
-  const argv = [process.execPath, BIN, 'predict', ...args];
+function wholeProcess(args: string[], n: number, bin = BIN): [number, number] {
+  const argv = [process.execPath, bin, 'predict', ...args];
   const t0 = performance.now();
   const child = HAS_TIME ? spawnSync('/usr/bin/time', ['-f', 'cpu %U %S', ...argv], { encoding: 'utf8' }) : spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
   const wall = (performance.now() - t0) / 1000;
@@ -124,7 +129,9 @@ for (const { threads, workers } of CONFIGS) {
   const cliCpu: number[] = [];
   const raw: number[] = [];
   const rawCpu: number[] = [];
+  const base: { cli: number[]; cliCpu: number[]; raw: number[]; rawCpu: number[] } = { cli: [], cliCpu: [], raw: [], rawCpu: [] };
   let same = true;
+  let baseSame = true;
   for (let r = 0; r < REPEAT; r++) {
     let c0 = process.cpuUsage();
     const e = await runEvaluate({ run, split: 'train', threads, workers, batchSize: BATCH });
@@ -146,6 +153,16 @@ for (const { threads, workers } of CONFIGS) {
     const [rw, rc] = wholeProcess([...common, '--input', tsv, '--out', join(DIR, 'pred-raw.csv')], tsvRows);
     raw.push(rw);
     rawCpu.push(rc);
+    if (BASELINE) {
+      const [bw, bc] = wholeProcess([...common, '--split', 'train', '--out', join(DIR, 'pred-base.csv')], rows, BASELINE);
+      base.cli.push(bw);
+      base.cliCpu.push(bc);
+      baseSame &&= readFileSync(join(DIR, 'pred-base.csv')).equals(readFileSync(out));
+      const [bw2, bc2] = wholeProcess([...common, '--input', tsv, '--out', join(DIR, 'pred-base-raw.csv')], tsvRows, BASELINE);
+      base.raw.push(bw2);
+      base.rawCpu.push(bc2);
+      baseSame &&= readFileSync(join(DIR, 'pred-base-raw.csv')).equals(readFileSync(join(DIR, 'pred-raw.csv')));
+    }
   }
   const tag = `${threads} BLAS × ${workers} worker${workers > 1 ? 's' : ''}`;
   const perM = (cpu: number[], n: number): string => (Number.isNaN(median(cpu)) ? '—' : (median(cpu) / n * 1e6).toFixed(1));
@@ -154,6 +171,11 @@ for (const { threads, workers } of CONFIGS) {
   lines.push(`| in-process predict (split → CSV) | ${tag} | ${Math.round(median(pr))} | ${median(prCpu).toFixed(1)} | ${vs(median(pr), cores)} | ${frac(median(pr), 1e6 / median(prCpu), cores)} | ${same ? 'identical' : 'DIFFERS'} |`);
   lines.push(`| \`hotcold predict --split train\` whole process | ${tag} | ${Math.round(median(cli))} | ${perM(cliCpu, rows)} | ${vs(median(cli), cores)} | ${ceilCol(median(cli), cliCpu, rows)} | |`);
   lines.push(`| \`hotcold predict --input <raw TSV>\` whole process (${tsvRows} rows) | ${tag} | ${Math.round(median(raw))} | ${perM(rawCpu, tsvRows)} | ${vs(median(raw), cores)} | ${ceilCol(median(raw), rawCpu, tsvRows)} | |`);
+  if (BASELINE) {
+    const out = baseSame ? 'identical to this build' : 'DIFFERS from this build';
+    lines.push(`| baseline build: \`hotcold predict --split train\` whole process | ${tag} | ${Math.round(median(base.cli))} | ${perM(base.cliCpu, rows)} | ${vs(median(base.cli), cores)} | ${ceilCol(median(base.cli), base.cliCpu, rows)} | ${out} |`);
+    lines.push(`| baseline build: \`hotcold predict --input <raw TSV>\` whole process | ${tag} | ${Math.round(median(base.raw))} | ${perM(base.rawCpu, tsvRows)} | ${vs(median(base.raw), cores)} | ${ceilCol(median(base.raw), base.rawCpu, tsvRows)} | ${out} |`);
+  }
 }
 await measureCeilings();
 log(`GEMM ceiling: the forward's ${gemms.length} sgemm calls (${gemms.map((g) => `${g.I}×${g.O}`).join(', ')}) at M = ${BATCH}, native/blas, one OpenBLAS thread per worker thread, 2 s each, measured before and after the rows below`);
