@@ -39,9 +39,13 @@ export function readVocabValues(dir: string, m: PreprocessManifest): Uint32Array
   });
 }
 
-/** Raw value → id for one table: open addressing over Uint32 keys, Fibonacci hashing. */
+/**
+ * Raw value → id for one table: open addressing over the keys' 32-bit patterns (kept in an
+ * Int32Array, so every key and probe stays a small integer in V8: uint32 values ≥ 2^31 would be
+ * heap doubles), Fibonacci hashing.
+ */
 export class VocabLookup {
-  private readonly keys: Uint32Array;
+  private readonly keys: Int32Array;
   /** id + 1 per slot; 0 = empty */
   private readonly slots: Int32Array;
   private readonly mask: number;
@@ -51,12 +55,12 @@ export class VocabLookup {
   constructor(values: Uint32Array) {
     let cap = 16;
     while (cap < values.length * 2) cap *= 2;
-    this.keys = new Uint32Array(cap);
+    this.keys = new Int32Array(cap);
     this.slots = new Int32Array(cap);
     this.mask = cap - 1;
     this.shift = 32 - Math.log2(cap);
     for (let k = 0; k < values.length; k++) {
-      const v = values[k]!;
+      const v = values[k]! | 0;
       let i = Math.imul(v, 0x9e3779b1) >>> this.shift;
       while (this.slots[i] !== 0) i = (i + 1) & this.mask;
       this.keys[i] = v;
@@ -64,14 +68,46 @@ export class VocabLookup {
     }
   }
 
-  /** The id of raw value `v` (uint32), or {@link OOV_ID} when it was not in the vocabulary. */
+  /** The id of raw value `v` (uint32, or its int32 bit pattern), or {@link OOV_ID} when it was not in the vocabulary. */
   id(v: number): number {
-    let i = Math.imul(v, 0x9e3779b1) >>> this.shift;
+    const k = v | 0;
+    let i = Math.imul(k, 0x9e3779b1) >>> this.shift;
     for (;;) {
       const s = this.slots[i]!;
       if (s === 0) return OOV_ID;
-      if (this.keys[i] === v) return s - 1;
+      if (this.keys[i] === k) return s - 1;
       i = (i + 1) & this.mask;
+    }
+  }
+
+  /**
+   * Ids of one column: `out[outOff + r·stride] = present[base + r] ? id(bits[base + r]) : missing`
+   * for r < n (`bits`: the raw values' 32-bit patterns).
+   */
+  mapColumn(bits: Int32Array, present: Uint8Array, base: number, n: number, out: Int32Array, outOff: number, stride: number, missing: number): void {
+    const keys = this.keys;
+    const slots = this.slots;
+    const mask = this.mask;
+    const shift = this.shift;
+    for (let r = 0; r < n; r++) {
+      let id = missing;
+      if (present[base + r] !== 0) {
+        const k = bits[base + r]!;
+        let i = Math.imul(k, 0x9e3779b1) >>> shift;
+        for (;;) {
+          const s = slots[i]!;
+          if (s === 0) {
+            id = OOV_ID;
+            break;
+          }
+          if (keys[i] === k) {
+            id = s - 1;
+            break;
+          }
+          i = (i + 1) & mask;
+        }
+      }
+      out[outOff + r * stride] = id;
     }
   }
 }

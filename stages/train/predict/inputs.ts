@@ -51,6 +51,7 @@ export async function* rawBatches(
   const lookups = readVocabValues(dir, m).map((v) => new VocabLookup(v));
   const range = m.options.maxIndRange;
   const b = allocBatch(batchSize);
+  let hashed = new Int32Array(0);
   for await (const rb of readCriteo(path, { onBadLine, batchRows: batchSize, labels, format: avazuFormat(m) }, stats)) {
     const n = rb.rows;
     const cap = rb.capacity;
@@ -61,17 +62,16 @@ export async function* rawBatches(
       const col = rb.dense.subarray(f * cap, f * cap + n);
       for (let r = 0; r < n; r++) b.dense[r * INT_FEATURE_COUNT + f] = logDense(col[r]!);
     }
-    for (let f = 0; f < CAT_FEATURE_COUNT; f++) {
-      const lookup = lookups[f]!;
-      const base = f * cap;
-      for (let r = 0; r < n; r++) {
-        const k = base + r;
-        if (rb.catPresent[k] === 0) b.cats[r * CAT_FEATURE_COUNT + f] = MISSING_ID;
-        else {
-          const v = rb.cats[k]!;
-          b.cats[r * CAT_FEATURE_COUNT + f] = lookup.id(range > 0 ? v % range : v);
-        }
+    if (range > 0) {
+      // --max-ind-range: value % R first, into a scratch column of bit patterns
+      if (hashed.length < cap) hashed = new Int32Array(cap);
+      for (let f = 0; f < CAT_FEATURE_COUNT; f++) {
+        for (let r = 0; r < n; r++) hashed[r] = (rb.cats[f * cap + r]! % range) | 0;
+        lookups[f]!.mapColumn(hashed, rb.catPresent.subarray(f * cap), 0, n, b.cats, f, CAT_FEATURE_COUNT, MISSING_ID);
       }
+    } else {
+      const bits = new Int32Array(rb.cats.buffer, rb.cats.byteOffset, rb.cats.length);
+      for (let f = 0; f < CAT_FEATURE_COUNT; f++) lookups[f]!.mapColumn(bits, rb.catPresent, f * cap, n, b.cats, f, CAT_FEATURE_COUNT, MISSING_ID);
     }
     b.size = n;
     yield b;
