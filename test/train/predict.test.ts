@@ -23,6 +23,17 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const tmp = useTempDirs('hotcold-predict-out-');
 
+/** Kaggle's test.txt from the raw fixture (its label column cut) and the CSV with an Id column (ids from idBase, lines ending in eol). */
+function writeUnlabelled(dir: string, idBase: number, eol: string): { unl: string; csv: string } {
+  const lines = readFileSync(fx.raw, 'utf8').trimEnd().split('\n');
+  const unl = join(dir, 'test.txt');
+  writeFileSync(unl, lines.map((l) => l.slice(l.indexOf('\t') + 1)).join('\n') + '\n');
+  const csv = join(dir, 'test.csv');
+  const head = ['Id', ...Array.from({ length: 13 }, (_, i) => `I${i + 1}`), ...Array.from({ length: 26 }, (_, i) => `C${i + 1}`)].join(',');
+  writeFileSync(csv, [head, ...lines.map((l, i) => `${idBase + i},${l.slice(l.indexOf('\t') + 1).split('\t').join(',')}`)].join(eol) + eol);
+  return { unl, csv };
+}
+
 function readCsv(path: string): { label: number; p: number }[] {
   const lines = readFileSync(path, 'utf8').trim().split('\n');
   expect(lines[0]).toBe('row,label,probability');
@@ -113,12 +124,7 @@ describe('hotcold predict --out x.parquet', () => {
 describe('hotcold predict --input on an unlabelled file (Kaggle test.txt: 39 fields)', () => {
   it('scores it as the labelled file minus its label column (TSV, and CSV with an Id header), writes row,probability; evaluate and preprocess refuse it', async () => {
     const dir = tmp();
-    const lines = readFileSync(fx.raw, 'utf8').trimEnd().split('\n');
-    const unl = join(dir, 'test.txt');
-    writeFileSync(unl, lines.map((l) => l.slice(l.indexOf('\t') + 1)).join('\n') + '\n');
-    const csv = join(dir, 'test.csv');
-    const head = ['Id', ...Array.from({ length: 13 }, (_, i) => `I${i + 1}`), ...Array.from({ length: 26 }, (_, i) => `C${i + 1}`)].join(',');
-    writeFileSync(csv, [head, ...lines.map((l, i) => `${60000000 + i},${l.slice(l.indexOf('\t') + 1).split('\t').join(',')}`)].join('\r\n') + '\r\n');
+    const { unl, csv } = writeUnlabelled(dir, 60000000, '\r\n');
     const lab = await runPredict({ run: fx.run, input: fx.raw, out: join(dir, 'lab.csv') });
     expect(lab.labelled).toBe(true);
     const want = readCsv(join(dir, 'lab.csv')).map((r) => r.p);
@@ -139,12 +145,7 @@ describe('hotcold predict --input on an unlabelled file (Kaggle test.txt: 39 fie
 
   it.skipIf(!NATIVE_V2)('native and TypeScript parsers give byte-identical predictions on the unlabelled file (TSV and Id CSV) and the labelled one', async () => {
     const dir = tmp();
-    const lines = readFileSync(fx.raw, 'utf8').trimEnd().split('\n');
-    const unl = join(dir, 'test.txt');
-    writeFileSync(unl, lines.map((l) => l.slice(l.indexOf('\t') + 1)).join('\n') + '\n');
-    const csv = join(dir, 'test.csv');
-    const head = ['Id', ...Array.from({ length: 13 }, (_, i) => `I${i + 1}`), ...Array.from({ length: 26 }, (_, i) => `C${i + 1}`)].join(',');
-    writeFileSync(csv, [head, ...lines.map((l, i) => `${i},${l.slice(l.indexOf('\t') + 1).split('\t').join(',')}`)].join('\n') + '\n');
+    const { unl, csv } = writeUnlabelled(dir, 0, '\n');
     const prev = process.env.HOTCOLD_PARSER;
     try {
       for (const file of [unl, csv, fx.raw]) {
