@@ -31,7 +31,7 @@ export async function connectNode(a: NodeAddr, timeoutMs = 3000): Promise<Redis>
 /** Is this error a node that is gone (connection refused / reset / closed) or that lost its data? */
 export function isNodeLoss(e: unknown): boolean {
   const msg = e instanceof Error ? e.message : String(e);
-  return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection is closed|Stream isn't writeable|enableOfflineQueue|HCLOST|Function not found|Library .* not found|max retries|ended/i.test(msg);
+  return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection is closed|Stream isn't writeable|enableOfflineQueue|HCLOST|Function not found|Library .* not found|max retries|ended|aborted due to connection close|ECONNABORTED/i.test(msg);
 }
 
 export function errMsg(e: unknown): string {
