@@ -43,6 +43,13 @@ export class KeyCache {
   }
 }
 
+/** What BatchRows.applyStep needs of the Device: its hot table, host tables' touched bits and hot-row marks. */
+export interface StepDevice {
+  readonly hot: EmbeddingTable | null;
+  readonly tables: readonly { touched: Uint8Array }[];
+  markHotUpdated(h: number): void;
+}
+
 export class BatchRows {
   readonly stride: number;
   /** unique rows */
@@ -266,6 +273,31 @@ export class BatchRows {
       if (h < 0) continue;
       vals.set(hot.weights.subarray(h * d, h * d + d), u * s);
       if (hot.accum) vals[u * s + d] = hot.accum[h]!;
+    }
+  }
+
+  /**
+   * The batch's sparse optimizer step, as both Redis stores take it: acc ← Σ grad per row,
+   * `before` ← vals (the rows as read), then each hot row stepped in the device's hot table
+   * (marked updated) and each cold row stepped in vals (its table's touched bit set).
+   */
+  applyStep(B: number, grad: Float32Array, opt: SparseOptConfig, device: StepDevice): void {
+    this.accumulate(B, grad);
+    const { dim: d, stride: s, vals, acc, uHot, uT, uR } = this;
+    const hot = device.hot;
+    const ada = opt.kind === 'adagrad';
+    this.before.set(vals.subarray(0, this.U * s));
+    for (let u = 0; u < this.U; u++) {
+      const h = uHot[u]!;
+      if (h >= 0) {
+        applyRow(opt, d, hot!.weights, h * d, hot!.accum, h, acc, u * d);
+        device.markHotUpdated(h);
+      } else {
+        applyRow(opt, d, vals, u * s, ada ? vals : null, u * s + d, acc, u * d);
+        const tab = device.tables[uT[u]!]!;
+        const r = uR[u]!;
+        tab.touched[r >>> 3] = tab.touched[r >>> 3]! | (1 << (r & 7));
+      }
     }
   }
 

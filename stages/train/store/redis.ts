@@ -31,7 +31,7 @@ import type { Rng } from '../../../pipeline/rng.js';
 import { NUM_TABLES } from '../data/batch.js';
 import type { Device } from '../device.js';
 import type { SparseOptConfig } from '../model/embedding.js';
-import { applyRow, BatchRows, KeyCache } from './batch-rows.js';
+import { BatchRows, KeyCache } from './batch-rows.js';
 import { connectStore, storeError, type ConnectOptions, type StoreClient } from './connect.js';
 import type { StoreAddress } from './layout.js';
 import { PrefetchStream } from './prefetch.js';
@@ -210,25 +210,7 @@ export class RedisColdStore implements ColdStore {
 
   update(cats: Int32Array, B: number, grad: Float32Array): void {
     const rows = this.cur!;
-    rows.accumulate(B, grad);
-    const d = rows.dim;
-    const s = rows.stride;
-    const opt = this.o.opt;
-    const hot = this.device.hot;
-    const ada = opt.kind === 'adagrad';
-    rows.before.set(rows.vals.subarray(0, rows.U * s));
-    for (let u = 0; u < rows.U; u++) {
-      const h = rows.uHot[u]!;
-      if (h >= 0) {
-        applyRow(opt, d, hot!.weights, h * d, hot!.accum, h, rows.acc, u * d);
-        this.device.markHotUpdated(h);
-      } else {
-        applyRow(opt, d, rows.vals, u * s, ada ? rows.vals : null, u * s + d, rows.acc, u * d);
-        const tab = this.device.tables[rows.uT[u]!]!;
-        const r = rows.uR[u]!;
-        tab.touched[r >>> 3] = tab.touched[r >>> 3]! | (1 << (r & 7));
-      }
-    }
+    rows.applyStep(B, grad, this.o.opt, this.device);
     const nf = this.t.nf;
     const fast = this.o.fastPath ?? true;
     const sent = Promise.all(rows.requests.map((q) => this.t.updateRows(q, rows.grads(q), rows.rowsOf(q, rows.before, nf), rows.freshOf(q), fast ? rows.rowsOf(q, rows.vals, nf) : undefined))).then(

@@ -31,7 +31,7 @@ import { PipelineError } from '../../../../pipeline/errors.js';
 import { NUM_TABLES } from '../../data/batch.js';
 import type { Device } from '../../device.js';
 import type { SparseOptConfig } from '../../model/embedding.js';
-import { applyRow, BatchRows } from '../batch-rows.js';
+import { BatchRows } from '../batch-rows.js';
 import { MAX_KEYS } from '../functions.js';
 import { ROWS_PER_BLOCK } from '../layout.js';
 import { PrefetchStream } from '../prefetch.js';
@@ -440,25 +440,7 @@ export class ParityColdStore implements ColdStore {
   update(cats: Int32Array, B: number, grad: Float32Array): void {
     const b = this.cur!;
     const rows = b.rows;
-    rows.accumulate(B, grad);
-    const d = rows.dim;
-    const s = rows.stride;
-    const opt = this.o.opt;
-    const hot = this.device.hot;
-    const ada = opt.kind === 'adagrad';
-    rows.before.set(rows.vals.subarray(0, rows.U * s));
-    for (let u = 0; u < rows.U; u++) {
-      const h = rows.uHot[u]!;
-      if (h >= 0) {
-        applyRow(opt, d, hot!.weights, h * d, hot!.accum, h, rows.acc, u * d);
-        this.device.markHotUpdated(h);
-      } else {
-        applyRow(opt, d, rows.vals, u * s, ada ? rows.vals : null, u * s + d, rows.acc, u * d);
-        const tab = this.device.tables[rows.uT[u]!]!;
-        const r = rows.uR[u]!;
-        tab.touched[r >>> 3] = tab.touched[r >>> 3]! | (1 << (r & 7));
-      }
-    }
+    rows.applyStep(B, grad, this.o.opt, this.device);
     this.prev = b;
     this.cur = null;
     if (rows.cold === 0) return;
