@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../fixtures/cli.js';
 import { PipelineError } from '../../pipeline/errors.js';
 import type { RunMetrics } from '../../pipeline/run-metrics.js';
 import { register } from '../../stages/train/cli.js';
@@ -72,24 +72,7 @@ describe('hotcold train (command line)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const program = new Command().exitOverride();
-    register(program);
-    let out = '';
-    let err = '';
-    const so = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-    const se = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-    process.exitCode = 0;
-    try {
-      await program.parseAsync(['node', 'hotcold', 'train', ...args]);
-    } finally {
-      so.mockRestore();
-      se.mockRestore();
-    }
-    const code = Number(process.exitCode ?? 0);
-    process.exitCode = 0;
-    return { code, out, err };
-  }
+  const cli = (args: string[]) => runCli([register], ['train', ...args]);
 
   it('trains from a config file with --set and --seed, and writes the run directory', async () => {
     const cfg = join(dir, 'c.json');

@@ -1,8 +1,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../fixtures/cli.js';
 import { register as exportShards } from '../../stages/export-shards/cli.js';
 import { register as exportModel } from '../../stages/train/export/cli.js';
 import { register as predict } from '../../stages/train/predict/cli.js';
@@ -16,27 +16,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const program = new Command().exitOverride();
-  for (const r of [exportModel, predict, exportShards]) r(program);
-  let out = '';
-  let err = '';
-  const so = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const se = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  process.exitCode = 0;
-  let code = 0;
-  try {
-    await program.parseAsync(['node', 'hotcold', ...args]);
-  } catch (e) {
-    code = (e as { exitCode?: number }).exitCode ?? 1; // commander usage errors (exitOverride)
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-  code = code || Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { code, out, err };
-}
+const cli = (args: string[]) => runCli([exportModel, predict, exportShards], args, { catchUsage: true });
 
 describe('export / predict / evaluate / export-shards on the command line', () => {
   it('export writes the files it names; evaluate --json prints every metric', async () => {

@@ -1,31 +1,13 @@
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../fixtures/cli.js';
 import { register as registerStore } from '../../../stages/train/store/cli.js';
 import { register as registerTrain } from '../../../stages/train/cli.js';
 import { parseStoreAddress } from '../../../stages/train/store/layout.js';
 import { REDIS_MISSING, startRedis, type RedisHandle } from '../../fixtures/redis.js';
 import { makeTrainData, type TrainData } from '../../fixtures/train-data.js';
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const program = new Command().exitOverride();
-  registerTrain(program);
-  registerStore(program);
-  let out = '';
-  let err = '';
-  const so = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const se = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  process.exitCode = 0;
-  try {
-    await program.parseAsync(['node', 'hotcold', ...args]);
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { code, out, err };
-}
+const cli = (args: string[]) => runCli([registerTrain, registerStore], args);
 
 describe('--cold-store addresses', () => {
   it('parses memory, standalone, Cluster seeds and a prefix; refuses the rest naming the field', () => {
