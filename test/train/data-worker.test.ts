@@ -11,15 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPreprocessed } from '../../datasets/preprocessed.js';
 import { readShardFile } from '../../datasets/shards.js';
 import { PipelineError } from '../../pipeline/errors.js';
-import type { RunMetrics } from '../../pipeline/run-metrics.js';
 import { resolveTrainConfig } from '../../stages/train/config.js';
 import { allocBatch, type Batch } from '../../stages/train/data/batch.js';
 import { ShardStream, type StreamOptions } from '../../stages/train/data/shard-stream.js';
 import { resolveThreads } from '../../stages/train/data/threads.js';
 import { WorkerStream } from '../../stages/train/data/worker-stream.js';
-import { train, type TrainOptions } from '../../stages/train/train.js';
-import type { Trainer } from '../../stages/train/trainer.js';
+import type { TrainOptions } from '../../stages/train/train.js';
 import { makeTrainData, type TrainData } from '../fixtures/train-data.js';
+import { trainCapturing } from '../fixtures/trainer-state.js';
 
 let d: TrainData;
 let paths: string[];
@@ -187,16 +186,7 @@ const BASE = {
   fae: { rounds: 4 },
 };
 
-function params(t: Trainer): Buffer[] {
-  const arrays = [t.model.params, t.denseOpt.state!, ...t.device.tables.flatMap((x) => [x.weights, x.accum!])];
-  return arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
-}
-
-async function run(o: Omit<TrainOptions, 'data' | 'quiet'>): Promise<{ m: RunMetrics; p: Buffer[] }> {
-  let p: Buffer[] = [];
-  const m = await train({ ...o, data: d.dataDir, quiet: true, hooks: { ...o.hooks, onFinish: (t) => (p = params(t)) } });
-  return { m, p };
-}
+const run = (o: Omit<TrainOptions, 'data' | 'quiet'>) => trainCapturing({ ...o, data: d.dataDir });
 
 describe('train with the data worker', () => {
   for (const mode of ['baseline', 'fae', 'slipstream'] as const) {

@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunMetrics } from '../../pipeline/run-metrics.js';
 import { resolveTrainConfig } from '../../stages/train/config.js';
 import { train, type TrainOptions } from '../../stages/train/train.js';
-import type { Trainer } from '../../stages/train/trainer.js';
 import { makeTrainData, type TrainData } from '../fixtures/train-data.js';
+import { trainCapturing } from '../fixtures/trainer-state.js';
 
 const BASE = {
   model: { dim: 8, mlpBot: '13-32-8', mlpTop: '32-1' },
@@ -22,16 +21,7 @@ afterAll(() => d.cleanup());
 
 class Crash extends Error {}
 
-function params(t: Trainer): Buffer[] {
-  const arrays = [t.model.params, t.denseOpt.state!, ...t.device.tables.flatMap((x) => [x.weights, x.accum!])];
-  return arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
-}
-
-async function run(o: Omit<TrainOptions, 'data' | 'quiet'>): Promise<{ m: RunMetrics; p: Buffer[] }> {
-  let p: Buffer[] = [];
-  const m = await train({ ...o, data: d.dataDir, quiet: true, hooks: { ...o.hooks, onFinish: (t) => (p = params(t)) } });
-  return { m, p };
-}
+const run = (o: Omit<TrainOptions, 'data' | 'quiet'>) => trainCapturing({ ...o, data: d.dataDir });
 
 describe('checkpoint resume', () => {
   // crash points: mid epoch 0 (slipstream: inside the window and after it), and in epoch 1

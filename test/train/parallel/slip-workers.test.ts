@@ -2,11 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipelineError } from '../../../pipeline/errors.js';
-import type { RunMetrics } from '../../../pipeline/run-metrics.js';
 import { resolveTrainConfig } from '../../../stages/train/config.js';
-import { train, type TrainOptions } from '../../../stages/train/train.js';
-import type { Trainer } from '../../../stages/train/trainer.js';
+import type { TrainOptions } from '../../../stages/train/train.js';
 import { makeTrainData, type TrainData } from '../../fixtures/train-data.js';
+import { trainCapturing } from '../../fixtures/trainer-state.js';
 
 const D = 0.3;
 const BASE = {
@@ -24,15 +23,7 @@ beforeAll(() => {
 });
 afterAll(() => d.cleanup());
 
-function params(t: Trainer): Buffer[] {
-  const arrays = [t.model.params, t.denseOpt.state!, ...t.device.tables.flatMap((x) => [x.weights, x.accum!]), t.device.hot!.weights];
-  return arrays.map((a) => Buffer.from(a.slice().buffer));
-}
-async function run(o: Omit<TrainOptions, 'data' | 'quiet' | 'hot'>): Promise<{ m: RunMetrics; p: Buffer[] }> {
-  let p: Buffer[] = [];
-  const m = await train({ ...o, data: d.dataDir, hot: d.hotDir, quiet: true, hooks: { onFinish: (t) => (p = params(t)) } });
-  return { m, p };
-}
+const run = (o: Omit<TrainOptions, 'data' | 'quiet' | 'hot'>) => trainCapturing({ ...o, data: d.dataDir, hot: d.hotDir }, { hot: true });
 
 describe('per-replica Slipstream with workers (hotBound > 0)', () => {
   it('each worker skips its own stale inputs; the achieved drop is D; the replicas\' Δ differ at a bound beyond the window and agree at bound 1', async () => {

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipelineError } from '../../../pipeline/errors.js';
 import type { RunMetrics } from '../../../pipeline/run-metrics.js';
 import { resolveTrainConfig } from '../../../stages/train/config.js';
-import { train, type TrainOptions } from '../../../stages/train/train.js';
-import type { Trainer } from '../../../stages/train/trainer.js';
+import type { TrainOptions } from '../../../stages/train/train.js';
 import { makeTrainData, type TrainData } from '../../fixtures/train-data.js';
+import { trainCapturing } from '../../fixtures/trainer-state.js';
 
 const BASE = {
   model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' },
@@ -22,15 +22,7 @@ beforeAll(() => {
 });
 afterAll(() => d.cleanup());
 
-function params(t: Trainer): Buffer[] {
-  const arrays = [t.model.params, t.denseOpt.state!, ...t.device.tables.flatMap((x) => [x.weights, x.accum!])];
-  return arrays.map((a) => Buffer.from(a.slice().buffer));
-}
-async function run(o: Omit<TrainOptions, 'data' | 'quiet'>): Promise<{ m: RunMetrics; p: Buffer[] }> {
-  let p: Buffer[] = [];
-  const m = await train({ ...o, data: d.dataDir, quiet: true, hooks: { ...o.hooks, onFinish: (t) => (p = params(t)) } });
-  return { m, p };
-}
+const run = (o: Omit<TrainOptions, 'data' | 'quiet'>) => trainCapturing({ ...o, data: d.dataDir });
 
 describe('parallel runs: faults, checkpoints, resume', () => {
   const cases = [
