@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "blas",
-      "sources": ["blas.cc", "kernels.cc"],
+      "sources": ["blas.cc", "kernels.cc", "parallel.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "/usr/include/x86_64-linux-gnu",

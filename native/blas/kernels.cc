@@ -23,6 +23,9 @@
 // loader picks one per CPU at load time (ifunc). -DHC_NO_CLONES builds the baseline only (to test it).
 #include <napi.h>
 
+#include "napi-args.h"
+#include "sparse-rows.h"
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -35,51 +38,9 @@
 #define HC_CLONES
 #endif
 
+using namespace hc;  // NOLINT: the addon's own helpers
+
 namespace {
-
-bool Fail(Napi::Env env, const char* fn, const std::string& msg) {
-  Napi::TypeError::New(env, std::string("hotcold kernels.") + fn + ": " + msg).ThrowAsJavaScriptException();
-  return false;
-}
-
-template <typename T>
-struct View {
-  T* data = nullptr;
-  size_t len = 0;
-};
-
-// The data of a typed array, also when it lies in a SharedArrayBuffer (parallel workers):
-// napi_get_typedarray_info gives the pointer (offset included) for both kinds of buffer,
-// where Napi::ArrayBuffer::Data() refuses a shared one.
-void* TypedData(const Napi::TypedArray& ta) {
-  void* data = nullptr;
-  napi_status st = napi_get_typedarray_info(ta.Env(), ta, nullptr, nullptr, &data, nullptr, nullptr);
-  return st == napi_ok ? data : nullptr;
-}
-
-// A typed array argument of the given element type, with at least `need` elements.
-template <typename T>
-bool Arg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type, const char* fn, const char* name,
-         size_t need, View<T>* out) {
-  Napi::Env env = info.Env();
-  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != type)
-    return Fail(env, fn, std::string(name) + " has the wrong array type");
-  Napi::TypedArray ta = info[i].As<Napi::TypedArray>();
-  out->len = ta.ElementLength();
-  out->data = reinterpret_cast<T*>(TypedData(ta));
-  if (out->len < need)
-    return Fail(env, fn, std::string(name) + " too short (" + std::to_string(out->len) + " < " + std::to_string(need) + ")");
-  return true;
-}
-
-bool Ints(const Napi::CallbackInfo& info, size_t from, size_t n, const char* fn, int64_t* out) {
-  for (size_t k = 0; k < n; k++) {
-    if (!info[from + k].IsNumber()) return Fail(info.Env(), fn, "expected a number at argument " + std::to_string(from + k));
-    out[k] = info[from + k].As<Napi::Number>().Int64Value();
-    if (out[k] < 0) return Fail(info.Env(), fn, "negative size at argument " + std::to_string(from + k));
-  }
-  return true;
-}
 
 // ---- dot interaction ----------------------------------------------------------------------
 
@@ -309,8 +270,10 @@ struct Scratch {
   std::vector<float> acc;
 };
 
+}  // namespace
+
+namespace hc {
 // rows of a big table are random reads and writes: ask for them this many rows ahead
-constexpr int64_t ROWS_AHEAD = 8;
 
 // acc[a..a+d) += g[..d) in float, as the twin's `acc[a0 + k] = acc[a0 + k] + grad[g0 + k]`
 HC_CLONES
@@ -351,6 +314,10 @@ void AdagradRows(float* __restrict w, float* __restrict accum, const float* __re
     for (int64_t k = 0; k < d; k++) wr[k] = static_cast<float>(static_cast<double>(wr[k]) - step * static_cast<double>(a[k]));
   }
 }
+
+}  // namespace hc
+
+namespace {
 
 // scatterTable(w, accum|null, touched, rows, d, cols, nc, F, cats, B, grad, lr, eps) → −1, or the
 // flat index b·F + f of the first id outside [0, rows) (nothing of this table is updated then).
@@ -522,6 +489,8 @@ std::string Isa() {
 
 }  // namespace
 
+void RegisterParallelKernels(Napi::Env env, Napi::Object k);  // parallel.cc
+
 // Called from blas.cc's Init: adds the kernels under exports.kernels.
 void RegisterKernels(Napi::Env env, Napi::Object exports) {
   Napi::Object k = Napi::Object::New(env);
@@ -532,6 +501,7 @@ void RegisterKernels(Napi::Env env, Napi::Object exports) {
   k.Set("biasRelu", Napi::Function::New(env, BiasRelu, "biasRelu"));
   k.Set("reluBackward", Napi::Function::New(env, ReluBackward, "reluBackward"));
   k.Set("biasGrad", Napi::Function::New(env, BiasGrad, "biasGrad"));
+  RegisterParallelKernels(env, k);
   k.Set("isa", Napi::String::New(env, Isa()));
   exports.Set("kernels", k);
 }

@@ -9,10 +9,12 @@
  *     gather, scatterTable            model/sparse-kernels.ts (called through model/embedding.ts)
  *     biasRelu, reluBackward          model/layers.ts (after each GEMM, and its backward)
  *     biasGrad                        model/layers.ts (bias gradients: a column sum of dout)
+ *     parallel.parRoute / parApply    parallel/route-kernels.ts (a parallel worker's sparse step)
  */
 import { interactionBackward, interactionForward } from '../model/interaction.js';
 import { reluBackward, tsBiasGrad, tsBiasRelu } from '../model/layers.js';
 import { tsGather, tsScatterTable } from '../model/sparse-kernels.js';
+import { tsParallelKernels, type ParallelKernels } from '../parallel/route-kernels.js';
 
 /** The kernels a model step runs besides the GEMMs. */
 export interface Kernels {
@@ -38,6 +40,8 @@ export interface Kernels {
   reluBackward(doutBits: Int32Array, outBits: Int32Array, n: number): void;
   /** dbias[o] += Σ_b dout[b·O + o] (model/layers.ts) */
   biasGrad(dbias: Float32Array, dout: Float32Array, B: number, O: number): void;
+  /** the sparse step of a parallel worker (parallel/route-kernels.ts) */
+  readonly parallel: ParallelKernels;
 }
 
 /** What kernels.cc exports (as `kernels` of the BLAS addon). */
@@ -52,6 +56,9 @@ export interface NativeKernelsAddon {
   biasRelu(out: Float32Array, bias: Float32Array, B: number, O: number, relu: boolean): void;
   reluBackward(doutBits: Int32Array, outBits: Int32Array, n: number): void;
   biasGrad(dbias: Float32Array, dout: Float32Array, B: number, O: number): void;
+  /** parallel.cc (absent in an older build: then the TypeScript twins run) */
+  parRoute?: ParallelKernels['parRoute'];
+  parApply?: ParallelKernels['parApply'];
   /** the instruction set the loader chose: 'avx512f', 'avx2', 'x86-64' */
   isa: string;
 }
@@ -67,6 +74,7 @@ export const tsKernels: Kernels = {
   biasRelu: tsBiasRelu,
   reluBackward,
   biasGrad: tsBiasGrad,
+  parallel: tsParallelKernels,
 };
 
 /** True when `x` has every function of {@link NativeKernelsAddon} (an older addon build may lack them). */
@@ -89,5 +97,6 @@ export function nativeKernels(k: NativeKernelsAddon): Kernels {
     biasRelu: (out, reluBits, bias, B, O) => k.biasRelu(out, bias, B, O, reluBits !== null),
     reluBackward: (doutBits, outBits, n) => k.reluBackward(doutBits, outBits, n),
     biasGrad: (dbias, dout, B, O) => k.biasGrad(dbias, dout, B, O),
+    parallel: k.parRoute && k.parApply ? { name: 'native', parRoute: k.parRoute, parApply: k.parApply } : tsParallelKernels,
   };
 }

@@ -64,7 +64,12 @@ export class Dlrm {
    * DLRM init: W ~ N(0, sqrt(2/(fan_in+fan_out))), b ~ N(0, sqrt(1/fan_out)), drawn layer by
    * layer (bottom first, W before b) from `rng`.
    */
-  constructor(shape: DlrmShape, engine: Engine, rng: Rng) {
+  constructor(shape: DlrmShape, engine: Engine, rng: Rng, buffers?: {
+    /** the parameters live here (a parallel run's shared copy): left as they are, not drawn from `rng` */
+    params?: Float32Array;
+    /** the gradients are written here (a parallel worker's slot in shared memory) */
+    grads?: Float32Array;
+  }) {
     validateShape(shape);
     this.shape = { ...shape, bot: [...shape.bot], top: [...shape.top] };
     this.engine = engine;
@@ -73,8 +78,11 @@ export class Dlrm {
     for (let l = 0; l + 1 < shape.top.length; l++) specs.push({ name: `top.${l}`, I: shape.top[l]!, O: shape.top[l + 1]! });
     let total = 0;
     for (const s of specs) total += s.O * s.I + s.O;
-    this.params = new Float32Array(total);
-    this.grads = new Float32Array(total);
+    for (const [name, b] of [['params', buffers?.params], ['grads', buffers?.grads]] as const) {
+      if (b && b.length !== total) throw new Error(`Dlrm: the ${name} buffer has ${b.length} floats, the shape needs ${total}`);
+    }
+    this.params = buffers?.params ?? new Float32Array(total);
+    this.grads = buffers?.grads ?? new Float32Array(total);
     const layers: Layer[] = [];
     let off = 0;
     for (const s of specs) {
@@ -90,6 +98,7 @@ export class Dlrm {
     }
     this.botLayers = layers.slice(0, shape.bot.length - 1);
     this.topLayers = layers.slice(shape.bot.length - 1);
+    if (buffers?.params) return;
     for (const L of layers) {
       const sw = Math.sqrt(2 / (L.I + L.O));
       const sb = Math.sqrt(1 / L.O);

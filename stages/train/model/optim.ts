@@ -35,15 +35,19 @@ export class DenseOptimizer {
 
   /** One update of params from grads (same length as the state). */
   step(params: Float32Array, grads: Float32Array): void {
-    const n = params.length;
+    this.stepRange(params, grads, 0, params.length);
+  }
+
+  /** The update of params[lo, hi) only (a parallel worker's share of the dense step); the state outside is not touched. */
+  stepRange(params: Float32Array, grads: Float32Array, lo: number, hi: number): void {
     const lr = this.lr;
     const s = this.state;
     if (s === null) {
-      for (let i = 0; i < n; i++) params[i] = params[i]! - lr * grads[i]!;
+      for (let i = lo; i < hi; i++) params[i] = params[i]! - lr * grads[i]!;
       return;
     }
     const eps = this.eps;
-    for (let i = 0; i < n; i++) {
+    for (let i = lo; i < hi; i++) {
       const g = grads[i]!;
       const acc = s[i]! + g * g;
       s[i] = acc;

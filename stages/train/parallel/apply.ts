@@ -4,10 +4,8 @@
  *
  * Cold rows (and, at hotBound 0, hot rows) live once, in shared memory. Every row has exactly
  * one owner (shared.ts ownerOf: the graph partition's, else a hash). Before the step's barrier
- * each worker sorts its lookups by (owner, target table) ({@link SparseApplier.classify}); after
- * it the owner collects the gradient of each of its rows from every worker's segment (workers
- * in index order, each in its batch order), and applies the row-wise optimizer once to the sum —
- * with the same kernel (scatterTable) as the one-worker trainer. No two threads ever write the
+ * each worker routes its lookups (gathers each row from its target table and sorts the lookups by
+ * (owner, target table)); after it the owner collects the gradient of each of its rows from every
  * same row, and reads (the gathers) are separated from writes by the barriers, so no lock is
  * needed and no update can be lost; the result is the one-worker update of the merged batch up
  * to float summation order (exact, not Hogwild). Touched bits go to per-worker bitsets (two
@@ -22,40 +20,8 @@ import { PipelineError } from '../../../pipeline/errors.js';
 import type { TrainConfig } from '../config.js';
 import { NUM_TABLES } from '../data/batch.js';
 import type { Kernels } from '../engine/kernels.js';
+import type { ParallelKernels } from './route-kernels.js';
 import { HOT_TABLE, S, TARGETS, barrier, ownerOf, type SharedLayout } from './shared.js';
-
-const COL0 = new Int32Array([0]);
-
-/** Distinct values among ids[0..n) (open addressing, reusable). */
-class DistinctCounter {
-  private keys = new Int32Array(0);
-  private stamp = new Int32Array(0);
-  private mask = 0;
-  private st = 0;
-  count(ids: Int32Array, n: number): number {
-    if (this.keys.length < 2 * n) {
-      let cap = 16;
-      while (cap < 2 * n) cap <<= 1;
-      this.keys = new Int32Array(cap);
-      this.stamp = new Int32Array(cap);
-      this.mask = cap - 1;
-      this.st = 0;
-    }
-    const st = ++this.st;
-    const { keys, stamp, mask } = this;
-    let u = 0;
-    for (let i = 0; i < n; i++) {
-      const id = ids[i]!;
-      let h = (Math.imul(id, 0x9e3779b1) >>> 7) & mask;
-      for (;;) {
-        if (stamp[h] !== st) { stamp[h] = st; keys[h] = id; u++; break; }
-        if (keys[h] === id) break;
-        h = (h + 1) & mask;
-      }
-    }
-    return u;
-  }
-}
 
 export class SparseApplier {
   private readonly K: number;
@@ -65,27 +31,25 @@ export class SparseApplier {
   /** the hot table this worker reads: the shared one (bound 0) or its replica */
   private readonly hotW: Float32Array | null;
   private readonly hotA: Float32Array | null;
-  private readonly hotCols: Float32Array[];
-  private readonly hotRows: Int32Array;
-  private readonly hostRows: Int32Array;
-  private readonly hostW: Float32Array[];
   /** replica rows changed since the last reconcile */
   private readonly dirty: Uint8Array;
   private readonly dirtyList: Int32Array;
   private nDirty = 0;
   private lastReconcile = 0;
-  private readonly listIds: Int32Array;
-  private readonly listG: Float32Array;
-  private readonly hotIds: Int32Array;
-  private readonly hotG: Float32Array;
   private readonly seen: Int32Array;
-  private readonly distinct = new DistinctCounter();
   private readonly keyScratch: Int32Array;
-  private readonly countScratch: Int32Array;
   private readonly hotBound: number;
+  private readonly par: ParallelKernels;
+  /** the 27 target tables as the kernels take them (26 host, the hot one this worker reads) and their rows (hot: H) */
+  private readonly tgtW: Float32Array[];
+  private readonly tgtA: (Float32Array | null)[];
+  private readonly tgtRows: Int32Array;
+  private readonly tgtTouched: Uint8Array[];
+  private readonly nDirtyBox = new Int32Array(1);
+  private readonly applyOut = new Float64Array(3);
   private hotLookupsStep = 0;
 
-  constructor(private readonly L: SharedLayout, private readonly k: number, cfg: TrainConfig, private readonly kernels: Kernels, private readonly replica: boolean) {
+  constructor(private readonly L: SharedLayout, private readonly k: number, cfg: TrainConfig, kernels: Kernels, private readonly replica: boolean) {
     this.K = L.K;
     this.d = L.dim;
     this.lr = cfg.optim.sparse.lr;
@@ -95,21 +59,17 @@ export class SparseApplier {
     this.hotW = H > 0 ? (replica ? new Float32Array(H * d) : L.weights[HOT_TABLE]!) : null;
     const sa = L.accum[HOT_TABLE] ?? null;
     this.hotA = H > 0 && sa ? (replica ? new Float32Array(H) : sa) : null;
-    this.hotCols = this.hotW ? new Array<Float32Array>(NUM_TABLES).fill(this.hotW) : [];
-    this.hotRows = new Int32Array(NUM_TABLES).fill(Math.max(1, H));
-    this.hostW = L.weights.slice(0, NUM_TABLES);
-    this.hostRows = Int32Array.from(L.rows.slice(0, NUM_TABLES));
     this.dirty = new Uint8Array(replica ? H : 0);
     this.dirtyList = new Int32Array(replica ? H : 0);
-    const n = L.K * L.cap;
-    this.listIds = new Int32Array(n);
-    this.listG = new Float32Array(n * d);
-    this.hotIds = new Int32Array(H > 0 ? n * NUM_TABLES : 0);
-    this.hotG = new Float32Array(H > 0 ? n * NUM_TABLES * d : 0);
     this.seen = new Int32Array(replica ? H : 0).fill(-1);
     this.keyScratch = new Int32Array(L.cap * NUM_TABLES);
-    this.countScratch = new Int32Array(L.K * TARGETS);
     this.hotBound = Math.max(1, cfg.parallel.hotBound);
+    this.par = kernels.parallel;
+    this.tgtW = [...L.weights.slice(0, NUM_TABLES), this.hotW ?? new Float32Array(1)];
+    this.tgtA = [...L.accum.slice(0, NUM_TABLES).map((x) => x ?? null), this.hotA];
+    this.tgtRows = Int32Array.from([...L.rows.slice(0, NUM_TABLES), H]);
+    const touched = L.touched[k]!;
+    this.tgtTouched = touched.length >= TARGETS ? touched : [...touched, new Uint8Array(1)]; // baseline: no hot table
   }
 
   /** replica ← the shared hot table (start, after a restore). */
@@ -151,83 +111,33 @@ export class SparseApplier {
     }
   }
 
-  /** emb[B×26×d] ← this slice's rows: the hot table (hot batch), else the host tables with hot rows from the hot table. */
-  gather(hot: boolean, cats: Int32Array, B: number, emb: Float32Array): void {
-    const d = this.d;
-    const bad = hot
-      ? this.kernels.gather(emb, this.hotCols, this.hotRows, cats, B, NUM_TABLES, d)
-      : this.kernels.gather(emb, this.hostW, this.hostRows, cats, B, NUM_TABLES, d);
-    if (bad >= 0) {
+  /**
+   * Before the step's barrier, over this worker's slice (parRoute): every id checked; each lookup's
+   * target (host table f and its id, or the hot table and the hot index — a cold batch's hot rows
+   * come from the hot table) and owner (itself for its replica); emb[B×26×d] ← the target rows;
+   * the lookups sorted by (owner, target table) — a counting sort into L.ord with segment starts in
+   * L.seg — so each owner later reads only its own rows.
+   * @throws PipelineError('bad_input') naming the id and its column
+   */
+  route(hot: boolean, Bk: number, emb: Float32Array, stats: Float64Array): void {
+    const { L, K, k } = this;
+    const n = Bk * NUM_TABLES;
+    const base = k * L.cap * NUM_TABLES;
+    const cats = L.cats.subarray(base, base + n);
+    const nk1 = K * TARGETS + 1;
+    const r = this.par.parRoute(
+      emb, cats, n, NUM_TABLES, this.d, hot, this.tgtW, this.tgtRows, this.hotW ? L.reverse : null, L.owners, K, k, this.replica,
+      L.tgtRow.subarray(base, base + n), L.ord.subarray(base, base + n), L.seg.subarray(k * nk1, (k + 1) * nk1), this.keyScratch,
+    );
+    if (r < 0) {
+      const bad = -r - 1;
       const f = bad % NUM_TABLES;
       throw new PipelineError('bad_input', `embedding id ${cats[bad]} of column ${f} in batch row ${Math.floor(bad / NUM_TABLES)} is outside table rows`, {
         field: `C${f + 1}`, hint: 'the data and the table sizes come from different preprocess runs, or the hot remap is stale',
       });
     }
-    const rev = this.L.reverse;
-    if (hot || !rev || !this.hotW) return;
-    const w = this.hotW;
-    for (let f = 0; f < NUM_TABLES; f++) {
-      const rv = rev[f]!;
-      for (let b = 0; b < B; b++) {
-        const i = b * NUM_TABLES + f;
-        const h = rv[cats[i]!]!;
-        if (h < 0) continue;
-        const o = i * d;
-        const s0 = h * d;
-        for (let c = 0; c < d; c++) emb[o + c] = w[s0 + c]!;
-      }
-    }
-  }
-
-  /**
-   * Before the step's barrier, over this worker's own slice: each lookup's target (host table f
-   * and its id, or the hot table and the hot index) and owner (itself for its replica), then the
-   * lookups sorted by (owner, target table) — a counting sort into L.ord with segment starts in
-   * L.seg — so each owner later reads only its own rows.
-   */
-  classify(hot: boolean, Bk: number, stats: Float64Array): void {
-    const { L, K, k } = this;
-    const owners = L.owners;
-    const rev = L.reverse;
-    const n = Bk * NUM_TABLES;
-    const base = k * L.cap * NUM_TABLES;
-    const cats = L.cats;
-    const tgtRow = L.tgtRow;
-    const keys = this.keyScratch;
-    const cnt = this.countScratch;
-    cnt.fill(0);
-    let hotLookups = 0;
-    for (let i = 0; i < n; i++) {
-      const id = cats[base + i]!;
-      let t: number;
-      let r: number;
-      if (hot) { t = HOT_TABLE; r = id; } else {
-        const f = i % NUM_TABLES;
-        const h = rev ? rev[f]![id]! : -1;
-        if (h >= 0) { t = HOT_TABLE; r = h; } else { t = f; r = id; }
-      }
-      if (t === HOT_TABLE) hotLookups++;
-      const o = this.replica && t === HOT_TABLE ? k : ownerOf(owners, t, r, K);
-      const key = o * TARGETS + t;
-      keys[i] = key;
-      tgtRow[base + i] = r;
-      cnt[key]!++;
-    }
-    const nk = K * TARGETS;
-    const seg = L.seg;
-    const s0 = k * (nk + 1);
-    let acc = 0;
-    for (let key = 0; key < nk; key++) {
-      seg[s0 + key] = acc;
-      const c = cnt[key]!;
-      cnt[key] = acc;
-      acc += c;
-    }
-    seg[s0 + nk] = acc;
-    const ord = L.ord;
-    for (let i = 0; i < n; i++) ord[base + cnt[keys[i]!]!++] = i;
-    stats[S.hotLookups] = stats[S.hotLookups]! + hotLookups;
-    this.hotLookupsStep = hotLookups;
+    stats[S.hotLookups] = stats[S.hotLookups]! + r;
+    this.hotLookupsStep = r;
   }
 
   /**
@@ -238,56 +148,18 @@ export class SparseApplier {
    */
   apply(step: number, B: number, stats: Float64Array): void {
     const { L, K, k, d } = this;
-    const nk = K * TARGETS;
-    const eg = L.embGrad;
-    const ids = this.listIds;
-    const g = this.listG;
-    const hotIds = this.hotIds;
-    const hotG = this.hotG;
-    let remote = 0;
-    let unique = 0;
-    let hotUnique = 0;
-    for (let t = 0; t < TARGETS; t++) {
-      const isHot = t === HOT_TABLE;
-      if (isHot && !this.hotW) continue;
-      const lid = isHot ? hotIds : ids;
-      const lg = isHot ? hotG : g;
-      let n = 0;
-      for (let j = 0; j < K; j++) {
-        const s0 = j * (nk + 1) + k * TARGETS + t;
-        const lo = L.seg[s0]!;
-        const hi = L.seg[s0 + 1]!;
-        if (hi === lo) continue;
-        const base = j * L.cap * NUM_TABLES;
-        const scale = L.sizes[j]! / B;
-        for (let p = lo; p < hi; p++) {
-          const i = L.ord[base + p]!;
-          lid[n] = L.tgtRow[base + i]!;
-          const o = n * d;
-          const i0 = (base + i) * d;
-          for (let c = 0; c < d; c++) lg[o + c] = eg[i0 + c]! * scale;
-          n++;
-        }
-        if (j !== k) remote += hi - lo;
-      }
-      if (n === 0) continue;
-      const u = this.distinct.count(lid, n);
-      if (isHot) {
-        hotUnique += u;
-        this.scatter(this.hotW!, this.hotA, L.touched[k]![HOT_TABLE]!, Math.max(1, L.H), lid, n, lg);
-        if (this.replica) {
-          for (let i = 0; i < n; i++) {
-            const h = lid[i]!;
-            if (this.dirty[h] === 0) { this.dirty[h] = 1; this.dirtyList[this.nDirty++] = h; }
-          }
-        }
-      } else {
-        unique += u;
-        this.scatter(L.weights[t]!, L.accum[t] ?? null, L.touched[k]![t]!, L.rows[t]!, lid, n, lg);
-      }
-    }
-    stats[S.coldUnique] = stats[S.coldUnique]! + unique;
-    stats[S.hotUnique] = stats[S.hotUnique]! + hotUnique;
+    const out = this.applyOut;
+    const box = this.nDirtyBox;
+    box[0] = this.nDirty;
+    const bad = this.par.parApply(
+      L.embGrad, L.ord, L.tgtRow, L.seg, L.sizes, B, K, k, L.cap, NUM_TABLES, d, this.tgtW, this.tgtA, this.tgtTouched, this.tgtRows,
+      this.hotW !== null, this.lr, this.eps, this.replica ? this.dirty : null, this.replica ? this.dirtyList : null, this.replica ? box : null, out,
+    );
+    if (bad >= 0) throw new PipelineError('internal', `parallel apply: a routed row id is outside its table (entry ${bad})`);
+    this.nDirty = box[0]!;
+    const remote = out[2]!;
+    stats[S.coldUnique] = stats[S.coldUnique]! + out[0]!;
+    stats[S.hotUnique] = stats[S.hotUnique]! + out[1]!;
     stats[S.remoteRows] = stats[S.remoteRows]! + remote;
     stats[S.sparseBytes] = stats[S.sparseBytes]! + remote * (d * 4 + 8);
     if (this.replica) {
@@ -295,11 +167,6 @@ export class SparseApplier {
       stats[S.staleSum] = stats[S.staleSum]! + this.hotLookupsStep * stale;
       if (this.hotLookupsStep > 0 && stale > stats[S.staleMax]!) stats[S.staleMax] = stale;
     }
-  }
-
-  private scatter(w: Float32Array, accum: Float32Array | null, touched: Uint8Array, rows: number, ids: Int32Array, n: number, g: Float32Array): void {
-    const bad = this.kernels.scatterTable(w, accum, touched, rows, this.d, COL0, 1, 1, ids, n, g, this.lr, this.eps);
-    if (bad >= 0) throw new PipelineError('internal', `parallel apply: row id ${ids[bad]} outside [0, ${rows})`);
   }
 
   /**

@@ -2,7 +2,7 @@
  * The main thread's side of a parallel run: K worker threads (worker.ts) over shared memory
  * (shared.ts), driven one command at a time:
  *
- *     step   write each worker's slice of the batch, bump SEQ, await K 'done' messages
+ *     step   write each worker's slice of the batch, bump SEQ, wait until ctrl[DONE] = K
  *     sync   reconcile / average, worker 0 publishes its dense state; the main thread copies it
  *            into its own model (evaluations, checkpoints and the saved model read that one),
  *            ORs the workers' touched bits into the tables and copies changed hot rows to the host
@@ -24,6 +24,9 @@ import type { Trainer } from '../trainer.js';
 import { C, CMD, HOT_TABLE, S, allocShared, type SharedLayout } from './shared.js';
 import { splitBatch, type Splitter } from './split.js';
 import type { WorkerInit, WorkerMessage } from './worker.js';
+
+/** How long the main thread blocks on a command before it lets its event loop run (ms). */
+const YIELD_MS = 50;
 
 /** Whether a run filters Slipstream per replica: mode slipstream with private replicas (hotBound > 0) on K > 1 workers. */
 export function replicaSlipstream(cfg: TrainConfig): boolean {
@@ -64,7 +67,7 @@ export class WorkerPool {
   readonly layout: SharedLayout;
   private workers: Worker[] = [];
   private seq = 0;
-  private waiting: { seq: number; left: number; resolve: () => void; reject: (e: Error) => void; aborted: boolean } | null = null;
+  private waiting: { seq: number; aborted: number; failed: number; resolve: () => void; reject: (e: Error) => void } | null = null;
   private failure: PipelineError | null = null;
   private stopped = false;
   private readonly exited = new Set<number>();
@@ -118,9 +121,15 @@ export class WorkerPool {
     else if (m.type === 'done' || m.type === 'aborted') {
       const w = this.waiting;
       if (!w || m.seq !== w.seq) return;
-      if (m.type === 'aborted') w.aborted = true;
-      if (--w.left === 0) this.settle();
+      if (m.type === 'aborted') w.aborted++;
+      this.check();
     }
+  }
+
+  /** Settle the command when every worker has finished it, been aborted at a barrier, or failed. */
+  private check(): void {
+    const w = this.waiting;
+    if (w && Atomics.load(this.layout.ctrl, C.DONE) + w.aborted + w.failed >= this.K) this.settle();
   }
 
   private fail(k: number, why: string): void {
@@ -134,8 +143,8 @@ export class WorkerPool {
     const w = this.waiting;
     if (w) {
       // the failed worker will not answer; the others end their step (or abort at a barrier)
-      w.left--;
-      if (w.left <= 0) this.settle();
+      w.failed++;
+      this.check();
       // a worker that died without a word: do not wait for it forever
       setTimeout(() => { if (this.waiting === w) this.settle(); }, 10_000).unref();
     }
@@ -149,16 +158,42 @@ export class WorkerPool {
     else w.resolve();
   }
 
-  private command(cmd: number): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
+  /**
+   * Run one command on every worker. The main thread blocks on ctrl[DONE] while they work (a step
+   * is milliseconds; a message round trip through the event loop per step cost ≈ 0.5 ms of every
+   * worker's time), yielding to its event loop every {@link YIELD_MS} so that a worker that exits
+   * without a word is seen; after a failure it settles on messages instead.
+   */
+  private async command(cmd: number): Promise<void> {
+    if (this.failure) throw this.failure;
     const ctrl = this.layout.ctrl;
     const p = new Promise<void>((resolve, reject) => {
-      this.waiting = { seq: this.seq + 1, left: this.K, resolve, reject, aborted: false };
+      this.waiting = { seq: this.seq + 1, aborted: 0, failed: 0, resolve, reject };
     });
+    Atomics.store(ctrl, C.DONE, 0);
     ctrl[C.CMD] = cmd;
     Atomics.store(ctrl, C.SEQ, ++this.seq);
     Atomics.notify(ctrl, C.SEQ);
-    return p;
+    for (;;) {
+      const until = performance.now() + YIELD_MS;
+      for (;;) {
+        const n = Atomics.load(ctrl, C.DONE);
+        if (n >= this.K) {
+          this.settle();
+          return p;
+        }
+        if (Atomics.load(ctrl, C.ABORT) !== 0) break;
+        const left = until - performance.now();
+        if (left <= 0) break;
+        Atomics.wait(ctrl, C.DONE, n, Math.min(left, 10));
+      }
+      if (Atomics.load(ctrl, C.ABORT) !== 0 || this.failure) {
+        this.check();
+        return p; // settled by the failure's messages (or the 10 s guard in fail)
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.waiting === null) return p;
+    }
   }
 
   /**

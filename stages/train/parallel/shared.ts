@@ -5,7 +5,9 @@
  *     ctrl      Int32 control words (command sequence, barrier, abort flag, the step's flags)
  *     inputs    per worker: its slice of the step's batch (labels, dense, cats) and its size
  *     embGrad   per worker: B×26×dim gradient of its gathered rows (of its slice's mean loss; owners scale by B_k/B)
- *     dense     per worker: the dense gradient (bound 0) or parameters + optimizer state (averaging, publishing)
+ *     dense     per worker: the dense gradient (bound 0: the worker's model writes it there) or
+ *               parameters + optimizer state (averaging, publishing); at bound 0 one shared copy
+ *               of the parameters, each worker updating its share
  *     losses    per worker: its loss × B_k/B (the merged batch's mean BCE is their sum)
  *     touched   per worker and table: the rows it updated since the main thread last collected them
  *     stats     per worker: counters (remote updates, bytes, staleness)
@@ -35,6 +37,8 @@ export const C = {
   RECONCILE: 8,
   /** step: 1 = average the dense parameters after this step */
   AVERAGE: 9,
+  /** workers that finished the command of SEQ (the main thread waits on it) */
+  DONE: 10,
   SIZE: 16,
 } as const;
 
@@ -88,6 +92,11 @@ export interface SharedLayout {
   denseSlot: Float32Array;
   /** K × P: optimizer state (Adagrad) for averaging and publishing */
   stateSlot: Float32Array;
+  /**
+   * denseBound 0: the dense parameters, one copy every worker's model reads and each worker
+   * updates its share of (worker k: [⌊kP/K⌋, ⌊(k+1)P/K⌋)); the gradients are the workers' slots
+   */
+  params: Float32Array;
   stats: Float64Array;
   /** host tables (weights, accum) and the hot table (index 26), shared with the main thread */
   weights: Float32Array[];
@@ -148,6 +157,7 @@ export function allocShared(o: {
     losses: new Float64Array(sab(K * 8)),
     denseSlot: f32(K * P),
     stateSlot: f32(o.adagrad ? K * P : 1),
+    params: f32(P),
     stats: new Float64Array(sab(K * S.SIZE * 8)),
     weights: o.weights, accum: o.accum, rows: o.rows,
     touched: Array.from({ length: K }, () => o.rows.map((n) => new Uint8Array(sab((n + 7) >>> 3)))),

@@ -4,13 +4,14 @@
  * its own replica of the hot table; it reads the shared host tables (and, at hotBound 0, the
  * shared hot table) in place. Per step (one global batch, this worker's slice of it):
  *
- *     gather → forward → backward → dense gradient × B_k/B into its slot, lookups sorted by
- *     owner (the owners scale the embedding gradients by B_k/B as they read them) → barrier
+ *     route (gather its rows, lookups sorted by owner) → forward → backward → dense gradient
+ *     × B_k/B into its slot (the owners scale the embedding gradients by B_k/B as they read them) → barrier
  *     → apply the rows this worker owns (summed over all workers, in worker order)
  *     → dense: sum the K gradients in worker order, one optimizer step (bound 0) | own step
  *     → reconcile the hot replicas / average the dense parameters when the step asks
  *
- * It blocks on Atomics between commands and never runs its event loop while training.
+ * It blocks on Atomics between commands and never runs its event loop while training; it reports a
+ * finished command on ctrl[DONE] (and by message only after a failure, when the main thread listens).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { PipelineError } from '../../../pipeline/errors.js';
@@ -53,7 +54,10 @@ const hotBound = cfg.parallel.hotBound;
 const denseBound = cfg.parallel.denseBound;
 
 const engine = createEngine(init.engine, init.threads);
-const model = new Dlrm(parseArch(cfg.model.mlpBot, cfg.model.mlpTop, d, NUM_TABLES), engine, Rng.derive(cfg.seed, 11));
+// bound 0: every worker's model reads the one shared copy of the parameters and writes its gradient into its slot
+const shareDense = denseBound === 0;
+const model = new Dlrm(parseArch(cfg.model.mlpBot, cfg.model.mlpTop, d, NUM_TABLES), engine, Rng.derive(cfg.seed, 11),
+  shareDense ? { params: L.params, grads: L.denseSlot.subarray(k * L.P, (k + 1) * L.P) } : undefined);
 const dc = cfg.optim.dense;
 const opt = new DenseOptimizer(dc.kind, model.params.length, { lr: dc.lr, eps: dc.eps, initAccum: dc.initAccum });
 const P = model.params.length;
@@ -62,6 +66,9 @@ const stats = L.stats.subarray(k * S.SIZE, (k + 1) * S.SIZE);
 const applier = new SparseApplier(L, k, cfg, engine.kernels, hotBound > 0);
 const emb = new Float32Array(L.cap * NUM_TABLES * d);
 const gsum = new Float32Array(P);
+/** bound 0: this worker's share of the dense step */
+const lo = Math.floor((k * P) / K);
+const hi = Math.floor(((k + 1) * P) / K);
 
 /** Copy the published parameters (slot 0) into this worker's model and optimizer. */
 function load(): void {
@@ -82,35 +89,35 @@ function step(): void {
   const Bk = L.sizes[k]!;
   const scale = Bk / B;
   const off = k * L.cap;
-  const cats = L.cats.subarray(off * NUM_TABLES, (off + Bk) * NUM_TABLES);
   const eg = L.embGrad.subarray(off * NUM_TABLES * d, (off + Bk) * NUM_TABLES * d);
   const slot = L.denseSlot.subarray(k * P, (k + 1) * P);
   if (Bk > 0) {
-    applier.gather(hot, cats, Bk, emb);
+    applier.route(hot, Bk, emb, stats); // the owners scale eg by B_k/B as they read it
     model.forward(Bk, L.dense.subarray(off * NUM_DENSE, (off + Bk) * NUM_DENSE), emb);
     const loss = model.backward(L.labels.subarray(off, off + Bk), eg);
     L.losses[k] = loss * scale;
-    if (denseBound === 0) {
-      const g = model.grads;
-      for (let i = 0; i < P; i++) slot[i] = g[i]! * scale;
-    }
   } else {
     L.losses[k] = 0;
     if (denseBound === 0) slot.fill(0);
+    applier.route(hot, 0, emb, stats);
   }
-  applier.classify(hot, Bk, stats); // the owners scale eg by B_k/B as they read it
   barrier(ctrl, K);
   // a NaN/Inf anywhere: nothing is applied anywhere; the main thread reports it
   for (let j = 0; j < K; j++) if (!Number.isFinite(L.losses[j]!)) return;
   applier.apply(gstep, B, stats);
-  if (denseBound === 0) {
-    gsum.set(L.denseSlot.subarray(0, P));
+  if (shareDense) {
+    // this worker's share: Σ_j g_j × B_j/B in worker order (as the 1-worker sum of the merged batch), one optimizer step
+    const slots = L.denseSlot;
+    const s0 = L.sizes[0]! / B;
+    for (let i = lo; i < hi; i++) gsum[i] = slots[i]! * s0;
     for (let j = 1; j < K; j++) {
-      const s = L.denseSlot.subarray(j * P, (j + 1) * P);
-      for (let i = 0; i < P; i++) gsum[i] = gsum[i]! + s[i]!;
+      const sj = L.sizes[j]! / B;
+      const o = j * P;
+      for (let i = lo; i < hi; i++) gsum[i] = gsum[i]! + Math.fround(slots[o + i]! * sj);
     }
-    opt.step(model.params, gsum);
-    stats[S.denseBytes] = stats[S.denseBytes]! + P * 4;
+    opt.stepRange(model.params, gsum, lo, hi);
+    // read: the other workers' gradients of this share; the others' shares of the parameters
+    stats[S.denseBytes] = stats[S.denseBytes]! + 2 * (P - (hi - lo)) * 4;
   } else if (Bk > 0) {
     opt.step(model.params, model.grads);
   }
@@ -139,12 +146,19 @@ function meanInto(out: Float32Array, slots: Float32Array): void {
   for (let i = 0; i < P; i++) out[i] = out[i]! * inv;
 }
 
-/** Evaluation / checkpoint: reconcile and average (bounds > 0), then worker 0 publishes its dense state in slot 0. */
+/**
+ * Evaluation / checkpoint: reconcile and average (bounds > 0), then the dense state is published in
+ * slot 0: by worker 0 (at bound 0 the parameters are the shared copy, and each worker publishes
+ * its share of the optimizer state, the only part of its state it keeps current).
+ */
 function sync(): void {
   if (hotBound > 0) applier.reconcile(Atomics.load(ctrl, C.STEP), stats);
   if (denseBound > 0) average();
   barrier(ctrl, K);
-  if (k === 0) {
+  if (shareDense) {
+    if (k === 0) L.denseSlot.subarray(0, P).set(model.params);
+    if (opt.state) L.stateSlot.subarray(lo, hi).set(opt.state.subarray(lo, hi));
+  } else if (k === 0) {
     L.denseSlot.subarray(0, P).set(model.params);
     if (opt.state) L.stateSlot.subarray(0, P).set(opt.state);
   }
@@ -166,7 +180,10 @@ for (;;) {
     else if (cmd === CMD.LOAD) load();
     else if (cmd === CMD.SNAP) applier.snapshotReplica();
     else if (cmd === CMD.DELTA) applier.replicaDelta();
-    port.postMessage({ type: 'done', seq } satisfies WorkerMessage);
+    Atomics.add(ctrl, C.DONE, 1);
+    Atomics.notify(ctrl, C.DONE);
+    // after a failure the main thread counts on messages (it is no longer waiting on DONE)
+    if (Atomics.load(ctrl, C.ABORT) !== 0) port.postMessage({ type: 'done', seq } satisfies WorkerMessage);
   } catch (e) {
     if (e instanceof Aborted) {
       port.postMessage({ type: 'aborted', seq } satisfies WorkerMessage);

@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../pipeline/rng.js';
+import { blasAvailable } from '../../../stages/train/engine/engine.js';
 import { allocShared, ownerOf } from '../../../stages/train/parallel/shared.js';
 
 function tsWorker(file: string, data: unknown): Worker {
@@ -12,8 +13,9 @@ function tsWorker(file: string, data: unknown): Worker {
 }
 
 describe('parallel sparse updates under contention', () => {
-  for (const K of [2, 4]) {
-    it(`${K} threads updating the same few rows at once lose no update and apply none twice (count-based)`, async () => {
+  const kinds = blasAvailable() ? ['ts', 'native'] : ['ts'];
+  for (const [K, kind] of [2, 4].flatMap((k) => kinds.map((c) => [k, c] as const))) {
+    it(`${K} threads updating the same few rows at once lose no update and apply none twice (count-based, ${kind} kernels)`, async () => {
       const F = 26;
       const dim = 4;
       const rowsPer = 3; // 3 rows per table: every row is hit by every worker in every step
@@ -33,8 +35,11 @@ describe('parallel sparse updates under contention', () => {
       });
       L.sizes.fill(B);
       const remote = await Promise.all(per.map((p, index) => new Promise<number>((resolve, reject) => {
-        const w = tsWorker('./contention-worker.ts', { layout: L, index, rounds, coldCats: p.cold, hotCats: p.hot });
-        w.once('message', (m: { remote: number }) => resolve(m.remote));
+        const w = tsWorker('./contention-worker.ts', { layout: L, index, rounds, coldCats: p.cold, hotCats: p.hot, native: kind === 'native' });
+        w.once('message', (m: { remote: number; kernels: string }) => {
+          if (m.kernels !== kind) reject(new Error(`the worker ran the ${m.kernels} kernels, not ${kind}`));
+          resolve(m.remote);
+        });
         w.once('error', reject);
       })));
       // SGD, lr 1, every gradient −1: each row moved by exactly the number of its lookups
