@@ -125,6 +125,42 @@ describe.skipIf(REDIS_MISSING !== null)('parallel over redis: K processes', () =
     expect(pp.hotBytes).toBeGreaterThan(0);
   }, 120_000);
 
+  const SLIP = { mode: 'slipstream' as const, train: { ...BASE.train, epochs: 2, batchSize: 64 }, slipstream: { windowStart: 2, windowFraction: 0.1, targetDrop: 0.3, tolerance: 0.03, sampleSize: 2000 } };
+
+  it('slipstream at bound 0: 2 processes equal one process (the same rows dropped, the filtered batches posted to the other rank)', async () => {
+    const one = await runTo(d, { config: resolveTrainConfig({ ...BASE, ...SLIP }), hot: d.hotDir, out: outDir(d, 'r-slip-k1'), engine: 'ts' });
+    const out = outDir(d, 'r-slip-k2');
+    const store = `${redis.address}?prefix=t-par-slip`;
+    const run = runTo(d, { config: resolveTrainConfig({ ...BASE, ...SLIP, parallel: { workers: 2, ...REMOTE } }), hot: d.hotDir, out, coldStore: store, engine: 'ts' });
+    const w = worker(['--join', out, '--cold-store', store]);
+    const two = await run;
+    const wr = await w.done;
+    expect(wr.code, wr.err).toBe(0);
+    expect(one.m.slipstream!.dropFraction).toBeGreaterThan(0.1);
+    expect(two.m.slipstream!.epochs).toEqual(one.m.slipstream!.epochs);
+    expect(two.m.samplesTrained).toBe(one.m.samplesTrained);
+    expect(maxDiff(one.p, two.p)).toBeLessThan(1e-4);
+    expect(Math.abs(one.m.test.auc - two.m.test.auc)).toBeLessThan(1e-3);
+  }, 180_000);
+
+  it('slipstream at hotBound 4: per-replica Slipstream over 2 processes equals it over 2 worker threads', async () => {
+    const par = { workers: 2, hotBound: 4 } as const;
+    const threads = await runTo(d, { config: resolveTrainConfig({ ...BASE, ...SLIP, parallel: par }), hot: d.hotDir, out: outDir(d, 'r-rslip-threads'), engine: 'ts' });
+    const out = outDir(d, 'r-rslip-procs');
+    const store = `${redis.address}?prefix=t-par-rslip`;
+    const run = runTo(d, { config: resolveTrainConfig({ ...BASE, ...SLIP, parallel: { ...par, ...REMOTE } }), hot: d.hotDir, out, coldStore: store, engine: 'ts' });
+    const w = worker(['--join', out, '--cold-store', store]);
+    const procs = await run;
+    const wr = await w.done;
+    expect(wr.code, wr.err).toBe(0);
+    const st = threads.m.parallel!.slipstream!;
+    const sp = procs.m.parallel!.slipstream!;
+    expect(st.dropFraction).toBeGreaterThan(0.1);
+    expect(sp).toEqual(st);
+    expect(procs.m.samplesTrained).toBe(threads.m.samplesTrained);
+    expect(maxDiff(threads.p, procs.p)).toBeLessThan(1e-4);
+  }, 180_000);
+
   it('a join with another config or data is refused, naming both fingerprints', async () => {
     const out = outDir(d, 'r-refuse');
     const store = `${redis.address}?prefix=t-par-refuse`;

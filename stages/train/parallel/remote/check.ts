@@ -4,17 +4,12 @@ import type { TrainConfig } from '../../config.js';
 import { isParitySpec } from '../../store/parity/layout.js';
 import { parseStoreAddress } from '../../store/layout.js';
 
-/** @throws bad_config (no redis store) or not_implemented (Slipstream) */
+/** @throws bad_config (no redis store) */
 export function checkRemote(cfg: TrainConfig, coldStore: string | undefined): void {
   const K = cfg.parallel.workers;
   if (!coldStore || isParitySpec(coldStore) || !parseStoreAddress(coldStore)) {
     throw new PipelineError('bad_config', `--workers ${K} with parallel.transport=redis needs a redis cold store (--cold-store redis://HOST:PORT or redis-cluster://…), got ${coldStore ?? 'memory'}`, {
       field: '--cold-store', hint: 'the K processes share their cold rows and exchange gradients through that store; parity stores (redis-parity://) take one writer',
-    });
-  }
-  if (cfg.mode === 'slipstream') {
-    throw new PipelineError('not_implemented', `--workers ${K} with parallel.transport=redis and mode slipstream: every rank would have to filter its batches as the coordinator does (Slipstream's snapshots and threshold search run on one process)`, {
-      field: 'parallel.transport', hint: 'use fae or baseline with processes, or Slipstream with worker threads (parallel.transport=threads)',
     });
   }
 }

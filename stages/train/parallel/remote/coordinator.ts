@@ -6,7 +6,8 @@
  *
  *     trainer.open()     the store (RedisColdStore.open: seeds, fingerprint), the rendezvous,
  *                        wait for K − 1 joins (parallel.joinTimeoutSec), then the state → every rank
- *     step               command 'step' → RankEngine.step (rank.ts) on every rank
+ *     step               command 'step' → RankEngine.step (rank.ts) on every rank (Slipstream's
+ *                        filtered hot batches posted for the others: remote/slip.ts)
  *     barrier / beforeCheckpoint   command 'sync' (reconcile, average: bounds > 0) at a global
  *                        barrier, then the RedisColdStore's own (reads the touched cold rows)
  *     afterRestore       the store rewritten from the checkpoint, the state → every rank
@@ -30,6 +31,10 @@ import { runPartition, type PartitionResult } from '../partition.js';
 import { Link, parKey } from './link.js';
 import { RankEngine } from './rank.js';
 import { setStatus, writeRendezvous } from './rendezvous.js';
+import type { RowTags } from '../../modes/rebatch.js';
+import { replicaSlipstream } from '../pool.js';
+import { ReplicaSlipstream } from '../slip.js';
+import { encodeBatch, remoteReplicaOps } from './slip.js';
 
 export interface RemoteSetup {
   cfg: TrainConfig;
@@ -159,9 +164,9 @@ export interface RemoteRun {
   readonly trainer: Trainer;
   step(hot: boolean, steps: number, where: () => string, at?: BatchAt): Promise<number>;
   report(): ParallelReport;
-  /** per-replica Slipstream: not with processes (Slipstream is refused by check.ts) */
-  slipstream(): null;
-  readonly tags: null;
+  /** per-replica Slipstream (mode slipstream, hotBound > 0) over the ranks' replicas (remote/slip.ts), else null */
+  slipstream(log: (msg: string, extra?: Record<string, unknown>) => void): ReplicaSlipstream | null;
+  readonly tags: RowTags | null;
 }
 
 /** Build rank 0: the Trainer over the redis store, the partition; the rendezvous happens in trainer.open(). */
@@ -269,10 +274,19 @@ export async function openRemote(s: RemoteSetup): Promise<RemoteRun> {
   })));
   const dev = trainer.device;
   const d = cfg.model.dim;
+  let slip: ReplicaSlipstream | null = null;
   return {
     trainer,
-    tags: null,
-    slipstream: () => null,
+    get tags() {
+      return slip?.tags ?? null;
+    },
+    slipstream(log) {
+      const H = dev.hot?.rows ?? 0;
+      if (!replicaSlipstream(cfg) || H === 0) return null;
+      if (!engine || !link || !engine.replica) throw new PipelineError('internal', 'per-replica Slipstream over processes before the rendezvous');
+      slip = new ReplicaSlipstream(cfg.slipstream, cfg.train.batchSize, log, remoteReplicaOps(link, engine.replica, H, d), { kind: cfg.parallel.partition, owners });
+      return slip;
+    },
     async step(hot, steps, where, at) {
       if (!engine || !link) throw new PipelineError('internal', 'multi-process step before the rendezvous');
       if (!at) throw new PipelineError('internal', 'multi-process step without the batch position');
@@ -282,8 +296,14 @@ export async function openRemote(s: RemoteSetup): Promise<RemoteRun> {
       const { hotBound, denseBound } = cfg.parallel;
       const reconcile = hotBound > 0 && (steps + 1) % hotBound === 0;
       const average = denseBound > 0 && (steps + 1) % denseBound === 0;
-      await link.command({ op: 'step', n: steps, hot, epoch: at.epoch, idx: at.idx, B, sum: batchSum(batch), reconcile, average });
-      const loss = await engine.step(batch, hot, steps, reconcile, average);
+      const rt = slip?.tags ?? null;
+      const tags = hot && rt?.valid ? rt.tags : null;
+      if (rt) rt.valid = false;
+      // Slipstream: a hot batch after the filter is not batch idx of the stream: the ranks read it from this post
+      const post = cfg.mode === 'slipstream' && hot ? { bn: link.next, parts: 0 } : null;
+      if (post) post.parts = await link.postBlob(post.bn, 'batch', encodeBatch(batch, tags));
+      await link.command({ op: 'step', n: steps, hot, epoch: at.epoch, idx: at.idx, B, sum: batchSum(batch), reconcile, average, ...(post ?? {}) });
+      const loss = await engine.step(batch, hot, steps, reconcile, average, tags);
       if (!Number.isFinite(loss)) {
         throw new PipelineError('numeric', `training loss is ${loss} at ${where()}`, { hint: 'lower the learning rates (optim.dense.lr, optim.sparse.lr) or use adagrad' });
       }
@@ -315,6 +335,7 @@ export async function openRemote(s: RemoteSetup): Promise<RemoteRun> {
         reconciles: st.reconciles, reconciledRows: st.reconciledRows, conflictRows: st.conflictRows,
         cut: part ? { graph: part.report.cut.graph, random: part.report.cut.random } : null,
         transport: 'redis', hosts, barriers: link?.barriers ?? 0, barrierSec: link?.barrierSec ?? 0,
+        ...(slip ? { slipstream: slip.report() } : {}),
       };
     },
   };

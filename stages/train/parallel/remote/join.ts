@@ -5,7 +5,9 @@
  *
  *     load   the coordinator's dense state and hot table (initial, or after a --resume)
  *     step   read that batch (stream, epoch, index) from its own copy of the data, check its
- *            checksum, train its slice (rank.ts)
+ *            checksum, train its slice (rank.ts); Slipstream's filtered hot batches are read
+ *            from rank 0's post instead (remote/slip.ts)
+ *     replica post this rank's hot replica (per-replica Slipstream: a window's start and end)
  *     sync   reconcile / average (bounds > 0) at a global barrier (evaluations, checkpoints)
  *     stop   the run ended (or the coordinator stopped): exit
  *
@@ -31,6 +33,7 @@ import { batchSum } from './coordinator.js';
 import { Link, parKey } from './link.js';
 import { RankEngine } from './rank.js';
 import { checkJoin, readRendezvous, resolveJoin } from './rendezvous.js';
+import { decodeBatch, postReplica } from './slip.js';
 
 export interface JoinOptions {
   /** run directory (with rendezvous.json) or run id */
@@ -135,6 +138,7 @@ export async function joinRun(o: JoinOptions): Promise<JoinResult> {
     const writer = new RedisTables(writerClient, addr, runId, tables.spec);
     const ranks = new RankEngine({ cfg, trainer, link, tables, writer, owners, splitter: { kind: cfg.parallel.partition, owners }, coordinator: false });
     const batch = allocBatch(cfg.train.batchSize);
+    const tags = new Int32Array(cfg.train.batchSize);
     const pos = { cold: { epoch: -1, next: -1 }, hot: { epoch: -1, next: -1 } };
     let steps = 0;
     let seeded = false;
@@ -168,6 +172,22 @@ export async function joinRun(o: JoinOptions): Promise<JoinResult> {
       }
       if (cmd.op === 'sync') {
         await ranks.sync(cmd.n);
+        continue;
+      }
+      if (cmd.op === 'replica') {
+        const w = ranks.replica;
+        if (!w) throw new PipelineError('mismatch', 'hotcold worker: the coordinator asks for the hot replica (per-replica Slipstream), this worker has no hot table');
+        await postReplica(link, w);
+        continue;
+      }
+      if (cmd.bn !== undefined && cmd.parts !== undefined) {
+        // Slipstream: the filtered (re-batched) hot batch as rank 0 trains it
+        const tagged = decodeBatch(await link.readBlob(cmd.bn, 0, 'batch', cmd.parts), batch, tags);
+        if (batch.size !== cmd.B || batchSum(batch) !== cmd.sum) {
+          throw new PipelineError('mismatch', `hotcold worker: the coordinator's posted batch for step ${cmd.n} does not match its checksum (${batch.size} rows; the coordinator's ${cmd.B})`);
+        }
+        await ranks.step(batch, cmd.hot, cmd.n, cmd.reconcile, cmd.average, tagged ? tags : null);
+        steps++;
         continue;
       }
       const stream = cmd.hot ? inputs.hot : inputs.main;

@@ -10,7 +10,7 @@
  *     <a>:joined:<r>      JSON {host, pid} of rank r
  *     <a>:hb:<r>          heartbeat, refreshed every heartbeatSec/4, expires after heartbeatSec
  *     <a>:fail            JSON {rank, host, message}: a process that failed says so before exiting
- *     <a>:cmd:<r>         list: the coordinator's commands to rank r (step, sync, load, stop)
+ *     <a>:cmd:<r>         list: the coordinator's commands to rank r (step, sync, load, replica, stop)
  *     <a>:bar:<n>         INCR: arrivals at barrier n; the K-th arrival pushes K − 1 tokens to
  *     <a>:go:<n>          list the others BLPOP on (a dedicated blocking connection per process)
  *     <a>:x:<n>:<r>:<tag> data rank r posted before barrier n (read by the others after it)
@@ -31,7 +31,12 @@ const TTL = 3600;
 
 /** A coordinator command (JSON in the rank's command list). */
 export type Command =
-  | { op: 'step'; n: number; hot: boolean; epoch: number; idx: number; B: number; sum: number; reconcile: boolean; average: boolean }
+  | {
+    op: 'step'; n: number; hot: boolean; epoch: number; idx: number; B: number; sum: number; reconcile: boolean; average: boolean;
+    /** Slipstream: the batch (after its filter) is posted by rank 0 before barrier `bn` in `parts` parts (remote/slip.ts) */
+    bn?: number; parts?: number;
+  }
+  | { op: 'replica'; n: number }
   | { op: 'sync'; n: number }
   | { op: 'load'; n: number; parts: number; step: number }
   | { op: 'stop'; reason: string | null };

@@ -292,7 +292,7 @@ export class RankEngine {
    * @param gstep optimizer steps trained before this one (schedules reconciles and averages)
    * @returns the merged batch's mean loss; NaN when any rank's loss was not finite (then nothing was applied anywhere)
    */
-  async step(batch: Batch, hot: boolean, gstep: number, reconcile: boolean, average: boolean): Promise<number> {
+  async step(batch: Batch, hot: boolean, gstep: number, reconcile: boolean, average: boolean, tags: Int32Array | null = null): Promise<number> {
     const { L, K, r, d, P, o } = this;
     const { trainer, link } = o;
     const cfg = o.cfg;
@@ -300,7 +300,7 @@ export class RankEngine {
     const dev = trainer.device;
     const B = batch.size;
     const cap = cfg.train.batchSize;
-    splitBatch(batch, hot, L, o.splitter);
+    splitBatch(batch, hot, L, o.splitter, tags);
     const Bk = L.sizes[r]!;
     const scale = Bk / B;
     const off = r * cap;
@@ -733,6 +733,11 @@ export class RankEngine {
     mean(t.model.params, 0);
     if (st) mean(st, P);
     this.stats.denseBytes += mine.length * K;
+  }
+
+  /** This rank's hot table (its replica at hotBound > 0), for per-replica Slipstream (remote/slip.ts). */
+  get replica(): Float32Array | null {
+    return this.hot ? this.hot.weights : null;
   }
 
   /** Evaluation / checkpoint / end: reconcile and average (bounds > 0), then a barrier. */
