@@ -116,6 +116,22 @@ describe.skipIf(REDIS_MISSING !== null)('update log on Redis Streams through the
     }
   }, 120_000);
 
+  it('2 worker threads with the log: the same parameters as without it; killed, replay resumes them exactly', async () => {
+    const cfg = resolveTrainConfig({ ...TINY, mode: 'fae', parallel: { workers: 2 } });
+    const plain = await runTo(d, { config: cfg, hot: d.hotDir, out: outDir(d, 'ulog-w2-plain'), checkpoint: { every: 6, everySec: 0, threshold: 0, fullEvery: 2 } });
+    const ref = await runTo(d, { config: cfg, hot: d.hotDir, out: outDir(d, 'ulog-w2-ref'), checkpoint: ck('ulog-w2-ref') });
+    expect(ref.m.parallel?.workers).toBe(2);
+    expect(firstDiff(ref.p, plain.p)).toBe(-1); // at bound 0 a log entry (a sync of the workers) changes nothing
+    const at = 11;
+    const out = outDir(d, 'ulog-w2-kill');
+    const crash = { afterStep: (n: number) => { if (n === at) throw new Crash('killed'); } };
+    await expect(runTo(d, { config: cfg, hot: d.hotDir, out, checkpoint: ck('ulog-w2-k'), hooks: crash })).rejects.toBeInstanceOf(Crash);
+    const resumed = await runTo(d, { config: cfg, hot: d.hotDir, out, checkpoint: ck('ulog-w2-k'), resume: true });
+    expect(firstDiff(resumed.p, ref.p), `killed after batch ${at}`).toBe(-1);
+    expect(resumed.m.test).toEqual(ref.m.test);
+    expect(readFileSync(join(out, 'log.jsonl'), 'utf8')).toMatch(/update log: restored checkpoint v\d+/);
+  }, 120_000);
+
   it('trims the log below the previous base once a newer base commits; a torn newest marker falls back to the one before', async () => {
     const cfg = config();
     const ref = await reference();

@@ -82,9 +82,9 @@ export function sizeBlasPool(cfg: TrainConfig, threads: number): void {
 
 /** Refuse what workers cannot do yet; @throws not_implemented */
 export function checkParallel(cfg: TrainConfig, coldStore: string | undefined, updateLog = false): void {
-  if (cfg.parallel.workers > 1 && updateLog) {
-    throw new PipelineError('not_implemented', `--workers ${cfg.parallel.workers} with --log: the update log reads the rows touched since its last entry, which the workers record in their own bitsets until a checkpoint`, {
-      field: 'parallel.workers', hint: 'use incremental checkpoints (--checkpoint-every) with workers, or one worker with --log',
+  if (cfg.parallel.workers > 1 && updateLog && cfg.parallel.transport === 'redis') {
+    throw new PipelineError('not_implemented', `--workers ${cfg.parallel.workers} with parallel.transport=redis and --log: the processes' cold rows are in the redis store already, and the log's entries would have to be cut at the ranks' global barriers`, {
+      field: 'parallel.workers', hint: 'use incremental checkpoints (--checkpoint-every) with processes, or worker threads (the default transport) with --log',
     });
   }
   if (cfg.parallel.workers > 1 && cfg.mode === 'slipstream' && cfg.slipstream.maxAucLoss > 0) {
