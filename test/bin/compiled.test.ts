@@ -134,23 +134,23 @@ describe('compiled CLI (dist/)', () => {
     expect(ls.out).toMatch(/full/);
   });
 
-  it('Ctrl-C stops a run with its data worker promptly: exit 130, no stack trace, the output lock released', async () => {
-    const cfg = join(dir, 'long.json');
-    writeFileSync(cfg, JSON.stringify({ mode: 'baseline', model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' }, train: { batchSize: 128, epochs: 100000, evalEvery: 0, logEvery: 1 } }));
-    const out = join(dir, 'run-sigint');
+  for (const workers of [1, 2]) it(`Ctrl-C stops a run with its data worker${workers > 1 ? ` and ${workers} training workers` : ''} promptly: exit 130, no stack trace, the output lock released`, async () => {
+    const cfg = join(dir, `long-${workers}.json`);
+    writeFileSync(cfg, JSON.stringify({ mode: 'baseline', model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' }, train: { batchSize: 128, epochs: 100000, evalEvery: 0, logEvery: 1 }, parallel: { workers } }));
+    const out = join(dir, `run-sigint-${workers}`);
     const child = spawn(process.execPath, [BUNDLE_BIN, 'train', '--config', cfg, '--data', d.dataDir, '--out', out, '--quiet'], { env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
     let err = '';
     child.stderr.on('data', (b: Buffer) => void (err += b.toString()));
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
     // wait until it trains (log.jsonl has step lines), then interrupt
     for (let i = 0; i < 600 && !(existsSync(join(out, 'log.jsonl')) && readFileSync(join(out, 'log.jsonl'), 'utf8').includes('"step"')); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(existsSync(join(dir, '.run-sigint.hotcold.lock'))).toBe(true);
+    expect(existsSync(join(dir, `.run-sigint-${workers}.hotcold.lock`))).toBe(true);
     const t0 = Date.now();
     child.kill('SIGINT');
     expect(await exited).toBe(130);
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(err).not.toMatch(/\n\s+at /);
-    expect(existsSync(join(dir, '.run-sigint.hotcold.lock'))).toBe(false);
+    expect(existsSync(join(dir, `.run-sigint-${workers}.hotcold.lock`))).toBe(false);
   }, 60_000);
 
   it('a broken shard read by the data worker is reported as a PipelineError naming the file, not a worker stack trace', () => {

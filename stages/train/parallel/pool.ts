@@ -73,6 +73,8 @@ export class WorkerPool {
   private readonly exited = new Set<number>();
   /** steps trained in parallel by this process */
   steps = 0;
+  /** when the main thread last let its event loop run (signals, worker exits) */
+  private lastYield = performance.now();
 
   constructor(private readonly trainer: Trainer, private readonly o: PoolOptions) {
     const cfg = o.cfg;
@@ -180,6 +182,12 @@ export class WorkerPool {
         const n = Atomics.load(ctrl, C.DONE);
         if (n >= this.K) {
           this.settle();
+          // steps shorter than YIELD_MS never reach the yield below, and the training loop's own
+          // awaits may all be microtasks: let Ctrl-C and a worker's exit in at least this often
+          if (performance.now() - this.lastYield >= YIELD_MS) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            this.lastYield = performance.now();
+          }
           return p;
         }
         if (Atomics.load(ctrl, C.ABORT) !== 0) break;
@@ -192,6 +200,7 @@ export class WorkerPool {
         return p; // settled by the failure's messages (or the 10 s guard in fail)
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
+      this.lastYield = performance.now();
       if (this.waiting === null) return p;
     }
   }
