@@ -146,13 +146,13 @@ export class SparseApplier {
    * B_j/B, and apply the row-wise optimizer once per distinct row (with a replica: its own hot
    * gradients to its replica).
    */
-  apply(step: number, B: number, stats: Float64Array): void {
+  apply(step: number, B: number, sizes: Int32Array, stats: Float64Array): void {
     const { L, K, k, d } = this;
     const out = this.applyOut;
     const box = this.nDirtyBox;
     box[0] = this.nDirty;
     const bad = this.par.parApply(
-      L.embGrad, L.ord, L.tgtRow, L.seg, L.sizes, B, K, k, L.cap, NUM_TABLES, d, this.tgtW, this.tgtA, this.tgtTouched, this.tgtRows,
+      L.embGrad, L.ord, L.tgtRow, L.seg, sizes, B, K, k, L.cap, NUM_TABLES, d, this.tgtW, this.tgtA, this.tgtTouched, this.tgtRows,
       this.hotW !== null, this.lr, this.eps, this.replica ? this.dirty : null, this.replica ? this.dirtyList : null, this.replica ? box : null, out,
     );
     if (bad >= 0) throw new PipelineError('internal', `parallel apply: a routed row id is outside its table (entry ${bad})`);

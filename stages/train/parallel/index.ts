@@ -17,7 +17,7 @@ import type { TrainInputs } from '../setup.js';
 import { Trainer } from '../trainer.js';
 import { ParallelColdStore } from './cold-store.js';
 import { runPartition, type PartitionResult } from './partition.js';
-import { replicaSlipstream, WorkerPool } from './pool.js';
+import { poolTestHooks, replicaSlipstream, WorkerPool } from './pool.js';
 import { poolOps, ReplicaSlipstream } from './slip.js';
 import { S } from './shared.js';
 import type { WorkerInit } from './worker.js';
@@ -121,15 +121,39 @@ export async function openParallel(s: ParallelSetup): Promise<ParallelRun> {
     s.info?.(`train: graph partition over ${part.report.inputs} sampled inputs for ${K} workers: cut ${(100 * part.report.cut.graph).toFixed(1)}% vs random ${(100 * part.report.cut.random).toFixed(1)}% (${part.reused ? 'reused' : `${part.report.seconds.toFixed(1)}s`})`, { partition: part.report });
   }
   const owners = part ? part.owners : null;
-  pool = new WorkerPool(trainer, {
-    cfg, engine: s.engineKind, threads: s.threads, owners, splitter: { kind: cfg.parallel.partition, owners }, fault: s.fault, checkpointDir: s.checkpointDir,
-  });
-  const p = pool;
-  const cold = store as unknown as ParallelColdStore;
   const dev = trainer.device;
   const d = cfg.model.dim;
   let prevCold = 0;
   let prevHot = 0;
+  /** a step's updates are applied: the Device's counters, as the one-worker trainer counts them (distinct rows summed over the rows' owners) */
+  const onStep = (hot: boolean, B: number): void => {
+    const cold = store as unknown as ParallelColdStore;
+    const st = pool!.stats();
+    const cu = st[S.coldUnique]! - prevCold;
+    const hu = st[S.hotUnique]! - prevHot;
+    prevCold = st[S.coldUnique]!;
+    prevHot = st[S.hotUnique]!;
+    if (hot) {
+      dev.rows.hotGathered += B * NUM_TABLES;
+      dev.rows.hotUnique += hu;
+      cold.countHot(B * NUM_TABLES);
+    } else {
+      // a cold batch's distinct rows include the hot rows it touches (as Device.coldBatch counts them)
+      dev.rows.coldGathered += B * NUM_TABLES;
+      dev.rows.coldUnique += cu + hu;
+      dev.bytes.gatherIn += (cu + hu) * d * 4;
+      dev.bytes.gradOut += (cu + hu) * d * 4;
+      cold.lookups += B * NUM_TABLES;
+    }
+  };
+  // the one-worker Slipstream reads the shared hot table on the main thread between steps: no step may be in flight then
+  const pipeline = poolTestHooks.pipeline ?? !(cfg.mode === 'slipstream' && !replicaSlipstream(cfg));
+  pool = new WorkerPool(trainer, {
+    cfg, engine: s.engineKind, threads: s.threads, owners, splitter: { kind: cfg.parallel.partition, owners }, fault: s.fault, checkpointDir: s.checkpointDir,
+    pipeline, onStep,
+  });
+  const p = pool;
+  const cold = store as unknown as ParallelColdStore;
   const splitter = { kind: cfg.parallel.partition, owners };
   const slip = replicaSlipstream(cfg) && p.layout.H > 0 ? { made: null as ReplicaSlipstream | null } : null;
   return {
@@ -143,7 +167,6 @@ export async function openParallel(s: ParallelSetup): Promise<ParallelRun> {
       return slip.made;
     },
     async step(hot, steps, where) {
-      const B = trainer.batch.size;
       const rt = slip?.made?.tags ?? null;
       const tags = hot && rt?.valid ? rt.tags : null;
       if (rt) rt.valid = false;
@@ -152,27 +175,10 @@ export async function openParallel(s: ParallelSetup): Promise<ParallelRun> {
         throw new PipelineError('numeric', `training loss is ${loss} at ${where()}`, { hint: 'lower the learning rates (optim.dense.lr, optim.sparse.lr) or use adagrad' });
       }
       cold.step = steps + 1;
-      // the Device's counters, as the one-worker trainer counts them (distinct rows summed over the rows' owners)
-      const st = p.stats();
-      const cu = st[S.coldUnique]! - prevCold;
-      const hu = st[S.hotUnique]! - prevHot;
-      prevCold = st[S.coldUnique]!;
-      prevHot = st[S.hotUnique]!;
-      if (hot) {
-        dev.rows.hotGathered += B * NUM_TABLES;
-        dev.rows.hotUnique += hu;
-        cold.countHot(B * NUM_TABLES);
-      } else {
-        // a cold batch's distinct rows include the hot rows it touches (as Device.coldBatch counts them)
-        dev.rows.coldGathered += B * NUM_TABLES;
-        dev.rows.coldUnique += cu + hu;
-        dev.bytes.gatherIn += (cu + hu) * d * 4;
-        dev.bytes.gradOut += (cu + hu) * d * 4;
-        cold.lookups += B * NUM_TABLES;
-      }
       return loss;
     },
     report() {
+      if (p.busy) throw new PipelineError('internal', 'parallel report with a step in flight (drain the pool first)');
       const st = p.stats();
       const denseBytes = st[S.denseBytes]!;
       const sparseBytes = st[S.sparseBytes]!;

@@ -25,6 +25,9 @@ import { C, CMD, HOT_TABLE, S, allocShared, type SharedLayout } from './shared.j
 import { splitBatch, type Splitter } from './split.js';
 import type { WorkerInit, WorkerMessage } from './worker.js';
 
+/** Tests: force pipelined steps on (true) or off (false) whatever the mode (null: the mode decides). */
+export const poolTestHooks: { pipeline: boolean | null } = { pipeline: null };
+
 /** How long the main thread blocks on a command before it lets its event loop run (ms). */
 const YIELD_MS = 50;
 
@@ -46,6 +49,14 @@ export interface PoolOptions {
   fault?: WorkerInit['fault'];
   /** named in the failure message: where the run's checkpoints are */
   checkpointDir?: string;
+  /**
+   * return from a step when its losses are known, before its updates are applied (see
+   * {@link WorkerPool.step}); only where nothing on the main thread reads the tables between
+   * steps (not with the one-worker Slipstream over the shared hot table)
+   */
+  pipeline?: boolean;
+  /** a step's updates are applied (its counters are final): called in step order */
+  onStep?: (hot: boolean, B: number) => void;
 }
 
 function startWorker(init: WorkerInit): Worker {
@@ -75,6 +86,10 @@ export class WorkerPool {
   steps = 0;
   /** when the main thread last let its event loop run (signals, worker exits) */
   private lastYield = performance.now();
+  /** the command posted last, until its DONE */
+  private posted: Promise<void> | null = null;
+  /** a pipelined step whose losses are in but whose updates may still be being applied */
+  private inflight: { hot: boolean; B: number } | null = null;
 
   constructor(private readonly trainer: Trainer, private readonly o: PoolOptions) {
     const cfg = o.cfg;
@@ -160,61 +175,109 @@ export class WorkerPool {
     else w.resolve();
   }
 
-  /**
-   * Run one command on every worker. The main thread blocks on ctrl[DONE] while they work (a step
-   * is milliseconds; a message round trip through the event loop per step cost ≈ 0.5 ms of every
-   * worker's time), yielding to its event loop every {@link YIELD_MS} so that a worker that exits
-   * without a word is seen; after a failure it settles on messages instead.
-   */
-  private async command(cmd: number): Promise<void> {
-    if (this.failure) throw this.failure;
+  /** Post a command to every worker (the previous one must have settled: see {@link drain}). */
+  private post(cmd: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
     const ctrl = this.layout.ctrl;
     const p = new Promise<void>((resolve, reject) => {
       this.waiting = { seq: this.seq + 1, aborted: 0, failed: 0, resolve, reject };
     });
+    p.catch(() => undefined); // awaited by waitFor or drain; a failure with nobody waiting must not be unhandled
     Atomics.store(ctrl, C.DONE, 0);
+    Atomics.store(ctrl, C.LOSS, 0);
     ctrl[C.CMD] = cmd;
     Atomics.store(ctrl, C.SEQ, ++this.seq);
     Atomics.notify(ctrl, C.SEQ);
+    this.posted = p;
+    return p;
+  }
+
+  /**
+   * Wait until K workers have counted themselves on ctrl[word] (DONE: the command finished; LOSS: a
+   * step's inputs are consumed and its losses written). The main thread blocks on the word (a
+   * step is milliseconds; a message round trip through the event loop per step cost ≈ 0.5 ms of
+   * every worker's time), yielding to its event loop at least every {@link YIELD_MS} so that
+   * Ctrl-C and a worker that exits without a word are seen; after a failure it settles on messages.
+   * @throws the run's failure (worker_failed)
+   */
+  private async waitFor(word: number): Promise<void> {
+    const ctrl = this.layout.ctrl;
+    const p = this.posted!;
     for (;;) {
       const until = performance.now() + YIELD_MS;
       for (;;) {
-        const n = Atomics.load(ctrl, C.DONE);
+        const n = Atomics.load(ctrl, word);
         if (n >= this.K) {
-          this.settle();
-          // steps shorter than YIELD_MS never reach the yield below, and the training loop's own
-          // awaits may all be microtasks: let Ctrl-C and a worker's exit in at least this often
+          if (word === C.DONE) {
+            this.settle();
+            this.posted = null;
+          }
+          // the training loop's own awaits may all be microtasks: let the event loop in this often
           if (performance.now() - this.lastYield >= YIELD_MS) {
             await new Promise<void>((resolve) => setImmediate(resolve));
             this.lastYield = performance.now();
           }
-          return p;
+          if (word === C.DONE) await p; // rejects when a worker failed meanwhile
+          return;
         }
         if (Atomics.load(ctrl, C.ABORT) !== 0) break;
         const left = until - performance.now();
         if (left <= 0) break;
-        Atomics.wait(ctrl, C.DONE, n, Math.min(left, 10));
+        Atomics.wait(ctrl, word, n, Math.min(left, 10));
       }
       if (Atomics.load(ctrl, C.ABORT) !== 0 || this.failure) {
         this.check();
-        return p; // settled by the failure's messages (or the 10 s guard in fail)
+        this.posted = null;
+        await p; // settled by the failure's messages (or the 10 s guard in fail): rejects
+        return;
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
       this.lastYield = performance.now();
-      if (this.waiting === null) return p;
+      if (this.waiting === null) {
+        this.posted = null;
+        await p;
+        return;
+      }
     }
+  }
+
+  /** Run one command on every worker, after the step in flight (if any) has finished. */
+  private async command(cmd: number): Promise<void> {
+    await this.drain();
+    this.post(cmd);
+    await this.waitFor(C.DONE);
+  }
+
+  /**
+   * Wait for the step in flight (pipelined steps return when their losses are known, while the
+   * workers still apply their updates) and account it. Every command, and anything on the main
+   * thread that reads the tables or the counters, comes after this.
+   */
+  async drain(): Promise<void> {
+    const f = this.inflight;
+    if (!f) return;
+    this.inflight = null;
+    await this.waitFor(C.DONE);
+    this.o.onStep?.(f.hot, f.B);
   }
 
   /**
    * One global step on `batch`: split, run, and return the merged batch's mean loss (NaN when
-   * any worker's loss was not finite: then nothing was applied).
+   * any worker's loss was not finite: then nothing is applied).
+   *
+   * Pipelined ({@link PoolOptions.pipeline}): the batch is split into the input slices while the
+   * previous step's workers still apply its updates (they are past reading their inputs), and this
+   * call returns once every worker has its loss, so the training loop reads the next batch while
+   * the workers apply this one. Otherwise it returns when the step is applied.
    * @param step optimizer steps trained so far in the run (schedules reconciles and averages)
    * @param tags the worker of each row (assigned before a per-replica Slipstream filter), or null: the splitter's
    */
   async step(batch: Batch, hot: boolean, step: number, tags: Int32Array | null = null): Promise<number> {
     const L = this.layout;
     const B = batch.size;
-    splitBatch(batch, hot, L, this.o.splitter, tags);
+    if (!this.o.pipeline) await this.drain();
+    splitBatch(batch, hot, L, this.o.splitter, tags); // the workers copy the sizes when their step starts
+    await this.drain();
     const ctrl = L.ctrl;
     const { hotBound, denseBound } = this.o.cfg.parallel;
     ctrl[C.B] = B;
@@ -222,7 +285,10 @@ export class WorkerPool {
     ctrl[C.STEP] = step;
     ctrl[C.RECONCILE] = hotBound > 0 && (step + 1) % hotBound === 0 ? 1 : 0;
     ctrl[C.AVERAGE] = denseBound > 0 && (step + 1) % denseBound === 0 ? 1 : 0;
-    await this.command(CMD.STEP);
+    this.post(CMD.STEP);
+    this.inflight = { hot, B };
+    if (this.o.pipeline) await this.waitFor(C.LOSS);
+    else await this.drain();
     this.steps++;
     let loss = 0;
     for (let k = 0; k < this.K; k++) loss += L.losses[k]!;
@@ -231,6 +297,7 @@ export class WorkerPool {
 
   /** Bring the main thread's model and tables up to date (before evaluations, checkpoints, the saved model). */
   async sync(step: number): Promise<void> {
+    await this.drain();
     this.layout.ctrl[C.STEP] = step;
     await this.command(CMD.SYNC);
     const L = this.layout;
@@ -277,6 +344,7 @@ export class WorkerPool {
 
   /** After a checkpoint was restored into the main thread's state: every worker loads it. */
   async load(step: number): Promise<void> {
+    await this.drain();
     this.publish();
     this.layout.ctrl[C.STEP] = step;
     for (const per of this.layout.touched) for (const t of per) t.fill(0);
@@ -293,7 +361,12 @@ export class WorkerPool {
     return this.command(CMD.DELTA);
   }
 
-  /** Counters summed over the workers. */
+  /** whether a pipelined step is in flight (its updates not yet known to be applied) */
+  get busy(): boolean {
+    return this.inflight !== null;
+  }
+
+  /** Counters summed over the workers (after {@link drain}: a step in flight still adds to them). */
   stats(): number[] {
     const out = new Array<number>(S.SIZE).fill(0);
     for (let k = 0; k < this.K; k++) {
@@ -308,6 +381,7 @@ export class WorkerPool {
   /** Stop the workers (idempotent). */
   async close(): Promise<void> {
     if (this.stopped) return;
+    if (this.inflight && !this.failure) await this.drain().catch(() => undefined);
     this.stopped = true;
     const ctrl = this.layout.ctrl;
     ctrl[C.CMD] = CMD.STOP;

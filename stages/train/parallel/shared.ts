@@ -39,6 +39,8 @@ export const C = {
   AVERAGE: 9,
   /** workers that finished the command of SEQ (the main thread waits on it) */
   DONE: 10,
+  /** step: workers past their backward (inputs read, loss written: the next batch may be split in) */
+  LOSS: 11,
   SIZE: 16,
 } as const;
 

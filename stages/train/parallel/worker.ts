@@ -77,16 +77,22 @@ function load(): void {
   applier.loadReplica(Atomics.load(ctrl, C.STEP));
 }
 
+/** the step's slice sizes, copied at its start: the main thread splits the next batch in once every worker's loss is in */
+const sizes = new Int32Array(K);
+
 function step(): void {
   const B = ctrl[C.B]!;
   const hot = ctrl[C.HOT] === 1;
   const gstep = ctrl[C.STEP]!;
+  const reconcile = ctrl[C.RECONCILE] === 1;
+  const averageNow = ctrl[C.AVERAGE] === 1;
+  sizes.set(L.sizes);
   const f = init.fault;
   if (f && f.worker === k && f.step === gstep) {
     if (f.how === 'exit') process.exit(3);
     throw new PipelineError('internal', `injected fault in worker ${k} at step ${gstep}`);
   }
-  const Bk = L.sizes[k]!;
+  const Bk = sizes[k]!;
   const scale = Bk / B;
   const off = k * L.cap;
   const eg = L.embGrad.subarray(off * NUM_TABLES * d, (off + Bk) * NUM_TABLES * d);
@@ -101,17 +107,20 @@ function step(): void {
     if (denseBound === 0) slot.fill(0);
     applier.route(hot, 0, emb, stats);
   }
+  // this slice's inputs are read and its loss is written: the main thread may split the next batch in
+  Atomics.add(ctrl, C.LOSS, 1);
+  Atomics.notify(ctrl, C.LOSS);
   barrier(ctrl, K);
   // a NaN/Inf anywhere: nothing is applied anywhere; the main thread reports it
   for (let j = 0; j < K; j++) if (!Number.isFinite(L.losses[j]!)) return;
-  applier.apply(gstep, B, stats);
+  applier.apply(gstep, B, sizes, stats);
   if (shareDense) {
     // this worker's share: Σ_j g_j × B_j/B in worker order (as the 1-worker sum of the merged batch), one optimizer step
     const slots = L.denseSlot;
-    const s0 = L.sizes[0]! / B;
+    const s0 = sizes[0]! / B;
     for (let i = lo; i < hi; i++) gsum[i] = slots[i]! * s0;
     for (let j = 1; j < K; j++) {
-      const sj = L.sizes[j]! / B;
+      const sj = sizes[j]! / B;
       const o = j * P;
       for (let i = lo; i < hi; i++) gsum[i] = gsum[i]! + Math.fround(slots[o + i]! * sj);
     }
@@ -121,8 +130,8 @@ function step(): void {
   } else if (Bk > 0) {
     opt.step(model.params, model.grads);
   }
-  if (ctrl[C.RECONCILE] === 1) applier.reconcile(gstep + 1, stats);
-  if (ctrl[C.AVERAGE] === 1) average();
+  if (reconcile) applier.reconcile(gstep + 1, stats);
+  if (averageNow) average();
 }
 
 /** denseBound > 0: every worker's parameters and optimizer state ← their mean (summed in worker order). */

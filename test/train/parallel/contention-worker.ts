@@ -23,7 +23,7 @@ for (let r = 0; r < rounds; r++) {
   L.embGrad.fill(-1, off * F * L.dim, off * F * L.dim + n);
   ap.route(hot, L.sizes[index]!, emb, stats);
   barrier(L.ctrl, L.K);
-  ap.apply(r, L.sizes[index]!, stats); // every slice as large as the batch: scale B_j/B = 1
+  ap.apply(r, L.sizes[index]!, L.sizes, stats); // every slice as large as the batch: scale B_j/B = 1
   barrier(L.ctrl, L.K);
 }
 parentPort!.postMessage({ remote: stats[S.remoteRows], kernels: kernels.parallel.name });

@@ -5,6 +5,7 @@ import { resolveTrainConfig } from '../../../stages/train/config.js';
 import { train, type TrainOptions } from '../../../stages/train/train.js';
 import type { Trainer } from '../../../stages/train/trainer.js';
 import { makeTrainData, type TrainData } from '../../fixtures/train-data.js';
+import { poolTestHooks } from '../../../stages/train/parallel/pool.js';
 
 const BASE = {
   model: { dim: 8, mlpBot: '13-16-8', mlpTop: '16-1' },
@@ -37,6 +38,31 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 }
 
 describe('parallel workers', () => {
+  it('pipelined steps (the next batch split in while the workers apply this one) equal unpipelined ones bit for bit, counters too', async () => {
+    const config = resolveTrainConfig({ ...BASE, mode: 'fae', train: { ...BASE.train, evalEvery: 7 }, parallel: { workers: 2, hotBound: 3, partition: 'graph' } });
+    const runs: { m: RunMetrics; s: Snap }[] = [];
+    for (const pipeline of [true, false]) {
+      poolTestHooks.pipeline = pipeline;
+      try {
+        runs.push(await run({ config, hot: d.hotDir, out: join(d.root, `pipe-${pipeline}`) }));
+      } finally {
+        poolTestHooks.pipeline = null;
+      }
+    }
+    const [a, b] = runs as [{ m: RunMetrics; s: Snap }, { m: RunMetrics; s: Snap }];
+    expect(Buffer.from(a.s.dense.buffer).equals(Buffer.from(b.s.dense.buffer))).toBe(true);
+    for (let t = 0; t < 26; t++) expect(Buffer.from(a.s.tables[t]!.buffer).equals(Buffer.from(b.s.tables[t]!.buffer))).toBe(true);
+    expect(a.m.test).toEqual(b.m.test);
+    const noTime = (m: RunMetrics) => m.evals.map(({ trainSec: _t, ...e }) => e);
+    expect(noTime(a.m)).toEqual(noTime(b.m));
+    expect(a.m.work).toEqual(b.m.work);
+    expect(a.m.hostDeviceBytes).toEqual(b.m.hostDeviceBytes);
+    const { staleness: sa, ...pa } = a.m.parallel!;
+    const { staleness: sb, ...pb } = b.m.parallel!;
+    expect(pa).toEqual(pb);
+    expect(sa).toEqual(sb);
+  }, 60_000);
+
   for (const mode of ['baseline', 'fae'] as const) {
     it(`${mode}: 2 workers at bound 0 equal one worker on the merged batch (float tolerance)`, async () => {
       const hot = mode === 'baseline' ? undefined : d.hotDir;
