@@ -69,6 +69,24 @@ async function concurrentPair(data: { dataDir: string; hotDir: string }): Promis
   return Promise.all([one(0), one(1)]);
 }
 
+/**
+ * The other use of the second core: one worker as a lone `hotcold train` runs by default (child
+ * process: `--threads auto` gives its GEMMs the second core, batches on the data worker thread).
+ */
+async function lonePeer(data: { dataDir: string; hotDir: string }): Promise<RunMetrics> {
+  const preset = MODEL === 'kaggle' ? `configs/${MODE}.json` : `configs/${MODE}-small.json`;
+  const out = join(DIR, 'runs-workers', 'lone-auto');
+  const args = ['--import', 'tsx', 'bin/hotcold.ts', 'train', '--config', preset, '--data', data.dataDir, ...(MODE === 'baseline' ? [] : ['--hot', data.hotDir]),
+    '--out', out, '--engine', 'blas', '--threads', 'auto', '--data-worker', 'on', '--quiet', '--force', '--set', 'train.evalEvery=0', '--set', 'train.saveModel=false'];
+  const env = { ...process.env };
+  delete env.OPENBLAS_NUM_THREADS; // this process pinned it to 1 for the in-process runs
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env });
+    p.once('error', reject);
+    p.once('exit', (code) => (code === 0 ? resolve(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as RunMetrics) : reject(new Error(`lone --threads auto run exited with ${code}`))));
+  });
+}
+
 /** The FP / integer peer beside the 2-workers ratio (see fp-peer.ts). */
 async function hardwarePeer(workersRatio: number): Promise<void> {
   const preset = loadTrainConfig(MODEL === 'kaggle' ? `configs/${MODE}.json` : `configs/${MODE}-small.json`, []);
@@ -134,6 +152,8 @@ async function main(): Promise<void> {
   log(`peer: two independent 1-worker runs at once (child processes, seeds 1 and 2): ${Math.round(pair[0]!.samplesPerSec)} + ${Math.round(pair[1]!.samplesPerSec)} = ${Math.round(pairSum)} samples/s = ${(pairSum / s1).toFixed(2)}× the lone run — the most two threads get on this machine now; ${K} workers reached ${((sK / s1) / (pairSum / s1)).toFixed(2)} of it`);
   // two threads at once cost more CPU per sample even when they share nothing (caches, memory bandwidth, a busy host)
   log(`  CPU per sample of the pair vs the lone run: ${(cpu(pair) / cpu(one)).toFixed(2)}× (the ${K} workers: ${(cpu(many) / cpu(one)).toFixed(2)}×)`);
+  const lone = await lonePeer(data);
+  log(`the default lone run instead (1 worker, child process, --threads auto = ${lone.dataLoad?.threads ?? '?'} OpenBLAS threads, batches on the data worker): ${Math.round(lone.samplesPerSec)} samples/s = ${(lone.samplesPerSec / s1).toFixed(2)}× the 1-worker run; ${K} workers ${(sK / lone.samplesPerSec).toFixed(2)}× it`);
   log(`  load average now ${load()}`);
   await hardwarePeer(sK / s1);
 
