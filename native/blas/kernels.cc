@@ -264,12 +264,6 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, -1);
 }
 
-// Reusable scatter scratch (N-API calls come from one JS thread per addon instance).
-struct Scratch {
-  std::vector<int32_t> keys, vals, uniq, where;
-  std::vector<float> acc;
-};
-
 }  // namespace
 
 namespace hc {
@@ -343,21 +337,8 @@ Napi::Value ScatterTable(const Napi::CallbackInfo& info) {
   for (int64_t c = 0; c < nc; c++)
     if (cols.data[c] < 0 || cols.data[c] >= F) { Fail(env, fn, "column out of range"); return env.Undefined(); }
 
-  thread_local Scratch sc;  // one per thread: parallel workers call the kernels at the same time
-  const int64_t n0 = B * nc;
-  size_t cap = 16;
-  while (static_cast<int64_t>(cap) < 2 * n0) cap <<= 1;
-  if (sc.keys.size() < cap) { sc.keys.assign(cap, -1); sc.vals.assign(cap, 0); }
-  const uint32_t mask = static_cast<uint32_t>(sc.keys.size() - 1);
-  if (static_cast<int64_t>(sc.uniq.size()) < n0) { sc.uniq.resize(n0); sc.where.resize(n0); }
-  if (static_cast<int64_t>(sc.acc.size()) < n0 * d) sc.acc.resize(n0 * d);
-  int32_t* keys = sc.keys.data();
-  int32_t* vals = sc.vals.data();
-  int32_t* uniq = sc.uniq.data();
-  int32_t* where = sc.where.data();
-  float* acc = sc.acc.data();
-
-  int64_t n = 0;
+  thread_local RowSums sc;  // one per thread: parallel workers call the kernels at the same time
+  sc.Begin(B * nc, d);
   int64_t bad = -1;
   // rows in first-seen order (b-major, then the table's columns), duplicates summed as the twin
   for (int64_t b = 0; b < B && bad < 0; b++) {
@@ -365,31 +346,15 @@ Napi::Value ScatterTable(const Napi::CallbackInfo& info) {
       const int64_t f = cols.data[c];
       const int32_t id = cats.data[b * F + f];
       if (id < 0 || id >= rows) { bad = b * F + f; break; }
-      uint32_t h = (static_cast<uint32_t>(id) * 0x9e3779b1u >> 7) & mask;
-      int32_t slot;
-      for (;;) {
-        const int32_t k = keys[h];
-        if (k == id) { slot = vals[h]; break; }
-        if (k == -1) {
-          keys[h] = id;
-          vals[h] = static_cast<int32_t>(n);
-          uniq[n] = id;
-          where[n] = static_cast<int32_t>(h);
-          slot = static_cast<int32_t>(n++);
-          std::memset(acc + slot * d, 0, sizeof(float) * d);
-          break;
-        }
-        h = (h + 1) & mask;
-      }
-      AddRow(acc + slot * d, grad.data + (b * F + f) * d, d);
+      AddRow(sc.Row(id), grad.data + (b * F + f) * d, d);
     }
   }
-  // all lookups are done: emptying the slots this call filled cannot break a probe chain
-  for (int64_t i = 0; i < n; i++) keys[where[i]] = -1;
+  sc.End();
   if (bad >= 0) return Napi::Number::New(env, static_cast<double>(bad));
-  if (adagrad) AdagradRows(w.data, accum.data, acc, uniq, n, d, lr, eps);
-  else SgdRows(w.data, acc, uniq, n, d, lr);
-  for (int64_t i = 0; i < n; i++) touched.data[uniq[i] >> 3] |= static_cast<uint8_t>(1u << (uniq[i] & 7));
+  const int32_t* uniq = sc.uniq.data();
+  if (adagrad) AdagradRows(w.data, accum.data, sc.acc.data(), uniq, sc.n, d, lr, eps);
+  else SgdRows(w.data, sc.acc.data(), uniq, sc.n, d, lr);
+  for (int64_t i = 0; i < sc.n; i++) touched.data[uniq[i] >> 3] |= static_cast<uint8_t>(1u << (uniq[i] & 7));
   return Napi::Number::New(env, -1);
 }
 

@@ -162,11 +162,6 @@ void AddScaledRow(float* __restrict acc, const float* __restrict g, double scale
   for (int64_t c = 0; c < d; c++) acc[c] = acc[c] + static_cast<float>(static_cast<double>(g[c]) * scale);
 }
 
-struct ApplyScratch {
-  std::vector<int32_t> keys, vals, uniq, where;
-  std::vector<float> acc;
-};
-
 Napi::Value ParApply(const Napi::CallbackInfo& info) {
   const char* fn = "parApply";
   Napi::Env env = info.Env();
@@ -210,24 +205,14 @@ Napi::Value ParApply(const Napi::CallbackInfo& info) {
                   !Arg(info, 19, napi_int32_array, fn, "dirtyList", rows.data[kHot], &dirtyList) || !Arg(info, 20, napi_int32_array, fn, "nDirty", 1, &nDirty)))
     return env.Undefined();
 
-  thread_local ApplyScratch sc;  // one per worker thread
-  size_t hcap = 16;
-  while (static_cast<int64_t>(hcap) < 2 * all) hcap <<= 1;
-  if (sc.keys.size() < hcap) { sc.keys.assign(hcap, -1); sc.vals.assign(hcap, 0); }
-  const uint32_t mask = static_cast<uint32_t>(sc.keys.size() - 1);
-  if (static_cast<int64_t>(sc.uniq.size()) < all) { sc.uniq.resize(all); sc.where.resize(all); }
-  if (static_cast<int64_t>(sc.acc.size()) < all * d) sc.acc.resize(all * d);
-  int32_t* keys = sc.keys.data();
-  int32_t* vals = sc.vals.data();
-  int32_t* uniq = sc.uniq.data();
-  int32_t* where = sc.where.data();
-  float* acc = sc.acc.data();
+  thread_local RowSums sc;  // one per worker thread
 
   double unique = 0, hotUnique = 0, remote = 0;
   for (int64_t t = 0; t < kTargets; t++) {
     if (t == kHot && !hasHot) continue;
     const int32_t rowsT = rows.data[t];
-    int64_t n = 0, collected = 0, bad = -1;
+    int64_t collected = 0, bad = -1;
+    sc.Begin(t == kHot ? all : K * cap, d);
     for (int64_t j = 0; j < K && bad < 0; j++) {
       const int64_t s0 = j * (nk + 1) + k * kTargets + t;
       const int32_t lo = seg.data[s0], hi = seg.data[s0 + 1];
@@ -238,33 +223,19 @@ Napi::Value ParApply(const Napi::CallbackInfo& info) {
         const int32_t i = ord.data[base + p];
         const int32_t id = tgtRow.data[base + i];
         if (id < 0 || id >= rowsT) { bad = collected; break; }
-        uint32_t h = (static_cast<uint32_t>(id) * 0x9e3779b1u >> 7) & mask;
-        int32_t slot;
-        for (;;) {
-          const int32_t kv = keys[h];
-          if (kv == id) { slot = vals[h]; break; }
-          if (kv == -1) {
-            keys[h] = id;
-            vals[h] = static_cast<int32_t>(n);
-            uniq[n] = id;
-            where[n] = static_cast<int32_t>(h);
-            slot = static_cast<int32_t>(n++);
-            std::memset(acc + static_cast<int64_t>(slot) * d, 0, sizeof(float) * d);
-            break;
-          }
-          h = (h + 1) & mask;
-        }
-        AddScaledRow(acc + static_cast<int64_t>(slot) * d, eg.data + (base + i) * d, scale, d);
+        AddScaledRow(sc.Row(id), eg.data + (base + i) * d, scale, d);
       }
       if (j != k) remote += hi - lo;
     }
-    for (int64_t i = 0; i < n; i++) keys[where[i]] = -1;
+    sc.End();
+    const int64_t n = sc.n;
+    const int32_t* uniq = sc.uniq.data();
     if (bad >= 0) return Napi::Number::New(env, static_cast<double>(bad));
     if (n == 0) continue;
     if (t == kHot) hotUnique += static_cast<double>(n);
     else unique += static_cast<double>(n);
-    if (accum[t]) AdagradRows(weights[t], accum[t], acc, uniq, n, d, lr, eps);
-    else SgdRows(weights[t], acc, uniq, n, d, lr);
+    if (accum[t]) AdagradRows(weights[t], accum[t], sc.acc.data(), uniq, n, d, lr, eps);
+    else SgdRows(weights[t], sc.acc.data(), uniq, n, d, lr);
     uint8_t* tb = touched[t];
     for (int64_t i = 0; i < n; i++) tb[uniq[i] >> 3] |= static_cast<uint8_t>(1u << (uniq[i] & 7));
     if (t == kHot && replica) {
