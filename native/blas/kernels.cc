@@ -23,6 +23,7 @@
 // loader picks one per CPU at load time (ifunc). -DHC_NO_CLONES builds the baseline only (to test it).
 #include <napi.h>
 
+#include "clones.h"
 #include "napi-args.h"
 #include "sparse-rows.h"
 
@@ -32,11 +33,6 @@
 #include <string>
 #include <vector>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(HC_NO_CLONES)
-#define HC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define HC_CLONES
-#endif
 
 using namespace hc;  // NOLINT: the addon's own helpers
 

@@ -15,14 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "clones.h"
 #include "napi-args.h"
 #include "sparse-rows.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(HC_NO_CLONES)
-#define HC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define HC_CLONES
-#endif
 
 using namespace hc;  // NOLINT: the addon's own helpers
 
