@@ -42,7 +42,10 @@ export interface SplitInfo {
 export interface InputFileInfo {
   path: string;
   bytes: number;
-  sha256: string;
+  /** `xxh64:<16 hex>` of the bytes on disk (pipeline/xxh64.ts; `xxhsum -H1 FILE` prints the same digits) */
+  hash?: string;
+  /** sha256 hex of the bytes on disk: outputs written before the xxh64 checksums (still read) */
+  sha256?: string;
   /** data lines read (bad lines included) */
   lines: number;
 }

@@ -11,14 +11,22 @@ import { join } from 'node:path';
 import { writeFileAtomicSync, writeFileSynced } from './atomic.js';
 import { badManifest, PipelineError } from './errors.js';
 import { sha256, sha256File } from './hash.js';
+import { XXH64, xxh64File } from './xxh64.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 
-/** One data file of an artifact, relative to the artifact directory. */
+/**
+ * One data file of an artifact, relative to the artifact directory, with its checksum:
+ * `sha256` (hex; every artifact but preprocess's, and preprocess outputs written before
+ * xxh64) or `hash` (`<algorithm>:<hex>`, today only `xxh64:` — preprocess's shards and
+ * vocabulary files, where sha256 was a measurable share of the run; pipeline/xxh64.ts).
+ * Exactly one of the two is set.
+ */
 export interface FileEntry {
   path: string;
   bytes: number;
-  sha256: string;
+  sha256?: string;
+  hash?: string;
 }
 
 export interface ManifestBase {
@@ -123,10 +131,18 @@ export async function verifyFiles(dir: string, files: FileEntry[], checksums = t
       throw new PipelineError('checksum', `size mismatch: ${abs} has ${size} bytes, manifest says ${f.bytes}`, { file: abs });
     }
     if (checksums) {
-      const h = await sha256File(abs);
-      if (h !== f.sha256) throw new PipelineError('checksum', `checksum mismatch: ${abs}`, { file: abs, expected: f.sha256, actual: h });
+      const want = f.hash ?? f.sha256;
+      const h = f.hash !== undefined ? await hashFile(abs, f.hash) : await sha256File(abs);
+      if (h !== want) throw new PipelineError('checksum', `checksum mismatch: ${abs}`, { file: abs, expected: want, actual: h });
     }
   }
+}
+
+/** A file's checksum in the form of `hash` (`<algorithm>:<hex>`), by the algorithm `hash` names. */
+async function hashFile(abs: string, hash: string): Promise<string> {
+  const algo = hash.slice(0, hash.indexOf(':'));
+  if (algo === XXH64) return xxh64File(abs);
+  throw new PipelineError('bad_manifest', `unknown checksum algorithm '${algo}' for ${abs}`, { file: abs, hint: 'a newer hotcold wrote this manifest; upgrade, or regenerate the artifact' });
 }
 
 export function nowIso(): string {

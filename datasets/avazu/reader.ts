@@ -5,7 +5,7 @@
  * (Avazu rows have no quoting); a malformed line is an error `file:line: field …`, or is
  * skipped and counted with `onBadLine: 'skip'`.
  */
-import { createHash } from 'node:crypto';
+import { createXxh64 } from '../../pipeline/xxh64.js';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
@@ -53,7 +53,8 @@ export function isAvazuHeader(firstLine: string): boolean {
 
 /** The fields of {@link ReadStats} the reader fills. */
 export interface AvazuReadStats {
-  sha256: string;
+  /** `xxh64:<hex>` of the bytes on disk (pipeline/xxh64.ts) */
+  hash: string;
   lines: number;
   rows: number;
   badLines: number;
@@ -159,7 +160,7 @@ function parseLine(line: string, b: RowBatch, r: number, slipstream: boolean, co
  * @param gzip the file is gzip-compressed
  */
 export async function* readAvazu(path: string, gzip: boolean, opts: AvazuReadOptions, stats: AvazuReadStats): AsyncGenerator<RowBatch> {
-  const hash = createHash('sha256');
+  const hash = createXxh64();
   const raw = createReadStream(path, { highWaterMark: 1 << 22 });
   async function* hashed(): AsyncGenerator<Buffer> {
     for await (const c of raw) {
@@ -227,6 +228,6 @@ export async function* readAvazu(path: string, gzip: boolean, opts: AvazuReadOpt
     stats.rows += batch.rows;
     yield batch;
   }
-  stats.sha256 = hash.digest('hex');
+  stats.hash = hash.digest();
   if (stats.lines === 0) throw new PipelineError('empty_input', 'Avazu file has no data rows', { file: path });
 }

@@ -66,7 +66,7 @@ export function parseAddonPath(): string {
 function isAddon(x: unknown): x is ParseAddon {
   if (typeof x !== 'object' || x === null) return false;
   const o = x as Record<string, unknown>;
-  return typeof o.parseLines === 'function' && typeof o.mapAndCount === 'function' && (o.version === 1 || o.version === 2);
+  return typeof o.parseLines === 'function' && typeof o.mapAndCount === 'function' && (o.version === 1 || o.version === 2 || o.version === 3);
 }
 
 /** Load once (per thread) and cache the outcome. */
@@ -74,7 +74,7 @@ export function loadParseAddon(): { addon: ParseAddon | null; error: string } {
   if (cached) return cached;
   try {
     const mod: unknown = createRequire(import.meta.url)(parseAddonPath());
-    cached = isAddon(mod) ? { addon: mod, error: '' } : { addon: null, error: 'module does not export parseLines/mapAndCount version 1 or 2' };
+    cached = isAddon(mod) ? { addon: mod, error: '' } : { addon: null, error: 'module does not export parseLines/mapAndCount version 1, 2 or 3' };
   } catch (err) {
     const msg = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
     cached = { addon: null, error: msg };

@@ -7,15 +7,15 @@
  *
  *     const stats = newReadStats();
  *     for await (const batch of readCriteo('train.txt.gz', { onBadLine: 'skip' }, stats)) use(batch);
- *     stats.sha256; stats.rows; stats.badLines;
+ *     stats.hash; stats.rows; stats.badLines;
  */
-import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { notFound, PipelineError } from '../../pipeline/errors.js';
 import { ioError, isSystemError } from '../../pipeline/io-error.js';
+import { createXxh64 } from '../../pipeline/xxh64.js';
 import { createRowBatch, DEFAULT_BATCH_ROWS, type RowBatch } from './batch.js';
 import { ALL_COLUMNS, FIELD_COUNT } from './constants.js';
 import { isParquetFile } from '../parquet/sniff.js';
@@ -67,8 +67,8 @@ export interface ReadStats {
   path: string;
   /** bytes on disk (compressed size for .gz) */
   bytes: number;
-  /** sha256 of the bytes on disk */
-  sha256: string;
+  /** `xxh64:<hex>` of the bytes on disk (pipeline/xxh64.ts; `xxhsum -H1 FILE` prints the same digits) */
+  hash: string;
   gzip: boolean;
   format: 'tsv' | 'csv' | 'parquet' | 'avazu';
   /** data lines read, bad lines included */
@@ -83,7 +83,7 @@ export interface ReadStats {
 }
 
 export function newReadStats(path = ''): ReadStats {
-  return { path, bytes: 0, sha256: '', gzip: false, format: 'tsv', lines: 0, rows: 0, badLines: 0, bytesRead: 0, labelled: true };
+  return { path, bytes: 0, hash: '', gzip: false, format: 'tsv', lines: 0, rows: 0, badLines: 0, bytesRead: 0, labelled: true };
 }
 
 /** Longest line accepted; a file without newlines fails fast instead of filling memory. */
@@ -104,7 +104,7 @@ export function isGzipFile(path: string): boolean {
 /**
  * Stream a Criteo file as parsed row batches.
  * @param path plain or gzip (detected by magic bytes, not by name)
- * @param stats filled in while reading; `sha256` and totals are final after the loop ends
+ * @param stats filled in while reading; `hash` and totals are final after the loop ends
  * @throws PipelineError `not_found`, `empty_input`, `truncated` (bad .gz), `bad_input` (file:line: field …)
  */
 export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: ReadStats = newReadStats(path)): AsyncGenerator<RowBatch> {
@@ -139,7 +139,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
     });
   }
   const native = resolveParser(opts.parser);
-  const hash = createHash('sha256');
+  const hash = createXxh64();
   const chunkBytes = opts.chunkBytes ?? 1 << 22;
   const raw = stats.gzip ? createReadStream(path, { highWaterMark: chunkBytes }) : null;
   async function* hashed(): AsyncGenerator<Buffer> {
@@ -264,7 +264,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
   } finally {
     raw?.destroy();
   }
-  stats.sha256 = hash.digest('hex');
+  stats.hash = hash.digest();
   stats.lines = parser?.dataLines ?? 0;
   stats.badLines = parser?.badLines ?? 0;
   if (stats.lines === 0) {

@@ -18,14 +18,15 @@ import { statSync } from 'node:fs';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { PipelineError } from '../../pipeline/errors.js';
-import { sha256File } from '../../pipeline/hash.js';
+import { xxh64File } from '../../pipeline/xxh64.js';
 import { createRowBatch, DEFAULT_BATCH_ROWS, type RowBatch } from '../criteo/batch.js';
 import { CAT_COLUMNS, CAT_FEATURE_COUNT, INT_COLUMNS, INT_FEATURE_COUNT, LABEL_COLUMN } from '../criteo/constants.js';
 
 /** What {@link readCriteoParquet} reports (the fields of the text reader's ReadStats it fills). */
 export interface ParquetReadStats {
   bytes: number;
-  sha256: string;
+  /** `xxh64:<hex>` of the file (pipeline/xxh64.ts) */
+  hash: string;
   lines: number;
   rows: number;
   bytesRead: number;
@@ -169,6 +170,6 @@ export async function* readCriteoParquet(path: string, opts: ParquetReadOptions,
     stats.rows += batch.rows;
     yield batch;
   }
-  stats.sha256 = await sha256File(path);
+  stats.hash = await xxh64File(path);
   if (stats.lines === 0) throw new PipelineError('empty_input', 'Parquet file has no rows', { file: path });
 }

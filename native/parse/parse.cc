@@ -24,11 +24,16 @@
 //     other value (positive: fraction or beyond the table) are listed in miss[0, count)
 //     and left to the TS side, which computes Math.log1p (so every bit is V8's).
 //
+//   xxh64Init(state) / xxh64Update(state, data) / xxh64Digest(state) -> 16 hex digits   (version 3)
+//     Streaming XXH64 (seed 0; xxh64.h) over a state held in a Uint8Array(80) of the caller's;
+//     pipeline/xxh64.ts is its TypeScript twin.
+//
 // Values are computed with the same double operations in the same order as the TS parser
 // (built with -ffp-contract=off), so both produce the same bits.
 #include <napi.h>
 
 #include "criteo-parse.h"
+#include "xxh64.h"
 
 #include <cmath>
 #include <cstdint>
@@ -234,12 +239,57 @@ Napi::Value LogDenseJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, count);
 }
 
+bool StateArg(const Napi::Value& v, uint8_t** p) {
+  size_t len;
+  return Typed(v, napi_uint8_array, p, &len) && len == hotcold::kXxh64StateBytes;
+}
+
+Napi::Value Xxh64InitJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* st;
+  if (info.Length() != 1 || !StateArg(info[0], &st)) return Fail(env, "xxh64Init expects a Uint8Array(80) state");
+  hotcold::Xxh64State s;
+  hotcold::Xxh64Init(&s);
+  std::memcpy(st, &s, sizeof(s));  // the caller's bytes need not be 8-aligned
+  return env.Undefined();
+}
+
+Napi::Value Xxh64UpdateJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* st;
+  uint8_t* data;
+  size_t len;
+  if (info.Length() != 2 || !StateArg(info[0], &st)) return Fail(env, "xxh64Update expects a Uint8Array(80) state and a Uint8Array");
+  if (!Typed(info[1], napi_uint8_array, &data, &len)) return Fail(env, "xxh64Update: data must be a Uint8Array");
+  hotcold::Xxh64State s;
+  std::memcpy(&s, st, sizeof(s));
+  hotcold::Xxh64Update(&s, data, len);
+  std::memcpy(st, &s, sizeof(s));
+  return env.Undefined();
+}
+
+Napi::Value Xxh64DigestJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* st;
+  if (info.Length() != 1 || !StateArg(info[0], &st)) return Fail(env, "xxh64Digest expects a Uint8Array(80) state");
+  hotcold::Xxh64State s;
+  std::memcpy(&s, st, sizeof(s));
+  const uint64_t h = hotcold::Xxh64Digest(&s);
+  char hex[17];
+  for (int i = 0; i < 16; i++) hex[i] = "0123456789abcdef"[(h >> (60 - 4 * i)) & 15];
+  hex[16] = 0;
+  return Napi::String::New(env, hex, 16);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHex();
   exports.Set("parseLines", Napi::Function::New(env, ParseLinesJs));
   exports.Set("mapAndCount", Napi::Function::New(env, MapAndCountJs));
   exports.Set("logDense", Napi::Function::New(env, LogDenseJs));
-  exports.Set("version", Napi::Number::New(env, 2));
+  exports.Set("xxh64Init", Napi::Function::New(env, Xxh64InitJs));
+  exports.Set("xxh64Update", Napi::Function::New(env, Xxh64UpdateJs));
+  exports.Set("xxh64Digest", Napi::Function::New(env, Xxh64DigestJs));
+  exports.Set("version", Napi::Number::New(env, 3));
   return exports;
 }
 

@@ -19,11 +19,12 @@ import type { ReadStats } from '../../datasets/criteo/reader.js';
 import { resolveParser, type ParseAddon, type ParserChoice } from '../../datasets/criteo/native.js';
 import { FIRST_VALUE_ID } from '../../datasets/ids.js';
 import type { InputFileInfo, PreprocessManifest, PreprocessOptions, SplitName } from '../../datasets/preprocessed.js';
-import { fsyncDir } from '../../pipeline/atomic.js';
+import { fsyncDir, writeFileSynced } from '../../pipeline/atomic.js';
 import { badConfig, notFound, PipelineError } from '../../pipeline/errors.js';
 import { ioError } from '../../pipeline/io-error.js';
 import { configHash, stampFile } from '../../pipeline/hash.js';
-import { ARTIFACTS, manifestHead, writeDataFile } from '../../pipeline/manifest.js';
+import { ARTIFACTS, manifestHead, type FileEntry } from '../../pipeline/manifest.js';
+import { xxh64 } from '../../pipeline/xxh64.js';
 import { openStagedOutput, type StagedOutput } from '../../pipeline/outdir.js';
 import { Progress, type ProgressSink } from '../../pipeline/progress.js';
 import { resolveOptionsFast } from './options.js';
@@ -81,7 +82,7 @@ export function preprocessFingerprint(inputs: string[], options: PreprocessOptio
 /**
  * Features the parse worker categorifies in parallel mode (C3, C4, C12: three of
  * Kaggle's six ~10M-value vocabularies). At 10M rows the main thread spent
- * ≈ 11 s in categorify + encode against ≈ 7.5 s of parse + input sha256 on the
+ * ≈ 11 s in categorify + encode against ≈ 7.5 s of parse + input hashing on the
  * worker; moving these ≈ 2 s of hash-table work evens the two threads out. With the
  * native kernels the same three even them out too.
  */
@@ -223,6 +224,12 @@ async function ingest(
   return { rows, stats, badLines, categorify };
 }
 
+/** Write a vocabulary file (fsynced) and return its entry, checksummed (XXH64, like the shards) from memory. */
+function writeVocabFile(dir: string, rel: string, data: Uint8Array): FileEntry {
+  writeFileSynced(join(dir, rel), data);
+  return { path: rel, bytes: data.byteLength, hash: xxh64(data) };
+}
+
 /** Fix vocabularies, cut parts into split shards, write counts, commit the manifest. */
 async function commit(
   out: StagedOutput<PreprocessManifest>,
@@ -257,11 +264,11 @@ async function commit(
       const rel = `vocab/counts-${CAT_COLUMNS[f]!}.bin`;
       const c = vocab[f]!.counts;
       countFiles.push(rel);
-      final.files.push(writeDataFile(dir, rel, new Uint8Array(c.buffer, c.byteOffset, c.byteLength)));
+      final.files.push(writeVocabFile(dir, rel, new Uint8Array(c.buffer, c.byteOffset, c.byteLength)));
       const vrel = `vocab/values-${CAT_COLUMNS[f]!}.bin`;
       const v = vocab[f]!.values;
       valueFiles.push(vrel);
-      final.files.push(writeDataFile(dir, vrel, new Uint8Array(v.buffer, v.byteOffset, v.byteLength)));
+      final.files.push(writeVocabFile(dir, vrel, new Uint8Array(v.buffer, v.byteOffset, v.byteLength)));
     }
     await settleWrites(final); // the last shards, written on the part writer's thread meanwhile
     fsyncDir(join(dir, 'shards'));
@@ -272,7 +279,7 @@ async function commit(
       positives: final.positives[s],
       shards: final.shards[s],
     });
-    const inputs: InputFileInfo[] = stats.map((s) => ({ path: s.path, bytes: s.bytes, sha256: s.sha256, lines: s.lines }));
+    const inputs: InputFileInfo[] = stats.map((s) => ({ path: s.path, bytes: s.bytes, hash: s.hash, lines: s.lines }));
     const manifest: PreprocessManifest = {
       ...manifestHead('preprocess', fingerprint, t0, final.files),
       inputs,

@@ -1,6 +1,6 @@
 /**
- * Part-file writer on its own thread: sha256 + write + fsync of encoded part
- * shards, off the main thread.
+ * Part-file writer on its own thread: checksum (XXH64, pipeline/xxh64.ts) + write + fsync of
+ * encoded part shards, off the main thread.
  *
  * Why a thread and not the libuv pool: the main thread runs categorify without
  * yielding while the parse worker keeps its queue full, so a write chained
@@ -12,15 +12,27 @@
  * (eval'd, node: built-ins only), so it starts in milliseconds even under tsx.
  */
 import { Worker } from 'node:worker_threads';
+import { nativeXxh64, parseAddonFile, xxh64 } from '../../pipeline/xxh64.js';
 
-/** The worker: one message = one file; replies `{ id, sha256 }` or `{ id, error, code }`. */
+/**
+ * The worker: one message = one file; replies `{ id, hash }` or `{ id, error, code }`. It hashes
+ * with the parse addon's XXH64 (workerData.addon, its path); without the addon the caller sends
+ * the hash along (computed by the TypeScript twin).
+ */
 const WORKER_SOURCE = `
 // import(), not require(): an eval'd worker is ESM when the parent runs with --input-type=module
-Promise.all([import('node:worker_threads'), import('node:fs'), import('node:crypto')]).then(([{ parentPort }, fs, { createHash }]) => {
+Promise.all([import('node:worker_threads'), import('node:fs'), import('node:module')]).then(([{ parentPort, workerData }, fs, { createRequire }]) => {
+  const addon = workerData.addon ? createRequire(workerData.addon)(workerData.addon) : null;
+  const state = new Uint8Array(80);
   parentPort.on('message', (m) => {
     try {
       const bytes = new Uint8Array(m.buffer, 0, m.byteLength);
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      let hash = m.hash;
+      if (hash === undefined) {
+        addon.xxh64Init(state);
+        addon.xxh64Update(state, bytes);
+        hash = 'xxh64:' + addon.xxh64Digest(state);
+      }
       const fd = fs.openSync(m.path, 'w');
       try {
         let off = 0;
@@ -30,7 +42,7 @@ Promise.all([import('node:worker_threads'), import('node:fs'), import('node:cryp
         fs.closeSync(fd);
       }
       // the buffer goes back for reuse (its pages are already mapped)
-      parentPort.postMessage({ id: m.id, sha256, buffer: m.buffer }, [m.buffer]);
+      parentPort.postMessage({ id: m.id, hash, buffer: m.buffer }, [m.buffer]);
     } catch (e) {
       parentPort.postMessage({ id: m.id, error: String((e && e.message) || e), code: e && e.code, errno: e && e.errno, syscall: e && e.syscall, path: e && e.path });
     }
@@ -40,7 +52,8 @@ Promise.all([import('node:worker_threads'), import('node:fs'), import('node:cryp
 
 interface Reply {
   id: number;
-  sha256?: string;
+  /** `xxh64:<hex>` of the bytes written */
+  hash?: string;
   /** the written bytes' buffer, handed back */
   buffer?: ArrayBuffer;
   error?: string;
@@ -55,7 +68,7 @@ interface Reply {
 const FREE_BUFFERS = 3;
 
 interface Waiter {
-  resolve: (sha256: string) => void;
+  resolve: (hash: string) => void;
   reject: (e: Error) => void;
 }
 
@@ -66,15 +79,17 @@ export class PartWriter {
   private readonly waiting = new Map<number, Waiter>();
   /** written buffers back from the thread, for {@link PartWriter.takeBuffer} */
   private readonly free: ArrayBuffer[] = [];
+  /** the parse addon's XXH64 loads (the thread hashes), else this thread hashes in TypeScript */
+  private readonly nativeHash = nativeXxh64() !== null;
 
   private start(): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true });
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { addon: this.nativeHash ? parseAddonFile() : null } });
     w.on('message', (m: Reply) => {
       const waiter = this.waiting.get(m.id);
       if (!waiter) return;
       this.waiting.delete(m.id);
       if (m.buffer && this.free.length < FREE_BUFFERS) this.free.push(m.buffer);
-      if (m.sha256 !== undefined) waiter.resolve(m.sha256);
+      if (m.hash !== undefined) waiter.resolve(m.hash);
       else waiter.reject(Object.assign(new Error(m.error ?? 'part write failed'), { code: m.code, errno: m.errno, syscall: m.syscall, path: m.path }));
     });
     const failAll = (e: Error): void => {
@@ -91,15 +106,17 @@ export class PartWriter {
   /**
    * Hash, write and fsync `bytes` to `path` (a new file) in the background.
    * `bytes` is handed over: do not use it afterwards.
-   * @returns the sha256 hex of the bytes once the file is durable
+   * @returns the bytes' `xxh64:<hex>` once the file is durable
    */
   write(path: string, bytes: Uint8Array): Promise<string> {
     // transfer a buffer that holds exactly these bytes (encodeShard's output does)
     const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    // without the addon the thread cannot hash: the TypeScript twin does it here
+    const hash = this.nativeHash ? undefined : xxh64(own);
     const id = this.nextId++;
     const w = this.worker ?? this.start();
     const done = new Promise<string>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
-    w.postMessage({ id, path, buffer: own.buffer, byteLength: own.byteLength }, [own.buffer as ArrayBuffer]);
+    w.postMessage({ id, path, hash, buffer: own.buffer, byteLength: own.byteLength }, [own.buffer as ArrayBuffer]);
     return done;
   }
 

@@ -26,7 +26,8 @@ export interface PartFile {
   rows: number;
   positives: number;
   bytes: number;
-  sha256: string;
+  /** `xxh64:<hex>` */
+  hash: string;
 }
 
 function countPositives(label: Int8Array, n: number): number {
@@ -127,7 +128,7 @@ export class PartStream {
 
   /**
    * Encode the current part (if any rows) and start hashing + writing it on the
-   * writer thread; its `sha256` is filled in when the write finishes.
+   * writer thread; its `hash` is filled in when the write finishes.
    */
   flush(): void {
     const n = this.rows;
@@ -136,11 +137,11 @@ export class PartStream {
     const abs = join(this.dir, `${this.name}-${String(this.parts.length).padStart(5, '0')}.arrow`);
     const cols = this.current();
     const bytes = encodeShard(cols, this.writer.takeBuffer());
-    const part: PartFile = { abs, start: this.written, rows: n, bytes: bytes.byteLength, sha256: '', positives: countPositives(cols.label, n) };
+    const part: PartFile = { abs, start: this.written, rows: n, bytes: bytes.byteLength, hash: '', positives: countPositives(cols.label, n) };
     this.parts.push(part);
     this.written += n;
     const w = this.writer.write(abs, bytes).then((h) => {
-      part.sha256 = h;
+      part.hash = h;
     });
     w.catch(() => {}); // rethrown by settle(); never an unhandled rejection meanwhile
     this.writes.push(w);
@@ -153,7 +154,7 @@ export class PartStream {
    */
   async writeFile(outDir: string, rel: string, bytes: Uint8Array): Promise<FileEntry> {
     const n = bytes.byteLength;
-    return { path: rel, bytes: n, sha256: await this.writer.write(join(outDir, rel), bytes) };
+    return { path: rel, bytes: n, hash: await this.writer.write(join(outDir, rel), bytes) };
   }
 }
 
@@ -162,7 +163,7 @@ export interface FinalShards {
   shards: Record<SplitName, ShardRef[]>;
   positives: Record<SplitName, number>;
   files: FileEntry[];
-  /** shard writes in flight on the writer thread (their entries in `files` lack the sha256 until done) */
+  /** shard writes in flight on the writer thread (their entries in `files` lack the hash until done) */
   writes: Promise<void>[];
 }
 
@@ -210,7 +211,7 @@ export async function finalizeStream(
       const split = hits[0]!.split;
       const rel = nextShard(split);
       renameSync(part.abs, join(outDir, rel));
-      add(split, part.rows, part.positives, { path: rel, bytes: part.bytes, sha256: part.sha256 });
+      add(split, part.rows, part.positives, { path: rel, bytes: part.bytes, hash: part.hash });
       continue;
     }
     // a part this run wrote: its columns are views at the template's offsets (no apache-arrow)
@@ -244,10 +245,10 @@ export async function finalizeStream(
       };
       const rel = nextShard(h.split);
       const bytes = encodeShard(piece);
-      const entry: FileEntry = { path: rel, bytes: bytes.byteLength, sha256: '' };
+      const entry: FileEntry = { path: rel, bytes: bytes.byteLength, hash: '' };
       add(h.split, piece.rows, countPositives(piece.label, piece.rows), entry);
       const w = stream.writeFile(outDir, rel, bytes).then((e) => {
-        entry.sha256 = e.sha256;
+        entry.hash = e.hash;
       });
       w.catch(() => {}); // rethrown by settleWrites
       pending.push(w);

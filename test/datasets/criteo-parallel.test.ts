@@ -40,7 +40,7 @@ describe.skipIf(!HAVE_SAMPLES)('readCriteoFiles on a worker thread', () => {
     const par = await collect(REAL, true);
     expect(par.rows.length).toBe(9200);
     expect(par.rows).toEqual(seq.rows);
-    expect(par.stats.map((s) => [s.rows, s.lines, s.sha256, s.format])).toEqual(seq.stats.map((s) => [s.rows, s.lines, s.sha256, s.format]));
+    expect(par.stats.map((s) => [s.rows, s.lines, s.hash, s.format])).toEqual(seq.stats.map((s) => [s.rows, s.lines, s.hash, s.format]));
   });
 
   it('carries located errors and skipped-line logs back from the worker', async () => {
