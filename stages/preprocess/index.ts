@@ -9,7 +9,7 @@
  * A crash at any point leaves no manifest; a re-run with the same inputs
  * (path, size, mtime) and options reuses the committed output.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createBadLineLog, type BadLineLog } from '../../datasets/criteo/parse.js';
 import { DEFAULT_BATCH_ROWS } from '../../datasets/criteo/batch.js';
@@ -19,7 +19,7 @@ import type { ReadStats } from '../../datasets/criteo/reader.js';
 import { resolveParser, type ParseAddon, type ParserChoice } from '../../datasets/criteo/native.js';
 import { FIRST_VALUE_ID } from '../../datasets/ids.js';
 import type { InputFileInfo, PreprocessManifest, PreprocessOptions, SplitName } from '../../datasets/preprocessed.js';
-import { fsyncDir, writeFileSynced } from '../../pipeline/atomic.js';
+import { fsyncDir, writeFileSyncedAsync } from '../../pipeline/atomic.js';
 import { badConfig, notFound, PipelineError } from '../../pipeline/errors.js';
 import { ioError } from '../../pipeline/io-error.js';
 import { configHash, stampFile } from '../../pipeline/hash.js';
@@ -224,10 +224,22 @@ async function ingest(
   return { rows, stats, badLines, categorify };
 }
 
-/** Write a vocabulary file (fsynced) and return its entry, checksummed (XXH64, like the shards) from memory. */
-function writeVocabFile(dir: string, rel: string, data: Uint8Array): FileEntry {
-  writeFileSynced(join(dir, rel), data);
+/**
+ * Start writing a vocabulary file (write + fsync on the libuv pool: the 52 files' fsyncs overlap,
+ * ≈ 0.1 s of a 1M-row run's wall time when they ran one after the other on this thread) and
+ * return its entry, checksummed (XXH64, like the shards) from memory.
+ */
+function writeVocabFile(dir: string, rel: string, data: Uint8Array, writes: Promise<void>[]): FileEntry {
+  const w = writeFileSyncedAsync(join(dir, rel), data);
+  w.catch(() => {}); // awaited through settleAll
+  writes.push(w);
   return { path: rel, bytes: data.byteLength, hash: xxh64(data) };
+}
+
+/** Wait for all (even after a failure), then rethrow the first failure. */
+async function settleAll(writes: Promise<void>[]): Promise<void> {
+  const failed = (await Promise.allSettled(writes)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** Fix vocabularies, cut parts into split shards, write counts, commit the manifest. */
@@ -260,16 +272,19 @@ async function commit(
 
     const countFiles: string[] = [];
     const valueFiles: string[] = [];
+    mkdirSync(join(dir, 'vocab'), { recursive: true });
+    const vocabWrites: Promise<void>[] = [];
     for (let f = 0; f < CAT_FEATURE_COUNT; f++) {
       const rel = `vocab/counts-${CAT_COLUMNS[f]!}.bin`;
       const c = vocab[f]!.counts;
       countFiles.push(rel);
-      final.files.push(writeVocabFile(dir, rel, new Uint8Array(c.buffer, c.byteOffset, c.byteLength)));
+      final.files.push(writeVocabFile(dir, rel, new Uint8Array(c.buffer, c.byteOffset, c.byteLength), vocabWrites));
       const vrel = `vocab/values-${CAT_COLUMNS[f]!}.bin`;
       const v = vocab[f]!.values;
       valueFiles.push(vrel);
-      final.files.push(writeVocabFile(dir, vrel, new Uint8Array(v.buffer, v.byteOffset, v.byteLength)));
+      final.files.push(writeVocabFile(dir, vrel, new Uint8Array(v.buffer, v.byteOffset, v.byteLength), vocabWrites));
     }
+    await settleAll(vocabWrites);
     await settleWrites(final); // the last shards, written on the part writer's thread meanwhile
     fsyncDir(join(dir, 'shards'));
     fsyncDir(join(dir, 'vocab'));
