@@ -143,6 +143,37 @@ export function encodeWithLayout(cols: Columns, l: ShardLayout, target?: Uint8Ar
 }
 
 /**
+ * The column views of layout `l` inside `bytes` (`l.bytes` long, 8-aligned): a part shard is built
+ * in place (its rows written straight into these views), then {@link sealInPlace} writes the
+ * metadata around them: no copy of the columns.
+ */
+export function columnsIn(bytes: Uint8Array, l: ShardLayout): Columns {
+  if (bytes.byteLength !== l.bytes || bytes.byteOffset % 8 !== 0) throw new RangeError(`a ${l.rows}-row shard buffer must be ${l.bytes} bytes, 8-aligned`);
+  const n = l.rows;
+  const base = bytes.byteOffset;
+  return {
+    rows: n,
+    label: new Int8Array(bytes.buffer, base + l.offsets[0]!, n),
+    dense: Array.from({ length: INT_FEATURE_COUNT }, (_, i) => new Float32Array(bytes.buffer, base + l.offsets[1 + i]!, n)),
+    cats: Array.from({ length: CAT_FEATURE_COUNT }, (_, i) => new Int32Array(bytes.buffer, base + l.offsets[1 + INT_FEATURE_COUNT + i]!, n)),
+  };
+}
+
+/**
+ * Finish a shard whose columns were written in place ({@link columnsIn}): the template's head and
+ * tail and the zero padding after each column. The same bytes as {@link encodeWithLayout}.
+ */
+export function sealInPlace(bytes: Uint8Array, l: ShardLayout): Uint8Array {
+  bytes.set(l.head, 0);
+  for (let c = 0; c < l.offsets.length; c++) {
+    const end = l.offsets[c]! + columnBytes(c, l.rows);
+    bytes.fill(0, end, l.offsets[c]! + pad8(columnBytes(c, l.rows)));
+  }
+  bytes.set(l.tail, l.tailAt);
+  return bytes;
+}
+
+/**
  * The columns of a shard this module encoded (`n` rows), as views into `bytes`, or null when
  * the bytes are not exactly the template's for `n` rows (the caller then decodes with apache-arrow).
  */

@@ -123,11 +123,13 @@ export class PartWriter {
   /**
    * A buffer of an earlier write, done with and handed back (its pages are
    * mapped: encoding into it skips the page faults of a fresh 41 MB buffer), or
-   * undefined when none is free.
+   * undefined when none is free (of `byteLength` bytes, when given).
    */
-  takeBuffer(): Uint8Array | undefined {
-    const b = this.free.pop();
-    return b ? new Uint8Array(b) : undefined;
+  takeBuffer(byteLength?: number): Uint8Array | undefined {
+    const i = byteLength === undefined ? this.free.length - 1 : this.free.findIndex((b) => b.byteLength === byteLength);
+    if (i < 0) return undefined;
+    const [b] = this.free.splice(i, 1);
+    return new Uint8Array(b!);
   }
 
   /** Stop the thread (after the caller has awaited its writes). */

@@ -15,7 +15,7 @@ import { CAT_FEATURE_COUNT, INT_FEATURE_COUNT } from '../../datasets/criteo/cons
 import type { ShardRef, SplitName } from '../../datasets/preprocessed.js';
 import type { ShardColumns } from '../../datasets/shards.js';
 // not datasets/shards.ts: it loads apache-arrow, which only a part that must be read back needs
-import { decodeTemplate, encodeTemplate as encodeShard } from '../../datasets/shard-layout.js';
+import { columnsIn, decodeTemplate, encodeTemplate as encodeShard, layoutFor, sealInPlace, type ShardLayout } from '../../datasets/shard-layout.js';
 import type { PartWriter } from './part-writer.js';
 import type { SplitRange } from './split.js';
 
@@ -45,9 +45,16 @@ export class PartStream {
   written = 0;
   /** part writes in flight, oldest first (at most a couple: the caller awaits {@link PartStream.settle}) */
   private readonly writes: Promise<void>[] = [];
-  readonly label: Int8Array;
-  readonly dense: Float32Array[];
-  readonly cats: Int32Array[];
+  /**
+   * The current part's columns: views into {@link PartStream.buf} at the shard template's offsets,
+   * so a full part is sealed and written without a copy. Replaced at every flush (read them afresh).
+   */
+  label!: Int8Array;
+  dense!: Float32Array[];
+  cats!: Int32Array[];
+  /** the shard bytes the current part is built in (a full part's file, once sealed) */
+  private buf!: Uint8Array;
+  private readonly layout: ShardLayout;
 
   /**
    * @param dir directory for the part files
@@ -61,9 +68,14 @@ export class PartStream {
     readonly capacity: number,
     private readonly writer: PartWriter,
   ) {
-    this.label = new Int8Array(capacity);
-    this.dense = Array.from({ length: INT_FEATURE_COUNT }, () => new Float32Array(capacity));
-    this.cats = Array.from({ length: CAT_FEATURE_COUNT }, () => new Int32Array(capacity));
+    this.layout = layoutFor(capacity);
+    this.nextBuffer();
+  }
+
+  /** Build the next part in a buffer the writer handed back (its pages mapped), else a new one. */
+  private nextBuffer(): void {
+    this.buf = this.writer.takeBuffer(this.layout.bytes) ?? new Uint8Array(this.layout.bytes);
+    ({ label: this.label, dense: this.dense, cats: this.cats } = columnsIn(this.buf, this.layout));
   }
 
   get total(): number {
@@ -136,8 +148,10 @@ export class PartStream {
     mkdirSync(this.dir, { recursive: true });
     const abs = join(this.dir, `${this.name}-${String(this.parts.length).padStart(5, '0')}.arrow`);
     const cols = this.current();
-    const bytes = encodeShard(cols, this.writer.takeBuffer());
-    const part: PartFile = { abs, start: this.written, rows: n, bytes: bytes.byteLength, hash: '', positives: countPositives(cols.label, n) };
+    const positives = countPositives(cols.label, n);
+    // a full part is already in place: seal it; a short one (never, in the stage's use) is copied out
+    const bytes = n === this.capacity ? sealInPlace(this.buf, this.layout) : encodeShard(cols);
+    const part: PartFile = { abs, start: this.written, rows: n, bytes: bytes.byteLength, hash: '', positives };
     this.parts.push(part);
     this.written += n;
     const w = this.writer.write(abs, bytes).then((h) => {
@@ -146,6 +160,7 @@ export class PartStream {
     w.catch(() => {}); // rethrown by settle(); never an unhandled rejection meanwhile
     this.writes.push(w);
     this.rows = 0;
+    if (n === this.capacity) this.nextBuffer(); // this.buf went to the writer thread
   }
 
   /**

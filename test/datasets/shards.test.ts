@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeTemplate, layoutFor, learnLayout } from '../../datasets/shard-layout.js';
+import { columnsIn, decodeTemplate, layoutFor, learnLayout, sealInPlace } from '../../datasets/shard-layout.js';
 import { decodeShard, encodeShard, encodeShardArrow, readShardFile, ShardBuilder, writeShardFile, type ShardColumns } from '../../datasets/shards.js';
 import { Rng } from '../../pipeline/rng.js';
 
@@ -57,6 +57,13 @@ describe('Arrow shards', () => {
       const again = encodeShard(cols, reused);
       expect(again.buffer).toBe(reused.buffer);
       expect(Buffer.from(again).equals(Buffer.from(want)), `${n} rows, reused buffer`).toBe(true);
+      // built in place (columns written into the shard's own buffer, over stale bytes), then sealed
+      const inPlace = encodeShard(random(n)).fill(0xa5);
+      const views = columnsIn(inPlace, layoutFor(n));
+      views.label.set(cols.label);
+      for (let f = 0; f < 13; f++) views.dense[f]!.set(cols.dense[f]!);
+      for (let f = 0; f < 26; f++) views.cats[f]!.set(cols.cats[f]!);
+      expect(Buffer.from(sealInPlace(inPlace, layoutFor(n))).equals(Buffer.from(want)), `${n} rows, built in place`).toBe(true);
       const viaTemplate = decodeTemplate(again, n)!;
       expect(viaTemplate.cats[25]).toEqual(cols.cats[25]);
       expect(viaTemplate.dense[12]).toEqual(cols.dense[12]);
