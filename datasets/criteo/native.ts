@@ -47,6 +47,10 @@ export interface ParseAddon {
    * @returns how many rows were listed in `miss`
    */
   logDense?(src: Float64Array, base: number, n: number, lut: Float32Array, out: Float32Array, outOff: number, miss: Int32Array): number;
+  /** {@link ParseAddon.parseLines} without the vector line path (version 3; for tests and comparisons) */
+  parseLinesScalar?: ParseAddon['parseLines'];
+  /** which line path parseLines takes on this CPU: `avx2` or `none` (version 3) */
+  simd?: string;
   version: number;
 }
 

@@ -13,6 +13,10 @@
 //     skipFields (0-7): leading fields dropped (Kaggle's CSV with an Id column); noLabel: lines
 //     start at I1 (Kaggle's unlabelled test.txt) and label 0 is stored (version 2).
 //
+//     On a CPU with AVX2 the plain lines of a tab-separated file go through the vector line path of
+//     criteo-parse-avx2.h (same output); parseLinesScalar (same arguments) never does, and `simd`
+//     says which is used ("avx2" or "none").
+//
 //   mapAndCount(vals, present, base, n, out, outOff, firstId, keys, slots, counts, state) -> r
 //     The id-table loop over rows [0, n); stops at the first row whose insertion would need
 //     the counts array or the table to grow (the TS side grows and resumes).
@@ -33,6 +37,7 @@
 #include <napi.h>
 
 #include "criteo-parse.h"
+#include "criteo-parse-avx2.h"
 #include "xxh64.h"
 
 #include <cmath>
@@ -68,7 +73,17 @@ Napi::Value Fail(Napi::Env env, const char* msg) {
   return env.Undefined();
 }
 
-Napi::Value ParseLinesJs(const Napi::CallbackInfo& info) {
+bool HaveAvx2() {
+#ifdef HOTCOLD_HAVE_AVX2_PATH
+  static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
+                           __builtin_cpu_supports("popcnt");
+  return have;
+#else
+  return false;
+#endif
+}
+
+Napi::Value ParseLinesImpl(const Napi::CallbackInfo& info, bool vector) {
   Napi::Env env = info.Env();
   if (info.Length() != 10 && info.Length() != 12) return Fail(env, "parseLines expects 10 or 12 arguments");
   uint8_t* buf;
@@ -111,10 +126,20 @@ Napi::Value ParseLinesJs(const Napi::CallbackInfo& info) {
     state[1] = state[2] = state[3] = 0;
     return Napi::Number::New(env, static_cast<double>(pos));
   }
+#ifdef HOTCOLD_HAVE_AVX2_PATH
+  if (vector && HaveAvx2() && delim == 9 && skipFields == 0 && !noLabel) {
+    const size_t p = hotcold::ParseLinesAvx2(buf, static_cast<size_t>(pos), static_cast<size_t>(end), static_cast<uint8_t>(delim), label,
+                                             dense, cats, present, cap, state);
+    return Napi::Number::New(env, static_cast<double>(p));
+  }
+#endif
   const size_t p = ParseLines(buf, static_cast<size_t>(pos), static_cast<size_t>(end), static_cast<uint8_t>(delim), label,
                               dense, cats, present, cap, state, static_cast<int>(skipFields), noLabel);
   return Napi::Number::New(env, static_cast<double>(p));
 }
+
+Napi::Value ParseLinesJs(const Napi::CallbackInfo& info) { return ParseLinesImpl(info, true); }
+Napi::Value ParseLinesScalarJs(const Napi::CallbackInfo& info) { return ParseLinesImpl(info, false); }
 
 constexpr uint32_t kGolden = 0x9e3779b1u;
 
@@ -284,6 +309,8 @@ Napi::Value Xxh64DigestJs(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHex();
   exports.Set("parseLines", Napi::Function::New(env, ParseLinesJs));
+  exports.Set("parseLinesScalar", Napi::Function::New(env, ParseLinesScalarJs));
+  exports.Set("simd", Napi::String::New(env, HaveAvx2() ? "avx2" : "none"));
   exports.Set("mapAndCount", Napi::Function::New(env, MapAndCountJs));
   exports.Set("logDense", Napi::Function::New(env, LogDenseJs));
   exports.Set("xxh64Init", Napi::Function::New(env, Xxh64InitJs));

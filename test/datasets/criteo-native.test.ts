@@ -233,6 +233,52 @@ describe.skipIf(!addon)('native parse addon = TypeScript parser', () => {
     expect(z.rows).toEqual((await readWith(p, 'native', { onBadLine: 'skip', batchRows: 1000 })).rows);
   });
 
+  it('the vector line path (AVX2, when the CPU has it) = the scalar loop, kernel to kernel: fields at every edge of its shape', () => {
+    expect(['avx2', 'none']).toContain(addon!.simd);
+    const scalar = addon!.parseLinesScalar!;
+    const rng = new Rng(41);
+    const u = () => rng.float();
+    const hex = (n: number) => Array.from({ length: n }, () => HEX[Math.floor(u() * HEX.length)]).join('');
+    // integer and categorical fields at the edges of the vector path (it takes 0-8 digits with a '-', 0-8 hex)
+    const ints = ['', '0', '-0', '-', '7', '-7', '1234567', '12345678', '-12345678', '123456789', '00000000', '1.5', '+1', ' 1', '1a', '\x80'];
+    const cats = ['', 'a', 'F', 'ffffffff', 'FFFFFFFF', 'aBcDeF01', '0000000', '123456789', 'g', '0000000g', '\x80\xff', ' 1'];
+    const lines: string[] = [];
+    for (let i = 0; i < 4000; i++) {
+      const f: string[] = [u() < 0.5 ? '0' : '1'];
+      for (let j = 0; j < 13; j++) f.push(u() < 0.9 ? (u() < 0.2 ? '' : String(Math.floor(u() ** 2 * 10 ** (1 + Math.floor(u() * 8))) * (u() < 0.1 ? -1 : 1))) : ints[Math.floor(u() * ints.length)]!);
+      for (let j = 0; j < 26; j++) f.push(u() < 0.93 ? (u() < 0.12 ? '' : hex(u() < 0.8 ? 8 : 1 + Math.floor(u() * 8))) : cats[Math.floor(u() * cats.length)]!);
+      const k = u();
+      if (k < 0.01) f.length = 39;
+      else if (k < 0.02) f.push('');
+      else if (k < 0.025) f[0] = '2';
+      else if (k < 0.03) f[39] = hex(8) + ' '.repeat(1100); // past the vector path's span
+      lines.push(f.join('\t') + (u() < 0.01 ? '\r' : ''));
+      if (u() < 0.005) lines.push('');
+    }
+    const buf = Buffer.from(lines.join('\n') + '\n', 'latin1');
+    for (const cap of [1, 7, 1000, 16384]) {
+      const a = createRowBatch(cap);
+      const b = createRowBatch(cap);
+      let pa = 0;
+      let pb = 0;
+      let batches = 0;
+      while (pa < buf.length) {
+        const sa = new Int32Array(4);
+        const sb = new Int32Array(4);
+        pa = scalar(buf, pa, buf.length, 9, a.label, a.dense, a.cats, a.catPresent, cap, sa);
+        pb = addon!.parseLines(buf, pb, buf.length, 9, b.label, b.dense, b.cats, b.catPresent, cap, sb);
+        expect([pb, ...sb], `batch ${batches}, cap ${cap}`).toEqual([pa, ...sa]);
+        a.rows = sa[0]!;
+        b.rows = sb[0]!;
+        expect(rowsOf(b)).toEqual(rowsOf(a));
+        // a bad line: step over it as the TypeScript parser would
+        if (sa[3]) pa = pb = buf.indexOf(10, pa) + 1;
+        batches++;
+      }
+      expect(batches).toBeGreaterThan(cap === 16384 ? 0 : 3);
+    }
+  });
+
   it('U32IndexTable: same ids, counts, missing and growth as the TypeScript loop', () => {
     const rng = new Rng(5);
     const ts = new U32IndexTable(16, null);
