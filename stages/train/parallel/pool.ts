@@ -175,9 +175,12 @@ export class WorkerPool {
     else w.resolve();
   }
 
-  /** Post a command to every worker (the previous one must have settled: see {@link drain}). */
+  /**
+   * Post a command to every worker (the previous one must have settled: see {@link drain}).
+   * @throws the run's failure (worker_failed) when a worker has failed already
+   */
   private post(cmd: number): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failure) throw this.failure;
     const ctrl = this.layout.ctrl;
     const p = new Promise<void>((resolve, reject) => {
       this.waiting = { seq: this.seq + 1, aborted: 0, failed: 0, resolve, reject };
