@@ -6,7 +6,10 @@
  * one owner (shared.ts ownerOf: the graph partition's, else a hash). Before the step's barrier
  * each worker routes its lookups (gathers each row from its target table and sorts the lookups by
  * (owner, target table)); after it the owner collects the gradient of each of its rows from every
- * same row, and reads (the gathers) are separated from writes by the barriers, so no lock is
+ * worker's segment (workers in index order, each in its batch order) and applies the row-wise
+ * optimizer once to the sum, with the row loops of the one-worker trainer's scatterTable. Each is
+ * one kernel call (route-kernels.ts parRoute / parApply; native in native/blas/parallel.cc). No two
+ * threads ever write the same row, and reads (the gathers) are separated from writes by the barriers, so no lock is
  * needed and no update can be lost; the result is the one-worker update of the merged batch up
  * to float summation order (exact, not Hogwild). Touched bits go to per-worker bitsets (two
  * owners may share a bitset byte), which the main thread ORs into the tables' own.
@@ -22,6 +25,19 @@ import { NUM_TABLES } from '../data/batch.js';
 import type { Kernels } from '../engine/kernels.js';
 import type { ParallelKernels } from './route-kernels.js';
 import { HOT_TABLE, S, TARGETS, barrier, ownerOf, type SharedLayout } from './shared.js';
+
+/** out[h] = ‖w[h] − snap[h]‖∞ over H rows of dim d: a replica row's staleness over a Slipstream window. */
+export function replicaDelta(out: Float32Array, w: Float32Array, snap: Float32Array, H: number, d: number): void {
+  for (let h = 0; h < H; h++) {
+    let m = 0;
+    const r = h * d;
+    for (let c = 0; c < d; c++) {
+      const a = Math.abs(w[r + c]! - snap[r + c]!);
+      if (a > m) m = a;
+    }
+    out[h] = m;
+  }
+}
 
 export class SparseApplier {
   private readonly K: number;
@@ -98,17 +114,7 @@ export class SparseApplier {
     if (!snap || !delta || !w) throw new PipelineError('internal', `parallel worker ${this.k}: a Slipstream Δ without replicas`);
     const d = this.d;
     const H = w.length / d;
-    const s0 = this.k * H * d;
-    const o = this.k * H;
-    for (let h = 0; h < H; h++) {
-      let m = 0;
-      const r = h * d;
-      for (let c = 0; c < d; c++) {
-        const a = Math.abs(w[r + c]! - snap[s0 + r + c]!);
-        if (a > m) m = a;
-      }
-      delta[o + h] = m;
-    }
+    replicaDelta(delta.subarray(this.k * H, (this.k + 1) * H), w, snap.subarray(this.k * H * d, (this.k + 1) * H * d), H, d);
   }
 
   /**

@@ -205,7 +205,8 @@ export class WorkerPool {
    */
   private async waitFor(word: number): Promise<void> {
     const ctrl = this.layout.ctrl;
-    const p = this.posted!;
+    const p = this.posted;
+    if (!p) throw this.failure ?? new PipelineError('internal', 'parallel: waiting for workers with no command posted');
     for (;;) {
       const until = performance.now() + YIELD_MS;
       for (;;) {
@@ -278,8 +279,7 @@ export class WorkerPool {
   async step(batch: Batch, hot: boolean, step: number, tags: Int32Array | null = null): Promise<number> {
     const L = this.layout;
     const B = batch.size;
-    if (!this.o.pipeline) await this.drain();
-    splitBatch(batch, hot, L, this.o.splitter, tags); // the workers copy the sizes when their step starts
+    splitBatch(batch, hot, L, this.o.splitter, tags); // pipelined: the step in flight is past its inputs, and its workers copied the sizes
     await this.drain();
     const ctrl = L.ctrl;
     const { hotBound, denseBound } = this.o.cfg.parallel;

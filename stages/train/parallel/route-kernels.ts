@@ -12,19 +12,12 @@
  *                B_j/B, duplicates summed, one row-wise optimizer step per distinct row
  *
  * Table lists have 27 entries: the 26 host tables, then the hot table (index 26; a 1-element
- * dummy when the run has none). `rows[26]` is max(1, H).
+ * dummy when the run has none). `rows[26]` is H.
  */
 import { tsScatterTable } from '../model/sparse-kernels.js';
+import { HOT_TABLE as HOT, TARGETS, ownerOf } from './shared.js';
 
-/** Target tables: the 26 host tables and the hot table. */
-const TARGETS = 27;
-const HOT = 26;
 const COL0 = new Int32Array([0]);
-
-/** The owner of row r of target t by hash (shared.ts hashOwner; repeated here so the twin stands alone). */
-function hashOwner(t: number, r: number, K: number): number {
-  return ((Math.imul(r ^ Math.imul(t + 1, 0x85ebca6b), 0x9e3779b1) >>> 16) % K);
-}
 
 /** The kernels, native or TypeScript. */
 export interface ParallelKernels {
@@ -113,15 +106,8 @@ export const tsParallelKernels: ParallelKernels = {
         const h = reverse ? reverse[f]![id]! : -1;
         if (h >= 0) { t = HOT; r = h; } else { t = f; r = id; }
       }
-      let o: number;
-      if (t === HOT) {
-        hotLookups++;
-        o = replica ? k : -1;
-      } else o = -1;
-      if (o < 0) {
-        const ow = owners ? owners[t]![r]! : 255;
-        o = ow !== 255 ? ow : hashOwner(t, r, K);
-      }
+      if (t === HOT) hotLookups++;
+      const o = replica && t === HOT ? k : ownerOf(owners, t, r, K);
       const key = o * TARGETS + t;
       keys[i] = key;
       tgtRow[i] = r;

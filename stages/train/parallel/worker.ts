@@ -1,13 +1,16 @@
 /**
  * Worker-thread entry of a parallel run (pool.ts starts K of them). Each worker holds its own
- * dense model and optimizer (identical on every worker at denseBound 0) and, at hotBound > 0,
- * its own replica of the hot table; it reads the shared host tables (and, at hotBound 0, the
- * shared hot table) in place. Per step (one global batch, this worker's slice of it):
+ * dense model and optimizer (at denseBound 0 the models share one parameter copy, and each
+ * optimizer keeps its worker's share of the state) and, at hotBound > 0, its own replica of the
+ * hot table; it reads the shared host tables (and, at hotBound 0, the shared hot table) in place.
+ * Per step (one global batch, this worker's slice of it):
  *
- *     route (gather its rows, lookups sorted by owner) → forward → backward → dense gradient
- *     × B_k/B into its slot (the owners scale the embedding gradients by B_k/B as they read them) → barrier
+ *     route (gather its rows, lookups sorted by owner) → forward → backward (its dense gradient
+ *     lands in its slot; the embedding and dense gradients are scaled by B_j/B where they are
+ *     summed) → count itself on ctrl[LOSS] → barrier
  *     → apply the rows this worker owns (summed over all workers, in worker order)
- *     → dense: sum the K gradients in worker order, one optimizer step (bound 0) | own step
+ *     → dense: its share of the K gradients summed in worker order, one optimizer step of that
+ *       share (bound 0) | its own step
  *     → reconcile the hot replicas / average the dense parameters when the step asks
  *
  * It blocks on Atomics between commands and never runs its event loop while training; it reports a

@@ -15,7 +15,6 @@
  */
 import { PipelineError } from '../../../../pipeline/errors.js';
 import { configHash } from '../../../../pipeline/hash.js';
-import type { ParallelReport } from '../../../../pipeline/run-metrics.js';
 import type { Rng } from '../../../../pipeline/rng.js';
 import type { TrainConfig } from '../../config.js';
 import { NUM_TABLES, type Batch } from '../../data/batch.js';
@@ -31,9 +30,9 @@ import { runPartition, type PartitionResult } from '../partition.js';
 import { Link, parKey } from './link.js';
 import { RankEngine } from './rank.js';
 import { setStatus, writeRendezvous } from './rendezvous.js';
-import type { RowTags } from '../../modes/rebatch.js';
 import { replicaSlipstream } from '../pool.js';
 import { ReplicaSlipstream } from '../slip.js';
+import type { ParallelRun } from '../index.js';
 import { encodeBatch, remoteReplicaOps } from './slip.js';
 
 export interface RemoteSetup {
@@ -159,18 +158,8 @@ class RemoteColdStore implements ColdStore {
   }
 }
 
-/** A multi-process run's rank 0 (the same shape as the thread mode's ParallelRun). */
-export interface RemoteRun {
-  readonly trainer: Trainer;
-  step(hot: boolean, steps: number, where: () => string, at?: BatchAt): Promise<number>;
-  report(): ParallelReport;
-  /** per-replica Slipstream (mode slipstream, hotBound > 0) over the ranks' replicas (remote/slip.ts), else null */
-  slipstream(log: (msg: string, extra?: Record<string, unknown>) => void): ReplicaSlipstream | null;
-  readonly tags: RowTags | null;
-}
-
-/** Build rank 0: the Trainer over the redis store, the partition; the rendezvous happens in trainer.open(). */
-export async function openRemote(s: RemoteSetup): Promise<RemoteRun> {
+/** Build rank 0 (the thread mode's ParallelRun, over processes): the Trainer over the redis store, the partition; the rendezvous happens in trainer.open(). */
+export async function openRemote(s: RemoteSetup): Promise<ParallelRun> {
   const { cfg } = s;
   const K = cfg.parallel.workers;
   const addr = parseStoreAddress(s.coldStore)!;

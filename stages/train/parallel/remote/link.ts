@@ -29,6 +29,16 @@ import type { StoreAddress } from '../../store/layout.js';
 /** Seconds posted data and counters live at most. */
 const TTL = 3600;
 
+/** Byte view of a typed array (no copy). */
+export const bytes = (a: Float32Array | Int32Array | Float64Array, n = a.length): Buffer => Buffer.from(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT);
+
+/** A reply buffer copied into an aligned ArrayBuffer. */
+export function aligned(b: Buffer): ArrayBuffer {
+  const ab = new ArrayBuffer(b.length);
+  new Uint8Array(ab).set(b);
+  return ab;
+}
+
 /** A coordinator command (JSON in the rank's command list). */
 export type Command =
   | {

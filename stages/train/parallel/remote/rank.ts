@@ -34,7 +34,7 @@ import type { RedisTables } from '../../store/redis-tables.js';
 import { storeError } from '../../store/connect.js';
 import { ownerOf, HOT_TABLE, type SharedLayout } from '../shared.js';
 import { splitBatch, type Splitter } from '../split.js';
-import type { Link } from './link.js';
+import { aligned, bytes, type Link } from './link.js';
 
 /** Per-id gradient sums in first-seen order (reusable, no allocation per row). */
 export class IdAcc {
@@ -119,15 +119,6 @@ export interface RankStats {
 
 export const STAT_KEYS: (keyof RankStats)[] = ['denseBytes', 'sparseBytes', 'hotBytes', 'remoteRows', 'hotLookups', 'staleSum', 'staleMax', 'reconciles', 'reconciledRows', 'conflictRows', 'coldApplied'];
 
-/** Byte view of a typed array (no copy). */
-const bytes = (a: Float32Array | Int32Array | Float64Array, n = a.length): Buffer => Buffer.from(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT);
-
-/** A reply buffer copied into an aligned ArrayBuffer. */
-function aligned(b: Buffer): ArrayBuffer {
-  const ab = new ArrayBuffer(b.length);
-  new Uint8Array(ab).set(b);
-  return ab;
-}
 
 /** Header of a rank's 'all' post (Float64). */
 const H_LOSS = 0;

@@ -16,9 +16,8 @@
 import { PipelineError } from '../../../../pipeline/errors.js';
 import { NUM_DENSE, NUM_TABLES, type Batch } from '../../data/batch.js';
 import type { ReplicaOps } from '../slip.js';
-import type { Link } from './link.js';
-
-const bytes = (a: Float32Array | Int32Array, n = a.length): Buffer => Buffer.from(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT);
+import { replicaDelta } from '../apply.js';
+import { aligned, bytes, type Link } from './link.js';
 
 /** [B, hasTags] (Int32) + labels + dense + cats (+ tags), little-endian as the typed arrays. */
 export function encodeBatch(batch: Batch, tags: Int32Array | null): Buffer {
@@ -35,8 +34,7 @@ export function encodeBatch(batch: Batch, tags: Int32Array | null): Buffer {
  * @throws PipelineError('mismatch') when the bytes do not fit the batch
  */
 export function decodeBatch(buf: Buffer, batch: Batch, tags: Int32Array): boolean {
-  const ab = new ArrayBuffer(buf.length);
-  new Uint8Array(ab).set(buf);
+  const ab = aligned(buf);
   const head = new Int32Array(ab, 0, 2);
   const B = head[0]!;
   const tagged = head[1] === 1;
@@ -62,19 +60,6 @@ export async function postReplica(link: Link, replica: Float32Array): Promise<vo
   link.collect();
 }
 
-/** Δ[h] = ‖w[h] − snap[h]‖∞ over H rows of dim d (parallel/apply.ts replicaDelta's formula). */
-function deltaInto(out: Float32Array, w: Float32Array, snap: Float32Array, H: number, d: number): void {
-  for (let h = 0; h < H; h++) {
-    let m = 0;
-    const r = h * d;
-    for (let c = 0; c < d; c++) {
-      const a = Math.abs(w[r + c]! - snap[r + c]!);
-      if (a > m) m = a;
-    }
-    out[h] = m;
-  }
-}
-
 /**
  * Rank 0's ReplicaOps over the processes: `replica` is rank 0's own hot table (its replica).
  * Every call is a global barrier of all K ranks (the command goes out first).
@@ -94,15 +79,13 @@ export function remoteReplicaOps(link: Link, replica: Float32Array, H: number, d
       if (!buf || buf.length !== n * 4) {
         throw new PipelineError('worker_failed', `train: ${link.who(i + 1)} posted ${buf ? buf.length : 'no'} bytes of its hot replica at barrier ${b} (expected ${n * 4})`);
       }
-      const ab = new ArrayBuffer(buf.length);
-      new Uint8Array(ab).set(buf);
-      into(i + 1, new Float32Array(ab));
+      into(i + 1, new Float32Array(aligned(buf)));
     });
     link.collect();
   };
   return {
     K, H, dim, snapshots, deltas,
     snapshotReplicas: () => gather((k, w) => snapshots.set(w.subarray(0, n), k * n)),
-    replicaDeltas: () => gather((k, w) => deltaInto(deltas.subarray(k * H, (k + 1) * H), w, snapshots.subarray(k * n, (k + 1) * n), H, dim)),
+    replicaDeltas: () => gather((k, w) => replicaDelta(deltas.subarray(k * H, (k + 1) * H), w, snapshots.subarray(k * n, (k + 1) * n), H, dim)),
   };
 }
