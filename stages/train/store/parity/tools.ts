@@ -22,8 +22,20 @@ import { describeLease, readLease, requestRebuild } from './lease.js';
 import { Rebuilder } from './rebuild.js';
 import { ParityTables } from './tables.js';
 
-/** Connect to a parity store's nodes (those that answer), its spec from their meta keys. */
+/** Connect to a parity store's nodes (those that answer), its spec from their meta keys, and mark the stale ones down ({@link markStale}). */
 export async function openParity(spec: string, prefix?: string, out?: string): Promise<ParityTables> {
+  const t = await connectParity(spec, prefix, out);
+  await markStale(t);
+  return t;
+}
+
+/**
+ * Connect to a parity store's nodes (those that answer), its spec from their meta keys; no node
+ * judged yet. A trainer's lease (lease.ts) is read before any node is judged: a running trainer
+ * writes meta (incomplete), sentinels and blocks on every node as it starts, and rebuilds nodes
+ * while it trains, so those states say nothing about a loss while it holds the store.
+ */
+async function connectParity(spec: string, prefix?: string, out?: string): Promise<ParityTables> {
   const addr = parseParityAddress(spec);
   const p = addr.prefix ?? prefix ?? (out ? defaultPrefix(resolve(out)) : undefined);
   if (!p) throw new PipelineError('bad_config', 'name the run\'s tables: --prefix P, ?prefix=P in the address, or --out <run dir>', { field: '--prefix' });
@@ -39,19 +51,23 @@ export async function openParity(spec: string, prefix?: string, out?: string): P
   if (!meta) throw new PipelineError('not_found', `no hotcold parity store under prefix '${p}' on ${addr.spec}`, { field: '--prefix' });
   const t = new ParityTables(addr, p, { fingerprint: meta.fingerprint, dim: meta.dim, opt: { kind: meta.optimizer, lr: 1 }, sizes: meta.sizes });
   await t.connect({ allowDown: true });
+  return t;
+}
+
+/** A node that lost its keys or whose rebuild did not finish is down (its rows are reconstructed from the others). */
+async function markStale(t: ParityTables): Promise<void> {
   // a node that answers without the run's sentinel lost its keys (restarted empty), one without a
   // complete meta is a replacement whose rebuild did not finish: down (its rows are reconstructed)
   for (const nd of t.nodes) {
     if (nd.state !== 'ok') continue;
-    const fp = await nd.client!.get(psentinelKey(p)).catch(() => null);
-    if (fp !== meta.fingerprint) {
+    const fp = await nd.client!.get(psentinelKey(t.prefix)).catch(() => null);
+    if (fp !== t.spec.fingerprint) {
       t.lose(nd.n, new Error(fp === null ? 'the run\'s keys are missing (restarted empty?)' : 'holds another run\'s sentinel'));
       continue;
     }
     const m = await t.readMeta(nd.n).catch(() => null);
     if (!m?.complete) t.lose(nd.n, new Error('its rebuild did not finish (no complete meta)'));
   }
-  return t;
 }
 
 export interface ScrubMismatch {
@@ -158,12 +174,13 @@ export async function scrubTables(T: ParityTables, repair = false): Promise<Scru
 }
 
 export async function storeScrub(spec: string, o: { prefix?: string; out?: string; repair?: boolean }): Promise<ScrubReport & { down: string[]; trainer: string | null }> {
-  const T = await openParity(spec, o.prefix, o.out);
+  const T = await connectParity(spec, o.prefix, o.out);
   try {
     const lease = await readLease(T);
     if (lease && o.repair) {
       throw new PipelineError('locked', `a trainer is running on this store (${describeLease(lease)}): --repair would rewrite parity under its updates`, { field: '--repair', hint: 'scrub without --repair (mismatches may then be its updates in flight), or repair once it has stopped' });
     }
+    await markStale(T);
     const rep = await scrubTables(T, o.repair);
     return { ...rep, down: T.nodes.filter((nd) => nd.state !== 'ok').map((nd) => T.name(nd.n)), trainer: lease ? describeLease(lease) : null };
   } finally {
@@ -184,7 +201,7 @@ export function pickNode(T: ParityTables, node: string): number {
  * handed to it and its answer awaited. Otherwise offline, here.
  */
 export async function storeRebuild(spec: string, o: { prefix?: string; out?: string; node: string; to?: string; note?: (msg: string) => void; timeoutMs?: number }): Promise<{ node: string; to: string; blocks: number; sec: number; by: 'trainer' | 'offline' }> {
-  const T = await openParity(spec, o.prefix, o.out);
+  const T = await connectParity(spec, o.prefix, o.out);
   try {
     const n = pickNode(T, o.node);
     const to: NodeAddr = o.to ? hostPort(o.to, '--to') : T.nodes[n]!.addr;
@@ -198,6 +215,7 @@ export async function storeRebuild(spec: string, o: { prefix?: string; out?: str
       if (st) return { node: T.name(n), to: nodeName(to), blocks: T.map.total(n), sec: (performance.now() - t0) / 1000, by: 'trainer' };
       o.note?.('store rebuild: the trainer\'s lease expired before it took the request (it is gone): rebuilding offline');
     }
+    await markStale(T);
     if (T.nodes[n]!.state !== 'lost') T.lose(n, new Error('rebuilt on request'));
     const rb = new Rebuilder(T, () => [], () => undefined);
     await rb.start(n, to);

@@ -7,7 +7,7 @@ import type { SparseOptConfig } from '../../../../stages/train/model/embedding.j
 import { MemoryColdStore } from '../../../../stages/train/store/memory.js';
 import { parseParityAddress } from '../../../../stages/train/store/parity/layout.js';
 import { ParityColdStore } from '../../../../stages/train/store/parity/store.js';
-import { openParity, scrubTables, storeRebuild } from '../../../../stages/train/store/parity/tools.js';
+import { openParity, scrubTables, storeRebuild, storeScrub } from '../../../../stages/train/store/parity/tools.js';
 import type { BatchSource, ColdStore } from '../../../../stages/train/store/types.js';
 import { REDIS_MISSING, type RedisHandle } from '../../../fixtures/redis.js';
 import { firstDiff } from '../helpers.js';
@@ -129,6 +129,24 @@ describe.skipIf(REDIS_MISSING !== null)('parity cold store: code, reconstruction
       expect(firstDiff(await rowsOf(spec), ref)).toBe(-1);
     }, 30_000);
   }
+
+  it('a trainer starting on the store (its lease taken, two nodes not yet written): scrub --repair is refused as locked, not taken for two lost nodes; without the lease those nodes are down', async () => {
+    const spec = paritySpec(hs, 4, 1, 'starting');
+    const s = await parityStore(spec);
+    await s.close();
+    const cli = (i: number, ...args: string[]): string => spawnSync('redis-cli', ['-p', String(hs[i]!.nodes[0]!.port), ...args], { encoding: 'utf8' }).stdout.trim();
+    // as ParityTables.writeAll begins: meta incomplete first, then the sentinels
+    for (const i of [0, 1]) {
+      const meta = JSON.parse(cli(i, 'GET', 'starting:pmeta')) as Record<string, unknown>;
+      cli(i, 'SET', 'starting:pmeta', JSON.stringify({ ...meta, complete: false }));
+    }
+    cli(1, 'DEL', 'starting:fp');
+    const lease = JSON.stringify({ pid: 4242, host: 'elsewhere', since: new Date().toISOString() });
+    for (let i = 0; i < 5; i++) cli(i, 'SET', 'starting:trainer', lease, 'PX', '60000');
+    await expect(storeScrub(spec, { repair: true })).rejects.toMatchObject({ code: 'locked', message: expect.stringMatching(/a trainer is running on this store \(pid 4242 on host elsewhere/) });
+    for (let i = 0; i < 5; i++) cli(i, 'DEL', 'starting:trainer');
+    await expect(storeScrub(spec, { repair: true })).rejects.toMatchObject({ message: expect.stringMatching(/lost 2 nodes .*its rebuild did not finish \(no complete meta\)/) });
+  }, 30_000);
 
   it('k = 4, r = 1: every row of each lost data node is reconstructed; an offline rebuild onto the node restarted empty restores full redundancy', async () => {
     const spec = paritySpec(hs, 4, 1, 'lost');
