@@ -88,6 +88,8 @@ export function newReadStats(path = ''): ReadStats {
 
 /** Longest line accepted; a file without newlines fails fast instead of filling memory. */
 const MAX_LINE_BYTES = 1 << 20;
+/** Head room in front of each read-ahead buffer's read offset, for the unfinished line carried over. */
+const READ_HEAD = 1 << 16;
 
 /** True when the file starts with the gzip magic bytes. */
 export function isGzipFile(path: string): boolean {
@@ -204,18 +206,45 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
       }
       return;
     }
+    // Read-ahead: the next chunk is read (on the libuv pool) into the other of two buffers while
+    // this one is parsed; each keeps READ_HEAD bytes in front of its read offset, where the line
+    // the last chunk left unfinished is copied. (Reading each chunk only once the last was parsed
+    // left the parse worker waiting ≈ 1.5 ms per 4 MiB, ≈ 1 s per 10M rows.)
     const fh = await open(path, 'r');
+    const pair = [Buffer.allocUnsafe(READ_HEAD + chunkBytes), Buffer.allocUnsafe(READ_HEAD + chunkBytes)];
+    let k = 0; // the buffer the pending read fills (never the one being parsed)
+    let pending: ReturnType<typeof fh.read> | null = fh.read(pair[k]!, READ_HEAD, chunkBytes, null);
+    buf = Buffer.allocUnsafe(0);
     try {
       for (;;) {
-        room(chunkBytes);
-        const { bytesRead } = await fh.read(buf, fill, chunkBytes, null);
+        const { bytesRead } = await pending!;
+        pending = null;
         if (bytesRead === 0) return;
-        hash.update(buf.subarray(fill, fill + bytesRead));
+        const into = pair[k]!;
+        hash.update(into.subarray(READ_HEAD, READ_HEAD + bytesRead));
         stats.bytesRead += bytesRead;
-        fill += bytesRead;
+        const left = fill - pos;
+        if (left <= READ_HEAD) {
+          buf.copy(into, READ_HEAD - left, pos, fill);
+          buf = into;
+          pos = READ_HEAD - left;
+          fill = READ_HEAD + bytesRead;
+        } else {
+          // an unfinished line longer than the head room (rare: the caller bounds lines)
+          const joined = Buffer.allocUnsafe(left + bytesRead);
+          buf.copy(joined, 0, pos, fill);
+          into.copy(joined, left, READ_HEAD, READ_HEAD + bytesRead);
+          buf = joined;
+          pos = 0;
+          fill = joined.length;
+        }
+        k ^= 1;
+        pending = fh.read(pair[k]!, READ_HEAD, chunkBytes, null);
+        pending.catch(() => {}); // awaited at the top of the loop, or in finally
         yield bytesRead;
       }
     } finally {
+      if (pending) await pending.catch(() => {});
       await fh.close();
     }
   }

@@ -32,6 +32,13 @@
 //     Streaming XXH64 (seed 0; xxh64.h) over a state held in a Uint8Array(80) of the caller's;
 //     pipeline/xxh64.ts is its TypeScript twin.
 //
+//   writeDirect(fd, data[, state]) -> 0 | -errno
+//     Writes data to fd (opened with O_DIRECT, empty) from offset 0 through a 4096-aligned bounce
+//     buffer in 4 MiB requests, the last one zero-padded to the block, then truncates the file to
+//     data.length; with a state, XXH64-updates it over the bytes while they are in cache. The
+//     caller fsyncs. -errno: the failing write's or ftruncate's error (EINVAL: the filesystem does
+//     not take direct I/O; the caller rewrites the file buffered).
+//
 // Values are computed with the same double operations in the same order as the TS parser
 // (built with -ffp-contract=off), so both produce the same bits.
 #include <napi.h>
@@ -40,8 +47,13 @@
 #include "criteo-parse-avx2.h"
 #include "xxh64.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -306,6 +318,57 @@ Napi::Value Xxh64DigestJs(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, hex, 16);
 }
 
+constexpr size_t kDirectAlign = 4096;
+constexpr size_t kDirectChunk = 4u << 20;
+constexpr size_t kHashStep = 256u << 10;  // copy + hash in L2-sized steps
+
+Napi::Value WriteDirectJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* data;
+  size_t len;
+  uint8_t* st = nullptr;
+  if (info.Length() < 2 || !info[0].IsNumber() || !Typed(info[1], napi_uint8_array, &data, &len)) {
+    return Fail(env, "writeDirect expects (fd, Uint8Array[, Uint8Array(80) state])");
+  }
+  if (info.Length() > 2 && !info[2].IsUndefined() && !StateArg(info[2], &st)) return Fail(env, "writeDirect: state must be a Uint8Array(80)");
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  // one bounce buffer per thread, kept (its pages stay mapped)
+  static thread_local uint8_t* bounce = nullptr;
+  if (!bounce) {
+    void* b = nullptr;
+    if (posix_memalign(&b, kDirectAlign, kDirectChunk) != 0) return Napi::Number::New(env, -ENOMEM);
+    bounce = static_cast<uint8_t*>(b);
+  }
+  hotcold::Xxh64State s;
+  if (st) std::memcpy(&s, st, sizeof(s));
+  for (size_t off = 0; off < len; off += kDirectChunk) {
+    const size_t n = len - off < kDirectChunk ? len - off : kDirectChunk;
+    for (size_t k = 0; k < n; k += kHashStep) {
+      const size_t m = n - k < kHashStep ? n - k : kHashStep;
+      std::memcpy(bounce + k, data + off + k, m);
+      if (st) hotcold::Xxh64Update(&s, bounce + k, m);
+    }
+    const size_t wlen = (n + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
+    std::memset(bounce + n, 0, wlen - n);
+    for (size_t done = 0; done < wlen;) {
+      const ssize_t w = pwrite(fd, bounce + done, wlen - done, static_cast<off_t>(off + done));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return Napi::Number::New(env, -errno);
+      }
+      if (w == 0) return Napi::Number::New(env, -EIO);
+      done += static_cast<size_t>(w);
+    }
+  }
+  if (len % kDirectAlign != 0) {
+    while (ftruncate(fd, static_cast<off_t>(len)) != 0) {
+      if (errno != EINTR) return Napi::Number::New(env, -errno);
+    }
+  }
+  if (st) std::memcpy(st, &s, sizeof(s));
+  return Napi::Number::New(env, 0);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHex();
   exports.Set("parseLines", Napi::Function::New(env, ParseLinesJs));
@@ -316,6 +379,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("xxh64Init", Napi::Function::New(env, Xxh64InitJs));
   exports.Set("xxh64Update", Napi::Function::New(env, Xxh64UpdateJs));
   exports.Set("xxh64Digest", Napi::Function::New(env, Xxh64DigestJs));
+  exports.Set("writeDirect", Napi::Function::New(env, WriteDirectJs));
   exports.Set("version", Napi::Number::New(env, 3));
   return exports;
 }

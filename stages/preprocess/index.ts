@@ -80,13 +80,12 @@ export function preprocessFingerprint(inputs: string[], options: PreprocessOptio
 }
 
 /**
- * Features the parse worker categorifies in parallel mode (C3, C4, C12: three of
- * Kaggle's six ~10M-value vocabularies). At 10M rows the main thread spent
- * ≈ 11 s in categorify + encode against ≈ 7.5 s of parse + input hashing on the
- * worker; moving these ≈ 2 s of hash-table work evens the two threads out. With the
- * native kernels the same three even them out too.
+ * Features the parse worker categorifies in parallel mode (C3: one of Kaggle's six ~10M-value
+ * vocabularies), to even the two threads out. Per-thread CPU at 10M rows with the native kernels
+ * after the parser's store-forwarding fix: with C3, C4 and C12 on the worker, main 4.1 s / worker
+ * 5.4 s; with none, 5.2 / 4.6 s; C3 alone splits the ≈ 0.95 s those three cost about evenly.
  */
-const WORKER_CAT_FEATURES: readonly number[] = [2, 3, 11];
+const WORKER_CAT_FEATURES: readonly number[] = [2];
 
 /** Inputs at least this large are parsed on a worker thread when `parallel` is 'auto'. */
 const PARALLEL_MIN_BYTES = 32 << 20;
@@ -207,7 +206,7 @@ async function ingest(
         }
       }
     }
-    for (const s of streams) await s.settle(1);
+    for (const s of streams) await s.settle(2); // two writes in flight: PartWriter's two threads
     rows += n;
     let done = 0;
     for (let i = 0; i <= file; i++) done += i < file ? stats[i]!.bytes : (stats[i]?.bytesRead ?? 0);

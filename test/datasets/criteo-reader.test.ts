@@ -103,7 +103,26 @@ describe.skipIf(!HAVE_SAMPLES)('Criteo reader on the real samples', () => {
 
   it('gives the same rows whatever the read chunk size (lines split across chunks)', async () => {
     const p = join(DATA, 'kaggle-stripped-trailing-tabs-1000.tsv');
-    expect(await readAll(p, { chunkBytes: 97, batchRows: 64 })).toEqual(await readAll(p));
+    const stats = newReadStats();
+    expect(await readAll(p, { chunkBytes: 97, batchRows: 64 }, stats)).toEqual(await readAll(p));
+    // read-ahead: each byte hashed once, in order
+    expect(stats.hash).toBe(xxh64Ts(readFileSync(p)));
+  });
+
+  it('carries an unfinished line longer than the read-ahead head room across chunks', async () => {
+    // a 300 KB (bad) line spans many 4 KiB chunks: the carried-over text outgrows the 64 KiB head room
+    const d = tmp();
+    const p = join(d, 'long.tsv');
+    const good = Array.from({ length: 50 }, (_, i) => withField(GOOD, 1, String(i))).join('\n');
+    const text = `${good}\n${withField(GOOD, 20, 'f'.repeat(300_000))}\n${good}\n`;
+    writeFileSync(p, text);
+    const stats = newReadStats();
+    const badLines = createBadLineLog();
+    const rows = await readAll(p, { chunkBytes: 4096, batchRows: 16, onBadLine: 'skip', badLines }, stats);
+    expect(rows).toEqual(naiveRows(`${good}\n${good}\n`));
+    expect(badLines.count).toBe(1);
+    expect(badLines.first[0]!.line).toBe(51);
+    expect(stats.hash).toBe(xxh64Ts(Buffer.from(text)));
   });
 });
 
