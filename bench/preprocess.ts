@@ -9,7 +9,13 @@
  *   wall, CPU and peak RSS from /usr/bin/time when present;
  * - in-process: the stage's `run()` (no start-up), native and TS parser;
  * - start-up: `node bin/hotcold.js --help` against `node -e 0` (what every
- *   whole-process figure pays before reading a byte; under tsx, the transpiler).
+ *   whole-process figure pays before reading a byte; under tsx, the transpiler);
+ * - the disk: the output's files (the same bytes, read back first) written and fsynced one by one
+ *   into a fresh directory beside it, buffered, as `cp` + `sync` would (the floor of any run that
+ *   leaves its output durable on this disk); and the whole process with `--out` on tmpfs
+ *   (`/dev/shm`, when present), without that floor;
+ * - the whole process with `--direct-io on` (every shard O_DIRECT) beside the default `auto`
+ *   (buffered while the shards fit in half of the available memory: all of them at these sizes).
  *
  *     npm run bench:preprocess [-- --rows 1000000,10000000 --runs 3 --keep]
  *     npm run bench:preprocess -- --input data/train.txt --runs 1 --parsers native
@@ -19,7 +25,7 @@
  * model and the load average before and after (a shared machine is noisy).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KAGGLE_CARDINALITIES } from '../datasets/criteo/constants.js';
@@ -140,15 +146,53 @@ interface Timed {
   rssMiB: number;
 }
 
-function timeChild(cmd: string, args: string[]): Timed {
+function timeChild(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Timed {
   const full = TIME ? [TIME, ['-f', 'TIME %e %U %S %M', cmd, ...args]] as const : [cmd, args] as const;
   const t = performance.now();
-  const r = spawnSync(full[0], full[1], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(full[0], full[1], { encoding: 'utf8', maxBuffer: 1 << 24, env: env ? { ...process.env, ...env } : process.env });
   const wall = (performance.now() - t) / 1000;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
   const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr ?? '');
   return m ? { wall, cpu: Number(m[2]) + Number(m[3]), rssMiB: Number(m[4]) / 1024 } : { wall, cpu: NaN, rssMiB: NaN };
 }
+
+/** The files of an output directory (recursively), largest first. */
+function filesOf(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...filesOf(p));
+    else if (e.isFile()) out.push(p);
+  }
+  return out.sort((a, b) => statSync(b).size - statSync(a).size);
+}
+
+/**
+ * The disk floor: `files` read into memory (not timed), then written + fsynced one by one into a
+ * fresh directory `to` (buffered writes, one 4 MiB write call at a time); wall seconds and bytes.
+ */
+function diskFloor(files: string[], to: string): { wall: number; bytes: number } {
+  const data = files.map((f) => readFileSync(f));
+  rmSync(to, { recursive: true, force: true });
+  mkdirSync(to, { recursive: true });
+  const t = performance.now();
+  let bytes = 0;
+  data.forEach((b, i) => {
+    const fd = openSync(join(to, `f${i}`), 'w');
+    for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, Math.min(4 << 20, b.length - off));
+    fsyncSync(fd);
+    closeSync(fd);
+    bytes += b.length;
+  });
+  const dfd = openSync(to, 'r');
+  fsyncSync(dfd);
+  closeSync(dfd);
+  const wall = (performance.now() - t) / 1000;
+  rmSync(to, { recursive: true, force: true });
+  return { wall, bytes };
+}
+
+const SHM = '/dev/shm';
 
 const fmtLoad = (): string => loadavg().map((x) => x.toFixed(1)).join(' / ');
 
@@ -158,13 +202,18 @@ interface Mode {
   cpu: number[];
   rss: number[];
   once: (out: string) => Promise<Timed>;
+  /** `hotcold profile` on the output right after (the next stage: does it find the shards in the page cache?) */
+  profile?: number[];
 }
 
 async function benchFile(input: string, rows: number, dir: string): Promise<void> {
   const bytes = statSync(input).size;
   const native = loadParseAddon().addon !== null;
-  const cli = (parser: string) => async (out: string): Promise<Timed> =>
-    timeChild(process.execPath, [CLI, 'preprocess', '--input', input, '--out', out, '--split', 'kaggle', '--parser', parser]);
+  const cli = (parser: string, extra: string[] = []) => async (out: string): Promise<Timed> =>
+    timeChild(process.execPath, [CLI, 'preprocess', '--input', input, '--out', out, '--split', 'kaggle', '--parser', parser, ...extra]);
+  // the output on tmpfs: what the run costs without the disk under it
+  const shmFree = existsSync(SHM) ? ((st) => st.bavail * st.bsize)(statfsSync(SHM)) : 0;
+  const shm = shmFree > 3 * bytes ? mkdtempSync(join(SHM, 'hotcold-bench-pre-')) : null;
   const inproc = (parser: 'native' | 'ts') => async (out: string): Promise<Timed> => {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -174,14 +223,19 @@ async function benchFile(input: string, rows: number, dir: string): Promise<void
     return { wall: (performance.now() - t0) / 1000, cpu: (cu.user + cu.system) / 1e6, rssMiB: process.resourceUsage().maxRSS / 1024 };
   };
   const modes: Mode[] = [];
-  const add = (name: string, once: Mode['once']) => modes.push({ name, wall: [], cpu: [], rss: [], once });
+  const add = (name: string, once: Mode['once'], profile = false) => modes.push({ name, wall: [], cpu: [], rss: [], once, profile: profile ? [] : undefined });
   const useNative = native && PARSERS.includes('native');
   const useTs = PARSERS.includes('ts');
-  if (useNative) add('whole process, native parser', cli('native'));
+  if (useNative) add('whole process, native parser', cli('native'), true);
+  if (useNative) add('  same, --direct-io on', cli('native', ['--direct-io', 'on']), true);
+  if (useNative && shm) add('  same, --out on tmpfs', () => cli('native')(join(shm, 'out')));
   if (useTs) add('whole process, TS parser', cli('ts'));
   if (useNative) add('in-process, native parser', inproc('native'));
   if (useTs) add('in-process, TS parser', inproc('ts'));
   const wc: number[] = [];
+  const floor: number[] = [];
+  let floorBytes = 0;
+  let filesCount = 0;
   const startup: number[] = [];
   const bare: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -201,8 +255,23 @@ async function benchFile(input: string, rows: number, dir: string): Promise<void
       m.wall.push(r.wall);
       m.cpu.push(r.cpu);
       m.rss.push(r.rssMiB);
+      if (m.profile) {
+        const t = performance.now();
+        execFileSync(process.execPath, [CLI, 'profile', '--data', out, '--out', join(dir, 'profile')], { stdio: 'ignore' });
+        m.profile.push((performance.now() - t) / 1000);
+        rmSync(join(dir, 'profile'), { recursive: true, force: true });
+      }
+      if (m === modes[0] && existsSync(out)) {
+        const files = filesOf(out);
+        filesCount = files.length;
+        const f = diskFloor(files, join(dir, 'floor'));
+        floor.push(f.wall);
+        floorBytes = f.bytes;
+      }
+      if (shm) rmSync(join(shm, 'out'), { recursive: true, force: true });
     }
   }
+  if (shm) rmSync(shm, { recursive: true, force: true });
   const w = median(wc);
   console.log(`${rows} rows, ${(bytes / 1e6).toFixed(1)} MB, median of ${RUNS} (load average now ${fmtLoad()}):`);
   for (const m of modes) {
@@ -212,10 +281,19 @@ async function benchFile(input: string, rows: number, dir: string): Promise<void
     console.log(
       `  ${m.name.padEnd(30)} ${p.toFixed(2).padStart(6)}s  ${(rows / p / 1e6).toFixed(2)}M rows/s  ${(bytes / p / 1e6).toFixed(0).padStart(4)} MB/s  ` +
         `CPU ${Number.isFinite(cpu) ? `${(cpu / (rows / 1e6)).toFixed(2)}s per 1M rows` : 'n/a'}  ` +
-        `${Number.isFinite(rss) ? `peak RSS ${rss.toFixed(0)} MiB  ` : ''}${(p / w).toFixed(0)}× wc -l   runs ${m.wall.map((x) => x.toFixed(2)).join(' ')}`,
+        `${Number.isFinite(rss) ? `peak RSS ${rss.toFixed(0)} MiB  ` : ''}${(p / w).toFixed(0)}× wc -l   runs ${m.wall.map((x) => x.toFixed(2)).join(' ')}` +
+        (m.profile ? `;  then \`hotcold profile\` ${median(m.profile).toFixed(2)}s (runs ${m.profile.map((x) => x.toFixed(2)).join(' ')})` : ''),
     );
   }
   console.log(`  ${'wc -l, same file'.padEnd(30)} ${w.toFixed(3).padStart(6)}s  ${(rows / w / 1e6).toFixed(1)}M rows/s  ${(bytes / w / 1e6).toFixed(0)} MB/s`);
+  if (floor.length > 0 && modes[0]) {
+    const fl = median(floor);
+    console.log(
+      `  ${'disk: write + fsync the output'.padEnd(30)} ${fl.toFixed(2).padStart(6)}s  ${(rows / fl / 1e6).toFixed(2)}M rows/s  ${(floorBytes / fl / 1e6).toFixed(0).padStart(4)} MB/s of output ` +
+        `(${(floorBytes / 1e6).toFixed(0)} MB in ${filesCount} files, buffered; runs ${floor.map((x) => x.toFixed(2)).join(' ')}): ` +
+        `the first whole-process median is ${(median(modes[0].wall) / fl).toFixed(2)}× this floor`,
+    );
+  }
   const su = median(startup) - median(bare);
   console.log(
     `  start-up: \`node bin/hotcold.js --help\` ${median(startup).toFixed(2)}s vs \`node -e 0\` ${median(bare).toFixed(2)}s: ${su.toFixed(2)}s of every whole-process figure above ` +

@@ -4,6 +4,7 @@ import { action, intArg } from '../../pipeline/cli.js';
 import type { PreprocessManifest, PreprocessOptions } from '../../datasets/preprocessed.js';
 import type { ParserChoice } from '../../datasets/criteo/native.js';
 import { DEFAULT_OPTIONS } from './defaults.js';
+import type { DirectIo } from './part-writer.js';
 
 /** The stage, loaded only when the command runs (keeps `hotcold --help` fast). */
 const run: typeof import('./index.js').run = async (...a) => (await import('./index.js')).run(...a);
@@ -22,6 +23,7 @@ interface CliOptions {
   force?: boolean;
   forceClean?: boolean;
   parser: ParserChoice;
+  directIo: DirectIo;
 }
 
 function ratiosArg(v: string): [number, number, number] {
@@ -98,6 +100,14 @@ export function register(program: Command): void {
         .choices(['auto', 'native', 'ts'])
         .default('auto'),
     )
+    .addOption(
+      new Option(
+        '--direct-io <when>',
+        'write the shards with O_DIRECT (less CPU; they are then not in the page cache for the next stage): auto = once the shards written exceed half of the available memory; on; off (same output)',
+      )
+        .choices(['auto', 'on', 'off'])
+        .default('auto'),
+    )
     .action(
       action(async (o: CliOptions) => {
         const options: Partial<PreprocessOptions> = {
@@ -112,7 +122,7 @@ export function register(program: Command): void {
           options.ratios = o.ratios;
           options.seed = o.seed;
         }
-        const r = await run({ inputs: o.input, out: o.out, options, force: o.force, forceClean: o.forceClean, parser: o.parser });
+        const r = await run({ inputs: o.input, out: o.out, options, force: o.force, forceClean: o.forceClean, parser: o.parser, directIo: o.directIo });
         process.stdout.write(formatSummary(r.manifest, r.dir, r.reused) + '\n');
       }),
     );

@@ -30,11 +30,12 @@ import { Progress, type ProgressSink } from '../../pipeline/progress.js';
 import { resolveOptionsFast } from './options.js';
 import { Categorify } from './ops/categorify.js';
 import { logDenseBatch } from './ops/log-dense.js';
-import { PartWriter } from './part-writer.js';
+import { directFromBytes, PartWriter, type DirectIo } from './part-writer.js';
 import { emptyFinalShards, finalizeStream, PartStream, settleWrites } from './parts.js';
 import { dayFileRanges, kaggleRanges, RANDOM_SPLITS, RandomSplitter } from './split.js';
 
 export { DEFAULT_OPTIONS } from './defaults.js';
+export type { DirectIo } from './part-writer.js';
 
 /** What to preprocess. */
 export interface PreprocessRequest {
@@ -59,6 +60,11 @@ export interface PreprocessRequest {
    * @default 'auto'
    */
   parser?: ParserChoice;
+  /**
+   * when part shards are written with O_DIRECT (see part-writer.ts); does not change the output.
+   * @default 'auto'
+   */
+  directIo?: DirectIo;
 }
 
 export interface PreprocessIo {
@@ -117,7 +123,7 @@ export async function run(req: PreprocessRequest, io: PreprocessIo = {}): Promis
   const parallel = req.parallel === undefined || req.parallel === 'auto' ? totalBytes >= PARALLEL_MIN_BYTES : req.parallel;
   const partsDir = join(out.dir, '.parts');
   const random = options.split === 'random' ? new RandomSplitter(options.ratios!, options.seed!) : null;
-  const writer = new PartWriter();
+  const writer = new PartWriter({ directFromBytes: directFromBytes(req.directIo ?? 'auto') });
   const streams = random
     ? RANDOM_SPLITS.map((s) => new PartStream(partsDir, s, options.rowsPerShard, writer))
     : [new PartStream(partsDir, 'rows', options.rowsPerShard, writer)];

@@ -14,11 +14,14 @@
  * Direct I/O (`O_DIRECT`, with the parse addon's `writeDirect`): a buffered write of a 41 MB part
  * spent ≈ 90 ms of kernel time copying it into fresh page-cache pages (perf: 2.6 of 3.4 CPU-s of
  * this thread at 10M rows); written direct through an aligned bounce buffer (hashed while it is in
- * cache) the thread needs ≈ 0.3 CPU-s for the same bytes, and the disk's speed is the same
- * (bench/disk in `npm run bench:preprocess`). The cost: the shards are not left in the page cache,
- * so the next stage reads them from disk. Filesystems that refuse O_DIRECT (EINVAL: tmpfs on older
- * kernels, some network and FUSE filesystems) get buffered writes, decided at the first part.
+ * cache) the thread needs ≈ 0.3 CPU-s for the same bytes, at the same disk speed (the disk floor
+ * in `npm run bench:preprocess`). The cost: such shards are not in the page cache, so the next
+ * stage reads them from the disk, which here costs it more than the writer saved — hence
+ * `--direct-io auto` ({@link directFromBytes}): direct only past what the page cache could keep.
+ * A filesystem that refuses O_DIRECT (EINVAL: tmpfs on older kernels, some network and FUSE
+ * filesystems) gets buffered writes from its first refusal on.
  */
+import { freemem } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { nativeXxh64, parseAddonFile, xxh64 } from '../../pipeline/xxh64.js';
 
@@ -33,8 +36,8 @@ Promise.all([import('node:worker_threads'), import('node:fs'), import('node:modu
   const addon = workerData.addon ? createRequire(workerData.addon)(workerData.addon) : null;
   const state = new Uint8Array(80);
   const { O_WRONLY, O_CREAT, O_TRUNC, O_DIRECT } = fs.constants;
-  // direct I/O while the filesystem takes it (tmpfs and some others refuse it: EINVAL, then buffered)
-  let direct = Boolean(workerData.direct && addon && typeof addon.writeDirect === 'function' && O_DIRECT);
+  // direct I/O where asked and while the filesystem takes it (some refuse it: EINVAL, then buffered)
+  let directOk = Boolean(addon && typeof addon.writeDirect === 'function' && O_DIRECT);
   const sysError = (rc, syscall, path) => {
     const code = util.getSystemErrorName(rc);
     return Object.assign(new Error(code + ': ' + syscall + ' failed, ' + syscall + " '" + path + "'"), { code, errno: rc, syscall, path });
@@ -73,9 +76,11 @@ Promise.all([import('node:worker_threads'), import('node:fs'), import('node:modu
     try {
       const bytes = new Uint8Array(m.buffer, 0, m.byteLength);
       let hash = m.hash;
+      let direct = m.direct && directOk;
       if (direct && writeDirect(m.path, bytes)) {
         if (hash === undefined) hash = 'xxh64:' + addon.xxh64Digest(state);
       } else {
+        if (direct) directOk = false;
         direct = false;
         if (hash === undefined) {
           addon.xxh64Init(state);
@@ -117,16 +122,32 @@ interface Waiter {
   reject: (e: Error) => void;
 }
 
+/** When part shards go through O_DIRECT (`--direct-io`). */
+export type DirectIo = 'auto' | 'on' | 'off';
+
+/**
+ * The bytes written buffered before direct I/O starts: `on` 0, `off` never, `auto` half of the
+ * memory available now — the shards that the page cache can keep for the next stage are written
+ * through it (`profile` right after a direct-written 10M-row run took 4.7–5.5 s against 2.9–3.0 s,
+ * reading them back from the disk), the rest, which it could not keep anyway, direct.
+ */
+export function directFromBytes(when: DirectIo): number {
+  if (when === 'on') return 0;
+  if (when === 'off') return Number.POSITIVE_INFINITY;
+  return Math.floor(freemem() / 2);
+}
+
 export interface PartWriterOptions {
   /**
-   * write through O_DIRECT when the addon and the filesystem allow it
-   * @default true, unless HOTCOLD_DIRECT_IO=0
+   * bytes written (by this writer) before it switches to O_DIRECT, where the addon and the
+   * filesystem allow it: 0 = from the first file, Infinity = never
+   * @default 0
    */
-  direct?: boolean;
+  directFromBytes?: number;
   /**
-   * writer threads; parts go to them in turn. Two keep two direct writes in flight (a direct
-   * write waits for the disk: one at a time reached ≈ 235 MB/s here, two ≈ 265–295 MB/s).
-   * @default 2 with direct I/O, else 1
+   * writer threads; parts go to them in turn. Two keep two writes in flight (a direct write
+   * waits for the disk: one at a time reached ≈ 235 MB/s here, two ≈ 265–295 MB/s).
+   * @default 2
    */
   threads?: number;
 }
@@ -135,7 +156,9 @@ export interface PartWriterOptions {
 export class PartWriter {
   /** whether the last file written went through direct I/O (null before any) */
   lastDirect: boolean | null = null;
-  private readonly direct: boolean;
+  private readonly directFrom: number;
+  /** bytes handed to {@link PartWriter.write} so far */
+  private bytesIn = 0;
   /** the threads, started on first use; parts go to them in turn */
   private workers: Worker[] = [];
   private readonly threads: number;
@@ -147,13 +170,13 @@ export class PartWriter {
   private readonly nativeHash = nativeXxh64() !== null;
 
   constructor(opts: PartWriterOptions = {}) {
-    this.direct = opts.direct ?? process.env.HOTCOLD_DIRECT_IO !== '0';
-    this.threads = Math.max(1, opts.threads ?? (this.direct ? 2 : 1));
+    this.directFrom = opts.directFromBytes ?? 0;
+    this.threads = Math.max(1, opts.threads ?? 2);
   }
 
   private start(): Worker {
     const addon = this.nativeHash ? parseAddonFile() : null;
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { addon, direct: this.direct } });
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { addon } });
     w.on('message', (m: Reply) => {
       const waiter = this.waiting.get(m.id);
       if (!waiter) return;
@@ -188,7 +211,9 @@ export class PartWriter {
     const id = this.nextId++;
     const w = this.workers.length < this.threads ? this.start() : this.workers[id % this.workers.length]!;
     const done = new Promise<string>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
-    w.postMessage({ id, path, hash, buffer: own.buffer, byteLength: own.byteLength }, [own.buffer as ArrayBuffer]);
+    const direct = this.bytesIn >= this.directFrom;
+    this.bytesIn += own.byteLength;
+    w.postMessage({ id, path, hash, direct, buffer: own.buffer, byteLength: own.byteLength }, [own.buffer as ArrayBuffer]);
     return done;
   }
 

@@ -40,7 +40,7 @@ describe('part writer', () => {
   for (const direct of [true, false]) {
     it(`writes every byte and returns its XXH64, whatever the size (direct I/O ${direct ? 'on' : 'off'})`, async () => {
       const dir = tmp();
-      const w = new PartWriter({ direct });
+      const w = new PartWriter({ directFromBytes: direct ? 0 : Number.POSITIVE_INFINITY });
       writers.push(w);
       const expected = SIZES.map((n, i) => bytesOf(n, i + 1));
       // all in flight at once: the two threads take them in turn
@@ -55,6 +55,22 @@ describe('part writer', () => {
       expect(w.lastDirect).toBe(direct && native && takesDirect(dir));
     });
   }
+
+  it('switches to direct I/O once the bytes written reach directFromBytes (--direct-io auto)', async () => {
+    const dir = tmp();
+    const w = new PartWriter({ directFromBytes: 10_000, threads: 1 });
+    writers.push(w);
+    const seen: (boolean | null)[] = [];
+    for (let i = 0; i < 3; i++) {
+      const b = bytesOf(6000, i);
+      expect(await w.write(join(dir, `f${i}`), b.slice())).toBe(xxh64(b));
+      expect(Buffer.compare(readFileSync(join(dir, `f${i}`)), b)).toBe(0);
+      seen.push(w.lastDirect);
+    }
+    // 0 and 6,000 bytes before the first two: buffered; 12,000 before the third: direct
+    const d = nativeXxh64() !== null && takesDirect(dir);
+    expect(seen).toEqual([false, false, d]);
+  });
 
   it('reports a failed write as a system error naming the file', async () => {
     const dir = tmp();
