@@ -89,7 +89,7 @@ export function preprocessFingerprint(inputs: string[], options: PreprocessOptio
  * Features the parse worker categorifies in parallel mode (C3: one of Kaggle's six ~10M-value
  * vocabularies), to even the two threads out. Per-thread CPU at 10M rows with the native kernels
  * after the parser's store-forwarding fix: with C3, C4 and C12 on the worker, main 4.1 s / worker
- * 5.4 s; with none, 5.2 / 4.6 s; C3 alone splits the ≈ 0.95 s those three cost about evenly.
+ * 5.4 s; with none, 5.2 / 4.6 s; with C3 alone, 4.5–4.8 / 4.6–4.7 s.
  */
 const WORKER_CAT_FEATURES: readonly number[] = [2];
 
@@ -162,9 +162,7 @@ async function ingest(
   progress: Progress,
   kernels: { parser: ParserChoice; native: ParseAddon | null },
 ): Promise<Ingested> {
-  // with a parse worker it also categorifies a few large-vocabulary features, to balance the two
-  // threads (native kernels, 1M rows, per-thread CPU from perf: main 41-43 % / worker 34 % of the
-  // run without, 35-38 % / 39-40 % with these three)
+  // with a parse worker it also categorifies WORKER_CAT_FEATURES, to balance the two threads
   const external = parallel ? WORKER_CAT_FEATURES : [];
   const categorify = new Categorify({ maxIndRange: options.maxIndRange, external, native: kernels.native });
   const vocab: WorkerVocab[] = [];
