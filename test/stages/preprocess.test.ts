@@ -6,6 +6,7 @@ import type { ShardColumns } from '../../datasets/shards.js';
 import { verifyFiles } from '../../pipeline/manifest.js';
 import { quietSink } from '../../pipeline/progress.js';
 import { Rng } from '../../pipeline/rng.js';
+import { xxh64 } from '../../pipeline/xxh64.js';
 import { run } from '../../stages/preprocess/index.js';
 import { useTempDirs } from '../fixtures/temp.js';
 
@@ -186,6 +187,24 @@ describe('preprocess splits', () => {
     const b = await run({ inputs: [input], out: join(d, 'b'), options: { freqThreshold: 3, rowsPerShard: 2500 }, parallel: true }, { progress: quietSink });
     expect(a.manifest.files).toEqual(b.manifest.files);
     expect(a.manifest.vocab).toEqual(b.manifest.vocab);
+  });
+
+  it('--direct-io on, off and auto write the same bytes, and the files on disk are the ones the manifest hashes', async () => {
+    const d = tmp();
+    const input = writeTsv(join(d, 'in.tsv'), indexedRows(9000, 7));
+    const options = { freqThreshold: 2, rowsPerShard: 2000 };
+    const runs = [];
+    for (const directIo of ['on', 'off', 'auto'] as const) {
+      runs.push(await run({ inputs: [input], out: join(d, directIo), options, parallel: true, directIo }, { progress: quietSink }));
+    }
+    for (const r of runs.slice(1)) expect(r.manifest.files).toEqual(runs[0]!.manifest.files);
+    for (const r of runs) {
+      for (const f of r.manifest.files) {
+        const bytes = readFileSync(join(r.dir, f.path));
+        expect(bytes.length).toBe(f.bytes);
+        expect(xxh64(bytes)).toBe(f.hash);
+      }
+    }
   });
 
   it('the worker thread categorifies with --max-ind-range and the random split exactly as one thread does', async () => {
