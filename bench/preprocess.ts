@@ -146,10 +146,10 @@ interface Timed {
   rssMiB: number;
 }
 
-function timeChild(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Timed {
+function timeChild(cmd: string, args: string[]): Timed {
   const full = TIME ? [TIME, ['-f', 'TIME %e %U %S %M', cmd, ...args]] as const : [cmd, args] as const;
   const t = performance.now();
-  const r = spawnSync(full[0], full[1], { encoding: 'utf8', maxBuffer: 1 << 24, env: env ? { ...process.env, ...env } : process.env });
+  const r = spawnSync(full[0], full[1], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const wall = (performance.now() - t) / 1000;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
   const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr ?? '');

@@ -167,7 +167,8 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
   };
   let batch = alloc();
   let parser: CriteoLineParser | undefined;
-  let buf = Buffer.allocUnsafe(Math.max(chunkBytes * 2, 1 << 16));
+  // gunzipped text is appended here; a plain file's chunks are read into the read-ahead pair instead
+  let buf = Buffer.allocUnsafe(raw ? Math.max(chunkBytes * 2, 1 << 16) : 0);
   let pos = 0;
   let fill = 0;
   const log = opts.badLines ?? createBadLineLog();
@@ -214,7 +215,6 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
     const pair = [Buffer.allocUnsafe(READ_HEAD + chunkBytes), Buffer.allocUnsafe(READ_HEAD + chunkBytes)];
     let k = 0; // the buffer the pending read fills (never the one being parsed)
     let pending: ReturnType<typeof fh.read> | null = fh.read(pair[k]!, READ_HEAD, chunkBytes, null);
-    buf = Buffer.allocUnsafe(0);
     try {
       for (;;) {
         const { bytesRead } = await pending!;

@@ -31,7 +31,7 @@ import { resolveOptionsFast } from './options.js';
 import { Categorify } from './ops/categorify.js';
 import { logDenseBatch } from './ops/log-dense.js';
 import { directFromBytes, PartWriter, type DirectIo } from './part-writer.js';
-import { emptyFinalShards, finalizeStream, PartStream, settleWrites } from './parts.js';
+import { emptyFinalShards, finalizeStream, PartStream, settleAll, settleWrites } from './parts.js';
 import { dayFileRanges, kaggleRanges, RANDOM_SPLITS, RandomSplitter } from './split.js';
 
 export { DEFAULT_OPTIONS } from './defaults.js';
@@ -237,12 +237,6 @@ function writeVocabFile(dir: string, rel: string, data: Uint8Array, writes: Prom
   w.catch(() => {}); // awaited through settleAll
   writes.push(w);
   return { path: rel, bytes: data.byteLength, hash: xxh64(data) };
-}
-
-/** Wait for all (even after a failure), then rethrow the first failure. */
-async function settleAll(writes: Promise<void>[]): Promise<void> {
-  const failed = (await Promise.allSettled(writes)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 /** Fix vocabularies, cut parts into split shards, write counts, commit the manifest. */

@@ -38,9 +38,10 @@ Promise.all([import('node:worker_threads'), import('node:fs'), import('node:modu
   const { O_WRONLY, O_CREAT, O_TRUNC, O_DIRECT } = fs.constants;
   // direct I/O where asked and while the filesystem takes it (some refuse it: EINVAL, then buffered)
   let directOk = Boolean(addon && typeof addon.writeDirect === 'function' && O_DIRECT);
+  // a -errno as Node's own fs errors read: "ENOSPC: no space left on device, write '<path>'"
   const sysError = (rc, syscall, path) => {
-    const code = util.getSystemErrorName(rc);
-    return Object.assign(new Error(code + ': ' + syscall + ' failed, ' + syscall + " '" + path + "'"), { code, errno: rc, syscall, path });
+    const [code, words] = util.getSystemErrorMap().get(rc) ?? [util.getSystemErrorName(rc), 'unknown error'];
+    return Object.assign(new Error(code + ': ' + words + ', ' + syscall + " '" + path + "'"), { code, errno: rc, syscall, path });
   };
   const writeBuffered = (path, bytes) => {
     const fd = fs.openSync(path, 'w');

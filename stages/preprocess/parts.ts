@@ -186,11 +186,15 @@ export function emptyFinalShards(): FinalShards {
   return { shards: { train: [], val: [], test: [] }, positives: { train: 0, val: 0, test: 0 }, files: [], writes: [] };
 }
 
-/** Wait for every write of `acc` (all of them, even after a failure), then rethrow the first failure. */
-export async function settleWrites(acc: FinalShards): Promise<void> {
-  const results = await Promise.allSettled(acc.writes.splice(0));
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+/** Wait for all of `writes` (even after a failure), then rethrow the first failure. */
+export async function settleAll(writes: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(writes)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
+}
+
+/** Wait for every write of `acc` (all of them, even after a failure), then rethrow the first failure. */
+export function settleWrites(acc: FinalShards): Promise<void> {
+  return settleAll(acc.writes.splice(0));
 }
 
 /**
