@@ -25,11 +25,12 @@
  * model and the load average before and after (a shared machine is noisy).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, createWriteStream, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KAGGLE_CARDINALITIES } from '../datasets/criteo/constants.js';
 import { loadParseAddon } from '../datasets/criteo/native.js';
+import { fsyncDir, writeFileSynced } from '../pipeline/atomic.js';
 import { quietSink } from '../pipeline/progress.js';
 import { Rng } from '../pipeline/rng.js';
 import { createRowBatch, DEFAULT_BATCH_ROWS } from '../datasets/criteo/batch.js';
@@ -169,27 +170,19 @@ function filesOf(dir: string): string[] {
 
 /**
  * The disk floor: `files` read into memory (not timed), then written + fsynced one by one into a
- * fresh directory `to` (buffered writes, one 4 MiB write call at a time); wall seconds and bytes.
+ * fresh directory `to` (pipeline/atomic's writeFileSynced: buffered, as the part writer's buffered
+ * path writes), the directory fsynced last; wall seconds and bytes.
  */
 function diskFloor(files: string[], to: string): { wall: number; bytes: number } {
   const data = files.map((f) => readFileSync(f));
   rmSync(to, { recursive: true, force: true });
   mkdirSync(to, { recursive: true });
   const t = performance.now();
-  let bytes = 0;
-  data.forEach((b, i) => {
-    const fd = openSync(join(to, `f${i}`), 'w');
-    for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, Math.min(4 << 20, b.length - off));
-    fsyncSync(fd);
-    closeSync(fd);
-    bytes += b.length;
-  });
-  const dfd = openSync(to, 'r');
-  fsyncSync(dfd);
-  closeSync(dfd);
+  data.forEach((b, i) => writeFileSynced(join(to, `f${i}`), b));
+  fsyncDir(to);
   const wall = (performance.now() - t) / 1000;
   rmSync(to, { recursive: true, force: true });
-  return { wall, bytes };
+  return { wall, bytes: data.reduce((a, b) => a + b.length, 0) };
 }
 
 const SHM = '/dev/shm';
