@@ -51,6 +51,17 @@ export interface ParseAddon {
   parseLinesScalar?: ParseAddon['parseLines'];
   /** which line path parseLines takes on this CPU: `avx2` or `none` (version 3) */
   simd?: string;
+  /**
+   * The whole regular file mapped read-only as an external Buffer (unmapped when collected), or
+   * -errno (the caller reads the file instead). Version 4.
+   */
+  mapFile?(path: string): Buffer | number;
+  /**
+   * madvise a range of a {@link ParseAddon.mapFile} Buffer: 0 = WILLNEED (read ahead), 1 = DONTNEED
+   * (drop the process's mapping of parsed pages; they stay cached). Throws for any other memory.
+   * Version 4. @returns 0 or -errno
+   */
+  adviseMapped?(buf: Buffer, offset: number, length: number, advice: 0 | 1): number;
   version: number;
 }
 
@@ -70,7 +81,7 @@ export function parseAddonPath(): string {
 function isAddon(x: unknown): x is ParseAddon {
   if (typeof x !== 'object' || x === null) return false;
   const o = x as Record<string, unknown>;
-  return typeof o.parseLines === 'function' && typeof o.mapAndCount === 'function' && (o.version === 1 || o.version === 2 || o.version === 3);
+  return typeof o.parseLines === 'function' && typeof o.mapAndCount === 'function' && typeof o.version === 'number' && o.version >= 1 && o.version <= 4;
 }
 
 /** Load once (per thread) and cache the outcome. */
@@ -78,7 +89,7 @@ export function loadParseAddon(): { addon: ParseAddon | null; error: string } {
   if (cached) return cached;
   try {
     const mod: unknown = createRequire(import.meta.url)(parseAddonPath());
-    cached = isAddon(mod) ? { addon: mod, error: '' } : { addon: null, error: 'module does not export parseLines/mapAndCount version 1, 2 or 3' };
+    cached = isAddon(mod) ? { addon: mod, error: '' } : { addon: null, error: 'module does not export parseLines/mapAndCount version 1 to 4' };
   } catch (err) {
     const msg = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
     cached = { addon: null, error: msg };

@@ -54,6 +54,12 @@ export interface ReadOptions {
    * @default 'required'
    */
   labels?: LabelMode;
+  /**
+   * Parse a plain file in place through a read-only memory map (the addon's `mapFile`) instead of
+   * copying it into buffers with read(2); only with the native parser, falls back to reading when
+   * the map fails. Same rows, hash and errors either way. @default true
+   */
+  mmap?: boolean;
 }
 
 /** See {@link ReadOptions.labels}. */
@@ -168,7 +174,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
   let batch = alloc();
   let parser: CriteoLineParser | undefined;
   // gunzipped text is appended here; a plain file's chunks are read into the read-ahead pair instead
-  let buf = Buffer.allocUnsafe(raw ? Math.max(chunkBytes * 2, 1 << 16) : 0);
+  let buf: Buffer = Buffer.allocUnsafe(raw ? Math.max(chunkBytes * 2, 1 << 16) : 0);
   let pos = 0;
   let fill = 0;
   const log = opts.badLines ?? createBadLineLog();
@@ -205,6 +211,11 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
         fill += chunk.length;
         yield chunk.length;
       }
+      return;
+    }
+    const mapped = native?.mapFile && native.adviseMapped && opts.mmap !== false && stats.bytes > 0 ? native.mapFile(path) : -1;
+    if (typeof mapped !== 'number') {
+      yield* mappedChunks(mapped, native!.adviseMapped!.bind(native));
       return;
     }
     // Read-ahead: the next chunk is read (on the libuv pool) into the other of two buffers while
@@ -249,6 +260,38 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
     }
   }
 
+  /**
+   * The mapped file in chunkBytes windows: `buf` becomes a view of the mapping from the start of
+   * the unfinished line to the end of the next window (offsets stay small: Buffer's indexOf takes
+   * no offset past 2^31). The window after it is advised WILLNEED (the kernel reads it ahead when
+   * it is not cached), and pages the parser has passed are dropped from the mapping (DONTNEED),
+   * so they do not count as RSS.
+   */
+  function* mappedChunks(map: Buffer, advise: NonNullable<ParseAddon['adviseMapped']>): Generator<number> {
+    let base = 0; // offset in the map of buf[0]
+    let end = 0; // offset in the map of the end of what was handed out
+    let released = 0;
+    advise(map, 0, Math.min(map.length, chunkBytes), 0);
+    while (end < map.length) {
+      const n = Math.min(chunkBytes, map.length - end);
+      if (end + n < map.length) advise(map, end + n, Math.min(chunkBytes, map.length - end - n), 0);
+      hash.update(map.subarray(end, end + n));
+      stats.bytesRead += n;
+      base += pos;
+      end += n;
+      buf = map.subarray(base, end);
+      pos = 0;
+      fill = buf.length;
+      // keep one chunk behind the unfinished line mapped
+      const keep = Math.max(0, base - chunkBytes);
+      if (keep - released >= chunkBytes) {
+        advise(map, released, keep - released, 1);
+        released = keep;
+      }
+      yield n;
+    }
+  }
+
   try {
     for await (const got of appended()) {
       if (!parser) {
@@ -271,12 +314,13 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
     }
     // the last line may lack a newline: add one (the parser relies on a final \n)
     if (fill > pos && buf[fill - 1] !== 10) {
-      if (fill === buf.length) {
-        const bigger = Buffer.allocUnsafe(buf.length + 1);
-        buf.copy(bigger, 0, 0, fill);
-        buf = bigger;
-      }
-      buf[fill++] = 10;
+      // copy the unfinished tail (a mapped file is read-only, and may be large)
+      const tail = Buffer.allocUnsafe(fill - pos + 1);
+      buf.copy(tail, 0, pos, fill);
+      tail[fill - pos] = 10;
+      buf = tail;
+      pos = 0;
+      fill = tail.length;
     }
     if (!parser && fill > pos) ({ parser, pos } = startParser(path, buf, pos, fill - 1, fill, opts, log, stats, native));
     if (parser) {

@@ -39,6 +39,19 @@
 //     caller fsyncs. -errno: the failing write's or ftruncate's error (EINVAL: the filesystem does
 //     not take direct I/O; the caller rewrites the file buffered).
 //
+//   mapFile(path) -> Buffer | -errno   (version 4)
+//     The whole regular file mapped read-only (mmap PROT_READ, MAP_PRIVATE, MADV_SEQUENTIAL) as an
+//     external Buffer, unmapped when that Buffer is collected: the reader parses the page cache in
+//     place instead of copying it into its own buffers with read(2) (≈ 0.15 CPU-s per 1M Criteo
+//     rows on this VM). -errno when open, fstat or mmap fails (the caller reads instead).
+//
+//   adviseMapped(buf, offset, length, advice) -> 0 | -errno   (version 4)
+//     madvise over the pages of [offset, offset + length) of a mapFile Buffer: advice 0 =
+//     MADV_WILLNEED (start reading ahead), 1 = MADV_DONTNEED (drop this process's page-table
+//     entries for a range it has parsed, so the mapping does not count towards its RSS; the pages
+//     stay in the page cache and a later access maps them again). DONTNEED covers only whole pages
+//     inside the range.
+//
 // Values are computed with the same double operations in the same order as the TS parser
 // (built with -ffp-contract=off), so both produce the same bits.
 #include <napi.h>
@@ -48,6 +61,8 @@
 #include "xxh64.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -56,6 +71,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <mutex>
+#include <string>
 
 namespace {
 
@@ -369,6 +387,80 @@ Napi::Value WriteDirectJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 0);
 }
 
+// live mapFile mappings (start -> length): adviseMapped refuses any other memory (DONTNEED on a
+// heap buffer would zero it)
+std::mutex gMapsMu;
+std::map<uintptr_t, size_t> gMaps;
+
+bool InsideMapping(uintptr_t a, uintptr_t b) {
+  std::lock_guard<std::mutex> lock(gMapsMu);
+  auto it = gMaps.upper_bound(a);
+  if (it == gMaps.begin()) return false;
+  --it;
+  return a >= it->first && b <= it->first + it->second;
+}
+
+Napi::Value MapFileJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsString()) return Fail(env, "mapFile expects a path");
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd;
+  while ((fd = open(path.c_str(), O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    const int e = errno;
+    close(fd);
+    return Napi::Number::New(env, -e);
+  }
+  if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
+    close(fd);
+    return Napi::Number::New(env, -EINVAL);
+  }
+  const size_t len = static_cast<size_t>(st.st_size);
+  void* p = mmap(nullptr, len, PROT_READ, MAP_PRIVATE, fd, 0);
+  const int e = errno;
+  close(fd);  // the mapping keeps the file
+  if (p == MAP_FAILED) return Napi::Number::New(env, -e);
+  madvise(p, len, MADV_SEQUENTIAL);
+  {
+    std::lock_guard<std::mutex> lock(gMapsMu);
+    gMaps[reinterpret_cast<uintptr_t>(p)] = len;
+  }
+  auto* size = new size_t(len);
+  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(p), len, [](Napi::Env, uint8_t* data, size_t* n) {
+    {
+      std::lock_guard<std::mutex> lock(gMapsMu);
+      gMaps.erase(reinterpret_cast<uintptr_t>(data));
+    }
+    munmap(data, *n);
+    delete n;
+  }, size);
+}
+
+Napi::Value AdviseMappedJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* data;
+  size_t len;
+  if (info.Length() != 4 || !Typed(info[0], napi_uint8_array, &data, &len)) return Fail(env, "adviseMapped expects (Buffer, offset, length, advice)");
+  const int64_t off = info[1].As<Napi::Number>().Int64Value();
+  const int64_t n = info[2].As<Napi::Number>().Int64Value();
+  const int64_t advice = info[3].As<Napi::Number>().Int64Value();
+  if (off < 0 || n < 0 || static_cast<size_t>(off + n) > len) return Fail(env, "adviseMapped: range outside the buffer");
+  if (advice != 0 && advice != 1) return Fail(env, "adviseMapped: advice must be 0 (willneed) or 1 (dontneed)");
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t a = reinterpret_cast<uintptr_t>(data) + static_cast<uintptr_t>(off);
+  const uintptr_t b = a + static_cast<uintptr_t>(n);
+  if (!InsideMapping(a, b)) return Fail(env, "adviseMapped: not a mapFile buffer");
+  // willneed: the pages the range touches; dontneed: only the pages wholly inside it
+  const uintptr_t lo = advice == 0 ? a & ~(page - 1) : (a + page - 1) & ~(page - 1);
+  const uintptr_t hi = advice == 0 ? (b + page - 1) & ~(page - 1) : b & ~(page - 1);
+  if (hi <= lo) return Napi::Number::New(env, 0);
+  const int r = madvise(reinterpret_cast<void*>(lo), hi - lo, advice == 0 ? MADV_WILLNEED : MADV_DONTNEED);
+  return Napi::Number::New(env, r == 0 ? 0 : -errno);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHex();
   exports.Set("parseLines", Napi::Function::New(env, ParseLinesJs));
@@ -380,7 +472,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("xxh64Update", Napi::Function::New(env, Xxh64UpdateJs));
   exports.Set("xxh64Digest", Napi::Function::New(env, Xxh64DigestJs));
   exports.Set("writeDirect", Napi::Function::New(env, WriteDirectJs));
-  exports.Set("version", Napi::Number::New(env, 3));
+  exports.Set("mapFile", Napi::Function::New(env, MapFileJs));
+  exports.Set("adviseMapped", Napi::Function::New(env, AdviseMappedJs));
+  exports.Set("version", Napi::Number::New(env, 4));
   return exports;
 }
 

@@ -233,6 +233,47 @@ describe.skipIf(!addon)('native parse addon = TypeScript parser', () => {
     expect(z.rows).toEqual((await readWith(p, 'native', { onBadLine: 'skip', batchRows: 1000 })).rows);
   });
 
+  it('a plain file parsed in place through its memory map = read into buffers: rows, hash, counts and errors, windows of any size', async () => {
+    expect(addon!.version).toBeGreaterThanOrEqual(4);
+    const d = tmp();
+    const rng = new Rng(53);
+    const p = join(d, 'mapped.tsv');
+    // no final newline, blank and bad lines, > 64 KiB so page-sized windows advance and release
+    writeFileSync(p, randomFile(rng, 3000, '\t').replace(/\n$/, ''), 'latin1');
+    for (const opts of [{}, { chunkBytes: 97, batchRows: 64 }, { chunkBytes: 4096, batchRows: 500 }, { chunkBytes: 65_536, batchRows: 16_384 }] as ReadOptions[]) {
+      const mapped = await readWith(p, 'native', { ...opts, onBadLine: 'skip' });
+      const read = await readWith(p, 'native', { ...opts, onBadLine: 'skip', mmap: false });
+      expect(mapped.error).toBeNull();
+      expect(mapped.rows.length).toBeGreaterThan(1000);
+      expect(mapped.rows).toEqual(read.rows);
+      expect(mapped.stats).toEqual(read.stats);
+      expect(mapped.log).toEqual(read.log);
+      const strict = await readWith(p, 'native', { ...opts, onBadLine: 'error' });
+      expect(strict.error).toMatch(/:\d+: /);
+      expect(strict.error).toBe((await readWith(p, 'native', { ...opts, onBadLine: 'error', mmap: false })).error);
+    }
+  });
+
+  it('mapFile / adviseMapped: a read-only view of the file, pages dropped by DONTNEED read again, other memory refused', () => {
+    const d = tmp();
+    const p = join(d, 'bytes.bin');
+    const data = Buffer.alloc(3 * 4096 + 123);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31 + 7) & 255;
+    writeFileSync(p, data);
+    const map = addon!.mapFile!(p);
+    expect(typeof map).not.toBe('number');
+    const m = map as Buffer;
+    expect(m.equals(data)).toBe(true);
+    expect(addon!.adviseMapped!(m, 0, m.length, 1)).toBe(0);
+    expect(addon!.adviseMapped!(m, 5, 9000, 0)).toBe(0);
+    expect(m.equals(data)).toBe(true);
+    expect(() => addon!.adviseMapped!(Buffer.alloc(8192), 0, 8192, 1)).toThrow(/not a mapFile buffer/);
+    expect(() => addon!.adviseMapped!(m, 0, m.length + 1, 1)).toThrow(/outside/);
+    writeFileSync(join(d, 'empty'), '');
+    expect(addon!.mapFile!(join(d, 'empty'))).toBe(-22);
+    expect(addon!.mapFile!(join(d, 'missing'))).toBe(-2);
+  });
+
   it('the vector line path (AVX2, when the CPU has it) = the scalar loop, kernel to kernel: fields at every edge of its shape', () => {
     expect(['avx2', 'none']).toContain(addon!.simd);
     const scalar = addon!.parseLinesScalar!;
