@@ -52,10 +52,11 @@ export interface ParseAddon {
   /** which line path parseLines takes on this CPU: `avx2` or `none` (version 3) */
   simd?: string;
   /**
-   * The whole regular file mapped read-only as an external Buffer (unmapped when collected), or
-   * -errno (the caller reads the file instead). Version 4.
+   * Bytes [offset, offset + length) of a regular file (cut at its end; offset a multiple of the page
+   * size, length ≤ 2^30) mapped read-only as an external Buffer (unmapped when collected), or -errno
+   * (-EINVAL for a bad window or an offset past the end; the caller reads the file instead). Version 4.
    */
-  mapFile?(path: string): Buffer | number;
+  mapFile?(path: string, offset: number, length: number): Buffer | number;
   /**
    * madvise a range of a {@link ParseAddon.mapFile} Buffer: 0 = WILLNEED (read ahead), 1 = DONTNEED
    * (drop the process's mapping of parsed pages; they stay cached). Throws for any other memory.

@@ -12,6 +12,7 @@
 import { closeSync, createReadStream, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { getSystemErrorName } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { notFound, PipelineError } from '../../pipeline/errors.js';
 import { ioError, isSystemError } from '../../pipeline/io-error.js';
@@ -60,6 +61,8 @@ export interface ReadOptions {
    * the map fails. Same rows, hash and errors either way. @default true
    */
   mmap?: boolean;
+  /** bytes mapped at a time (for tests; a multiple of 64 KiB, more than 64 KiB + chunkBytes + the longest line) @default 1 GiB */
+  mapWindowBytes?: number;
 }
 
 /** See {@link ReadOptions.labels}. */
@@ -94,6 +97,9 @@ export function newReadStats(path = ''): ReadStats {
 
 /** Longest line accepted; a file without newlines fails fast instead of filling memory. */
 const MAX_LINE_BYTES = 1 << 20;
+/** Bytes of a plain file mapped at a time (ParseAddon.mapFile's limit), and the alignment of a window's start. */
+const MAP_WINDOW = 1 << 30;
+const MAP_ALIGN = 1 << 16;
 /** Head room in front of each read-ahead buffer's read offset, for the unfinished line carried over. */
 const READ_HEAD = 1 << 16;
 
@@ -149,6 +155,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
   const native = resolveParser(opts.parser);
   const hash = createXxh64();
   const chunkBytes = opts.chunkBytes ?? 1 << 22;
+  const mapWindow = opts.mapWindowBytes ?? MAP_WINDOW;
   const raw = stats.gzip ? createReadStream(path, { highWaterMark: chunkBytes }) : null;
   async function* hashed(): AsyncGenerator<Buffer> {
     for await (const c of raw!) {
@@ -213,10 +220,12 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
       }
       return;
     }
-    const mapped = native?.mapFile && native.adviseMapped && opts.mmap !== false && stats.bytes > 0 ? native.mapFile(path) : -1;
-    if (typeof mapped !== 'number') {
-      yield* mappedChunks(mapped, native!.adviseMapped!.bind(native));
-      return;
+    if (native?.mapFile && native.adviseMapped && opts.mmap !== false && stats.bytes > 0) {
+      const first = native.mapFile(path, 0, mapWindow);
+      if (typeof first !== 'number') {
+        yield* mappedChunks(first, native.mapFile.bind(native), native.adviseMapped.bind(native));
+        return;
+      }
     }
     // Read-ahead: the next chunk is read (on the libuv pool) into the other of two buffers while
     // this one is parsed; each keeps READ_HEAD bytes in front of its read offset, where the line
@@ -261,31 +270,55 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
   }
 
   /**
-   * The mapped file in chunkBytes windows: `buf` becomes a view of the mapping from the start of
-   * the unfinished line to the end of the next window (offsets stay small: Buffer's indexOf takes
-   * no offset past 2^31). The window after it is advised WILLNEED (the kernel reads it ahead when
-   * it is not cached), and pages the parser has passed are dropped from the mapping (DONTNEED),
-   * so they do not count as RSS.
+   * The mapped file in chunkBytes pieces: `buf` becomes a view from the start of the unfinished
+   * line to the end of the next piece (offsets stay small: Buffer's indexOf takes none past 2^31).
+   * The file is mapped MAP_WINDOW bytes at a time (a Buffer is at most 4 GiB in Node 20); the next
+   * window starts at the unfinished line's page. The piece after the current one is advised
+   * WILLNEED (the kernel reads it ahead when it is not cached), and pages the parser has passed
+   * are dropped from the mapping (DONTNEED), so they do not count as RSS.
    */
-  function* mappedChunks(map: Buffer, advise: NonNullable<ParseAddon['adviseMapped']>): Generator<number> {
-    let base = 0; // offset in the map of buf[0]
-    let end = 0; // offset in the map of the end of what was handed out
-    let released = 0;
-    advise(map, 0, Math.min(map.length, chunkBytes), 0);
-    while (end < map.length) {
-      const n = Math.min(chunkBytes, map.length - end);
-      if (end + n < map.length) advise(map, end + n, Math.min(chunkBytes, map.length - end - n), 0);
-      hash.update(map.subarray(end, end + n));
-      stats.bytesRead += n;
+  function* mappedChunks(
+    firstWindow: Buffer,
+    map: NonNullable<ParseAddon['mapFile']>,
+    advise: NonNullable<ParseAddon['adviseMapped']>,
+  ): Generator<number> {
+    const size = stats.bytes;
+    let win = firstWindow;
+    let winStart = 0; // file offset of win[0]
+    let base = 0; // file offset of buf[0]
+    let end = 0; // file offset of the end of what was handed out
+    let released = 0; // file offset up to which the window's pages were dropped
+    advise(win, 0, Math.min(win.length, chunkBytes), 0);
+    while (end < size) {
+      const n = Math.min(chunkBytes, size - end);
       base += pos;
+      if (end + n > winStart + win.length) {
+        advise(win, released - winStart, win.length - (released - winStart), 1);
+        const at = base - (base % MAP_ALIGN);
+        const next = map(path, at, mapWindow);
+        if (typeof next === 'number') {
+          const code = getSystemErrorName(next);
+          throw Object.assign(new Error(`${code}: cannot map ${path} from byte ${at} (was it truncated while being read?)`), { code, errno: next, syscall: 'mmap', path });
+        }
+        win = next;
+        winStart = at;
+        released = at;
+        if (end + n > winStart + win.length) {
+          throw new PipelineError('internal', `${path}: a map window of ${mapWindow} bytes does not hold the unfinished line and the next ${n} bytes`, { file: path });
+        }
+      }
+      const ahead = Math.min(end + n + chunkBytes, winStart + win.length) - (end + n);
+      if (ahead > 0) advise(win, end + n - winStart, ahead, 0);
+      hash.update(win.subarray(end - winStart, end + n - winStart));
+      stats.bytesRead += n;
       end += n;
-      buf = map.subarray(base, end);
+      buf = win.subarray(base - winStart, end - winStart);
       pos = 0;
       fill = buf.length;
-      // keep one chunk behind the unfinished line mapped
-      const keep = Math.max(0, base - chunkBytes);
+      // keep one piece behind the unfinished line mapped
+      const keep = Math.max(winStart, base - chunkBytes);
       if (keep - released >= chunkBytes) {
-        advise(map, released, keep - released, 1);
+        advise(win, released - winStart, keep - released, 1);
         released = keep;
       }
       yield n;

@@ -4,7 +4,7 @@
  * bad-line counts and messages, the same hash-table ids and counts, and a
  * byte-identical preprocess output. Skips with a message when the addon is not built.
  */
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -240,10 +240,13 @@ describe.skipIf(!addon)('native parse addon = TypeScript parser', () => {
     const p = join(d, 'mapped.tsv');
     // no final newline, blank and bad lines, > 64 KiB so page-sized windows advance and release
     writeFileSync(p, randomFile(rng, 3000, '\t').replace(/\n$/, ''), 'latin1');
-    for (const opts of [{}, { chunkBytes: 97, batchRows: 64 }, { chunkBytes: 4096, batchRows: 500 }, { chunkBytes: 65_536, batchRows: 16_384 }] as ReadOptions[]) {
+    expect(statSync(p).size).toBeGreaterThan(6 << 16);
+    // small map windows: the file is mapped in several (each from the unfinished line's 64 KiB boundary)
+    const windows: ReadOptions[] = [{ chunkBytes: 4096, mapWindowBytes: 2 << 16 }, { chunkBytes: 20_000, batchRows: 300, mapWindowBytes: 3 << 16 }];
+    for (const opts of [{}, { chunkBytes: 97, batchRows: 64 }, { chunkBytes: 4096, batchRows: 500 }, { chunkBytes: 65_536, batchRows: 16_384 }, ...windows] as ReadOptions[]) {
       const mapped = await readWith(p, 'native', { ...opts, onBadLine: 'skip' });
       const read = await readWith(p, 'native', { ...opts, onBadLine: 'skip', mmap: false });
-      expect(mapped.error).toBeNull();
+      expect(mapped.error, JSON.stringify(opts)).toBeNull();
       expect(mapped.rows.length).toBeGreaterThan(1000);
       expect(mapped.rows).toEqual(read.rows);
       expect(mapped.stats).toEqual(read.stats);
@@ -260,18 +263,25 @@ describe.skipIf(!addon)('native parse addon = TypeScript parser', () => {
     const data = Buffer.alloc(3 * 4096 + 123);
     for (let i = 0; i < data.length; i++) data[i] = (i * 31 + 7) & 255;
     writeFileSync(p, data);
-    const map = addon!.mapFile!(p);
+    const map = addon!.mapFile!(p, 0, 1 << 30);
     expect(typeof map).not.toBe('number');
     const m = map as Buffer;
     expect(m.equals(data)).toBe(true);
     expect(addon!.adviseMapped!(m, 0, m.length, 1)).toBe(0);
     expect(addon!.adviseMapped!(m, 5, 9000, 0)).toBe(0);
     expect(m.equals(data)).toBe(true);
+    // a window: from a page boundary, cut at the end of the file
+    const w = addon!.mapFile!(p, 8192, 1 << 20) as Buffer;
+    expect(w.equals(data.subarray(8192))).toBe(true);
+    expect(addon!.mapFile!(p, 8192, 100)).toSatisfy((b: unknown) => Buffer.isBuffer(b) && b.equals(data.subarray(8192, 8292)));
+    expect(addon!.mapFile!(p, 100, 4096)).toBe(-22); // not page-aligned
+    expect(addon!.mapFile!(p, 4 * 4096, 4096)).toBe(-22); // past the end
+    expect(addon!.mapFile!(p, 0, 2 ** 31)).toBe(-22); // more than 1 GiB at once
     expect(() => addon!.adviseMapped!(Buffer.alloc(8192), 0, 8192, 1)).toThrow(/not a mapFile buffer/);
     expect(() => addon!.adviseMapped!(m, 0, m.length + 1, 1)).toThrow(/outside/);
     writeFileSync(join(d, 'empty'), '');
-    expect(addon!.mapFile!(join(d, 'empty'))).toBe(-22);
-    expect(addon!.mapFile!(join(d, 'missing'))).toBe(-2);
+    expect(addon!.mapFile!(join(d, 'empty'), 0, 4096)).toBe(-22);
+    expect(addon!.mapFile!(join(d, 'missing'), 0, 4096)).toBe(-2);
   });
 
   it('the vector line path (AVX2, when the CPU has it) = the scalar loop, kernel to kernel: fields at every edge of its shape', () => {
