@@ -160,12 +160,16 @@ function timeChild(cmd: string, args: string[]): Timed {
 /** The files of an output directory (recursively), largest first. */
 function filesOf(dir: string): string[] {
   const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...filesOf(p));
-    else if (e.isFile()) out.push(p);
-  }
-  return out.sort((a, b) => statSync(b).size - statSync(a).size);
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) out.push(p);
+    }
+  };
+  walk(dir);
+  const size = new Map(out.map((f) => [f, statSync(f).size]));
+  return out.sort((a, b) => size.get(b)! - size.get(a)!);
 }
 
 /**

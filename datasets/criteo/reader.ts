@@ -288,12 +288,17 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
     let base = 0; // file offset of buf[0]
     let end = 0; // file offset of the end of what was handed out
     let released = 0; // file offset up to which the window's pages were dropped
+    /** drop the window's pages in [released, to) from the mapping */
+    const release = (to: number): void => {
+      advise(win, released - winStart, to - released, 1);
+      released = to;
+    };
     advise(win, 0, Math.min(win.length, chunkBytes), 0);
     while (end < size) {
       const n = Math.min(chunkBytes, size - end);
       base += pos;
       if (end + n > winStart + win.length) {
-        advise(win, released - winStart, win.length - (released - winStart), 1);
+        release(winStart + win.length);
         const at = base - (base % MAP_ALIGN);
         const next = map(path, at, mapWindow);
         if (typeof next === 'number') {
@@ -317,10 +322,7 @@ export async function* readCriteo(path: string, opts: ReadOptions = {}, stats: R
       fill = buf.length;
       // keep one piece behind the unfinished line mapped
       const keep = Math.max(winStart, base - chunkBytes);
-      if (keep - released >= chunkBytes) {
-        advise(win, released - winStart, keep - released, 1);
-        released = keep;
-      }
+      if (keep - released >= chunkBytes) release(keep);
       yield n;
     }
   }
